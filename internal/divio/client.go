@@ -1,0 +1,338 @@
+// Package divio is a typed client for the parts of the Divio API that manage services.
+//
+// It knows nothing of Terraform: the provider converts between these structs and its models.
+// Every path and field name of the API lives in this package, so that a detail of the API that
+// turns out different can be corrected in one place.
+package divio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+const (
+	DefaultEndpoint = "https://api.divio.com"
+
+	defaultRetryMax     = 8
+	defaultRetryWaitMin = 250 * time.Millisecond
+	defaultRetryWaitMax = 15 * time.Second
+	// maxRetryAfter bounds how long one Retry-After may hold a request; the context bounds the rest.
+	maxRetryAfter = time.Minute
+	// pageSize is the API's maximum, so that listing takes as few requests as it can.
+	pageSize = 100
+	// maxErrorBody bounds how much of an error answer is read and kept.
+	maxErrorBody = 64 << 10
+)
+
+// Config configures a Client. Only Token is required.
+type Config struct {
+	// Endpoint is the API's base URL; DefaultEndpoint when empty. Plain http is accepted only for
+	// loopback hosts, so that the token never crosses a network in the clear.
+	Endpoint  string
+	Token     string
+	UserAgent string
+
+	// RetryMax, RetryWaitMin and RetryWaitMax shape the retries of 429, 5xx and connection errors;
+	// zero values take the defaults.
+	RetryMax     int
+	RetryWaitMin time.Duration
+	RetryWaitMax time.Duration
+
+	// Poll shapes the waiters; zero values take DefaultPoll's.
+	Poll PollConfig
+
+	// Log, if set, receives one line per request attempt. It is never given the token.
+	Log func(ctx context.Context, msg string, fields map[string]any)
+}
+
+// Client talks to the Divio API. It is safe for concurrent use; make one per provider configuration.
+type Client struct {
+	base      *url.URL
+	token     string
+	userAgent string
+	http      *retryablehttp.Client
+	poll      PollConfig
+	log       func(ctx context.Context, msg string, fields map[string]any)
+}
+
+// ParseEndpoint checks an API base URL: absolute, https, or http on a loopback host only.
+func ParseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute URL such as %s", endpoint, DefaultEndpoint)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("%q uses plain http to a host that is not loopback; the API token may only be sent over https (or http to 127.0.0.1, ::1 or localhost)", endpoint)
+		}
+	default:
+		return nil, fmt.Errorf("%q must start with https://", endpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must not have a query or fragment", endpoint)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// New makes a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	base, err := ParseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("no API token given")
+	}
+	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log}
+	if c.userAgent == "" {
+		c.userAgent = "terraform-provider-divio"
+	}
+
+	httpClient := cleanhttp.DefaultPooledClient()
+	httpClient.CheckRedirect = c.checkRedirect
+	rc := &retryablehttp.Client{
+		HTTPClient:   httpClient,
+		RetryMax:     orDefault(cfg.RetryMax, defaultRetryMax),
+		RetryWaitMin: orDefault(cfg.RetryWaitMin, defaultRetryWaitMin),
+		RetryWaitMax: orDefault(cfg.RetryWaitMax, defaultRetryWaitMax),
+		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		Backoff:      backoff,
+		// Hand back the last answer so that its body becomes an APIError the user can read.
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: c.logAttempt,
+	}
+	c.http = rc
+	return c, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// checkRedirect keeps the token on the API's own host: a redirect elsewhere, or down to plain
+// http, is refused rather than followed.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Host != c.base.Host || req.URL.Scheme != c.base.Scheme {
+		return fmt.Errorf("refusing to follow a redirect from %s to %s://%s: the API token is only sent to %s", c.base.Host, req.URL.Scheme, req.URL.Host, c.base.Host)
+	}
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	return nil
+}
+
+// backoff grows exponentially with full jitter, so that clients that failed together do not retry
+// together, and honours the server's Retry-After.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header); ok {
+			return min(d, maxRetryAfter)
+		}
+	}
+	ceiling := minWait << min(attempt, 30)
+	if ceiling <= 0 || ceiling > maxWait {
+		ceiling = maxWait
+	}
+	return minWait/2 + rand.N(ceiling-minWait/2+1)
+}
+
+func retryAfter(h http.Header) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+type attemptsKey struct{}
+
+// logAttempt logs each attempt and, for callers that asked (see countAttempts), counts them.
+func (c *Client) logAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
+	ctx := req.Context()
+	if n, ok := ctx.Value(attemptsKey{}).(*int); ok {
+		*n = attempt + 1
+	}
+	if c.log != nil {
+		c.log(ctx, "Divio API request", map[string]any{"method": req.Method, "path": req.URL.Path, "query": req.URL.RawQuery, "attempt": attempt + 1})
+	}
+}
+
+// countAttempts returns a context under which the number of attempts of one request is recorded in *n.
+func countAttempts(ctx context.Context, n *int) context.Context {
+	return context.WithValue(ctx, attemptsKey{}, n)
+}
+
+// do sends one request (retrying as configured) and decodes a JSON answer into out, if out is not nil.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	u := c.base.JoinPath(path)
+	u.Path += "/" // every API path ends in a slash
+	u.RawQuery = query.Encode()
+	return c.doURL(ctx, method, u, body, out)
+}
+
+func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out any) error {
+	var raw any
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encoding the %s %s request: %w", method, u.Path, err)
+		}
+		raw = b
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), raw)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Token "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%s %s: %w", method, u.Path, ctxErr)
+		}
+		return fmt.Errorf("%s %s: %w", method, u.Path, err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode >= 300 {
+		return decodeError(method, u.Path, resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, u.Path, err)
+	}
+	return nil
+}
+
+// decodeError turns an error answer into an APIError, reading DRF's shapes: {"detail": ...},
+// {"non_field_errors": [...]} and {"<field>": [...]}.
+func decodeError(method, path string, resp *http.Response) error {
+	apiErr := &APIError{StatusCode: resp.StatusCode, Method: method, Path: path}
+	if d, ok := retryAfter(resp.Header); ok {
+		apiErr.RetryAfter = d
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		apiErr.Detail = strings.TrimSpace(string(body))
+		if len(apiErr.Detail) > 200 || strings.HasPrefix(apiErr.Detail, "<") {
+			apiErr.Detail = "" // an HTML error page from a proxy says nothing useful
+		}
+		return apiErr
+	}
+	var details []string
+	for name, value := range fields {
+		msgs := messages(value)
+		switch name {
+		case "detail", "non_field_errors":
+			details = append(details, msgs...)
+		default:
+			if apiErr.FieldErrors == nil {
+				apiErr.FieldErrors = map[string][]string{}
+			}
+			apiErr.FieldErrors[name] = msgs
+		}
+	}
+	apiErr.Detail = strings.Join(details, " ")
+	return apiErr
+}
+
+// messages reads a DRF error value: a string or a list of strings.
+func messages(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		return many
+	}
+	return []string{string(raw)}
+}
+
+type page[T any] struct {
+	Count   int     `json:"count"`
+	Next    *string `json:"next"`
+	Results []T     `json:"results"`
+}
+
+// list follows a DRF list's `next` links and returns every result.
+func list[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
+	if query == nil {
+		query = url.Values{}
+	}
+	query.Set("page_size", strconv.Itoa(pageSize))
+	u := c.base.JoinPath(path)
+	u.Path += "/"
+	u.RawQuery = query.Encode()
+
+	var all []T
+	for {
+		var p page[T]
+		if err := c.doURL(ctx, http.MethodGet, u, nil, &p); err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = make([]T, 0, p.Count)
+		}
+		all = append(all, p.Results...)
+		if p.Next == nil || *p.Next == "" {
+			return all, nil
+		}
+		next, err := u.Parse(*p.Next)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: the API's next page link %q is not a URL: %w", u.Path, *p.Next, err)
+		}
+		// The token goes only to the configured host, whatever a next link says.
+		if next.Host != c.base.Host {
+			return nil, fmt.Errorf("GET %s: refusing to follow a next page link to another host (%s)", u.Path, next.Host)
+		}
+		next.Scheme = c.base.Scheme
+		u = next
+	}
+}

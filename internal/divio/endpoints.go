@@ -1,0 +1,166 @@
+package divio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// The API's paths, relative to the endpoint; each ends in a slash when sent.
+const (
+	pathRegions          = "apps/v3/regions"
+	pathServices         = "apps/v3/services"
+	pathApplications     = "apps/v3/applications"
+	pathEnvironments     = "apps/v3/environments"
+	pathServiceInstances = "apps/v3/service-instances"
+	pathDeployments      = "apps/v3/deployments"
+	pathEnvironmentVars  = "apps/v3/environment-variables"
+)
+
+func (c *Client) ListRegions(ctx context.Context) ([]Region, error) {
+	return list[Region](ctx, c, pathRegions, nil)
+}
+
+// ServiceFilter narrows the catalog; empty fields do not filter.
+type ServiceFilter struct {
+	Region      string
+	Application string
+}
+
+// ListServices returns the catalog offered in a region or to an application.
+func (c *Client) ListServices(ctx context.Context, f ServiceFilter) ([]Service, error) {
+	q := url.Values{}
+	setIf(q, "region", f.Region)
+	setIf(q, "website", f.Application)
+	return list[Service](ctx, c, pathServices, q)
+}
+
+func (c *Client) GetApplication(ctx context.Context, id string) (*Application, error) {
+	return get[Application](ctx, c, pathApplications, id)
+}
+
+// FindApplications returns the applications with a slug; an empty slug returns all of them.
+func (c *Client) FindApplications(ctx context.Context, slug string) ([]Application, error) {
+	q := url.Values{}
+	setIf(q, "slug", slug)
+	return list[Application](ctx, c, pathApplications, q)
+}
+
+func (c *Client) GetEnvironment(ctx context.Context, id string) (*Environment, error) {
+	return get[Environment](ctx, c, pathEnvironments, id)
+}
+
+// FindEnvironments returns an application's environments, only the one with slug if slug is set.
+func (c *Client) FindEnvironments(ctx context.Context, applicationID, slug string) ([]Environment, error) {
+	q := url.Values{}
+	setIf(q, "application", applicationID)
+	setIf(q, "slug", slug)
+	return list[Environment](ctx, c, pathEnvironments, q)
+}
+
+// ListServiceInstances returns the instances of an environment that are not removed.
+func (c *Client) ListServiceInstances(ctx context.Context, environmentID string) ([]ServiceInstance, error) {
+	return list[ServiceInstance](ctx, c, pathServiceInstances, url.Values{"environment": {environmentID}})
+}
+
+func (c *Client) GetServiceInstance(ctx context.Context, id string) (*ServiceInstance, error) {
+	return get[ServiceInstance](ctx, c, pathServiceInstances, id)
+}
+
+// CreateServiceInstance adds an instance (status NEW).
+//
+// A create whose answer was lost, and then retried, would meet its own instance and be refused
+// for the prefix being taken. So when the request needed more than one attempt and the API
+// refuses the prefix, the instance with the same environment, service and prefix is this
+// call's own, and is returned instead of the error.
+func (c *Client) CreateServiceInstance(ctx context.Context, r CreateServiceInstanceRequest) (*ServiceInstance, error) {
+	var attempts int
+	var inst ServiceInstance
+	err := c.do(countAttempts(ctx, &attempts), http.MethodPost, pathServiceInstances, nil, r, &inst)
+	if err == nil {
+		return &inst, nil
+	}
+	var apiErr *APIError
+	if attempts > 1 && errors.As(err, &apiErr) && errors.Is(err, ErrValidation) && len(apiErr.FieldErrors["prefix"]) > 0 {
+		if own, findErr := c.findInstance(ctx, r); findErr == nil && own != nil {
+			return own, nil
+		}
+	}
+	return nil, err
+}
+
+func (c *Client) findInstance(ctx context.Context, r CreateServiceInstanceRequest) (*ServiceInstance, error) {
+	instances, err := c.ListServiceInstances(ctx, r.Environment)
+	if err != nil {
+		return nil, err
+	}
+	for i := range instances {
+		if instances[i].Service == r.Service && instances[i].Prefix == r.Prefix {
+			return &instances[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// ProvisionServiceInstance starts provisioning; asking again is harmless.
+func (c *Client) ProvisionServiceInstance(ctx context.Context, id string) error {
+	return c.action(ctx, id, "provision")
+}
+
+// AttachServiceInstance marks the instance to be attached by the environment's next deployment.
+func (c *Client) AttachServiceInstance(ctx context.Context, id string) error {
+	return c.action(ctx, id, "attach")
+}
+
+// DetachServiceInstance marks an attached instance to be detached by the next deployment.
+func (c *Client) DetachServiceInstance(ctx context.Context, id string) error {
+	return c.action(ctx, id, "detach")
+}
+
+func (c *Client) action(ctx context.Context, id, verb string) error {
+	return c.do(ctx, http.MethodPost, pathServiceInstances+"/"+url.PathEscape(id)+"/"+verb, nil, nil, nil)
+}
+
+// DeleteServiceInstance removes an instance and its data. Removing one that is already gone
+// succeeds, so that a retried delete whose first answer was lost does not fail.
+func (c *Client) DeleteServiceInstance(ctx context.Context, id string) error {
+	err := c.do(ctx, http.MethodDelete, pathServiceInstances+"/"+url.PathEscape(id), nil, nil, nil)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// CreateDeployment starts a deployment of an environment. While another one runs the API
+// answers with a conflict (errors.Is(err, ErrConflict)).
+func (c *Client) CreateDeployment(ctx context.Context, environmentID string) (*Deployment, error) {
+	var d Deployment
+	if err := c.do(ctx, http.MethodPost, pathDeployments, nil, map[string]string{"environment": environmentID}, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (c *Client) GetDeployment(ctx context.Context, id string) (*Deployment, error) {
+	return get[Deployment](ctx, c, pathDeployments, id)
+}
+
+// ListEnvironmentVariables returns an environment's variables, secret values included.
+func (c *Client) ListEnvironmentVariables(ctx context.Context, environmentID string) ([]EnvironmentVariable, error) {
+	return list[EnvironmentVariable](ctx, c, pathEnvironmentVars, url.Values{"environment": {environmentID}})
+}
+
+func get[T any](ctx context.Context, c *Client, collection, id string) (*T, error) {
+	var out T
+	if err := c.do(ctx, http.MethodGet, collection+"/"+url.PathEscape(id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func setIf(q url.Values, key, value string) {
+	if value != "" {
+		q.Set(key, value)
+	}
+}

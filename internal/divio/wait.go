@@ -1,0 +1,91 @@
+package divio
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PollConfig shapes how waiters poll: the first wait is Initial, each next one Factor times
+// longer, never longer than Max.
+type PollConfig struct {
+	Initial time.Duration
+	Max     time.Duration
+	Factor  float64
+}
+
+// DefaultPoll notices a change within about a second early on, and at worst within Max on a
+// long wait, without hammering the API.
+var DefaultPoll = PollConfig{Initial: time.Second, Max: 5 * time.Second, Factor: 1.2}
+
+func (p PollConfig) withDefaults() PollConfig {
+	p.Initial = orDefault(p.Initial, DefaultPoll.Initial)
+	p.Max = max(orDefault(p.Max, DefaultPoll.Max), p.Initial)
+	if p.Factor < 1 {
+		p.Factor = DefaultPoll.Factor
+	}
+	return p
+}
+
+// Poll calls check until it reports done or fails, waiting between calls as the client's
+// PollConfig says; it gives up when ctx ends, with an error that names what it waited for.
+func (c *Client) Poll(ctx context.Context, what string, check func(ctx context.Context) (done bool, err error)) error {
+	wait := c.poll.Initial
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up waiting for %s: %w", what, ctx.Err())
+		case <-timer.C:
+		}
+		done, err := check(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("gave up waiting for %s: %w", what, ctx.Err())
+			}
+			return err
+		}
+		if done {
+			return nil
+		}
+		timer.Reset(wait)
+		wait = min(time.Duration(float64(wait)*c.poll.Factor), c.poll.Max)
+	}
+}
+
+// WaitForInstance polls an instance until until(instance) is true, and returns it then. An
+// instance that disappears while waited for ends the wait with an ErrNotFound error.
+func (c *Client) WaitForInstance(ctx context.Context, id, what string, until func(*ServiceInstance) bool) (*ServiceInstance, error) {
+	var inst *ServiceInstance
+	err := c.Poll(ctx, fmt.Sprintf("service instance %s to %s", id, what), func(ctx context.Context) (bool, error) {
+		var err error
+		inst, err = c.GetServiceInstance(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		return until(inst), nil
+	})
+	return inst, err
+}
+
+// WaitForDeployment polls a deployment until it ends. A deployment that ends in failure
+// returns a *DeploymentFailedError along with the deployment.
+func (c *Client) WaitForDeployment(ctx context.Context, id string) (*Deployment, error) {
+	var d *Deployment
+	err := c.Poll(ctx, "deployment "+id+" to finish", func(ctx context.Context) (bool, error) {
+		var err error
+		d, err = c.GetDeployment(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		return d.Finished(), nil
+	})
+	if err != nil {
+		return d, err
+	}
+	if !*d.Success {
+		return d, &DeploymentFailedError{Deployment: d}
+	}
+	return d, nil
+}

@@ -1,0 +1,110 @@
+package simulator
+
+import (
+	"net/http"
+	"time"
+)
+
+// The admin API mirrors the Go-level admin methods for tests that run the
+// simulator out of process. It takes the same tokens as the API, is never
+// subject to injected faults and is not counted.
+//
+//	POST   /_sim/reset
+//	GET    /_sim/state                  {"instances": [...], "deployments": [...]}
+//	PATCH  /_sim/service-instances/{id} InstancePatch
+//	DELETE /_sim/service-instances/{id} remove regardless of state
+//	POST   /_sim/fail-next-deploy
+//	POST   /_sim/stall-next-provision
+//	GET    /_sim/faults, PUT /_sim/faults   Faults (latency as "50ms"; integer nanoseconds also read)
+//	GET    /_sim/counters, DELETE /_sim/counters
+func (s *Simulator) adminRoutes() router {
+	return router{
+		{http.MethodPost, "/_sim/reset", s.adminReset},
+		{http.MethodGet, "/_sim/state", s.adminState},
+		{http.MethodPatch, "/_sim/service-instances/{id}", s.adminPatchInstance},
+		{http.MethodDelete, "/_sim/service-instances/{id}", s.adminDeleteInstance},
+		{http.MethodPost, "/_sim/fail-next-deploy", s.adminFailNextDeploy},
+		{http.MethodPost, "/_sim/stall-next-provision", s.adminStallNextProvision},
+		{http.MethodGet, "/_sim/faults", s.adminGetFaults},
+		{http.MethodPut, "/_sim/faults", s.adminPutFaults},
+		{http.MethodGet, "/_sim/counters", s.adminGetCounters},
+		{http.MethodDelete, "/_sim/counters", s.adminResetCounters},
+	}
+}
+
+// stateView is what GET /_sim/state answers.
+type stateView struct {
+	Instances   []Instance   `json:"instances"`
+	Deployments []Deployment `json:"deployments"`
+}
+
+func (s *Simulator) adminReset(*http.Request, string) reply {
+	s.Reset()
+	return noContent()
+}
+
+func (s *Simulator) adminState(*http.Request, string) reply {
+	return ok(stateView{Instances: s.Instances(), Deployments: s.Deployments()})
+}
+
+func (s *Simulator) adminPatchInstance(r *http.Request, id string) reply {
+	var patch InstancePatch
+	if err := decodeJSON(r, &patch); err != nil {
+		return errorReply(err)
+	}
+	var after Instance
+	err := s.update(func(st *state, now time.Time) error {
+		if err := st.patchInstance(id, patch, now); err != nil {
+			return err
+		}
+		in, _ := st.anyInstance(id)
+		after = in.Instance
+		return nil
+	})
+	if err != nil {
+		return errorReply(err)
+	}
+	return ok(after)
+}
+
+func (s *Simulator) adminDeleteInstance(_ *http.Request, id string) reply {
+	if err := s.DeleteInstanceOutOfBand(id); err != nil {
+		return errorReply(err)
+	}
+	return noContent()
+}
+
+func (s *Simulator) adminFailNextDeploy(*http.Request, string) reply {
+	s.FailNextDeploy()
+	return noContent()
+}
+
+func (s *Simulator) adminStallNextProvision(*http.Request, string) reply {
+	s.StallNextProvision()
+	return noContent()
+}
+
+func (s *Simulator) adminGetFaults(*http.Request, string) reply {
+	return ok(s.Faults())
+}
+
+func (s *Simulator) adminPutFaults(r *http.Request, _ string) reply {
+	var f Faults
+	if err := decodeJSON(r, &f); err != nil {
+		return errorReply(err)
+	}
+	if err := f.validate(); err != nil {
+		return errorReply(err)
+	}
+	s.SetFaults(f)
+	return ok(f)
+}
+
+func (s *Simulator) adminGetCounters(*http.Request, string) reply {
+	return ok(s.Counters())
+}
+
+func (s *Simulator) adminResetCounters(*http.Request, string) reply {
+	s.ResetCounters()
+	return noContent()
+}

@@ -1,0 +1,24 @@
+// Command divio-simulator serves a local Divio control plane for trying the
+// provider and running its tests without a Divio account.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		os.Exit(2) // the flag package has already said why
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "divio-simulator:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+type config struct {
+	listen         string
+	public         bool
+	failNextDeploy bool
+	opts           simulator.Options
+}
+
+// tokenList collects a repeatable --token.
+type tokenList []string
+
+func (t *tokenList) String() string     { return strings.Join(*t, ",") }
+func (t *tokenList) Set(v string) error { *t = append(*t, v); return nil }
+
+func parseFlags(args []string, output io.Writer) (config, error) {
+	var cfg config
+	var tokens tokenList
+	fs := flag.NewFlagSet("divio-simulator", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8950", "address to listen on (port 0 picks a free port)")
+	fs.BoolVar(&cfg.public, "public", false, "allow listening on a non-loopback address")
+	fs.StringVar(&cfg.opts.DataFile, "data", "", "JSON file holding the state (default: in memory)")
+	fs.Var(&tokens, "token", "accepted API token (repeatable; default "+simulator.DemoToken+")")
+	fs.StringVar(&cfg.opts.Dataset, "dataset", "", "initial data: demo or bench (default demo, or the data file's)")
+	fs.DurationVar(&cfg.opts.ProvisionDelay, "provision-delay", 2*time.Second, "how long provisioning takes")
+	fs.DurationVar(&cfg.opts.DeployDelay, "deploy-delay", 3*time.Second, "how long a deployment takes")
+	fs.Float64Var(&cfg.opts.Faults.FailRate, "fail-rate", 0, "fraction of API requests answered 5xx without applying them")
+	fs.Float64Var(&cfg.opts.Faults.DropResponseRate, "drop-response-rate", 0, "fraction of API requests applied but left unanswered")
+	fs.Float64Var(&cfg.opts.Faults.RateLimit, "rate-limit", 0, "API requests per second before 429 (0 = off)")
+	fs.DurationVar(&cfg.opts.Faults.Latency, "latency", 0, "latency added to each API request")
+	fs.BoolVar(&cfg.failNextDeploy, "fail-next-deploy", false, "make the first deployment fail")
+	fs.Int64Var(&cfg.opts.Seed, "seed", 0, "seed for fault randomness (0 = time-based)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		fmt.Fprintln(output, err)
+		return config{}, err
+	}
+	cfg.opts.Tokens = tokens
+	if err := checkListenAddress(cfg.listen, cfg.public); err != nil {
+		fmt.Fprintln(output, err)
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// checkListenAddress keeps the simulator, whose tokens are public knowledge,
+// off the network unless asked.
+func checkListenAddress(addr string, public bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if public || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %q is not a loopback address; pass --public to serve on the network", addr)
+}
+
+// run serves until ctx ends, then shuts down and saves the state.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	sim, err := simulator.New(cfg.opts)
+	if err != nil {
+		return err
+	}
+	if cfg.failNextDeploy {
+		sim.FailNextDeploy()
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return errors.Join(err, sim.Close())
+	}
+	fmt.Fprintf(out, "divio-simulator listening on http://%s (data: %s)\n", ln.Addr(), dataDescription(cfg.opts.DataFile))
+
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = srv.Shutdown(shutdownCtx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, sim.Close())
+}
+
+func dataDescription(file string) string {
+	if file == "" {
+		return "in memory"
+	}
+	if abs, err := filepath.Abs(file); err == nil {
+		return abs
+	}
+	return file
+}

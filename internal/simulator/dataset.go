@@ -1,0 +1,279 @@
+package simulator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Names of the fixed data, so that examples, tests and docs can refer to them.
+const (
+	DatasetDemo  = "demo"
+	DatasetBench = "bench"
+
+	DemoToken         = "demo-token"
+	DemoOrganisation  = "demo-org"
+	BenchOrganisation = "bench-org"
+	DemoApp           = "demo-app"
+	AzureApp          = "azure-app"
+	EnvTest           = "test"
+	EnvLive           = "live"
+
+	RegionAWSEUCentral1   = "aws-eu-central-1"
+	RegionAWSUSEast1      = "aws-us-east-1"
+	RegionAzureWestEurope = "azure-westeurope"
+	RegionExoscaleCHDK2   = "exoscale-ch-dk-2"
+
+	ServicePostgres15     = "postgres-15"
+	ServiceMySQL8         = "mysql-8"
+	ServiceS3             = "s3"
+	ServiceMSBlob         = "ms-blob"
+	ServiceSOS            = "sos"
+	ServiceElasticsearch8 = "elasticsearch-8"
+	ServiceRabbitMQ3      = "rabbitmq-3"
+)
+
+// Catalog types.
+const (
+	TypeDatabase     = "DATABASE"
+	TypeStorage      = "STORAGE"
+	TypeSearch       = "SEARCH"
+	TypeMessageQueue = "MESSAGE_QUEUE"
+)
+
+// idNamespace roots every stable id of the data sets; changing it would
+// break every example that names an id.
+var idNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/divio/terraform-provider-divio/simulator"))
+
+func stableID(kind, name string) string {
+	return uuid.NewSHA1(idNamespace, []byte(kind+"/"+name)).String()
+}
+
+// RegionID is the stable uuid of the region with the given name.
+func RegionID(name string) string { return stableID("region", name) }
+
+// ServiceID is the stable uuid of the catalog entry with the given identifier.
+func ServiceID(identifier string) string { return stableID("service", identifier) }
+
+// OrganisationID is the stable uuid of the organisation with the given name.
+func OrganisationID(name string) string { return stableID("organisation", name) }
+
+// ApplicationID is the stable uuid of the application with the given slug.
+func ApplicationID(slug string) string { return stableID("application", slug) }
+
+// EnvironmentID is the stable uuid of an application's environment.
+func EnvironmentID(appSlug, envSlug string) string {
+	return stableID("environment", appSlug+"/"+envSlug)
+}
+
+type region struct {
+	UUID   string `json:"uuid"`
+	Name   string `json:"name"`
+	Vendor string `json:"vendor"`
+}
+
+type service struct {
+	UUID        string `json:"uuid"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Identifier  string `json:"identifier"`
+	Description string `json:"description"`
+	// dsnFormat shapes the instance's secret: {user}, {password}, {host}, {name}.
+	dsnFormat string
+}
+
+type organisation struct {
+	uuid string
+	name string
+	// included is the number of instances per service identifier; nil = unlimited.
+	included map[string]int
+}
+
+type application struct {
+	UUID         string `json:"uuid"`
+	Slug         string `json:"slug"`
+	Name         string `json:"name"`
+	Region       string `json:"region"`
+	Organisation string `json:"organisation"`
+}
+
+type environment struct {
+	UUID        string `json:"uuid"`
+	Slug        string `json:"slug"`
+	Application string `json:"application"`
+}
+
+// dataset is the fixed part of the world: what clients can read but not change.
+type dataset struct {
+	name          string
+	regions       []region
+	catalog       []service
+	offerings     map[string][]string // vendor -> service identifiers
+	organisations []organisation
+	applications  []application
+	environments  []environment
+}
+
+var catalog = []service{
+	{Name: "PostgreSQL 15", Type: TypeDatabase, Identifier: ServicePostgres15,
+		Description: "Managed PostgreSQL 15 database.",
+		dsnFormat:   "postgres://{user}:{password}@{host}:5432/{name}"},
+	{Name: "MySQL 8", Type: TypeDatabase, Identifier: ServiceMySQL8,
+		Description: "Managed MySQL 8 database.",
+		dsnFormat:   "mysql://{user}:{password}@{host}:3306/{name}"},
+	{Name: "Amazon S3", Type: TypeStorage, Identifier: ServiceS3,
+		Description: "Object storage bucket on Amazon S3.",
+		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4"},
+	{Name: "Azure Blob Storage", Type: TypeStorage, Identifier: ServiceMSBlob,
+		Description: "Object storage container on Azure Blob Storage.",
+		dsnFormat:   "ms-blob://{user}:{password}@{host}/{name}"},
+	{Name: "Exoscale Simple Object Storage", Type: TypeStorage, Identifier: ServiceSOS,
+		Description: "Object storage bucket on Exoscale SOS.",
+		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4"},
+	{Name: "Elasticsearch 8", Type: TypeSearch, Identifier: ServiceElasticsearch8,
+		Description: "Managed Elasticsearch 8 cluster.",
+		dsnFormat:   "https://{user}:{password}@{host}:9243/{name}"},
+	{Name: "RabbitMQ 3", Type: TypeMessageQueue, Identifier: ServiceRabbitMQ3,
+		Description: "Managed RabbitMQ 3 message broker.",
+		dsnFormat:   "amqps://{user}:{password}@{host}:5671/{name}"},
+}
+
+var offeringsByVendor = map[string][]string{
+	"aws":      {ServicePostgres15, ServiceMySQL8, ServiceS3, ServiceElasticsearch8, ServiceRabbitMQ3},
+	"azure":    {ServicePostgres15, ServiceMySQL8, ServiceMSBlob},
+	"exoscale": {ServicePostgres15, ServiceSOS},
+}
+
+var regions = []region{
+	{Name: RegionAWSEUCentral1, Vendor: "aws"},
+	{Name: RegionAWSUSEast1, Vendor: "aws"},
+	{Name: RegionAzureWestEurope, Vendor: "azure"},
+	{Name: RegionExoscaleCHDK2, Vendor: "exoscale"},
+}
+
+// demoSubscription leaves out Elasticsearch on purpose, so that adding it
+// fails the way it does on a real account without it.
+var demoSubscription = map[string]int{
+	ServicePostgres15: 6, ServiceMySQL8: 2, ServiceS3: 2, ServiceMSBlob: 2,
+	ServiceSOS: 1, ServiceRabbitMQ3: 1, ServiceElasticsearch8: 0,
+}
+
+func loadDataset(name string) (*dataset, error) {
+	switch name {
+	case DatasetDemo:
+		return newDataset(DatasetDemo, organisation{name: DemoOrganisation, included: demoSubscription},
+			appSpec{DemoApp, "Demo App", RegionAWSEUCentral1},
+			appSpec{AzureApp, "Azure App", RegionAzureWestEurope}), nil
+	case DatasetBench:
+		var apps []appSpec
+		for i := 1; i <= 4; i++ {
+			apps = append(apps, appSpec{fmt.Sprintf("bench-app-%d", i), fmt.Sprintf("Bench App %d", i), RegionAWSEUCentral1})
+		}
+		return newDataset(DatasetBench, organisation{name: BenchOrganisation}, apps...), nil
+	}
+	return nil, fmt.Errorf("unknown dataset %q (want %q or %q)", name, DatasetDemo, DatasetBench)
+}
+
+type appSpec struct{ slug, name, region string }
+
+func newDataset(name string, org organisation, apps ...appSpec) *dataset {
+	ds := &dataset{name: name, offerings: offeringsByVendor}
+	for _, r := range regions {
+		r.UUID = RegionID(r.Name)
+		ds.regions = append(ds.regions, r)
+	}
+	for _, svc := range catalog {
+		svc.UUID = ServiceID(svc.Identifier)
+		ds.catalog = append(ds.catalog, svc)
+	}
+	org.uuid = OrganisationID(org.name)
+	ds.organisations = []organisation{org}
+	for _, a := range apps {
+		ds.applications = append(ds.applications, application{
+			UUID: ApplicationID(a.slug), Slug: a.slug, Name: a.name,
+			Region: RegionID(a.region), Organisation: org.uuid,
+		})
+		for _, env := range []string{EnvTest, EnvLive} {
+			ds.environments = append(ds.environments, environment{
+				UUID: EnvironmentID(a.slug, env), Slug: env, Application: ApplicationID(a.slug),
+			})
+		}
+	}
+	return ds
+}
+
+func (ds *dataset) region(id string) (region, bool) {
+	return find(ds.regions, func(r region) bool { return r.UUID == id })
+}
+func (ds *dataset) service(id string) (service, bool) {
+	return find(ds.catalog, func(s service) bool { return s.UUID == id })
+}
+func (ds *dataset) application(id string) (application, bool) {
+	return find(ds.applications, func(a application) bool { return a.UUID == id })
+}
+func (ds *dataset) environment(id string) (environment, bool) {
+	return find(ds.environments, func(e environment) bool { return e.UUID == id })
+}
+func (ds *dataset) organisation(id string) (organisation, bool) {
+	return find(ds.organisations, func(o organisation) bool { return o.uuid == id })
+}
+
+// offers reports whether the region offers the service identifier.
+func (ds *dataset) offers(r region, identifier string) bool {
+	for _, id := range ds.offerings[r.Vendor] {
+		if id == identifier {
+			return true
+		}
+	}
+	return false
+}
+
+// offering is the part of the catalog available in a region.
+func (ds *dataset) offering(r region) []service {
+	return filter(ds.catalog, func(s service) bool { return ds.offers(r, s.Identifier) })
+}
+
+// appOfEnvironment returns the application and region an environment belongs to.
+func (ds *dataset) appOfEnvironment(envID string) (environment, application, region, bool) {
+	env, ok := ds.environment(envID)
+	if !ok {
+		return environment{}, application{}, region{}, false
+	}
+	app, _ := ds.application(env.Application)
+	reg, _ := ds.region(app.Region)
+	return env, app, reg, true
+}
+
+// dsn renders the secret that an instance publishes; it reads like the real
+// thing so that applications and tests can parse it.
+func (svc service) dsn(reg region, inst *instanceRecord) string {
+	short := strings.SplitN(inst.UUID, "-", 2)[0]
+	name := strings.ToLower(strings.ReplaceAll(inst.Prefix, "_", "-")) + "-" + short
+	return strings.NewReplacer(
+		"{user}", strings.ToLower(inst.Prefix)+"_"+short,
+		"{password}", inst.Password,
+		"{host}", fmt.Sprintf("%s.%s.%s.sim.divio.local", short, svc.Identifier, reg.Name),
+		"{name}", name,
+	).Replace(svc.dsnFormat)
+}
+
+func find[T any](items []T, match func(T) bool) (T, bool) {
+	for _, it := range items {
+		if match(it) {
+			return it, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func filter[T any](items []T, keep func(T) bool) []T {
+	out := []T{}
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}

@@ -1,0 +1,292 @@
+// Package simulator is a local Divio control plane: it serves the services API
+// described in the project's API contract (regions, catalog, applications,
+// environments, service instances, deployments, environment variables) from an
+// in-memory or file-backed state, plus an admin API under /_sim/ that tests use
+// to reset the state, inject faults and change things behind a client's back.
+//
+// It is written against the contract, never against the project's API client,
+// so that a misreading in one is caught by the other's tests.
+package simulator
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Simulator.
+type Options struct {
+	Dataset        string        // "demo" (default when empty) or "bench"
+	Tokens         []string      // accepted API tokens; default []string{DemoToken}
+	DataFile       string        // "" = in memory; else loaded on start (seeded if missing) and written after every change
+	ProvisionDelay time.Duration // how long PROVISIONING lasts; 0 = immediately
+	DeployDelay    time.Duration // how long a deployment stays WORKING; 0 = finishes immediately
+	Faults         Faults
+	Seed           int64 // seed for fault randomness; 0 = time-based
+}
+
+// Simulator serves the API and the admin API. It is safe for concurrent use.
+type Simulator struct {
+	data    *dataset
+	tokens  [][]byte
+	file    string
+	now     func() time.Time
+	traffic *faultInjector
+	api     router
+	admin   router
+
+	mu sync.Mutex // guards st
+	st *state
+
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// tickInterval is how often time-driven transitions are applied without
+// requests, so that a data file catches up while nobody asks.
+const tickInterval = 200 * time.Millisecond
+
+// New starts a simulator; Close stops it.
+func New(opts Options) (*Simulator, error) {
+	return newSimulator(opts, realNow)
+}
+
+// realNow has the precision the API shows (microseconds, like Django), so a
+// time read back from the data file equals the one handed out.
+func realNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func newSimulator(opts Options, now func() time.Time) (*Simulator, error) {
+	st, err := initialState(opts)
+	if err != nil {
+		return nil, err
+	}
+	tokens := opts.Tokens
+	if len(tokens) == 0 {
+		tokens = []string{DemoToken}
+	}
+	s := &Simulator{
+		data:    st.data,
+		file:    opts.DataFile,
+		now:     now,
+		traffic: newFaultInjector(opts.Faults, opts.Seed, now),
+		st:      st,
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	for _, t := range tokens {
+		s.tokens = append(s.tokens, []byte(t))
+	}
+	s.api, s.admin = s.apiRoutes(), s.adminRoutes()
+	// Apply what fell due while the simulator was not running, and make
+	// sure a new data file exists from the start.
+	s.mu.Lock()
+	st.advance(now())
+	err = s.persistLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	go s.tick()
+	return s, nil
+}
+
+// initialState loads the data file if there is one, else seeds the dataset.
+func initialState(opts Options) (*state, error) {
+	name := opts.Dataset
+	if opts.DataFile != "" {
+		saved, err := loadState(opts.DataFile)
+		if err != nil {
+			return nil, err
+		}
+		if saved != nil {
+			if name != "" && name != saved.Dataset {
+				return nil, fmt.Errorf("data file %s holds dataset %q, not %q", opts.DataFile, saved.Dataset, name)
+			}
+			name = saved.Dataset
+		}
+		if saved != nil {
+			return withSettings(saved, name, opts)
+		}
+	}
+	if name == "" {
+		name = DatasetDemo
+	}
+	return withSettings(nil, name, opts)
+}
+
+func withSettings(st *state, name string, opts Options) (*state, error) {
+	ds, err := loadDataset(name)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		st = newState(ds)
+	}
+	st.data, st.provisionDelay, st.deployDelay = ds, opts.ProvisionDelay, opts.DeployDelay
+	return st, nil
+}
+
+// ServeHTTP serves the API and, under /_sim/, the admin API.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") {
+		writeReply(w, s.admin.serve(r, s.tokens))
+		return
+	}
+	s.serveAPI(w, r)
+}
+
+// serveAPI puts the fault layer around the API: latency, rate limit and
+// injected errors come before the request is applied; a dropped answer after.
+func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
+	_, _, pattern, _ := s.api.match(r.Method, r.URL.Path)
+	if rep, injected := s.traffic.before(r, pattern); injected {
+		writeReply(w, rep)
+		return
+	}
+	rep := s.api.serve(r, s.tokens)
+	if s.traffic.dropResponse() {
+		dropConnection(w)
+		return
+	}
+	writeReply(w, rep)
+}
+
+// Close stops background work and writes the state a last time.
+func (s *Simulator) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.st.advance(s.now())
+		err = s.persistLocked()
+	})
+	return err
+}
+
+func (s *Simulator) tick() {
+	defer close(s.stopped)
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_ = s.read(func(*state) {}) // a failed write is retried next tick
+		}
+	}
+}
+
+// update applies the due transitions, runs change and persists. The state is
+// saved even when change refuses, because time may have moved it on.
+func (s *Simulator) update(change func(st *state, now time.Time) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.st.advance(now)
+	changeErr := change(s.st, now)
+	return errors.Join(changeErr, s.persistLocked())
+}
+
+// read applies the due transitions and lets look read the state; look must
+// copy out what it keeps.
+func (s *Simulator) read(look func(st *state)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := s.st.advance(s.now())
+	look(s.st)
+	if changed {
+		return s.persistLocked()
+	}
+	return nil
+}
+
+func (s *Simulator) persistLocked() error {
+	if s.file == "" {
+		return nil
+	}
+	return saveState(s.file, s.st)
+}
+
+// Reset returns to the dataset's initial state, zeroes the counters and turns faults off.
+func (s *Simulator) Reset() {
+	s.mu.Lock()
+	fresh := newState(s.data)
+	fresh.provisionDelay, fresh.deployDelay = s.st.provisionDelay, s.st.deployDelay
+	s.st = fresh
+	_ = s.persistLocked() // the in-memory state is authoritative; the next change retries the write
+	s.mu.Unlock()
+	s.traffic.reset()
+}
+
+// SetFaults replaces the injected faults.
+func (s *Simulator) SetFaults(f Faults) { s.traffic.setFaults(f) }
+
+// Faults returns the injected faults in effect.
+func (s *Simulator) Faults() Faults { return s.traffic.currentFaults() }
+
+// FailNextDeploy makes the next deployment created (any environment) end in
+// FAILURE without changing anything.
+func (s *Simulator) FailNextDeploy() {
+	_ = s.update(func(st *state, _ time.Time) error { st.FailNextDeploy = true; return nil })
+}
+
+// StallNextProvision makes the next instance that starts provisioning stay
+// PROVISIONING forever, for timeout tests.
+func (s *Simulator) StallNextProvision() {
+	_ = s.update(func(st *state, _ time.Time) error { st.StallNextProvision = true; return nil })
+}
+
+// Counters returns a copy of the request counters.
+func (s *Simulator) Counters() Counters { return s.traffic.counters() }
+
+// ResetCounters zeroes the request counters.
+func (s *Simulator) ResetCounters() { s.traffic.resetCounters() }
+
+// Instances returns every instance, REMOVED ones included, oldest first.
+func (s *Simulator) Instances() []Instance {
+	var out []Instance
+	_ = s.read(func(st *state) {
+		out = make([]Instance, 0, len(st.Instances))
+		for _, in := range st.Instances {
+			out = append(out, in.Instance)
+		}
+	})
+	return out
+}
+
+// Deployments returns every deployment, oldest first.
+func (s *Simulator) Deployments() []Deployment {
+	var out []Deployment
+	_ = s.read(func(st *state) {
+		out = make([]Deployment, 0, len(st.Deployments))
+		for _, d := range st.Deployments {
+			out = append(out, d.Deployment)
+		}
+	})
+	return out
+}
+
+// SetInstance changes an instance behind the client's back, as an operator
+// or a failure on Divio's side could. Unknown id: an error.
+func (s *Simulator) SetInstance(id string, patch InstancePatch) error {
+	return s.update(func(st *state, now time.Time) error { return st.patchInstance(id, patch, now) })
+}
+
+// DeleteInstanceOutOfBand removes an instance whatever its state, as if done
+// in the Control Panel. Removing a removed instance is a no-op.
+func (s *Simulator) DeleteInstanceOutOfBand(id string) error {
+	return s.update(func(st *state, _ time.Time) error {
+		in, err := st.anyInstance(id)
+		if err == nil {
+			st.removeInstance(in)
+		}
+		return err
+	})
+}

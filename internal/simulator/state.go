@@ -1,0 +1,488 @@
+package simulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Service instance states.
+const (
+	StatusNew               = "NEW"
+	StatusProvisioning      = "PROVISIONING"
+	StatusPendingAttachment = "PENDING_ATTACHMENT"
+	StatusAttached          = "ATTACHED"
+	StatusPendingDetachment = "PENDING_DETACHMENT"
+	StatusDetached          = "DETACHED"
+	StatusRemoved           = "REMOVED"
+)
+
+var instanceStatuses = []string{StatusNew, StatusProvisioning, StatusPendingAttachment,
+	StatusAttached, StatusPendingDetachment, StatusDetached, StatusRemoved}
+
+// Deployment states.
+const (
+	DeploymentWorking = "WORKING"
+	DeploymentSuccess = "SUCCESS"
+	DeploymentFailure = "FAILURE"
+)
+
+var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
+
+// envVarSuffix names the variable each catalog type publishes.
+var envVarSuffix = map[string]string{
+	TypeDatabase:     "_DATABASE_DSN",
+	TypeStorage:      "_STORAGE_DSN",
+	TypeSearch:       "_HAYSTACK_URL",
+	TypeMessageQueue: "_AMQP_BROKER_URL",
+}
+
+// Instance is a service instance as the API shows it.
+type Instance struct {
+	UUID            string    `json:"uuid"`
+	Environment     string    `json:"environment"`
+	Region          string    `json:"region"`
+	Service         string    `json:"service"`
+	Prefix          string    `json:"prefix"`
+	Type            string    `json:"type"`
+	Status          string    `json:"service_status"`
+	AttachRequested bool      `json:"attach_requested"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+// Deployment is a deployment as the API shows it.
+type Deployment struct {
+	UUID        string     `json:"uuid"`
+	Environment string     `json:"environment"`
+	Status      string     `json:"status"`
+	Success     *bool      `json:"success"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+}
+
+// instanceRecord adds what the simulator keeps but the API does not show.
+type instanceRecord struct {
+	Instance
+	ReadyAt  time.Time `json:"ready_at,omitzero"` // when PROVISIONING ends
+	Stalled  bool      `json:"stalled,omitempty"` // PROVISIONING never ends
+	Password string    `json:"password,omitempty"`
+}
+
+type deploymentRecord struct {
+	Deployment
+	EndsAt   time.Time `json:"ends_at"`
+	WillFail bool      `json:"will_fail,omitempty"`
+}
+
+// state is everything that changes; it is what the data file holds.
+type state struct {
+	Dataset            string              `json:"dataset"`
+	Instances          []*instanceRecord   `json:"instances"`
+	Deployments        []*deploymentRecord `json:"deployments"`
+	FailNextDeploy     bool                `json:"fail_next_deploy,omitempty"`
+	StallNextProvision bool                `json:"stall_next_provision,omitempty"`
+
+	data           *dataset
+	provisionDelay time.Duration
+	deployDelay    time.Duration
+}
+
+// Errors of the state machine; handlers translate them into answers.
+var errNotFound = errors.New("Not found.")
+
+// fieldErrors is a DRF validation error: field name -> messages.
+type fieldErrors map[string][]string
+
+func (fe fieldErrors) Error() string {
+	return fmt.Sprintf("invalid request: %v", map[string][]string(fe))
+}
+
+func (fe fieldErrors) add(field, msg string) { fe[field] = append(fe[field], msg) }
+
+// conflictError is a request that makes no sense in the current state (409).
+type conflictError string
+
+func (c conflictError) Error() string { return string(c) }
+
+func newState(ds *dataset) *state {
+	return &state{Dataset: ds.name, Instances: []*instanceRecord{}, Deployments: []*deploymentRecord{}, data: ds}
+}
+
+func (st *state) instance(id string) (*instanceRecord, error) {
+	for _, in := range st.Instances {
+		if in.UUID == id && in.Status != StatusRemoved {
+			return in, nil
+		}
+	}
+	return nil, errNotFound
+}
+
+// anyInstance finds an instance even when removed, for the admin API.
+func (st *state) anyInstance(id string) (*instanceRecord, error) {
+	for _, in := range st.Instances {
+		if in.UUID == id {
+			return in, nil
+		}
+	}
+	return nil, errNotFound
+}
+
+func (st *state) deployment(id string) (*deploymentRecord, error) {
+	for _, d := range st.Deployments {
+		if d.UUID == id {
+			return d, nil
+		}
+	}
+	return nil, errNotFound
+}
+
+type createInstanceRequest struct {
+	Environment string `json:"environment"`
+	Service     string `json:"service"`
+	Prefix      string `json:"prefix"`
+	Region      string `json:"region"`
+}
+
+// createInstance checks, in order, the fields, the region's offering,
+// uniqueness and the subscription, so that the first problem a user would
+// fix is the one reported.
+func (st *state) createInstance(req createInstanceRequest, now time.Time) (*instanceRecord, error) {
+	errs := fieldErrors{}
+	env, app, reg, envOK := st.data.appOfEnvironment(req.Environment)
+	svc, svcOK := st.data.service(req.Service)
+	requireExisting(errs, "environment", req.Environment, envOK)
+	requireExisting(errs, "service", req.Service, svcOK)
+	switch {
+	case req.Prefix == "":
+		errs.add("prefix", "This field is required.")
+	case !prefixPattern.MatchString(req.Prefix):
+		errs.add("prefix", "Enter a valid prefix: an upper-case letter followed by up to 29 upper-case letters, digits or underscores.")
+	}
+	if req.Region != "" && envOK && req.Region != reg.UUID {
+		errs.add("region", fmt.Sprintf("The region must be the application's region (%s, %s).", reg.Name, reg.UUID))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	if !st.data.offers(reg, svc.Identifier) {
+		return nil, fieldErrors{"service": {fmt.Sprintf("The service %s is not offered in region %s, which offers: %s.",
+			svc.Identifier, reg.Name, strings.Join(st.data.offerings[reg.Vendor], ", "))}}
+	}
+	if st.prefixTaken(env.UUID, svc.Type, req.Prefix) {
+		return nil, fieldErrors{"prefix": {fmt.Sprintf("An instance of type %s with prefix %s already exists in this environment.",
+			svc.Type, req.Prefix)}}
+	}
+	if err := st.checkSubscription(app, svc); err != nil {
+		return nil, err
+	}
+
+	in := &instanceRecord{Instance: Instance{
+		UUID: uuid.NewString(), Environment: env.UUID, Region: reg.UUID, Service: svc.UUID,
+		Prefix: req.Prefix, Type: svc.Type, Status: StatusNew, CreatedAt: now,
+	}}
+	st.Instances = append(st.Instances, in)
+	return in, nil
+}
+
+func requireExisting(errs fieldErrors, field, value string, exists bool) {
+	switch {
+	case value == "":
+		errs.add(field, "This field is required.")
+	case !exists:
+		errs.add(field, fmt.Sprintf("Invalid pk %q - object does not exist.", value))
+	}
+}
+
+func (st *state) prefixTaken(envID, typ, prefix string) bool {
+	for _, in := range st.Instances {
+		if in.Status != StatusRemoved && in.Environment == envID && in.Type == typ && in.Prefix == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSubscription counts every instance that is not removed against the
+// organisation's allowance for the service.
+func (st *state) checkSubscription(app application, svc service) error {
+	org, _ := st.data.organisation(app.Organisation)
+	if org.included == nil {
+		return nil
+	}
+	included := org.included[svc.Identifier]
+	used := 0
+	for _, in := range st.Instances {
+		if in.Status == StatusRemoved || in.Service != svc.UUID {
+			continue
+		}
+		if _, inApp, _, _ := st.data.appOfEnvironment(in.Environment); inApp.Organisation == org.uuid {
+			used++
+		}
+	}
+	if used < included {
+		return nil
+	}
+	msg := fmt.Sprintf("The subscription of organisation %s does not include an instance of %s (%s).", org.name, svc.Name, svc.Identifier)
+	if included > 0 {
+		msg = fmt.Sprintf("The subscription of organisation %s does not include another instance of %s (%s): %d included, all in use.",
+			org.name, svc.Name, svc.Identifier, included)
+	}
+	return fieldErrors{"service": {msg}}
+}
+
+// provision starts provisioning a NEW instance; anything later is already
+// provisioned or on its way, so asking again changes nothing.
+func (st *state) provision(id string, now time.Time) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status == StatusNew {
+		st.startProvisioning(in, now)
+	}
+	return in, nil
+}
+
+func (st *state) startProvisioning(in *instanceRecord, now time.Time) {
+	in.Status = StatusProvisioning
+	in.ReadyAt = now.Add(st.provisionDelay)
+	in.Stalled = st.StallNextProvision
+	st.StallNextProvision = false
+	in.Password = newPassword()
+	st.advance(now) // a zero delay takes effect at once
+}
+
+func (st *state) attach(id string) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	switch in.Status {
+	case StatusAttached:
+	case StatusPendingDetachment:
+		in.Status = StatusAttached // the detachment has not happened yet: cancel it
+	default:
+		in.AttachRequested = true
+	}
+	return in, nil
+}
+
+func (st *state) detach(id string) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status == StatusAttached {
+		in.Status = StatusPendingDetachment
+	}
+	in.AttachRequested = false
+	return in, nil
+}
+
+func (st *state) remove(id string) error {
+	in, err := st.instance(id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case in.Status == StatusAttached:
+		return conflictError("The service instance is attached to its environment: detach it and deploy the environment before removing it.")
+	case in.Status == StatusPendingDetachment:
+		return conflictError("The service instance's detachment is pending: deploy the environment to complete it before removing it.")
+	case in.AttachRequested:
+		return conflictError("The service instance is marked for attachment: detach it to clear the mark before removing it.")
+	}
+	st.removeInstance(in)
+	return nil
+}
+
+// removeInstance deletes the instance's data; its variables go with the password.
+func (st *state) removeInstance(in *instanceRecord) {
+	in.Status = StatusRemoved
+	in.AttachRequested = false
+	in.Password = ""
+	in.ReadyAt = time.Time{}
+	in.Stalled = false
+}
+
+func (st *state) createDeployment(envID string, now time.Time) (*deploymentRecord, error) {
+	if _, ok := st.data.environment(envID); !ok {
+		errs := fieldErrors{}
+		requireExisting(errs, "environment", envID, false)
+		return nil, errs
+	}
+	for _, d := range st.Deployments {
+		if d.Environment == envID && d.Status == DeploymentWorking {
+			return nil, conflictError(fmt.Sprintf("A deployment of this environment is already running (%s); wait for it to finish.", d.UUID))
+		}
+	}
+	d := &deploymentRecord{
+		Deployment: Deployment{UUID: uuid.NewString(), Environment: envID, Status: DeploymentWorking, StartedAt: now},
+		EndsAt:     now.Add(st.deployDelay),
+		WillFail:   st.FailNextDeploy,
+	}
+	st.FailNextDeploy = false
+	st.Deployments = append(st.Deployments, d)
+	st.advance(now) // a zero delay finishes it at once
+	return d, nil
+}
+
+// advance applies every transition that is due at now, so that time-driven
+// changes need no timers and survive restarts. It reports whether anything changed.
+func (st *state) advance(now time.Time) bool {
+	changed := false
+	for _, in := range st.Instances {
+		if in.Status == StatusProvisioning && !in.Stalled && !now.Before(in.ReadyAt) {
+			in.Status = StatusPendingAttachment
+			in.ReadyAt = time.Time{}
+			changed = true
+		}
+	}
+	for _, d := range st.Deployments {
+		if d.Status == DeploymentWorking && !now.Before(d.EndsAt) {
+			st.finishDeployment(d)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// finishDeployment ends a deployment at its due time. A failed deployment
+// changes nothing: the application keeps its previous configuration.
+func (st *state) finishDeployment(d *deploymentRecord) {
+	success := !d.WillFail
+	ended := d.EndsAt
+	d.Success, d.EndedAt = &success, &ended
+	d.Status = DeploymentFailure
+	if !success {
+		return
+	}
+	d.Status = DeploymentSuccess
+	for _, in := range st.Instances {
+		if in.Environment != d.Environment {
+			continue
+		}
+		switch {
+		case in.Status == StatusPendingDetachment:
+			in.Status = StatusDetached
+		case in.AttachRequested && in.Stalled:
+			// A stalled provisioning never finishes, so this deployment cannot
+			// attach it; the mark stays for a later deployment.
+		case in.AttachRequested && in.Status != StatusRemoved:
+			if in.Password == "" {
+				in.Password = newPassword()
+			}
+			in.Status, in.AttachRequested, in.ReadyAt = StatusAttached, false, time.Time{}
+		}
+	}
+}
+
+// lastFinishedDeployment is derived rather than stored, so it cannot disagree
+// with the deployments.
+func (st *state) lastFinishedDeployment(envID string) *string {
+	var last *string
+	for _, d := range st.Deployments {
+		if d.Environment == envID && d.EndedAt != nil {
+			last = &d.UUID
+		}
+	}
+	return last
+}
+
+type envVar struct {
+	Name        string `json:"name"`
+	Value       string `json:"value"`
+	IsSensitive bool   `json:"is_sensitive"`
+	Environment string `json:"environment"`
+}
+
+func (in *instanceRecord) provisioned() bool {
+	switch in.Status {
+	case StatusPendingAttachment, StatusAttached, StatusPendingDetachment, StatusDetached:
+		return true
+	}
+	return false
+}
+
+// environmentVariables lists what provisioned instances publish, optionally
+// for one environment only.
+func (st *state) environmentVariables(envID string) []envVar {
+	vars := []envVar{}
+	for _, in := range st.Instances {
+		if !in.provisioned() || (envID != "" && in.Environment != envID) {
+			continue
+		}
+		svc, _ := st.data.service(in.Service)
+		reg, _ := st.data.region(in.Region)
+		value := svc.dsn(reg, in)
+		vars = append(vars, envVar{Name: in.Prefix + envVarSuffix[in.Type], Value: value, IsSensitive: true, Environment: in.Environment})
+		if in.Type == TypeDatabase && in.Prefix == "DEFAULT" {
+			vars = append(vars, envVar{Name: "DATABASE_URL", Value: value, IsSensitive: true, Environment: in.Environment})
+		}
+	}
+	return vars
+}
+
+// InstancePatch changes an instance behind the client's back (admin API).
+type InstancePatch struct {
+	Status          *string `json:"service_status"`
+	AttachRequested *bool   `json:"attach_requested"`
+}
+
+func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) error {
+	in, err := st.anyInstance(id)
+	if err != nil {
+		return err
+	}
+	if patch.Status != nil {
+		if !validStatus(*patch.Status) {
+			return fieldErrors{"service_status": {fmt.Sprintf("%q is not a valid choice; choose one of %s.",
+				*patch.Status, strings.Join(instanceStatuses, ", "))}}
+		}
+		st.setStatus(in, *patch.Status, now)
+	}
+	if patch.AttachRequested != nil {
+		in.AttachRequested = *patch.AttachRequested
+	}
+	return nil
+}
+
+// setStatus forces a status while keeping the record consistent: provisioned
+// instances need a password, and only PROVISIONING has a deadline.
+func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
+	if status == StatusRemoved {
+		st.removeInstance(in)
+		return
+	}
+	in.Status = status
+	in.ReadyAt, in.Stalled = time.Time{}, false
+	if status == StatusProvisioning {
+		in.ReadyAt = now.Add(st.provisionDelay)
+		st.advance(now)
+	}
+	if in.provisioned() && in.Password == "" {
+		in.Password = newPassword()
+	}
+}
+
+func validStatus(s string) bool {
+	for _, v := range instanceStatuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func newPassword() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

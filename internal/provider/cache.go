@@ -1,0 +1,164 @@
+package provider
+
+import (
+	"context"
+	"sync"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+)
+
+// apiCache serves the reads of one provider process. Terraform asks for each resource on its own,
+// and hundreds of services usually share a handful of environments: listing an environment's
+// instances once, and regions and the catalog once per process, keeps a plan to a few requests.
+//
+// The provider process lives for one Terraform operation, so entries never expire on their own;
+// every change this process makes to an environment forgets that environment's instances.
+type apiCache struct {
+	client       *divio.Client
+	regions      memo[struct{}, []divio.Region]
+	services     memo[string, []divio.Service] // by region id
+	applications memo[string, *divio.Application]
+	environments memo[string, *divio.Environment]
+	instances    memo[string, []divio.ServiceInstance] // by environment id
+}
+
+func newAPICache(client *divio.Client) *apiCache {
+	return &apiCache{client: client}
+}
+
+func (c *apiCache) Regions(ctx context.Context) ([]divio.Region, error) {
+	return c.regions.get(ctx, struct{}{}, func(ctx context.Context) ([]divio.Region, error) {
+		return c.client.ListRegions(ctx)
+	})
+}
+
+// Services returns the catalog of a region.
+func (c *apiCache) Services(ctx context.Context, regionID string) ([]divio.Service, error) {
+	return c.services.get(ctx, regionID, func(ctx context.Context) ([]divio.Service, error) {
+		return c.client.ListServices(ctx, divio.ServiceFilter{Region: regionID})
+	})
+}
+
+func (c *apiCache) Application(ctx context.Context, id string) (*divio.Application, error) {
+	return c.applications.get(ctx, id, func(ctx context.Context) (*divio.Application, error) {
+		return c.client.GetApplication(ctx, id)
+	})
+}
+
+func (c *apiCache) Environment(ctx context.Context, id string) (*divio.Environment, error) {
+	return c.environments.get(ctx, id, func(ctx context.Context) (*divio.Environment, error) {
+		return c.client.GetEnvironment(ctx, id)
+	})
+}
+
+// Instances returns the instances of an environment that are not removed.
+func (c *apiCache) Instances(ctx context.Context, environmentID string) ([]divio.ServiceInstance, error) {
+	return c.instances.get(ctx, environmentID, func(ctx context.Context) ([]divio.ServiceInstance, error) {
+		return c.client.ListServiceInstances(ctx, environmentID)
+	})
+}
+
+// Instance finds an instance in its environment's list; nil means it does not exist (any more).
+func (c *apiCache) Instance(ctx context.Context, environmentID, id string) (*divio.ServiceInstance, error) {
+	instances, err := c.Instances(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range instances {
+		if instances[i].UUID == id {
+			inst := instances[i]
+			return &inst, nil
+		}
+	}
+	return nil, nil
+}
+
+// ForgetInstances drops an environment's cached instances; call it after changing any of them.
+func (c *apiCache) ForgetInstances(environmentID string) {
+	c.instances.forget(environmentID)
+}
+
+// RegionOf returns the region of an environment's application.
+func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.Region, error) {
+	env, err := c.Environment(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	app, err := c.Application(ctx, env.Application)
+	if err != nil {
+		return nil, err
+	}
+	regions, err := c.Regions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range regions {
+		if regions[i].UUID == app.Region {
+			return &regions[i], nil
+		}
+	}
+	return &divio.Region{UUID: app.Region}, nil
+}
+
+// memo computes a value once per key and shares it with concurrent callers. Errors are not kept,
+// so a failed fetch is tried again by the next caller.
+type memo[K comparable, V any] struct {
+	mu      sync.Mutex
+	entries map[K]*memoEntry[V]
+}
+
+type memoEntry[V any] struct {
+	done  chan struct{}
+	value V
+	err   error
+}
+
+func (m *memo[K, V]) get(ctx context.Context, key K, fetch func(context.Context) (V, error)) (V, error) {
+	m.mu.Lock()
+	if m.entries == nil {
+		m.entries = map[K]*memoEntry[V]{}
+	}
+	e, found := m.entries[key]
+	if !found {
+		e = &memoEntry[V]{done: make(chan struct{})}
+		m.entries[key] = e
+	}
+	m.mu.Unlock()
+
+	if found {
+		select {
+		case <-e.done:
+			if e.err == nil {
+				return e.value, nil
+			}
+			// The fetch waited on failed, perhaps only because its caller gave up: try once more
+			// for this caller rather than share an error that may not be its own.
+			return fetch(ctx)
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+	}
+
+	e.value, e.err = fetch(ctx)
+	if e.err != nil {
+		m.forgetEntry(key, e)
+	}
+	close(e.done)
+	return e.value, e.err
+}
+
+func (m *memo[K, V]) forget(key K) {
+	m.mu.Lock()
+	delete(m.entries, key)
+	m.mu.Unlock()
+}
+
+// forgetEntry drops e only if it is still the entry of key, not a newer one.
+func (m *memo[K, V]) forgetEntry(key K, e *memoEntry[V]) {
+	m.mu.Lock()
+	if m.entries[key] == e {
+		delete(m.entries, key)
+	}
+	m.mu.Unlock()
+}

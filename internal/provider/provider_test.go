@@ -1,0 +1,87 @@
+package provider
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// testAccProtoV6ProviderFactories serves the provider in-process to the terraform binary that
+// terraform-plugin-testing runs.
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"divio": providerserver.NewProtocol6WithError(testProvider()),
+}
+
+// testProvider polls and gathers quickly against the simulator, which has no delays in tests;
+// against the real API it keeps the release defaults.
+func testProvider() *DivioProvider {
+	p := &DivioProvider{version: "test"}
+	if !useRealAPI() {
+		p.poll = divio.PollConfig{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 1.5}
+		p.retryWaitMin = time.Millisecond
+		p.gatherWindow = 20 * time.Millisecond
+	}
+	return p
+}
+
+func useRealAPI() bool {
+	return os.Getenv(envEndpoint) != "" && os.Getenv(envToken) != ""
+}
+
+// testEnv is where an acceptance test runs: the real Divio API when DIVIO_API_URL and
+// DIVIO_API_TOKEN are set, otherwise a simulator of its own, in-process, with no delays, so that
+// tests can run in parallel without seeing each other's services.
+type testEnv struct {
+	URL   string
+	Token string
+	// Sim is nil against the real API.
+	Sim *simulator.Simulator
+}
+
+func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
+	t.Helper()
+	if useRealAPI() {
+		return &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken)}
+	}
+	o := simulator.Options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sim, err := simulator.New(o)
+	if err != nil {
+		t.Fatalf("starting the simulator: %v", err)
+	}
+	server := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		server.Close()
+		_ = sim.Close()
+	})
+	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim}
+}
+
+// requireSim returns the simulator, or skips a test that needs its admin API when running
+// against the real API.
+func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
+	t.Helper()
+	if e.Sim == nil {
+		t.Skip("needs the simulator's admin API; skipped against the real Divio API")
+	}
+	return e.Sim
+}
+
+// config prefixes a test configuration with the provider block for this environment. Against
+// the real API the token comes from DIVIO_API_TOKEN, so that it is never written into a config.
+func (e *testEnv) config(body string) string {
+	if e.Sim == nil {
+		return body
+	}
+	return fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = %q\n}\n\n%s", e.URL, e.Token, body)
+}

@@ -1,0 +1,417 @@
+package simulator
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func demoState(t *testing.T) *state {
+	t.Helper()
+	ds, err := loadDataset(DatasetDemo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newState(ds)
+}
+
+// instanceIn creates an instance in the demo test environment and forces it
+// into status with the given attachment mark.
+func instanceIn(t *testing.T, st *state, status string, marked bool) *instanceRecord {
+	t.Helper()
+	in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Status, in.AttachRequested = status, marked
+	if status == StatusProvisioning {
+		in.ReadyAt = t0.Add(time.Hour) // still provisioning when the test acts
+	}
+	if in.provisioned() {
+		in.Password = newPassword()
+	}
+	return in
+}
+
+func TestInstanceActions(t *testing.T) {
+	type op func(st *state, id string) error
+	provision := func(st *state, id string) error { _, err := st.provision(id, t0); return err }
+	attach := func(st *state, id string) error { _, err := st.attach(id); return err }
+	detach := func(st *state, id string) error { _, err := st.detach(id); return err }
+	remove := func(st *state, id string) error { return st.remove(id) }
+
+	tests := []struct {
+		name       string
+		status     string
+		marked     bool
+		op         op
+		wantStatus string
+		wantMarked bool
+		wantErr    string // "" none, "conflict", "notfound"
+	}{
+		{"provision NEW", StatusNew, false, provision, StatusPendingAttachment, false, ""},
+		{"provision keeps mark", StatusNew, true, provision, StatusPendingAttachment, true, ""},
+		{"provision PROVISIONING is a no-op", StatusProvisioning, false, provision, StatusProvisioning, false, ""},
+		{"provision ATTACHED is a no-op", StatusAttached, false, provision, StatusAttached, false, ""},
+		{"provision DETACHED is a no-op", StatusDetached, false, provision, StatusDetached, false, ""},
+		{"provision REMOVED", StatusRemoved, false, provision, StatusRemoved, false, "notfound"},
+
+		{"attach NEW marks", StatusNew, false, attach, StatusNew, true, ""},
+		{"attach PROVISIONING marks", StatusProvisioning, false, attach, StatusProvisioning, true, ""},
+		{"attach PENDING_ATTACHMENT marks", StatusPendingAttachment, false, attach, StatusPendingAttachment, true, ""},
+		{"attach DETACHED marks", StatusDetached, false, attach, StatusDetached, true, ""},
+		{"attach marked is a no-op", StatusNew, true, attach, StatusNew, true, ""},
+		{"attach ATTACHED is a no-op", StatusAttached, false, attach, StatusAttached, false, ""},
+		{"attach PENDING_DETACHMENT cancels the detachment", StatusPendingDetachment, false, attach, StatusAttached, false, ""},
+		{"attach REMOVED", StatusRemoved, false, attach, StatusRemoved, false, "notfound"},
+
+		{"detach ATTACHED", StatusAttached, false, detach, StatusPendingDetachment, false, ""},
+		{"detach marked clears the mark", StatusPendingAttachment, true, detach, StatusPendingAttachment, false, ""},
+		{"detach marked NEW clears the mark", StatusNew, true, detach, StatusNew, false, ""},
+		{"detach PENDING_DETACHMENT is a no-op", StatusPendingDetachment, false, detach, StatusPendingDetachment, false, ""},
+		{"detach DETACHED is a no-op", StatusDetached, false, detach, StatusDetached, false, ""},
+		{"detach NEW is a no-op", StatusNew, false, detach, StatusNew, false, ""},
+		{"detach REMOVED", StatusRemoved, false, detach, StatusRemoved, false, "notfound"},
+
+		{"remove NEW", StatusNew, false, remove, StatusRemoved, false, ""},
+		{"remove PENDING_ATTACHMENT", StatusPendingAttachment, false, remove, StatusRemoved, false, ""},
+		{"remove DETACHED", StatusDetached, false, remove, StatusRemoved, false, ""},
+		{"remove ATTACHED", StatusAttached, false, remove, StatusAttached, false, "conflict"},
+		{"remove PENDING_DETACHMENT", StatusPendingDetachment, false, remove, StatusPendingDetachment, false, "conflict"},
+		{"remove marked", StatusPendingAttachment, true, remove, StatusPendingAttachment, true, "conflict"},
+		{"remove REMOVED", StatusRemoved, false, remove, StatusRemoved, false, "notfound"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := demoState(t)
+			in := instanceIn(t, st, tt.status, tt.marked)
+			err := tt.op(st, in.UUID)
+			checkErrKind(t, err, tt.wantErr)
+			if in.Status != tt.wantStatus || in.AttachRequested != tt.wantMarked {
+				t.Errorf("got %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, tt.wantStatus, tt.wantMarked)
+			}
+		})
+	}
+}
+
+func checkErrKind(t *testing.T, err error, want string) {
+	t.Helper()
+	var conflict conflictError
+	var got string
+	switch {
+	case err == nil:
+	case errors.As(err, &conflict):
+		got = "conflict"
+	case errors.Is(err, errNotFound):
+		got = "notfound"
+	default:
+		got = err.Error()
+	}
+	if got != want {
+		t.Errorf("error %q (%v), want %q", got, err, want)
+	}
+}
+
+func TestRemoveConflictMessages(t *testing.T) {
+	tests := []struct {
+		status string
+		marked bool
+		want   string
+	}{
+		{StatusAttached, false, "attached"},
+		{StatusPendingDetachment, false, "detachment is pending"},
+		{StatusDetached, true, "marked for attachment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			st := demoState(t)
+			err := st.remove(instanceIn(t, st, tt.status, tt.marked).UUID)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "detach") {
+				t.Errorf("error %v, want it to say %q and to detach", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeploymentOutcome(t *testing.T) {
+	tests := []struct {
+		status     string
+		marked     bool
+		wantOK     string // after a successful deployment
+		wantMarked bool
+	}{
+		{StatusNew, true, StatusAttached, false},
+		{StatusProvisioning, true, StatusAttached, false},
+		{StatusPendingAttachment, true, StatusAttached, false},
+		{StatusDetached, true, StatusAttached, false},
+		{StatusNew, false, StatusNew, false},
+		{StatusPendingAttachment, false, StatusPendingAttachment, false},
+		{StatusAttached, false, StatusAttached, false},
+		{StatusPendingDetachment, false, StatusDetached, false},
+		{StatusDetached, false, StatusDetached, false},
+	}
+	for _, tt := range tests {
+		for _, fail := range []bool{false, true} {
+			name := tt.status
+			if tt.marked {
+				name += "+marked"
+			}
+			if fail {
+				name += "/failed"
+			}
+			t.Run(name, func(t *testing.T) {
+				st := demoState(t)
+				in := instanceIn(t, st, tt.status, tt.marked)
+				st.FailNextDeploy = fail
+				d, err := st.createDeployment(demoTest, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantStatus, wantMarked, wantDeploy := tt.wantOK, tt.wantMarked, DeploymentSuccess
+				if fail { // a failed deployment changes nothing
+					wantStatus, wantMarked, wantDeploy = tt.status, tt.marked, DeploymentFailure
+				}
+				if in.Status != wantStatus || in.AttachRequested != wantMarked {
+					t.Errorf("instance %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, wantStatus, wantMarked)
+				}
+				if d.Status != wantDeploy || d.Success == nil || *d.Success == fail || d.EndedAt == nil {
+					t.Errorf("deployment %+v, want %s", d.Deployment, wantDeploy)
+				}
+				if last := st.lastFinishedDeployment(demoTest); last == nil || *last != d.UUID {
+					t.Errorf("last_finished_deployment %v, want %s", last, d.UUID)
+				}
+			})
+		}
+	}
+}
+
+func TestDeploymentTouchesOnlyItsEnvironment(t *testing.T) {
+	st := demoState(t)
+	in := instanceIn(t, st, StatusNew, true)
+	if _, err := st.createDeployment(demoLive, t0); err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != StatusNew || !in.AttachRequested {
+		t.Errorf("instance in another environment changed: %s marked=%v", in.Status, in.AttachRequested)
+	}
+}
+
+func TestTimedTransitions(t *testing.T) {
+	st := demoState(t)
+	st.provisionDelay, st.deployDelay = 2*time.Second, 3*time.Second
+	in := instanceIn(t, st, StatusNew, false)
+
+	if _, err := st.provision(in.UUID, t0); err != nil {
+		t.Fatal(err)
+	}
+	st.advance(t0.Add(time.Second))
+	if in.Status != StatusProvisioning {
+		t.Fatalf("after 1s: %s, want PROVISIONING", in.Status)
+	}
+	if !st.advance(t0.Add(2*time.Second)) || in.Status != StatusPendingAttachment {
+		t.Fatalf("after 2s: %s, want PENDING_ATTACHMENT", in.Status)
+	}
+
+	in.AttachRequested = true
+	d, err := st.createDeployment(demoTest, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.createDeployment(demoTest, t0); !errors.As(err, new(conflictError)) {
+		t.Errorf("second deployment while one runs: %v, want a conflict", err)
+	}
+	if _, err := st.createDeployment(demoLive, t0); err != nil {
+		t.Errorf("deployment of another environment: %v", err)
+	}
+	st.advance(t0.Add(2 * time.Second))
+	if d.Status != DeploymentWorking || d.Success != nil || in.Status != StatusPendingAttachment {
+		t.Fatalf("deployment ended early: %+v, instance %s", d.Deployment, in.Status)
+	}
+	st.advance(t0.Add(10 * time.Second))
+	if d.Status != DeploymentSuccess || !d.EndedAt.Equal(t0.Add(3*time.Second)) || in.Status != StatusAttached {
+		t.Errorf("after 10s: %+v, instance %s", d.Deployment, in.Status)
+	}
+}
+
+func TestStalledProvisioning(t *testing.T) {
+	st := demoState(t)
+	in := instanceIn(t, st, StatusNew, true)
+	st.StallNextProvision = true
+	if _, err := st.provision(in.UUID, t0); err != nil {
+		t.Fatal(err)
+	}
+	st.advance(t0.Add(24 * time.Hour))
+	if in.Status != StatusProvisioning {
+		t.Fatalf("stalled instance is %s, want PROVISIONING", in.Status)
+	}
+	if _, err := st.createDeployment(demoTest, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != StatusProvisioning || !in.AttachRequested {
+		t.Errorf("a deployment attached a stalled instance: %s marked=%v", in.Status, in.AttachRequested)
+	}
+	other, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "OTHER"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.provision(other.UUID, t0); err != nil || other.Status != StatusPendingAttachment {
+		t.Errorf("only the next provisioning stalls; the one after is %s (%v)", other.Status, err)
+	}
+}
+
+func TestCreateInstanceRules(t *testing.T) {
+	req := func(env, identifier, prefix string) createInstanceRequest {
+		return createInstanceRequest{Environment: env, Service: ServiceID(identifier), Prefix: prefix}
+	}
+	tests := []struct {
+		name     string
+		existing []createInstanceRequest
+		req      createInstanceRequest
+		field    string // "" = accepted
+		contains []string
+	}{
+		{name: "accepted", req: req(demoTest, ServicePostgres15, "DEFAULT")},
+		{name: "missing everything", req: createInstanceRequest{}, field: "prefix", contains: []string{"required"}},
+		{name: "unknown environment", req: req("nope", ServicePostgres15, "DEFAULT"), field: "environment", contains: []string{"does not exist"}},
+		{name: "unknown service", req: createInstanceRequest{Environment: demoTest, Service: "nope", Prefix: "DEFAULT"}, field: "service", contains: []string{"does not exist"}},
+		{name: "lower-case prefix", req: req(demoTest, ServicePostgres15, "default"), field: "prefix", contains: []string{"upper-case"}},
+		{name: "prefix starting with a digit", req: req(demoTest, ServicePostgres15, "1DB"), field: "prefix"},
+		{name: "prefix too long", req: req(demoTest, ServicePostgres15, "A"+strings.Repeat("B", 30)), field: "prefix"},
+		{name: "prefix of 30", req: req(demoTest, ServicePostgres15, "A"+strings.Repeat("B", 29))},
+		{name: "wrong region", req: createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT", Region: RegionID(RegionAzureWestEurope)},
+			field: "region", contains: []string{RegionAWSEUCentral1}},
+		{name: "right region", req: createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT", Region: RegionID(RegionAWSEUCentral1)}},
+		{name: "not offered in the region", req: req(azureTest, ServiceS3, "DEFAULT"), field: "service",
+			contains: []string{"not offered", RegionAzureWestEurope, "postgres-15, mysql-8, ms-blob"}},
+		{name: "duplicate prefix and type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
+			req: req(demoTest, ServiceMySQL8, "DEFAULT"), field: "prefix", contains: []string{"already exists"}},
+		{name: "same prefix, other type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
+			req: req(demoTest, ServiceS3, "DEFAULT")},
+		{name: "same prefix, other environment", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
+			req: req(demoLive, ServicePostgres15, "DEFAULT")},
+		{name: "not in the subscription", req: req(demoTest, ServiceElasticsearch8, "DEFAULT"), field: "service",
+			contains: []string{"subscription", "does not include an instance", "elasticsearch-8"}},
+		{name: "subscription used up across applications",
+			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(azureTest, ServiceMySQL8, "B")},
+			req:      req(demoLive, ServiceMySQL8, "C"), field: "service", contains: []string{"another instance", "2 included"}},
+		{name: "uniqueness is checked before the subscription",
+			existing: []createInstanceRequest{req(demoTest, ServiceRabbitMQ3, "DEFAULT")},
+			req:      req(demoTest, ServiceRabbitMQ3, "DEFAULT"), field: "prefix"},
+		{name: "region offering is checked before the subscription", req: req(azureTest, ServiceElasticsearch8, "DEFAULT"),
+			field: "service", contains: []string{"not offered"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := demoState(t)
+			for _, e := range tt.existing {
+				if _, err := st.createInstance(e, t0); err != nil {
+					t.Fatalf("set-up: %v", err)
+				}
+			}
+			in, err := st.createInstance(tt.req, t0)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if in.Status != StatusNew || in.AttachRequested || in.Region != RegionID(RegionAWSEUCentral1) || in.Type == "" {
+					t.Errorf("created %+v", in.Instance)
+				}
+				return
+			}
+			var fe fieldErrors
+			if !errors.As(err, &fe) || len(fe[tt.field]) == 0 {
+				t.Fatalf("error %v, want one on %q", err, tt.field)
+			}
+			for _, want := range tt.contains {
+				if !strings.Contains(strings.Join(fe[tt.field], " "), want) {
+					t.Errorf("message %q does not contain %q", fe[tt.field], want)
+				}
+			}
+		})
+	}
+}
+
+func TestRemovalFreesSlotAndPrefix(t *testing.T) {
+	st := demoState(t)
+	// RabbitMQ has one slot in the demo subscription.
+	req := createInstanceRequest{Environment: demoTest, Service: ServiceID(ServiceRabbitMQ3), Prefix: "DEFAULT"}
+	first, err := st.createInstance(req, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.createInstance(req, t0); err == nil {
+		t.Fatal("second instance accepted")
+	}
+	if err := st.remove(first.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.createInstance(req, t0); err != nil {
+		t.Errorf("after removal: %v", err)
+	}
+}
+
+func TestEnvironmentVariables(t *testing.T) {
+	tests := []struct {
+		identifier, prefix string
+		want               []string
+		scheme             string
+	}{
+		{ServicePostgres15, "DEFAULT", []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"}, "postgres://"},
+		{ServicePostgres15, "OTHER", []string{"OTHER_DATABASE_DSN"}, "postgres://"},
+		{ServiceMySQL8, "DEFAULT", []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"}, "mysql://"},
+		{ServiceS3, "DEFAULT", []string{"DEFAULT_STORAGE_DSN"}, "s3://"},
+		{ServiceElasticsearch8, "SEARCH", []string{"SEARCH_HAYSTACK_URL"}, "https://"},
+		{ServiceRabbitMQ3, "DEFAULT", []string{"DEFAULT_AMQP_BROKER_URL"}, "amqps://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.identifier+"/"+tt.prefix, func(t *testing.T) {
+			st := demoState(t)
+			st.data.organisations[0].included = nil // Elasticsearch needs an unlimited subscription
+			in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(tt.identifier), Prefix: tt.prefix}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, status := range instanceStatuses {
+				st.setStatus(in, status, t0)
+				vars := st.environmentVariables(demoTest)
+				if !in.provisioned() {
+					if len(vars) != 0 {
+						t.Errorf("%s publishes %v", status, vars)
+					}
+					continue
+				}
+				var names []string
+				for _, v := range vars {
+					names = append(names, v.Name)
+					if !strings.HasPrefix(v.Value, tt.scheme) || !strings.Contains(v.Value, in.Password) || !v.IsSensitive || v.Environment != demoTest {
+						t.Errorf("%s: variable %+v", status, v)
+					}
+				}
+				if strings.Join(names, ",") != strings.Join(tt.want, ",") {
+					t.Errorf("%s: variables %v, want %v", status, names, tt.want)
+				}
+				if other := st.environmentVariables(demoLive); len(other) != 0 {
+					t.Errorf("other environment sees %v", other)
+				}
+			}
+		})
+	}
+}
+
+func TestPasswordIsStable(t *testing.T) {
+	st := demoState(t)
+	in := instanceIn(t, st, StatusNew, true)
+	if _, err := st.provision(in.UUID, t0); err != nil {
+		t.Fatal(err)
+	}
+	first := st.environmentVariables(demoTest)[0].Value
+	if _, err := st.createDeployment(demoTest, t0); err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != StatusAttached || st.environmentVariables(demoTest)[0].Value != first {
+		t.Errorf("the DSN changed on attachment: %s -> %v", first, st.environmentVariables(demoTest))
+	}
+}

@@ -213,7 +213,11 @@ func paginate[T any](r *http.Request, items []T) reply {
 		return detail(http.StatusNotFound, "Invalid page.")
 	}
 	start, end := (number-1)*size, min(number*size, len(items))
-	p := page{Count: len(items), Results: items[start:end]}
+	results := items[start:end]
+	if results == nil {
+		results = []T{} // an empty list is [], never null
+	}
+	p := page{Count: len(items), Results: results}
 	if number < pages {
 		p.Next = pageURL(r, number+1)
 	}

@@ -1,0 +1,427 @@
+package simulator
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAuth(t *testing.T) {
+	_, c, _ := testSim(t, Options{Tokens: []string{"one", "two"}})
+	tests := []struct {
+		header string
+		want   int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Token nope", http.StatusUnauthorized},
+		{"Bearer one", http.StatusUnauthorized},
+		{"Token " + DemoToken, http.StatusUnauthorized}, // not accepted once tokens are given
+		{"Token one", http.StatusOK},
+		{"Token two", http.StatusOK},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/apps/v3/regions/", "/_sim/counters"} {
+			t.Run(tt.header+path, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
+				if tt.header != "" {
+					req.Header.Set("Authorization", tt.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Errorf("status %d, want %d", resp.StatusCode, tt.want)
+				}
+			})
+		}
+	}
+	c.token = "nope"
+	if body := string(c.expect(http.StatusUnauthorized, http.MethodGet, "/apps/v3/regions/", nil).body); !strings.Contains(body, `"detail":"Invalid token."`) {
+		t.Errorf("401 body %s", body)
+	}
+}
+
+func TestRoutingErrors(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/apps/v3/nothing/", http.StatusNotFound},
+		{http.MethodGet, "/apps/v3/regions", http.StatusNotFound}, // paths end in "/"
+		{http.MethodGet, "/apps/v3/service-instances/unknown/", http.StatusNotFound},
+		{http.MethodGet, "/apps/v3/deployments/unknown/", http.StatusNotFound},
+		{http.MethodGet, "/apps/v3/regions/unknown/", http.StatusNotFound},
+		{http.MethodPost, "/apps/v3/service-instances/unknown/provision/", http.StatusNotFound},
+		{http.MethodDelete, "/apps/v3/service-instances/unknown/", http.StatusNotFound},
+		{http.MethodPost, "/apps/v3/regions/", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/apps/v3/service-instances/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/apps/v3/service-instances/x/attach/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/_sim/nothing", http.StatusNotFound},
+		{http.MethodGet, "/_sim/reset", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := c.expect(tt.want, tt.method, tt.path, nil)
+			if r.object(t)["detail"] == nil {
+				t.Errorf("no detail in %s", r.body)
+			}
+			if tt.want == http.StatusMethodNotAllowed && r.header.Get("Allow") == "" {
+				t.Error("405 without Allow")
+			}
+		})
+	}
+}
+
+func TestMalformedBodies(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	tests := []struct {
+		name, path, body string
+		want             int
+		field            string
+	}{
+		{"broken JSON", "/apps/v3/service-instances/", `{"prefix": `, http.StatusBadRequest, "non_field_errors"},
+		{"not an object", "/apps/v3/service-instances/", `["DEFAULT"]`, http.StatusBadRequest, "non_field_errors"},
+		{"garbage", "/apps/v3/service-instances/", `prefix=DEFAULT`, http.StatusBadRequest, "non_field_errors"},
+		{"wrong type", "/apps/v3/service-instances/", `{"environment": "` + demoTest + `", "prefix": 7}`, http.StatusBadRequest, "prefix"},
+		{"empty body", "/apps/v3/service-instances/", ``, http.StatusBadRequest, "environment"},
+		{"null fields", "/apps/v3/service-instances/", `{"environment": null}`, http.StatusBadRequest, "environment"},
+		{"deployment wrong type", "/apps/v3/deployments/", `{"environment": {}}`, http.StatusBadRequest, "environment"},
+		{"deployment unknown environment", "/apps/v3/deployments/", `{"environment": "nope"}`, http.StatusBadRequest, "environment"},
+		{"too large", "/apps/v3/service-instances/", `{"prefix": "` + strings.Repeat("A", maxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, ""},
+		{"admin patch wrong type", "/_sim/service-instances/x", `{"service_status": true}`, http.StatusBadRequest, "service_status"},
+		{"faults wrong type", "/_sim/faults", `{"fail_rate": "lots"}`, http.StatusBadRequest, "fail_rate"},
+		{"faults bad latency", "/_sim/faults", `{"latency": "soon"}`, http.StatusBadRequest, "latency"},
+		{"faults out of range", "/_sim/faults", `{"fail_rate": 2}`, http.StatusBadRequest, "fail_rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := http.MethodPost
+			switch {
+			case strings.HasPrefix(tt.path, "/_sim/service-instances/"):
+				method = http.MethodPatch
+			case tt.path == "/_sim/faults":
+				method = http.MethodPut
+			}
+			r := c.expect(tt.want, method, tt.path, tt.body)
+			if tt.field != "" && fieldMessage(t, r, tt.field) == "" {
+				t.Errorf("no error on %q: %s", tt.field, r.body)
+			}
+		})
+	}
+}
+
+func TestCreateInstanceOverHTTP(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	if in.Status != StatusNew || in.AttachRequested || in.Type != TypeDatabase || in.Prefix != "DEFAULT" ||
+		in.Service != ServiceID(ServicePostgres15) || in.Region != RegionID(RegionAWSEUCentral1) || in.CreatedAt.IsZero() {
+		t.Errorf("created %+v", in)
+	}
+	r := c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+		"environment": demoTest, "service": ServiceID(ServiceElasticsearch8), "prefix": "SEARCH"})
+	if msg := fieldMessage(t, r, "service"); !strings.Contains(msg, "subscription") {
+		t.Errorf("subscription error %q", msg)
+	}
+}
+
+// TestLifecycle walks one instance through its life over HTTP, checking the
+// environment variables at each step.
+func TestLifecycle(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	varsPath := "/apps/v3/environment-variables/?environment=" + demoTest
+	countVars := func() int { return len(c.listAll(varsPath)) }
+
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	if n := countVars(); n != 0 {
+		t.Fatalf("NEW instance publishes %d variables", n)
+	}
+	if got := c.action(in.UUID, "provision"); got.Status != StatusPendingAttachment {
+		t.Fatalf("provision: %s", got.Status)
+	}
+	if n := countVars(); n != 2 {
+		t.Fatalf("provisioned DEFAULT database publishes %d variables, want 2", n)
+	}
+	if got := c.action(in.UUID, "attach"); !got.AttachRequested {
+		t.Fatal("attach did not mark")
+	}
+	c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+
+	d := c.deploy(demoTest)
+	if d.Status != DeploymentSuccess || d.Success == nil || !*d.Success || d.EndedAt == nil {
+		t.Fatalf("deployment with no delay: %+v", d)
+	}
+	if got := c.instance(in.UUID); got.Status != StatusAttached || got.AttachRequested {
+		t.Fatalf("after deploy: %+v", got)
+	}
+	var env map[string]any
+	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoTest+"/", nil).decode(t, &env)
+	if env["last_finished_deployment"] != d.UUID {
+		t.Errorf("last_finished_deployment %v, want %s", env["last_finished_deployment"], d.UUID)
+	}
+
+	r := c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	if msg, _ := r.object(t)["detail"].(string); !strings.Contains(msg, "detach") {
+		t.Errorf("409 detail %q", msg)
+	}
+	if got := c.action(in.UUID, "detach"); got.Status != StatusPendingDetachment {
+		t.Fatalf("detach: %s", got.Status)
+	}
+	c.deploy(demoTest)
+	if got := c.instance(in.UUID); got.Status != StatusDetached {
+		t.Fatalf("after second deploy: %s", got.Status)
+	}
+	if n := countVars(); n != 2 {
+		t.Fatalf("DETACHED instance publishes %d variables, want 2", n)
+	}
+
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	c.expect(http.StatusNotFound, http.MethodPost, "/apps/v3/service-instances/"+in.UUID+"/attach/", nil)
+	c.expect(http.StatusNotFound, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	if n := len(c.listAll("/apps/v3/service-instances/?environment=" + demoTest)); n != 0 {
+		t.Errorf("removed instance listed (%d)", n)
+	}
+	if n := countVars(); n != 0 {
+		t.Errorf("removed instance publishes %d variables", n)
+	}
+}
+
+func TestDeploymentsOverHTTP(t *testing.T) {
+	sim, c, clock := testSim(t, Options{DeployDelay: 3 * time.Second, ProvisionDelay: time.Second})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.action(in.UUID, "attach")
+
+	d := c.deploy(demoTest)
+	if d.Status != DeploymentWorking || d.Success != nil || d.EndedAt != nil || d.StartedAt.IsZero() {
+		t.Fatalf("new deployment %+v", d)
+	}
+	r := c.expect(http.StatusConflict, http.MethodPost, "/apps/v3/deployments/", map[string]string{"environment": demoTest})
+	if r.object(t)["detail"] == nil {
+		t.Error("409 without detail")
+	}
+	c.deploy(demoLive) // other environments are independent
+	clock.Advance(3 * time.Second)
+	if got := c.deployment(d.UUID); got.Status != DeploymentSuccess || !*got.Success {
+		t.Fatalf("after the delay: %+v", got)
+	}
+	if got := c.instance(in.UUID); got.Status != StatusAttached {
+		t.Fatalf("instance %s", got.Status)
+	}
+
+	c.action(in.UUID, "detach")
+	sim.FailNextDeploy()
+	failed := c.deploy(demoTest)
+	clock.Advance(3 * time.Second)
+	if got := c.deployment(failed.UUID); got.Status != DeploymentFailure || got.Success == nil || *got.Success {
+		t.Fatalf("failed deployment %+v", got)
+	}
+	if got := c.instance(in.UUID); got.Status != StatusPendingDetachment {
+		t.Errorf("a failed deployment changed the instance to %s", got.Status)
+	}
+	if next := c.deploy(demoTest); next.UUID == failed.UUID {
+		t.Error("deployment ids repeat")
+	}
+	clock.Advance(3 * time.Second)
+	if got := c.instance(in.UUID); got.Status != StatusDetached {
+		t.Errorf("only the next deployment fails; instance %s", got.Status)
+	}
+}
+
+func TestProvisionDelayOverHTTP(t *testing.T) {
+	_, c, clock := testSim(t, Options{ProvisionDelay: 2 * time.Second})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	if got := c.action(in.UUID, "provision"); got.Status != StatusProvisioning {
+		t.Fatalf("provision: %s", got.Status)
+	}
+	if got := c.action(in.UUID, "provision"); got.Status != StatusProvisioning {
+		t.Fatalf("provision again: %s", got.Status)
+	}
+	clock.Advance(2 * time.Second)
+	if got := c.instance(in.UUID); got.Status != StatusPendingAttachment {
+		t.Fatalf("after the delay: %s", got.Status)
+	}
+}
+
+func TestPagination(t *testing.T) {
+	_, c, _ := testSim(t, Options{Dataset: DatasetBench})
+	env := EnvironmentID("bench-app-1", EnvTest)
+	for i := range 45 {
+		c.createInstance(env, ServicePostgres15, fmt.Sprintf("DB_%02d", i))
+	}
+	c.createInstance(EnvironmentID("bench-app-2", EnvTest), ServicePostgres15, "OTHER")
+	list := "/apps/v3/service-instances/?environment=" + env
+
+	var first page
+	c.expect(http.StatusOK, http.MethodGet, list, nil).decode(t, &first)
+	if first.Count != 45 || first.Previous != nil || first.Next == nil || len(first.Results.([]any)) != 20 {
+		t.Fatalf("first page: count %d, previous %v, next %v, %d results", first.Count, first.Previous, first.Next, len(first.Results.([]any)))
+	}
+	if want := c.base + "/apps/v3/service-instances/?environment=" + env + "&page=2"; *first.Next != want {
+		t.Errorf("next %q, want %q", *first.Next, want)
+	}
+	all := c.listAll(list)
+	seen := map[any]bool{}
+	for _, in := range all {
+		seen[in["uuid"]] = true
+	}
+	if len(all) != 45 || len(seen) != 45 {
+		t.Errorf("following next gave %d results, %d distinct; want 45", len(all), len(seen))
+	}
+
+	var last page
+	c.expect(http.StatusOK, http.MethodGet, list+"&page=3", nil).decode(t, &last)
+	if last.Next != nil || last.Previous == nil || len(last.Results.([]any)) != 5 {
+		t.Errorf("last page: next %v, previous %v, %d results", last.Next, last.Previous, len(last.Results.([]any)))
+	}
+	if want := c.base + "/apps/v3/service-instances/?environment=" + env + "&page=2"; *last.Previous != want {
+		t.Errorf("previous %q, want %q", *last.Previous, want)
+	}
+	var second page
+	c.expect(http.StatusOK, http.MethodGet, list+"&page=2", nil).decode(t, &second)
+	if second.Previous == nil || strings.Contains(*second.Previous, "page=") {
+		t.Errorf("previous of page 2 is %v, want the list without page=", second.Previous)
+	}
+
+	var big page
+	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/service-instances/?page_size=500", nil).decode(t, &big)
+	if big.Count != 46 || len(big.Results.([]any)) != 46 || big.Next != nil {
+		t.Errorf("page_size=500: count %d, %d results", big.Count, len(big.Results.([]any)))
+	}
+	var small page
+	c.expect(http.StatusOK, http.MethodGet, list+"&page_size=10&page=2", nil).decode(t, &small)
+	if len(small.Results.([]any)) != 10 || small.Next == nil || !strings.Contains(*small.Next, "page_size=10") {
+		t.Errorf("page_size=10: %d results, next %v", len(small.Results.([]any)), small.Next)
+	}
+
+	for _, bad := range []string{"&page=4", "&page=0", "&page=x"} {
+		r := c.expect(http.StatusNotFound, http.MethodGet, list+bad, nil)
+		if r.object(t)["detail"] != "Invalid page." {
+			t.Errorf("%s: %s", bad, r.body)
+		}
+	}
+	var empty page
+	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/service-instances/?environment=none", nil).decode(t, &empty)
+	if empty.Count != 0 || empty.Next != nil || len(empty.Results.([]any)) != 0 {
+		t.Errorf("empty list %+v", empty)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.createInstance(demoLive, ServicePostgres15, "DEFAULT")
+	provisioned := c.createInstance(demoLive, ServiceS3, "DEFAULT")
+	c.action(provisioned.UUID, "provision")
+
+	field := func(items []map[string]any, name string) string {
+		var out []string
+		for _, it := range items {
+			out = append(out, fmt.Sprint(it[name]))
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		path, field, want string
+	}{
+		{"/apps/v3/regions/", "name", "aws-eu-central-1,aws-us-east-1,azure-westeurope,exoscale-ch-dk-2"},
+		{"/apps/v3/regions/", "vendor", "aws,aws,azure,exoscale"},
+		{"/apps/v3/services/", "identifier", "postgres-15,mysql-8,s3,ms-blob,sos,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAWSUSEast1), "identifier", "postgres-15,mysql-8,s3,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAzureWestEurope), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/?region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15,sos"},
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15"},
+		{"/apps/v3/services/?region=unknown", "identifier", ""},
+		{"/apps/v3/services/?website=unknown", "identifier", ""},
+		{"/apps/v3/services/?region=" + RegionID(RegionExoscaleCHDK2), "type", "DATABASE,STORAGE"},
+		{"/apps/v3/applications/", "slug", "demo-app,azure-app"},
+		{"/apps/v3/applications/?slug=azure-app", "region", RegionID(RegionAzureWestEurope)},
+		{"/apps/v3/applications/?slug=azure-app", "organisation", OrganisationID(DemoOrganisation)},
+		{"/apps/v3/applications/?slug=none", "slug", ""},
+		{"/apps/v3/environments/", "slug", "test,live,test,live"},
+		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp), "uuid", demoTest + "," + demoLive},
+		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp) + "&slug=live", "uuid", demoLive},
+		{"/apps/v3/environments/?slug=live", "application", ApplicationID(DemoApp) + "," + ApplicationID(AzureApp)},
+		{"/apps/v3/environments/?slug=live", "last_finished_deployment", "<nil>,<nil>"},
+		{"/apps/v3/service-instances/", "environment", demoTest + "," + demoLive + "," + demoLive},
+		{"/apps/v3/service-instances/?environment=" + demoLive, "type", "DATABASE,STORAGE"},
+		{"/apps/v3/environment-variables/?environment=" + demoLive, "name", "DEFAULT_STORAGE_DSN"},
+		{"/apps/v3/environment-variables/?environment=" + demoTest, "name", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+"/"+tt.field, func(t *testing.T) {
+			if got := field(c.listAll(tt.path), tt.field); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDetailEndpoints(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	tests := []struct{ path, field, want string }{
+		{"/apps/v3/regions/" + RegionID(RegionExoscaleCHDK2) + "/", "name", RegionExoscaleCHDK2},
+		{"/apps/v3/services/" + ServiceID(ServiceMSBlob) + "/", "type", TypeStorage},
+		{"/apps/v3/services/" + ServiceID(ServiceRabbitMQ3) + "/", "name", "RabbitMQ 3"},
+		{"/apps/v3/applications/" + ApplicationID(DemoApp) + "/", "slug", DemoApp},
+		{"/apps/v3/environments/" + azureTest + "/", "application", ApplicationID(AzureApp)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := c.expect(http.StatusOK, http.MethodGet, tt.path, nil).object(t)[tt.field]; got != tt.want {
+				t.Errorf("%s = %v, want %s", tt.field, got, tt.want)
+			}
+		})
+	}
+	svc := c.expect(http.StatusOK, http.MethodGet, "/apps/v3/services/"+ServiceID(ServicePostgres15)+"/", nil).object(t)
+	for _, f := range []string{"uuid", "name", "type", "identifier", "description"} {
+		if s, _ := svc[f].(string); s == "" {
+			t.Errorf("service has no %s: %v", f, svc)
+		}
+	}
+}
+
+// TestConcurrentCreates races clients for one prefix and for a limited
+// subscription; the rules must hold whoever wins.
+func TestConcurrentCreates(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	const workers = 20
+	statuses := make(chan int, 2*workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(2)
+		go func() { // the same prefix: one wins
+			defer wg.Done()
+			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+				"environment": demoTest, "service": ServiceID(ServiceMySQL8), "prefix": "SAME"}).status
+		}()
+		go func() { // distinct prefixes: the subscription's 6 PostgreSQL slots win
+			defer wg.Done()
+			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+				"environment": demoLive, "service": ServiceID(ServicePostgres15), "prefix": fmt.Sprintf("DB_%d", i)}).status
+			c.do(http.MethodGet, "/apps/v3/service-instances/", nil)
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusCreated] != 1+6 || counts[http.StatusBadRequest] != 2*workers-7 {
+		t.Errorf("statuses %v, want 7 created and %d refused", counts, 2*workers-7)
+	}
+	byKind := map[string]int{}
+	for _, in := range sim.Instances() {
+		byKind[in.Environment+in.Type]++
+	}
+	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 6 {
+		t.Errorf("instances %v", byKind)
+	}
+}

@@ -232,7 +232,7 @@ func (b *tokenBucket) take(now time.Time) (retryAfter int, limited bool) {
 	if b.rate <= 0 {
 		return 0, false
 	}
-	elapsed := now.Sub(b.last).Seconds()
+	elapsed := max(0, now.Sub(b.last).Seconds()) // a clock stepping back refills nothing
 	b.last = now
 	b.tokens = math.Min(math.Max(1, b.rate), b.tokens+elapsed*b.rate)
 	if b.tokens >= 1 {

@@ -1,0 +1,164 @@
+package simulator
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestAdminReset(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.deploy(demoTest)
+	sim.SetFaults(Faults{RateLimit: 100})
+	sim.FailNextDeploy()
+
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/reset", nil)
+	if len(sim.Instances()) != 0 || len(sim.Deployments()) != 0 {
+		t.Errorf("state after reset: %v %v", sim.Instances(), sim.Deployments())
+	}
+	if sim.Faults() != (Faults{}) {
+		t.Errorf("faults after reset: %+v", sim.Faults())
+	}
+	if got := sim.Counters(); got.Total != 0 || len(got.Requests) != 0 {
+		t.Errorf("counters after reset: %+v", got)
+	}
+	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	if d := c.deploy(demoTest); d.Status != DeploymentSuccess {
+		t.Errorf("reset kept fail-next-deploy: %s", d.Status)
+	}
+	if env := c.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoLive+"/", nil).object(t); env["uuid"] != demoLive {
+		t.Errorf("ids changed by reset: %v", env)
+	}
+}
+
+func TestAdminState(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	d := c.deploy(demoTest)
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	var got stateView
+	c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil).decode(t, &got)
+	if len(got.Instances) != 1 || got.Instances[0].Status != StatusRemoved || len(got.Deployments) != 1 || got.Deployments[0].UUID != d.UUID {
+		t.Errorf("state %+v", got)
+	}
+}
+
+func TestAdminPatchInstance(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	path := "/_sim/service-instances/" + in.UUID
+
+	var got Instance
+	c.expect(http.StatusOK, http.MethodPatch, path, `{"service_status": "ATTACHED"}`).decode(t, &got)
+	if got.Status != StatusAttached || c.instance(in.UUID).Status != StatusAttached {
+		t.Fatalf("patched %+v", got)
+	}
+	if n := len(c.listAll("/apps/v3/environment-variables/?environment=" + demoTest)); n != 2 {
+		t.Errorf("an instance forced to ATTACHED publishes %d variables", n)
+	}
+	c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+
+	c.expect(http.StatusOK, http.MethodPatch, path, `{"service_status": "DETACHED", "attach_requested": true}`).decode(t, &got)
+	if got.Status != StatusDetached || !got.AttachRequested {
+		t.Errorf("patched %+v", got)
+	}
+	r := c.expect(http.StatusBadRequest, http.MethodPatch, path, `{"service_status": "GONE"}`)
+	if fieldMessage(t, r, "service_status") == "" {
+		t.Errorf("400 %s", r.body)
+	}
+	c.expect(http.StatusNotFound, http.MethodPatch, "/_sim/service-instances/unknown", `{}`)
+
+	status := StatusPendingAttachment
+	if err := sim.SetInstance(in.UUID, InstancePatch{Status: &status}); err != nil || c.instance(in.UUID).Status != status {
+		t.Errorf("SetInstance: %v", err)
+	}
+	if err := sim.SetInstance("unknown", InstancePatch{}); err == nil {
+		t.Error("SetInstance of an unknown instance succeeded")
+	}
+}
+
+func TestAdminDeleteInstance(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
+	c.action(in.UUID, "attach")
+	c.deploy(demoTest)
+
+	c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
+	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	if n := len(c.listAll("/apps/v3/environment-variables/")); n != 0 {
+		t.Errorf("%d variables left", n)
+	}
+	c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT") // slot and prefix are free again
+	c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
+	c.expect(http.StatusNotFound, http.MethodDelete, "/_sim/service-instances/unknown", nil)
+	if err := sim.DeleteInstanceOutOfBand("unknown"); err == nil {
+		t.Error("DeleteInstanceOutOfBand of an unknown instance succeeded")
+	}
+}
+
+func TestAdminFailNextDeploy(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.action(in.UUID, "attach")
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/fail-next-deploy", nil)
+	if d := c.deploy(demoLive); d.Status != DeploymentFailure || *d.Success {
+		t.Errorf("first deployment (any environment): %+v", d)
+	}
+	if d := c.deploy(demoTest); d.Status != DeploymentSuccess {
+		t.Errorf("second deployment: %+v", d)
+	}
+	if got := c.instance(in.UUID); got.Status != StatusAttached {
+		t.Errorf("instance %s", got.Status)
+	}
+}
+
+func TestAdminStallNextProvision(t *testing.T) {
+	_, c, clock := testSim(t, Options{ProvisionDelay: time.Second})
+	stalled := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	normal := c.createInstance(demoTest, ServicePostgres15, "OTHER")
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/stall-next-provision", nil)
+	c.action(stalled.UUID, "provision")
+	c.action(normal.UUID, "provision")
+	clock.Advance(time.Hour)
+	if got := c.instance(stalled.UUID); got.Status != StatusProvisioning {
+		t.Errorf("stalled instance %s", got.Status)
+	}
+	if got := c.instance(normal.UUID); got.Status != StatusPendingAttachment {
+		t.Errorf("next instance %s", got.Status)
+	}
+}
+
+func TestAdminCounters(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.instance(in.UUID)
+	c.instance(in.UUID)
+	c.action(in.UUID, "provision")
+	c.do(http.MethodGet, "/apps/v3/unknown/", nil)
+	c.do(http.MethodPut, "/apps/v3/regions/", nil)
+	c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil)
+
+	var got Counters
+	c.expect(http.StatusOK, http.MethodGet, "/_sim/counters", nil).decode(t, &got)
+	want := map[string]int{
+		"POST /apps/v3/service-instances/":                1,
+		"GET /apps/v3/service-instances/{id}/":            2,
+		"POST /apps/v3/service-instances/{id}/provision/": 1,
+		"PUT /apps/v3/regions/":                           1,
+	}
+	if got.Total != 6 || len(got.Requests) != len(want) {
+		t.Errorf("counters %+v, want total 6 and %v", got, want)
+	}
+	for k, v := range want {
+		if got.Requests[k] != v {
+			t.Errorf("%s: %d, want %d", k, got.Requests[k], v)
+		}
+	}
+	c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/counters", nil)
+	got = Counters{}
+	c.expect(http.StatusOK, http.MethodGet, "/_sim/counters", nil).decode(t, &got)
+	if got.Total != 0 || len(got.Requests) != 0 {
+		t.Errorf("after DELETE: %+v", got)
+	}
+}

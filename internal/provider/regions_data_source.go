@@ -1,24 +1,143 @@
 package provider
 
-// STUB: replaced by the real implementation.
-
 import (
 	"context"
+	"sort"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
 )
 
-type RegionsDataSource struct{}
+var _ datasource.DataSourceWithConfigure = &RegionsDataSource{}
+
+// regionVendors are the cloud vendors the API names in a region's `vendor`.
+var regionVendors = []string{"aws", "azure", "exoscale"}
+
+// providerDataSource is embedded by every data source of the provider: it keeps what the
+// provider's Configure hands over.
+type providerDataSource struct {
+	data *providerData
+}
+
+func (d *providerDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	d.data = data
+}
+
+// configured reports whether the data source can call the API. It cannot when the provider's
+// own configuration is unknown until apply, and a data source has no value to offer without it.
+func (d *providerDataSource) configured(diags *diag.Diagnostics) bool {
+	if d.data != nil {
+		return true
+	}
+	diags.AddError("Divio provider not configured",
+		"The divio provider's api_token, endpoint or zone depends on a value that is known only after apply, so data sources cannot be read yet. "+
+			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply the resources they depend on first.")
+	return false
+}
+
+// RegionsDataSource lists the regions, optionally of one vendor.
+type RegionsDataSource struct {
+	providerDataSource
+}
 
 func NewRegionsDataSource() datasource.DataSource { return &RegionsDataSource{} }
 
-func (r *RegionsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+type regionsDataSourceModel struct {
+	ID      types.String  `tfsdk:"id"`
+	Vendor  types.String  `tfsdk:"vendor"`
+	Regions []regionModel `tfsdk:"regions"`
+}
+
+// regionModel is a region as both divio_regions (one per list element) and divio_region show it.
+type regionModel struct {
+	ID     types.String `tfsdk:"id"`
+	Name   types.String `tfsdk:"name"`
+	Vendor types.String `tfsdk:"vendor"`
+}
+
+func regionModelFrom(r divio.Region) regionModel {
+	return regionModel{
+		ID:     types.StringValue(r.UUID),
+		Name:   types.StringValue(r.Name),
+		Vendor: types.StringValue(r.Vendor),
+	}
+}
+
+func (d *RegionsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_regions"
 }
 
-func (r *RegionsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	resp.Schema = schema.Schema{}
+func (d *RegionsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the regions where Divio runs applications and their services, optionally only those of one cloud vendor.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "Identifier of this lookup: the `vendor` filter, or `all` without one.",
+				Computed:            true,
+			},
+			"vendor": schema.StringAttribute{
+				MarkdownDescription: "Only list the regions of this cloud vendor: `aws`, `azure` or `exoscale`.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.OneOf(regionVendors...)},
+			},
+			"regions": schema.ListNestedAttribute{
+				MarkdownDescription: "The regions, sorted by name.",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"id": schema.StringAttribute{
+							MarkdownDescription: "The region's id, as `region_id` attributes expect it.",
+							Computed:            true,
+						},
+						"name": schema.StringAttribute{
+							MarkdownDescription: "The region's name, such as `aws-eu-central-1`.",
+							Computed:            true,
+						},
+						"vendor": schema.StringAttribute{
+							MarkdownDescription: "The cloud vendor that hosts the region: `aws`, `azure` or `exoscale`.",
+							Computed:            true,
+						},
+					},
+				},
+			},
+		},
+	}
 }
 
-func (r *RegionsDataSource) Read(context.Context, datasource.ReadRequest, *datasource.ReadResponse) {}
+func (d *RegionsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var model regionsDataSourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
+	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+		return
+	}
+	regions, err := d.data.cache.Regions(ctx)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot list the Divio regions", err)
+		return
+	}
+
+	vendor := model.Vendor.ValueString()
+	model.ID = types.StringValue("all")
+	if vendor != "" {
+		model.ID = types.StringValue(vendor)
+	}
+	model.Regions = []regionModel{}
+	for _, r := range regions {
+		if vendor == "" || r.Vendor == vendor {
+			model.Regions = append(model.Regions, regionModelFrom(r))
+		}
+	}
+	// The API's order is not promised; sorting keeps the list, and plans that index it, stable.
+	sort.Slice(model.Regions, func(i, j int) bool {
+		return model.Regions[i].Name.ValueString() < model.Regions[j].Name.ValueString()
+	})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &model)...)
+}

@@ -144,6 +144,11 @@ func TestDataFileSetUp(t *testing.T) {
 			t.Error("accepted dataset huge")
 		}
 	})
+	t.Run("impossible faults are refused", func(t *testing.T) {
+		if _, err := New(Options{Faults: Faults{FailRate: 2}}); err == nil {
+			t.Error("accepted fail rate 2")
+		}
+	})
 	t.Run("an unwritable directory is refused", func(t *testing.T) {
 		if _, err := New(Options{DataFile: filepath.Join(dir, "missing-dir", "state.json")}); err == nil {
 			t.Error("accepted a data file that cannot be written")

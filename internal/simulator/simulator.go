@@ -60,6 +60,9 @@ func New(opts Options) (*Simulator, error) {
 func realNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func newSimulator(opts Options, now func() time.Time) (*Simulator, error) {
+	if err := opts.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
 	st, err := initialState(opts)
 	if err != nil {
 		return nil, err

@@ -52,19 +52,13 @@ func (s *Simulator) adminPatchInstance(r *http.Request, id string) reply {
 	if err := decodeJSON(r, &patch); err != nil {
 		return errorReply(err)
 	}
-	var after Instance
-	err := s.update(func(st *state, now time.Time) error {
+	return s.apply(func(st *state, now time.Time) (reply, error) {
 		if err := st.patchInstance(id, patch, now); err != nil {
-			return err
+			return reply{}, err
 		}
 		in, _ := st.anyInstance(id)
-		after = in.Instance
-		return nil
+		return ok(in.Instance), nil
 	})
-	if err != nil {
-		return errorReply(err)
-	}
-	return ok(after)
 }
 
 func (s *Simulator) adminDeleteInstance(_ *http.Request, id string) reply {

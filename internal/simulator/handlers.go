@@ -95,65 +95,75 @@ type environmentView struct {
 	LastFinishedDeployment *string `json:"last_finished_deployment"`
 }
 
-func (s *Simulator) environmentViews() ([]environmentView, error) {
-	var views []environmentView
-	err := s.read(func(st *state) {
-		for _, env := range s.data.environments {
-			views = append(views, environmentView{env, st.lastFinishedDeployment(env.UUID)})
-		}
+// answer builds a reply from the state under the lock; the reply must hold
+// copies, which values like Instance and freshly built slices are.
+func (s *Simulator) answer(build func(st *state) reply) reply {
+	var rep reply
+	if err := s.read(func(st *state) { rep = build(st) }); err != nil {
+		return errorReply(err)
+	}
+	return rep
+}
+
+// apply changes the state and answers with the reply change builds, or with
+// the error it refused with.
+func (s *Simulator) apply(change func(st *state, now time.Time) (reply, error)) reply {
+	var rep reply
+	err := s.update(func(st *state, now time.Time) error {
+		var err error
+		rep, err = change(st, now)
+		return err
 	})
-	return views, err
+	if err != nil {
+		return errorReply(err)
+	}
+	return rep
+}
+
+func environmentViews(st *state) []environmentView {
+	var views []environmentView
+	for _, env := range st.data.environments {
+		views = append(views, environmentView{env, st.lastFinishedDeployment(env.UUID)})
+	}
+	return views
 }
 
 func (s *Simulator) listEnvironments(r *http.Request, _ string) reply {
-	views, err := s.environmentViews()
-	if err != nil {
-		return errorReply(err)
-	}
 	q := r.URL.Query()
-	return paginate(r, filter(views, func(v environmentView) bool {
-		return queryMatches(q, "application", v.Application) && queryMatches(q, "slug", v.Slug)
-	}))
+	return s.answer(func(st *state) reply {
+		return paginate(r, filter(environmentViews(st), func(v environmentView) bool {
+			return queryMatches(q, "application", v.Application) && queryMatches(q, "slug", v.Slug)
+		}))
+	})
 }
 
 func (s *Simulator) getEnvironment(_ *http.Request, id string) reply {
-	views, err := s.environmentViews()
-	if err != nil {
-		return errorReply(err)
-	}
-	return detailOf(views, id, func(v environmentView) string { return v.UUID })
+	return s.answer(func(st *state) reply {
+		return detailOf(environmentViews(st), id, func(v environmentView) string { return v.UUID })
+	})
 }
 
 func (s *Simulator) listInstances(r *http.Request, _ string) reply {
 	q := r.URL.Query()
-	var list []Instance
-	err := s.read(func(st *state) {
+	return s.answer(func(st *state) reply {
+		var list []Instance
 		for _, in := range st.Instances {
 			if in.Status != StatusRemoved && queryMatches(q, "environment", in.Environment) {
 				list = append(list, in.Instance)
 			}
 		}
+		return paginate(r, list)
 	})
-	if err != nil {
-		return errorReply(err)
-	}
-	return paginate(r, list)
 }
 
 func (s *Simulator) getInstance(_ *http.Request, id string) reply {
-	var found Instance
-	err := s.read(func(st *state) {
-		if in, err := st.instance(id); err == nil {
-			found = in.Instance
+	return s.answer(func(st *state) reply {
+		in, err := st.instance(id)
+		if err != nil {
+			return errorReply(err)
 		}
+		return ok(in.Instance)
 	})
-	switch {
-	case err != nil:
-		return errorReply(err)
-	case found.UUID == "":
-		return notFound()
-	}
-	return ok(found)
 }
 
 func (s *Simulator) createInstance(r *http.Request, _ string) reply {
@@ -161,25 +171,17 @@ func (s *Simulator) createInstance(r *http.Request, _ string) reply {
 	if err := decodeJSON(r, &req); err != nil {
 		return errorReply(err)
 	}
-	var made Instance
-	err := s.update(func(st *state, now time.Time) error {
+	return s.apply(func(st *state, now time.Time) (reply, error) {
 		in, err := st.createInstance(req, now)
-		if err == nil {
-			made = in.Instance
+		if err != nil {
+			return reply{}, err
 		}
-		return err
+		return created(in.Instance), nil
 	})
-	if err != nil {
-		return errorReply(err)
-	}
-	return created(made)
 }
 
 func (s *Simulator) deleteInstance(_ *http.Request, id string) reply {
-	if err := s.update(func(st *state, _ time.Time) error { return st.remove(id) }); err != nil {
-		return errorReply(err)
-	}
-	return noContent()
+	return s.apply(func(st *state, _ time.Time) (reply, error) { return noContent(), st.remove(id) })
 }
 
 type instanceOp func(st *state, id string, now time.Time) (*instanceRecord, error)
@@ -189,21 +191,16 @@ func ignoreTime(op func(st *state, id string) (*instanceRecord, error)) instance
 }
 
 // instanceAction serves provision, attach and detach: 202 with the instance
-// as it is after the request (and after any transition that made due at once).
+// as it is after the request (and after any transition a zero delay made due).
 func (s *Simulator) instanceAction(op instanceOp) handlerFunc {
 	return func(_ *http.Request, id string) reply {
-		var after Instance
-		err := s.update(func(st *state, now time.Time) error {
+		return s.apply(func(st *state, now time.Time) (reply, error) {
 			in, err := op(st, id, now)
-			if err == nil {
-				after = in.Instance
+			if err != nil {
+				return reply{}, err
 			}
-			return err
+			return accepted(in.Instance), nil
 		})
-		if err != nil {
-			return errorReply(err)
-		}
-		return accepted(after)
 	}
 }
 
@@ -214,41 +211,26 @@ func (s *Simulator) createDeployment(r *http.Request, _ string) reply {
 	if err := decodeJSON(r, &req); err != nil {
 		return errorReply(err)
 	}
-	var made Deployment
-	err := s.update(func(st *state, now time.Time) error {
+	return s.apply(func(st *state, now time.Time) (reply, error) {
 		d, err := st.createDeployment(req.Environment, now)
-		if err == nil {
-			made = d.Deployment
+		if err != nil {
+			return reply{}, err
 		}
-		return err
+		return created(d.Deployment), nil
 	})
-	if err != nil {
-		return errorReply(err)
-	}
-	return created(made)
 }
 
 func (s *Simulator) getDeployment(_ *http.Request, id string) reply {
-	var found Deployment
-	err := s.read(func(st *state) {
-		if d, err := st.deployment(id); err == nil {
-			found = d.Deployment
+	return s.answer(func(st *state) reply {
+		d, err := st.deployment(id)
+		if err != nil {
+			return errorReply(err)
 		}
+		return ok(d.Deployment)
 	})
-	switch {
-	case err != nil:
-		return errorReply(err)
-	case found.UUID == "":
-		return notFound()
-	}
-	return ok(found)
 }
 
 func (s *Simulator) listEnvironmentVariables(r *http.Request, _ string) reply {
-	var vars []envVar
-	err := s.read(func(st *state) { vars = st.environmentVariables(r.URL.Query().Get("environment")) })
-	if err != nil {
-		return errorReply(err)
-	}
-	return paginate(r, vars)
+	envID := r.URL.Query().Get("environment")
+	return s.answer(func(st *state) reply { return paginate(r, st.environmentVariables(envID)) })
 }

@@ -98,34 +98,30 @@ func newSimulator(opts Options, now func() time.Time) (*Simulator, error) {
 }
 
 // initialState loads the data file if there is one, else seeds the dataset.
+// A data file keeps its dataset: asking for another one is an error rather
+// than a silent mix of the two.
 func initialState(opts Options) (*state, error) {
-	name := opts.Dataset
+	var saved *state
 	if opts.DataFile != "" {
-		saved, err := loadState(opts.DataFile)
-		if err != nil {
+		var err error
+		if saved, err = loadState(opts.DataFile); err != nil {
 			return nil, err
 		}
-		if saved != nil {
-			if name != "" && name != saved.Dataset {
-				return nil, fmt.Errorf("data file %s holds dataset %q, not %q", opts.DataFile, saved.Dataset, name)
-			}
-			name = saved.Dataset
-		}
-		if saved != nil {
-			return withSettings(saved, name, opts)
-		}
 	}
-	if name == "" {
+	name := opts.Dataset
+	switch {
+	case saved != nil && name != "" && name != saved.Dataset:
+		return nil, fmt.Errorf("data file %s holds dataset %q, not %q", opts.DataFile, saved.Dataset, name)
+	case saved != nil:
+		name = saved.Dataset
+	case name == "":
 		name = DatasetDemo
 	}
-	return withSettings(nil, name, opts)
-}
-
-func withSettings(st *state, name string, opts Options) (*state, error) {
 	ds, err := loadDataset(name)
 	if err != nil {
 		return nil, err
 	}
+	st := saved
 	if st == nil {
 		st = newState(ds)
 	}

@@ -229,11 +229,6 @@ func (ds *dataset) offers(r region, identifier string) bool {
 	return false
 }
 
-// offering is the part of the catalog available in a region.
-func (ds *dataset) offering(r region) []service {
-	return filter(ds.catalog, func(s service) bool { return ds.offers(r, s.Identifier) })
-}
-
 // appOfEnvironment returns the application and region an environment belongs to.
 func (ds *dataset) appOfEnvironment(envID string) (environment, application, region, bool) {
 	env, ok := ds.environment(envID)

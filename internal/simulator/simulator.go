@@ -6,6 +6,22 @@
 //
 // It is written against the contract, never against the project's API client,
 // so that a misreading in one is caught by the other's tests.
+//
+// In tests, serve it in process:
+//
+//	sim, _ := simulator.New(simulator.Options{})
+//	defer sim.Close()
+//	srv := httptest.NewServer(sim) // token simulator.DemoToken
+//
+// By hand, run the command:
+//
+//	go run ./internal/simulator/cmd/divio-simulator --data sim.json
+//
+// Time-driven changes (provisioning, deployments) are stored as deadlines and
+// applied when due, at the start of each request and by a light ticker, so
+// they need no timers and carry on across a restart from the data file. With
+// zero delays they take effect within the request that starts them, so the
+// answer already shows the outcome (PENDING_ATTACHMENT, SUCCESS).
 package simulator
 
 import (

@@ -94,7 +94,7 @@ type state struct {
 }
 
 // Errors of the state machine; handlers translate them into answers.
-var errNotFound = errors.New("Not found.")
+var errNotFound = errors.New("not found")
 
 // fieldErrors is a DRF validation error: field name -> messages.
 type fieldErrors map[string][]string
@@ -354,8 +354,10 @@ func (st *state) advance(now time.Time) bool {
 	return changed
 }
 
-// finishDeployment ends a deployment at its due time. A failed deployment
-// changes nothing: the application keeps its previous configuration.
+// finishDeployment ends a deployment at its due time, acting on the marks the
+// instances carry then (a mark set while it ran is picked up, which only
+// saves a deployment). A failed deployment changes nothing: the application
+// keeps its previous configuration.
 func (st *state) finishDeployment(d *deploymentRecord) {
 	success := !d.WillFail
 	ended := d.EndsAt

@@ -1,0 +1,47 @@
+package provider
+
+import (
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+func TestAccRegionDataSource(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(`
+data "divio_region" "mars" {
+  name = "mars-north-1"
+}
+`),
+				ExpectError: dsErrorRegexp(`Region not found`, `No region is named "mars-north-1". The regions there are: aws-eu-central-1, aws-us-east-1, azure-westeurope, exoscale-ch-dk-2.`),
+			},
+			{
+				Config: env.config(`
+data "divio_region" "frankfurt" {
+  name = "aws-eu-central-1"
+}
+
+data "divio_region" "azure" {
+  name = "azure-westeurope"
+}
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_region.frankfurt", tfjsonpath.New("id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAWSEUCentral1))),
+					statecheck.ExpectKnownValue("data.divio_region.frankfurt", tfjsonpath.New("vendor"), knownvalue.StringExact("aws")),
+					statecheck.ExpectKnownValue("data.divio_region.azure", tfjsonpath.New("id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAzureWestEurope))),
+					statecheck.ExpectKnownValue("data.divio_region.azure", tfjsonpath.New("vendor"), knownvalue.StringExact("azure")),
+				},
+			},
+		},
+	})
+}

@@ -1,0 +1,87 @@
+package provider
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+func TestAccRegionsDataSource(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(`
+data "divio_regions" "gcp" {
+  vendor = "gcp"
+}
+`),
+				ExpectError: dsErrorRegexp(`Attribute vendor value must be one of: ["aws" "azure" "exoscale"], got: "gcp"`),
+			},
+			{
+				Config: env.config(`
+data "divio_regions" "all" {}
+
+data "divio_regions" "aws" {
+  vendor = "aws"
+}
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_regions.all", tfjsonpath.New("id"), knownvalue.StringExact("all")),
+					statecheck.ExpectKnownValue("data.divio_regions.all", tfjsonpath.New("regions"), knownvalue.ListExact([]knownvalue.Check{
+						expectRegion(simulator.RegionAWSEUCentral1, "aws"),
+						expectRegion(simulator.RegionAWSUSEast1, "aws"),
+						expectRegion(simulator.RegionAzureWestEurope, "azure"),
+						expectRegion(simulator.RegionExoscaleCHDK2, "exoscale"),
+					})),
+					statecheck.ExpectKnownValue("data.divio_regions.aws", tfjsonpath.New("id"), knownvalue.StringExact("aws")),
+					statecheck.ExpectKnownValue("data.divio_regions.aws", tfjsonpath.New("regions"), knownvalue.ListExact([]knownvalue.Check{
+						expectRegion(simulator.RegionAWSEUCentral1, "aws"),
+						expectRegion(simulator.RegionAWSUSEast1, "aws"),
+					})),
+				},
+			},
+		},
+	})
+}
+
+func expectRegion(name, vendor string) knownvalue.Check {
+	return knownvalue.ObjectExact(map[string]knownvalue.Check{
+		"id":     knownvalue.StringExact(simulator.RegionID(name)),
+		"name":   knownvalue.StringExact(name),
+		"vendor": knownvalue.StringExact(vendor),
+	})
+}
+
+// dsErrorRegexp matches the parts of an error (summary, detail), in order, however Terraform
+// wraps them into the boxed lines of its output.
+func dsErrorRegexp(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, part := range parts {
+		quoted[i] = strings.Join(strings.Fields(regexp.QuoteMeta(part)), `[\s│]+`)
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(quoted, `.*`))
+}
+
+// dsTestClient is an API client of the test's environment, for changes made behind
+// Terraform's back in a step's PreConfig.
+func dsTestClient(t *testing.T, env *testEnv) *divio.Client {
+	t.Helper()
+	// Polled and retried as quickly as the test provider, for the same simulator without delays.
+	p := testProvider()
+	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token, Poll: p.poll, RetryWaitMin: p.retryWaitMin})
+	if err != nil {
+		t.Fatalf("creating the API client: %v", err)
+	}
+	return client
+}

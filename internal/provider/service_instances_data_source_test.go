@@ -1,0 +1,120 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+func TestAccServiceInstancesDataSource(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := dsTestClient(t, env)
+	liveID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
+	testID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+
+	// The ids of live's instances by "<type>/<prefix>", filled in PreConfig for the checks after it.
+	ids := map[string]string{}
+	add := func(envID, service, prefix string) *divio.ServiceInstance {
+		inst, err := client.CreateServiceInstance(context.Background(), divio.CreateServiceInstanceRequest{
+			Environment: envID, Service: simulator.ServiceID(service), Prefix: prefix,
+		})
+		if err != nil {
+			t.Fatalf("adding %s %s: %v", service, prefix, err)
+		}
+		if envID == liveID {
+			ids[inst.Type+"/"+prefix] = inst.UUID
+		}
+		return inst
+	}
+	addInstances := func() {
+		ctx := context.Background()
+		// Added in an order that is not the listed one, to see the sorting.
+		storage := add(liveID, simulator.ServiceS3, "DEFAULT")
+		if err := client.AttachServiceInstance(ctx, storage.UUID); err != nil {
+			t.Fatalf("marking s3 for attachment: %v", err)
+		}
+		db := add(liveID, simulator.ServicePostgres15, "DEFAULT")
+		attached := divio.StatusAttached
+		if err := sim.SetInstance(db.UUID, simulator.InstancePatch{Status: &attached}); err != nil {
+			t.Fatalf("attaching postgres out of band: %v", err)
+		}
+		add(liveID, simulator.ServiceMySQL8, "ANALYTICS")
+		// Neither an instance of another environment nor a removed one is listed.
+		add(testID, simulator.ServicePostgres15, "DEFAULT")
+		gone := add(liveID, simulator.ServicePostgres15, "GONE")
+		if err := sim.DeleteInstanceOutOfBand(gone.UUID); err != nil {
+			t.Fatalf("removing an instance out of band: %v", err)
+		}
+	}
+
+	region := simulator.RegionID(simulator.RegionAWSEUCentral1)
+	expectInstance := func(service, typ, prefix, status string, attachRequested bool) knownvalue.Check {
+		return knownvalue.ObjectExact(map[string]knownvalue.Check{
+			"id": knownvalue.StringFunc(func(v string) error {
+				if want := ids[typ+"/"+prefix]; v != want {
+					return fmt.Errorf("want the id of %s/%s, %s", typ, prefix, want)
+				}
+				return nil
+			}),
+			"service_id":       knownvalue.StringExact(simulator.ServiceID(service)),
+			"prefix":           knownvalue.StringExact(prefix),
+			"type":             knownvalue.StringExact(typ),
+			"status":           knownvalue.StringExact(status),
+			"region_id":        knownvalue.StringExact(region),
+			"attach_requested": knownvalue.Bool(attachRequested),
+		})
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(`
+data "divio_service_instances" "nowhere" {
+  environment_id = "no-such-environment"
+}
+`),
+				ExpectError: dsErrorRegexp(`Environment not found`, `No environment has the id "no-such-environment"`),
+			},
+			{
+				PreConfig: addInstances,
+				Config: env.config(`
+data "divio_application" "demo" {
+  slug = "demo-app"
+}
+
+data "divio_environment" "live" {
+  application_id = data.divio_application.demo.id
+  slug           = "live"
+}
+
+data "divio_service_instances" "live" {
+  environment_id = data.divio_environment.live.id
+}
+
+data "divio_service_instances" "azure_test" {
+  environment_id = "` + simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest) + `"
+}
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("id"), knownvalue.StringExact(liveID)),
+					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("instances"), knownvalue.ListExact([]knownvalue.Check{
+						expectInstance(simulator.ServiceMySQL8, divio.TypeDatabase, "ANALYTICS", divio.StatusNew, false),
+						expectInstance(simulator.ServicePostgres15, divio.TypeDatabase, "DEFAULT", divio.StatusAttached, false),
+						expectInstance(simulator.ServiceS3, divio.TypeStorage, "DEFAULT", divio.StatusNew, true),
+					})),
+					statecheck.ExpectKnownValue("data.divio_service_instances.azure_test", tfjsonpath.New("instances"), knownvalue.ListExact([]knownvalue.Check{})),
+				},
+			},
+		},
+	})
+}

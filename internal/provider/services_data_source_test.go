@@ -1,0 +1,111 @@
+package provider
+
+import (
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+func TestAccServicesDataSource(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	azure := simulator.RegionID(simulator.RegionAzureWestEurope)
+	aws := simulator.RegionID(simulator.RegionAWSEUCentral1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(`
+data "divio_services" "bad_type" {
+  region_id = "` + aws + `"
+  type      = "CACHE"
+}
+`),
+				ExpectError: dsErrorRegexp(`Attribute type value must be one of: ["DATABASE" "STORAGE" "SEARCH" "MESSAGE_QUEUE"], got: "CACHE"`),
+			},
+			{
+				Config: env.config(`
+data "divio_services" "nowhere" {
+  region_id = "no-such-region"
+}
+`),
+				ExpectError: dsErrorRegexp(`Region not found`, `No region has the id "no-such-region". The regions there are: aws-eu-central-1 (`+aws+`)`),
+			},
+			{
+				Config: env.config(`
+data "divio_region" "azure" {
+  name = "azure-westeurope"
+}
+
+data "divio_services" "azure" {
+  region_id = data.divio_region.azure.id
+}
+
+data "divio_services" "azure_databases" {
+  region_id = data.divio_region.azure.id
+  type      = "DATABASE"
+}
+
+data "divio_services" "aws_storage" {
+  region_id = "` + aws + `"
+  type      = "STORAGE"
+}
+
+data "divio_services" "aws_search" {
+  region_id = "` + aws + `"
+  type      = "SEARCH"
+}
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("id"), knownvalue.StringExact(azure)),
+					// Sorted by identifier; ms-blob is there and s3 is not.
+					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"id":          knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMSBlob)),
+							"identifier":  knownvalue.StringExact(simulator.ServiceMSBlob),
+							"name":        knownvalue.StringExact("Azure Blob Storage"),
+							"type":        knownvalue.StringExact("STORAGE"),
+							"description": knownvalue.StringExact("Object storage container on Azure Blob Storage."),
+						}),
+						expectServiceIdentifier(simulator.ServiceMySQL8),
+						expectServiceIdentifier(simulator.ServicePostgres15),
+					})),
+					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("ids_by_identifier"), knownvalue.MapExact(map[string]knownvalue.Check{
+						simulator.ServiceMSBlob:     knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMSBlob)),
+						simulator.ServiceMySQL8:     knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMySQL8)),
+						simulator.ServicePostgres15: knownvalue.StringExact(simulator.ServiceID(simulator.ServicePostgres15)),
+					})),
+					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("id"), knownvalue.StringExact(azure+"/DATABASE")),
+					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
+						expectServiceIdentifier(simulator.ServiceMySQL8),
+						expectServiceIdentifier(simulator.ServicePostgres15),
+					})),
+					statecheck.ExpectKnownValue("data.divio_services.aws_storage", tfjsonpath.New("ids_by_identifier"), knownvalue.MapExact(map[string]knownvalue.Check{
+						simulator.ServiceS3: knownvalue.StringExact(simulator.ServiceID(simulator.ServiceS3)),
+					})),
+					statecheck.ExpectKnownValue("data.divio_services.aws_search", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"id":          knownvalue.StringExact(simulator.ServiceID(simulator.ServiceElasticsearch8)),
+							"identifier":  knownvalue.StringExact(simulator.ServiceElasticsearch8),
+							"name":        knownvalue.StringExact("Elasticsearch 8"),
+							"type":        knownvalue.StringExact("SEARCH"),
+							"description": knownvalue.StringExact("Managed Elasticsearch 8 cluster."),
+						}),
+					})),
+				},
+			},
+		},
+	})
+}
+
+func expectServiceIdentifier(identifier string) knownvalue.Check {
+	return knownvalue.ObjectPartial(map[string]knownvalue.Check{
+		"id":         knownvalue.StringExact(simulator.ServiceID(identifier)),
+		"identifier": knownvalue.StringExact(identifier),
+	})
+}

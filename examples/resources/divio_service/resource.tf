@@ -1,0 +1,31 @@
+data "divio_application" "app" {
+  slug = "demo-app"
+}
+
+data "divio_environment" "live" {
+  application_id = data.divio_application.app.id
+  slug           = "live"
+}
+
+# The application's database: provisioned right away, protected from removal.
+resource "divio_service" "database" {
+  environment_id      = data.divio_environment.live.id
+  service             = "postgres-15"
+  deletion_protection = true
+
+  timeouts {
+    create = "30m"
+  }
+}
+
+# Media storage, publishing MEDIA_STORAGE_DSN; provisioned by the deployment that attaches it.
+resource "divio_service" "media" {
+  environment_id = data.divio_environment.live.id
+  service        = "s3"
+  prefix         = "MEDIA"
+  provision      = false
+}
+
+output "database_env_vars" {
+  value = divio_service.database.env_var_names # ["DATABASE_URL", "DEFAULT_DATABASE_DSN"]
+}

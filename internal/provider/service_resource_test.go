@@ -1,0 +1,595 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+const serviceAddr = "divio_service.db"
+
+var demoTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+
+// serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
+func serviceConfig(env *testEnv, service, extra string) string {
+	return env.config(fmt.Sprintf(`
+resource "divio_service" "db" {
+  environment_id = %q
+  service        = %q
+%s
+}
+`, demoTestEnvID, service, extra))
+}
+
+// errorText matches the parts of a message in order, each of which Terraform may have wrapped
+// over several lines.
+func errorText(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, part := range parts {
+		words := strings.Fields(part)
+		for j, w := range words {
+			words[j] = regexp.QuoteMeta(w)
+		}
+		quoted[i] = strings.Join(words, `\s+`)
+	}
+	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
+}
+
+func liveInstances(sim *simulator.Simulator) []simulator.Instance {
+	var live []simulator.Instance
+	for _, in := range sim.Instances() {
+		if in.Status != simulator.StatusRemoved {
+			live = append(live, in)
+		}
+	}
+	return live
+}
+
+// onlyLiveInstance returns the one instance that is not removed, failing if there is not exactly one.
+func onlyLiveInstance(sim *simulator.Simulator) (simulator.Instance, error) {
+	live := liveInstances(sim)
+	if len(live) != 1 {
+		return simulator.Instance{}, fmt.Errorf("want exactly 1 instance that is not REMOVED in the simulator, got %d: %+v", len(live), live)
+	}
+	return live[0], nil
+}
+
+// expectLiveInstance checks the simulator's only live instance.
+func expectLiveInstance(sim *simulator.Simulator, service, prefix, status string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		in, err := onlyLiveInstance(sim)
+		if err != nil {
+			return err
+		}
+		want := simulator.Instance{
+			UUID: in.UUID, Environment: demoTestEnvID, Region: simulator.RegionID(simulator.RegionAWSEUCentral1),
+			Service: simulator.ServiceID(service), Prefix: prefix, Type: in.Type, Status: status,
+			AttachRequested: false, CreatedAt: in.CreatedAt,
+		}
+		if in != want {
+			return fmt.Errorf("simulator instance:\n got %+v\nwant %+v", in, want)
+		}
+		return nil
+	}
+}
+
+// expectStateIDIsLiveInstance checks that the state tracks the simulator's only live instance.
+func expectStateIDIsLiveInstance(sim *simulator.Simulator) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		in, err := onlyLiveInstance(sim)
+		if err != nil {
+			return err
+		}
+		return resource.TestCheckResourceAttr(serviceAddr, "id", in.UUID)(s)
+	}
+}
+
+func checkNoInstanceLeft(sim *simulator.Simulator) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if live := liveInstances(sim); len(live) > 0 {
+			return fmt.Errorf("instances left after destroy: %+v", live)
+		}
+		return nil
+	}
+}
+
+func stringList(values ...string) knownvalue.Check {
+	checks := make([]knownvalue.Check, len(values))
+	for i, v := range values {
+		checks[i] = knownvalue.StringExact(v)
+	}
+	return knownvalue.ListExact(checks)
+}
+
+func TestAccServiceResource_basic(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "postgres-15", ""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					expectStateIDIsLiveInstance(sim),
+				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("region_id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAWSEUCentral1))),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate),
+						// Known at plan time, for the resources that use them.
+						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				ResourceName:      serviceAddr,
+				ImportState:       true,
+				ImportStateVerify: true,
+			},
+			{
+				// The uuid of the same catalog entry is the same service: no change.
+				Config: serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
+				},
+				Check: expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	uuid := simulator.ServiceID(simulator.ServiceS3)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, uuid, `  prefix = "MEDIA"`),
+				Check:  expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact(uuid)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("STORAGE")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("MEDIA_STORAGE_DSN")),
+				},
+			},
+			{
+				Config: serviceConfig(env, "s3", `  prefix = "MEDIA"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_provisionAndProtection(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "mysql-8", `  provision = false`),
+				Check:  expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusNew),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusNew)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
+				},
+			},
+			{
+				Config: serviceConfig(env, "mysql-8", "  provision = true\n  deletion_protection = true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(true)),
+				},
+			},
+			{
+				// Removing a protected service fails at plan time.
+				Config:      env.config(""),
+				ExpectError: errorText("has deletion_protection = true, so Terraform refuses to remove or replace it"),
+			},
+			{
+				// Replacing it deletes its data too.
+				Config:      serviceConfig(env, "mysql-8", "  prefix = \"OTHER\"\n  deletion_protection = true"),
+				ExpectError: errorText("Changing prefix replaces the instance, which deletes its data."),
+			},
+			{
+				// Provisioning cannot be undone: false only records the value.
+				Config: serviceConfig(env, "mysql-8", "  provision = false\n  deletion_protection = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
+				},
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_replace(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	var firstID string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "postgres-15", ""),
+				Check: func(*terraform.State) error {
+					in, err := onlyLiveInstance(sim)
+					firstID = in.UUID
+					return err
+				},
+			},
+			{
+				Config: serviceConfig(env, "postgres-15", `  prefix = "REPORTS"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectLiveInstance(sim, simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
+					expectStateIDIsLiveInstance(sim),
+					func(*terraform.State) error {
+						if in, _ := onlyLiveInstance(sim); in.UUID == firstID {
+							return fmt.Errorf("instance %s was not replaced", firstID)
+						}
+						return nil
+					},
+				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("REPORTS_DATABASE_DSN")),
+				},
+			},
+			{
+				// Another database with the same prefix: the prefix is free once the old one is removed first.
+				Config: serviceConfig(env, "mysql-8", `  prefix = "REPORTS"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_drift(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	var firstID string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "postgres-15", ""),
+				Check: func(*terraform.State) error {
+					in, err := onlyLiveInstance(sim)
+					firstID = in.UUID
+					return err
+				},
+			},
+			{
+				PreConfig: func() {
+					if err := sim.DeleteInstanceOutOfBand(firstID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: serviceConfig(env, "postgres-15", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					expectStateIDIsLiveInstance(sim),
+				),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_notOfferedInRegion(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "ms-blob", ""),
+				ExpectError: errorText(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. ` +
+					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_invalidPrefix(t *testing.T) {
+	env := newTestEnv(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      serviceConfig(env, "postgres-15", `  prefix = "default"`),
+				ExpectError: errorText("prefix must be an upper-case letter followed by up to 29 upper-case letters, digits or underscores, e.g. DEFAULT or MEDIA_2, got: default"),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_subscription(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				Config:      serviceConfig(env, "elasticsearch-8", `  prefix = "SEARCH"`),
+				ExpectError: errorText("The organisation's subscription does not include a (further) instance of elasticsearch-8. Remove another instance of it, or upgrade the subscription"),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_prefixTaken(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	first := serviceConfig(env, "postgres-15", "")
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{Config: first},
+			{
+				Config: first + fmt.Sprintf(`
+resource "divio_service" "other" {
+  environment_id = %q
+  service        = "mysql-8"
+}
+`, demoTestEnvID),
+				ExpectError: errorText("Prefix already in use", "already has a DATABASE instance with prefix DEFAULT", "Choose another prefix, or bring the existing instance under Terraform with `terraform import"),
+			},
+			{
+				// Nothing was added.
+				Config: first,
+				Check:  expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_attached(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	setStatus := func(status string) func() {
+		return func() {
+			in, err := onlyLiveInstance(sim)
+			if err == nil {
+				err = sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &status})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{Config: serviceConfig(env, "postgres-15", "")},
+			{
+				PreConfig: setStatus(simulator.StatusAttached),
+				Config:    serviceConfig(env, "postgres-15", `  prefix = "OTHER"`),
+				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment "+demoTestEnvID+", which is ATTACHED",
+					"Remove its divio_service_attachment and apply first"),
+			},
+			{
+				// Removing it without its attachment: the plan warns, the apply refuses and removes nothing.
+				Config:      env.config(""),
+				ExpectError: errorText("is ATTACHED, so removing it is refused and nothing was removed. Remove its divio_service_attachment"),
+			},
+			{
+				PreConfig: setStatus(simulator.StatusDetached),
+				Config:    serviceConfig(env, "postgres-15", ""),
+				Check:     expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
+				ConfigStateChecks: []statecheck.StateCheck{
+					// Refreshed, and no change planned for it.
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusDetached)),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccServiceResource_stalledProvisioning(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"1s\"\n  }")
+	var stalledID string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{
+				PreConfig:   sim.StallNextProvision,
+				Config:      config,
+				ExpectError: errorText("did not become functional"),
+			},
+			{
+				PreConfig: func() {
+					in, err := onlyLiveInstance(sim)
+					if err != nil || in.Status != simulator.StatusProvisioning {
+						t.Fatalf("want the stalled instance PROVISIONING, got %+v, %v", in, err)
+					}
+					stalledID = in.UUID
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					// Tainted: replaced, not lost.
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					expectStateIDIsLiveInstance(sim),
+					func(*terraform.State) error {
+						if in, _ := onlyLiveInstance(sim); in.UUID == stalledID {
+							return fmt.Errorf("stalled instance %s was kept", stalledID)
+						}
+						return nil
+					},
+				),
+			},
+		},
+	})
+}
+
+// TestServiceResource_destroyPlan runs the plan of a destroy directly, since the testing
+// framework does not show warnings.
+func TestServiceResource_destroyPlan(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ctx := context.Background()
+	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
+		Environment: demoTestEnvID, Service: simulator.ServiceID(simulator.ServicePostgres15), Prefix: "DEFAULT",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attached := simulator.StatusAttached
+	if err := sim.SetInstance(inst.UUID, simulator.InstancePatch{Status: &attached}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := &ServiceResource{data: newProviderData(client, 0)}
+	var schemaResp fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)
+	nullObject := tftypes.NewValue(schemaResp.Schema.Type().TerraformType(ctx), nil)
+
+	planDestroy := func(protected bool) diag.Diagnostics {
+		state := tfsdk.State{Schema: schemaResp.Schema, Raw: nullObject}
+		for attribute, value := range map[string]any{
+			"id": inst.UUID, "environment_id": demoTestEnvID, "service": "postgres-15", "deletion_protection": protected,
+		} {
+			if diags := state.SetAttribute(ctx, path.Root(attribute), value); diags.HasError() {
+				t.Fatal(diags)
+			}
+		}
+		resp := fwresource.ModifyPlanResponse{Plan: tfsdk.Plan{Schema: schemaResp.Schema, Raw: nullObject}}
+		r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{State: state, Plan: resp.Plan}, &resp)
+		return resp.Diagnostics
+	}
+
+	diags := planDestroy(false)
+	if diags.HasError() || diags.WarningsCount() != 1 {
+		t.Fatalf("want one warning, got %v", diags)
+	}
+	if detail := diags.Warnings()[0].Detail(); !strings.Contains(detail, inst.UUID+" (postgres-15) in environment "+demoTestEnvID+" is ATTACHED") ||
+		!strings.Contains(detail, "detaches it first only if its divio_service_attachment is removed in the same run") {
+		t.Errorf("warning detail: %s", detail)
+	}
+
+	diags = planDestroy(true)
+	if diags.ErrorsCount() != 1 || !strings.Contains(diags.Errors()[0].Detail(), "Set deletion_protection = false and apply first") {
+		t.Errorf("want the deletion protection error, got %v", diags)
+	}
+}
+
+func TestEnvVarNames(t *testing.T) {
+	for _, tc := range []struct {
+		serviceType, prefix string
+		want                []string
+	}{
+		{"DATABASE", "DEFAULT", []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN"}},
+		{"DATABASE", "REPORTS", []string{"REPORTS_DATABASE_DSN"}},
+		{"STORAGE", "DEFAULT", []string{"DEFAULT_STORAGE_DSN"}},
+		{"SEARCH", "DEFAULT", []string{"DEFAULT_HAYSTACK_URL"}},
+		{"MESSAGE_QUEUE", "Q", []string{"Q_AMQP_BROKER_URL"}},
+		{"UNKNOWN", "DEFAULT", []string{}},
+	} {
+		if got := envVarNames(tc.serviceType, tc.prefix); !slices.Equal(got, tc.want) {
+			t.Errorf("envVarNames(%q, %q) = %q, want %q", tc.serviceType, tc.prefix, got, tc.want)
+		}
+	}
+}
+
+func TestPrefixValidator(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		valid  bool
+	}{
+		{"DEFAULT", true},
+		{"A", true},
+		{"MEDIA_2", true},
+		{"A" + strings.Repeat("B", 29), true},
+		{"A" + strings.Repeat("B", 30), false},
+		{"default", false},
+		{"2ND", false},
+		{"_X", false},
+		{"MEDIA-2", false},
+		{"", false},
+	} {
+		resp := &validator.StringResponse{}
+		prefixValidator.ValidateString(context.Background(), validator.StringRequest{
+			Path: path.Root("prefix"), ConfigValue: types.StringValue(tc.prefix),
+		}, resp)
+		if got := !resp.Diagnostics.HasError(); got != tc.valid {
+			t.Errorf("prefix %q: valid = %v, want %v (%v)", tc.prefix, got, tc.valid, resp.Diagnostics)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+// Package devenv runs the real terraform binary against a freshly built provider and a local
+// simulator, with no registry and no `terraform init`: the harness of `make demo`, the benchmark
+// and the soak test.
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// ProviderAddress is the registry address that dev_overrides points at the local build.
+const ProviderAddress = "registry.terraform.io/divio/divio"
+
+// ModuleRoot returns the directory of this module's go.mod, so that commands work from anywhere
+// inside the repository.
+func ModuleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the terraform-provider-divio module: run this from the repository")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// BuildProvider builds the provider from the module at root into dir and returns the binary's
+// path. dir is what dev_overrides names.
+func BuildProvider(ctx context.Context, root, dir string) (string, error) {
+	return Build(ctx, root, ".", filepath.Join(dir, "terraform-provider-divio"))
+}
+
+// Build builds the package pkg of the module at root into the file out.
+func Build(ctx context.Context, root, pkg, out string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+// WriteCLIConfig writes a Terraform CLI configuration into dir whose dev_overrides make
+// terraform use the providers in providerDirs (address -> directory) instead of a registry, and
+// returns its path, for TF_CLI_CONFIG_FILE. The user's ~/.terraformrc is never touched.
+func WriteCLIConfig(dir string, providerDirs map[string]string) (string, error) {
+	var b strings.Builder
+	b.WriteString("provider_installation {\n  dev_overrides {\n")
+	for address, providerDir := range providerDirs {
+		fmt.Fprintf(&b, "    %q = %q\n", address, providerDir)
+	}
+	b.WriteString("  }\n  direct {}\n}\n")
+	path := filepath.Join(dir, "terraformrc")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// Simulator is a simulator serving on a free loopback port.
+type Simulator struct {
+	*simulator.Simulator
+	URL    string
+	server *http.Server
+}
+
+// StartSimulator starts a simulator with opts on 127.0.0.1 and a free port.
+func StartSimulator(opts simulator.Options) (*Simulator, error) {
+	sim, err := simulator.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = sim.Close()
+		return nil, err
+	}
+	server := &http.Server{Handler: sim}
+	go func() { _ = server.Serve(listener) }()
+	return &Simulator{Simulator: sim, URL: "http://" + listener.Addr().String(), server: server}, nil
+}
+
+// Close stops serving, then stops the simulator, which saves its data file last.
+func (s *Simulator) Close() error {
+	return errors.Join(s.server.Close(), s.Simulator.Close())
+}
+
+// Terraform returns a terraform-exec runner in workDir that uses the CLI configuration at
+// cliConfig and talks to the API at endpoint with token.
+func Terraform(workDir, cliConfig, endpoint, token string) (*tfexec.Terraform, error) {
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		return nil, errors.New("terraform is not on PATH: install Terraform 1.5 or newer")
+	}
+	tf, err := tfexec.NewTerraform(workDir, bin)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"TF_CLI_CONFIG_FILE": cliConfig,
+		"DIVIO_API_URL":      endpoint,
+		"DIVIO_API_TOKEN":    token,
+		"CHECKPOINT_DISABLE": "1",
+	}
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if _, set := env[name]; !set && !strings.HasPrefix(name, "TF_") {
+			env[name] = value
+		}
+	}
+	return tf, tf.SetEnv(env)
+}

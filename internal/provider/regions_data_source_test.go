@@ -1,10 +1,13 @@
 package provider
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -13,6 +16,38 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
+
+// TestDataSourceSchemas checks what the framework checks only at run time, and that every
+// attribute, nested ones included, has the description the docs are generated from.
+func TestDataSourceSchemas(t *testing.T) {
+	ctx := context.Background()
+	for _, newDataSource := range (&DivioProvider{}).DataSources(ctx) {
+		ds := newDataSource()
+		var meta datasource.MetadataResponse
+		ds.Metadata(ctx, datasource.MetadataRequest{ProviderTypeName: "divio"}, &meta)
+		var resp datasource.SchemaResponse
+		ds.Schema(ctx, datasource.SchemaRequest{}, &resp)
+		if diags := resp.Schema.ValidateImplementation(ctx); diags.HasError() {
+			t.Errorf("%s: invalid schema: %v", meta.TypeName, diags)
+		}
+		if resp.Schema.MarkdownDescription == "" {
+			t.Errorf("%s has no MarkdownDescription", meta.TypeName)
+		}
+		checkDataSourceDescriptions(t, meta.TypeName, resp.Schema.Attributes)
+	}
+}
+
+func checkDataSourceDescriptions(t *testing.T, prefix string, attributes map[string]schema.Attribute) {
+	t.Helper()
+	for name, a := range attributes {
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("%s.%s has no MarkdownDescription", prefix, name)
+		}
+		if nested, ok := a.(schema.ListNestedAttribute); ok {
+			checkDataSourceDescriptions(t, prefix+"."+name, nested.NestedObject.Attributes)
+		}
+	}
+}
 
 func TestAccRegionsDataSource(t *testing.T) {
 	env := newTestEnv(t)

@@ -120,8 +120,9 @@ func FuzzListPage(f *testing.F) {
 
 		regions, err := c.ListRegions(context.Background())
 		if err == nil {
+			// Like the client, read the first JSON value and ignore what follows it.
 			var p page[Region]
-			if json.Unmarshal(firstPage, &p) != nil {
+			if json.NewDecoder(bytes.NewReader(firstPage)).Decode(&p) != nil {
 				t.Errorf("the invalid page %q was accepted", firstPage)
 			}
 			if len(regions) != len(p.Results) {
@@ -158,12 +159,16 @@ func FuzzParseEndpoint(f *testing.F) {
 		if u.Scheme != "http" && u.Scheme != "https" {
 			t.Fatalf("ParseEndpoint(%q) accepted scheme %q", endpoint, u.Scheme)
 		}
+		if u.Hostname() == "" {
+			// Go dials an empty host name on the local machine.
+			t.Fatalf("ParseEndpoint(%q) accepted an endpoint without a host name", endpoint)
+		}
 
 		c, transport := fuzzClient(t, endpoint)
 		c.http.HTTPClient.Transport = transport
 		transport.firstBody = []byte(`{"count": 0, "next": null, "results": []}`)
 		_, _ = c.ListRegions(context.Background())
-		transport.checkOnlyAPIHost(t, u.Scheme, u.Host)
+		transport.checkOnlyAPIHost(t, u.Scheme, u.Hostname())
 		for _, sent := range transport.urls {
 			if sent.scheme == "http" && !plainHTTPAllowed(sent.hostname) {
 				t.Errorf("endpoint %q: the token went over plain http to %q", endpoint, sent.hostname)
@@ -182,7 +187,7 @@ func plainHTTPAllowed(host string) bool {
 	return err == nil && addr.Unmap().IsLoopback()
 }
 
-type sentURL struct{ scheme, host, hostname, authorization string }
+type sentURL struct{ scheme, hostname, authorization string }
 
 // recordingTransport answers the first request with firstBody and every later one with 404, and
 // records where each request went.
@@ -195,7 +200,7 @@ type recordingTransport struct {
 func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	rt.urls = append(rt.urls, sentURL{req.URL.Scheme, req.URL.Host, req.URL.Hostname(), req.Header.Get("Authorization")})
+	rt.urls = append(rt.urls, sentURL{req.URL.Scheme, req.URL.Hostname(), req.Header.Get("Authorization")})
 	status, body := http.StatusOK, rt.firstBody
 	if len(rt.urls) > 1 {
 		status, body = http.StatusNotFound, []byte(`{"detail": "Not found."}`)
@@ -208,11 +213,11 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	}, nil
 }
 
-func (rt *recordingTransport) checkOnlyAPIHost(t *testing.T, scheme, host string) {
+func (rt *recordingTransport) checkOnlyAPIHost(t *testing.T, scheme, hostname string) {
 	t.Helper()
 	for _, sent := range rt.urls {
-		if sent.authorization != "" && (sent.scheme != scheme || sent.host != host) {
-			t.Errorf("the token was sent to %s://%s, not only to %s://%s", sent.scheme, sent.host, scheme, host)
+		if sent.authorization != "" && (sent.scheme != scheme || sent.hostname != hostname) {
+			t.Errorf("the token was sent to %s://%s, not only to %s://%s", sent.scheme, sent.hostname, scheme, hostname)
 		}
 	}
 }

@@ -1,0 +1,146 @@
+package soak
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestGeneratorIsReproducible: a seed names a run, so a failing soak can be replayed.
+func TestGeneratorIsReproducible(t *testing.T) {
+	a, b := NewGenerator(7), NewGenerator(7)
+	for cycle := range 50 {
+		ca, changesA := a.Next(cycle%10 == 8)
+		cb, changesB := b.Next(cycle%10 == 8)
+		if !reflect.DeepEqual(ca, cb) || !reflect.DeepEqual(changesA, changesB) {
+			t.Fatalf("cycle %d: seed 7 gave two different configurations:\n%v\n%v", cycle, changesA, changesB)
+		}
+	}
+	if reflect.DeepEqual(NewGenerator(7).cfgAfter(20), NewGenerator(8).cfgAfter(20)) {
+		t.Error("seeds 7 and 8 gave the same configuration after 20 cycles")
+	}
+}
+
+func (g *Generator) cfgAfter(cycles int) Config {
+	for range cycles {
+		g.Next(false)
+	}
+	return g.Config()
+}
+
+// TestGeneratorKeepsToWhatOneApplyCanDo checks, over many seeds and cycles, every rule that keeps
+// a generated change applicable in one run; a break would fail the soak for the generator's fault.
+func TestGeneratorKeepsToWhatOneApplyCanDo(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		g := NewGenerator(seed)
+		for cycle := range 200 {
+			prev := g.Config()
+			clear := cycle%10 == 8
+			next, changes := g.Next(clear)
+			where := fmt.Sprintf("seed %d cycle %d %v", seed, cycle, changes)
+			if len(changes) == 0 {
+				t.Errorf("%s: no change", where)
+			}
+			checkConfigIsValid(t, where, next)
+			checkTransition(t, where, prev, next)
+			if clear {
+				for _, s := range next.Services {
+					if s.Protected {
+						t.Errorf("%s: %s still protected before a destroy", where, s.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkConfigIsValid(t *testing.T, where string, c Config) {
+	t.Helper()
+	if len(c.Services) > maxServices {
+		t.Errorf("%s: %d services, more than %d", where, len(c.Services), maxServices)
+	}
+	names, keys := map[string]bool{}, map[string]bool{}
+	for _, s := range c.Services {
+		if names[s.Name] {
+			t.Errorf("%s: two services named %s", where, s.Name)
+		}
+		if keys[s.key()] {
+			t.Errorf("%s: two services for %s", where, s.key())
+		}
+		if _, known := ServiceTypes[s.Service]; !known || s.Env < 0 || s.Env >= len(Environments) {
+			t.Errorf("%s: %+v names an unknown service or environment", where, s)
+		}
+		names[s.Name], keys[s.key()] = true, true
+	}
+}
+
+func checkTransition(t *testing.T, where string, prev, next Config) {
+	t.Helper()
+	keysBefore := map[string]bool{}
+	for _, s := range prev.Services {
+		keysBefore[s.key()] = true
+		after, kept := next.find(s.Name)
+		replaced := kept && (after.Service != s.Service || after.Prefix != s.Prefix)
+		switch {
+		case !kept && s.Protected:
+			t.Errorf("%s: protected %s removed", where, s.Name)
+		case replaced && (s.Protected || s.Attached):
+			t.Errorf("%s: %s replaced while protected (%t) or attached (%t)", where, s.Name, s.Protected, s.Attached)
+		case replaced && after.Protected:
+			t.Errorf("%s: %s replaced and protected in one cycle", where, s.Name)
+		case kept && after.Env != s.Env:
+			t.Errorf("%s: %s moved environment", where, s.Name)
+		}
+	}
+	for _, s := range next.Services {
+		before, existed := prev.find(s.Name)
+		if existed && before.key() == s.key() {
+			continue
+		}
+		if keysBefore[s.key()] {
+			t.Errorf("%s: %s takes %s, which an instance held before the cycle", where, s.Name, s.key())
+		}
+	}
+}
+
+// TestReplacementMayKeepItsOwnKey: changing postgres-15 to mysql-8 with the same prefix replaces
+// an instance by one with the same (environment, type, prefix), the case the provider's
+// replacedInstances exists for; the generator must produce it.
+func TestReplacementMayKeepItsOwnKey(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		g := NewGenerator(seed)
+		for range 200 {
+			prev := g.Config()
+			next, _ := g.Next(false)
+			for _, s := range next.Services {
+				if before, ok := prev.find(s.Name); ok && before.Service != s.Service && before.key() == s.key() {
+					return
+				}
+			}
+		}
+	}
+	t.Error("no replacement kept its (environment, type, prefix) in 30 seeds x 200 cycles")
+}
+
+func TestHCL(t *testing.T) {
+	hcl := Config{Services: []Service{
+		{Name: "s1", Env: 1, Service: "postgres-15", Prefix: "MAIN", Protected: true, Attached: true},
+		{Name: "s2", Env: 2, Service: "s3", Prefix: "DEFAULT"},
+	}}.HCL()
+	for _, want := range []string{
+		`data "divio_application" "bench_app_1" {` + "\n" + `  slug = "bench-app-1"`,
+		`data "divio_environment" "bench_app_2_live" {` + "\n" + `  application_id = data.divio_application.bench_app_2.id` + "\n" + `  slug           = "live"`,
+		`resource "divio_service" "s1" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_1_live.id` + "\n" +
+			`  service             = "postgres-15"` + "\n" + `  prefix              = "MAIN"` + "\n" + `  deletion_protection = true`,
+		`resource "divio_service_attachment" "s1" {` + "\n" + `  service_id = divio_service.s1.id`,
+		`resource "divio_service" "s2" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_2_test.id`,
+	} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("HCL lacks\n%s\nin\n%s", want, hcl)
+		}
+	}
+	if strings.Contains(hcl, `divio_service_attachment" "s2"`) {
+		t.Errorf("HCL attaches s2, which is not attached:\n%s", hcl)
+	}
+}

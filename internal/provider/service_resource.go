@@ -194,7 +194,22 @@ func (r *ServiceResource) Configure(_ context.Context, req resource.ConfigureReq
 	r.data = data
 }
 
+// configured reports whether the resource can call the API. It cannot while the provider's own
+// configuration is unknown (it depends on values known only after apply).
+func (r *ServiceResource) configured(diags *diag.Diagnostics) bool {
+	if r.data != nil {
+		return true
+	}
+	diags.AddError("Divio provider not configured",
+		"The divio provider's api_token, endpoint or zone is not known yet, so service instances cannot be changed or imported. "+
+			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
+	return false
+}
+
 func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !r.configured(&resp.Diagnostics) {
+		return
+	}
 	var plan serviceResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -347,6 +362,9 @@ func addCreateError(diags *diag.Diagnostics, identifier string, err error) {
 }
 
 func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	if r.data == nil {
+		return // keep the state as it is until the provider can be configured
+	}
 	var state serviceResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -384,6 +402,9 @@ func (r *ServiceResource) identifierOf(ctx context.Context, inst *divio.ServiceI
 }
 
 func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !r.configured(&resp.Diagnostics) {
+		return
+	}
 	var plan, state serviceResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -421,6 +442,9 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 }
 
 func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !r.configured(&resp.Diagnostics) {
+		return
+	}
 	var state serviceResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -490,6 +514,9 @@ func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportSt
 	id, err := parseImportID("service instance", req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+		return
+	}
+	if !r.configured(&resp.Diagnostics) {
 		return
 	}
 	// The environment is not known yet, so the instance is read directly rather than through
@@ -618,6 +645,9 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		}
 	}
 
+	if plan.EnvironmentID.IsUnknown() || plan.Service.IsUnknown() || plan.Prefix.IsUnknown() {
+		return // whether it is replaced is known only at apply, where Delete refuses what is unsafe
+	}
 	var forcing []string
 	for _, c := range []struct {
 		name           string

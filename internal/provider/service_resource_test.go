@@ -160,6 +160,12 @@ func TestAccServiceResource_basic(t *testing.T) {
 				ImportStateVerify: true,
 			},
 			{
+				ResourceName:  serviceAddr,
+				ImportState:   true,
+				ImportStateId: "demo-app/test",
+				ExpectError:   errorText(`"demo-app/test" is not a valid import ID for service instance`),
+			},
+			{
 				// The uuid of the same catalog entry is the same service: no change.
 				Config: serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{

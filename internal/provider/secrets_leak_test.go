@@ -1,0 +1,222 @@
+package provider
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// TestAccSecretsNeverLeak runs a whole stack (data sources, services provisioned and attached,
+// credentials handed to another provider, outputs, destroy) with every log at TRACE, and fails if
+// the API token or any environment variable value shows up in a log line of Terraform or of the
+// provider, or in the state.
+//
+// Both logs go to one file: terraform-plugin-testing points Terraform's own log at
+// TF_ACC_LOG_PATH, and the in-process providers' tflog sink (tfsdklog's test sink, registered for
+// each provider server it starts) appends to the same file.
+//
+// It sets environment variables, so it cannot run in parallel; Go runs it while the parallel
+// tests wait.
+func TestAccSecretsNeverLeak(t *testing.T) {
+	token := "leak-canary-" + randomHex(t)
+	env := newTestEnv(t, func(o *simulator.Options) { o.Tokens = []string{token} })
+	env.requireSim(t)
+	env.Token = token
+
+	logPath := filepath.Join(t.TempDir(), "terraform-and-provider.log")
+	for name, value := range map[string]string{
+		"TF_ACC_LOG_PATH":      logPath, // Terraform's log and the providers' test sink
+		"TF_ACC_LOG":           "TRACE", // Terraform's level
+		"TF_LOG":               "TRACE", // the providers' sink level
+		"TF_LOG_SDK":           "TRACE",
+		"TF_LOG_SDK_PROTO":     "TRACE",
+		"TF_LOG_SDK_FRAMEWORK": "TRACE",
+	} {
+		t.Setenv(name, value)
+	}
+
+	client := env.client(t)
+	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	// The values exist only once the services are provisioned: read them after the apply, before
+	// the destroy removes them.
+	var secrets []string
+	collectSecrets := func() []string {
+		secrets = append([]string{token}, slices.Collect(maps.Values(envValues(t, client, envID)))...)
+		return secrets
+	}
+
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   ephemeralResourcesSupported,
+		ProtoV6ProviderFactories: testAccEchoProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(leakStackConfig),
+				ConfigStateChecks: []statecheck.StateCheck{
+					echoHoldsTheCredentials(t, client, envID),
+					stateHoldsNone(collectSecrets),
+				},
+			},
+		},
+		CheckDestroy: func(*terraform.State) error {
+			if live := liveInstances(env.Sim); len(live) > 0 {
+				return fmt.Errorf("destroy left %d instances: %+v", len(live), live)
+			}
+			return logHoldsNone(logPath, secrets)
+		},
+	})
+}
+
+const leakStackConfig = `
+data "divio_application" "app" {
+  slug = "demo-app"
+}
+
+data "divio_environment" "test" {
+  application_id = data.divio_application.app.id
+  slug           = "test"
+}
+
+data "divio_region" "app" {
+  name = "aws-eu-central-1"
+}
+
+resource "divio_service" "db" {
+  environment_id = data.divio_environment.test.id
+  service        = "postgres-15"
+}
+
+resource "divio_service" "media" {
+  environment_id = data.divio_environment.test.id
+  service        = "s3"
+  prefix         = "MEDIA"
+}
+
+ephemeral "divio_service_credentials" "db" {
+  service_id = divio_service.db.id
+}
+
+# Only the names and a hash go to the state: enough to check that the values came through.
+provider "echo" {
+  data = {
+    names      = keys(ephemeral.divio_service_credentials.db.variables)
+    dsn_sha256 = sha256(ephemeral.divio_service_credentials.db.variables["DEFAULT_DATABASE_DSN"])
+  }
+}
+
+resource "echo" "credentials" {}
+
+output "db_env_var_names" {
+  value = divio_service.db.env_var_names
+}
+
+output "media_status" {
+  value = divio_service.media.status
+}
+
+output "region_vendor" {
+  value = data.divio_region.app.vendor
+}
+`
+
+// echoHoldsTheCredentials checks that the database's variables went through to echo (the test
+// would prove nothing if they never left the API) and are the simulator's.
+func echoHoldsTheCredentials(t *testing.T, client *divio.Client, envID string) statecheck.StateCheck {
+	return stateCheckFunc(func(state *tfjson.State) error {
+		dsn := envValues(t, client, envID, "DEFAULT_DATABASE_DSN")["DEFAULT_DATABASE_DSN"]
+		want := map[string]any{
+			"names":      []any{"DATABASE_URL", "DEFAULT_DATABASE_DSN"},
+			"dsn_sha256": fmt.Sprintf("%x", sha256.Sum256([]byte(dsn))),
+		}
+		for _, res := range allResources(state.Values.RootModule) {
+			if res.Type == "echo" {
+				// Not printed: on failure it may hold the very secrets.
+				if got := res.AttributeValues["data"]; !reflect.DeepEqual(got, want) {
+					return fmt.Errorf("echo does not hold the database's variable names and the hash of its DSN (%v)", want)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no echo resource in the state")
+	})
+}
+
+// logHoldsNone fails if a secret is in the log, or if the log lacks the lines of Terraform or of
+// the provider: a check of a log that captured nothing could not fail.
+func logHoldsNone(logPath string, secrets []string) error {
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		return fmt.Errorf("reading the captured log: %w", err)
+	}
+	log := withoutTestConfigurations(string(raw))
+	for _, marker := range []string{"Terraform version:", "Divio API request", "divio_service_credentials"} {
+		if !strings.Contains(log, marker) {
+			return fmt.Errorf("the captured log (%d bytes) has no line with %q: the capture is broken", len(log), marker)
+		}
+	}
+	if len(secrets) < 3 {
+		return fmt.Errorf("only %d secrets to look for: the token and at least two variable values expected", len(secrets))
+	}
+	for _, secret := range secrets {
+		if i := strings.Index(log, secret); secret != "" && i >= 0 {
+			line := log[strings.LastIndex(log[:i], "\n")+1 : i]
+			return fmt.Errorf("a secret (%d characters) is in the log, after: %q", len(secret), line)
+		}
+	}
+	return nil
+}
+
+// logEntryStart matches the timestamp that begins each log entry; an entry's fields may go on
+// over further lines.
+var logEntryStart = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT`)
+
+// withoutTestConfigurations drops the entries in which terraform-plugin-testing logs the
+// configuration it writes for each step: the test's own input, which holds the token because a
+// user may write it into the provider block. Every other entry, the harness's included, stays.
+func withoutTestConfigurations(log string) string {
+	starts := logEntryStart.FindAllStringIndex(log, -1)
+	var kept strings.Builder
+	kept.WriteString(log[:firstOr(starts, len(log))])
+	for i, start := range starts {
+		end := len(log)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		entry := log[start[0]:end]
+		if !strings.Contains(entry, "sdk.helper_resource: Setting Terraform configuration:") {
+			kept.WriteString(entry)
+		}
+	}
+	return kept.String()
+}
+
+func firstOr(starts [][]int, none int) int {
+	if len(starts) == 0 {
+		return none
+	}
+	return starts[0][0]
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}

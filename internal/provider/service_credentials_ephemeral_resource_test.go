@@ -1,0 +1,226 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// testAccEchoProviderFactories adds terraform-plugin-testing's echo provider, which copies its
+// configuration into the state of an `echo` resource: the only way to look at ephemeral values.
+var testAccEchoProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"divio": testAccProtoV6ProviderFactories["divio"],
+	"echo":  echoprovider.NewProviderServer(),
+}
+
+var ephemeralResourcesSupported = []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)}
+
+func TestAccServiceCredentialsEphemeralResource(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	client := env.client(t)
+	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	db := addTestInstance(t, client, envID, simulator.ServicePostgres15, "DEFAULT", true)
+	// Another instance in the same environment, whose variable must not show up.
+	addTestInstance(t, client, envID, simulator.ServiceS3, "MEDIA", true)
+	config := fmt.Sprintf(`
+ephemeral "divio_service_credentials" "db" {
+  service_id = %q
+}
+`, db.UUID)
+
+	resource.ParallelTest(t, resource.TestCase{
+		TerraformVersionChecks:   ephemeralResourcesSupported,
+		ProtoV6ProviderFactories: testAccEchoProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(config + `
+provider "echo" {
+  data = ephemeral.divio_service_credentials.db
+}
+
+resource "echo" "credentials" {}
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("service_id"), knownvalue.StringExact(db.UUID)),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("environment_id"), knownvalue.StringExact(envID)),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("type"), knownvalue.StringExact(divio.TypeDatabase)),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("variables"),
+						knownvalue.MapExact(knownStrings(envValues(t, client, envID, "DEFAULT_DATABASE_DSN", "DATABASE_URL")))),
+				},
+			},
+			{
+				// Without the echo resource nothing in the state may hold a value.
+				Config: env.config(config),
+				ConfigStateChecks: []statecheck.StateCheck{
+					stateHoldsNone(func() []string { return slices.Collect(maps.Values(envValues(t, client, envID))) }, "echo"),
+				},
+			},
+		},
+	})
+}
+
+func TestAccServiceCredentialsEphemeralResource_errors(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	client := env.client(t)
+	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	unprovisioned := addTestInstance(t, client, envID, simulator.ServicePostgres15, "LATER", false)
+
+	resource.ParallelTest(t, resource.TestCase{
+		TerraformVersionChecks:   ephemeralResourcesSupported,
+		ProtoV6ProviderFactories: testAccEchoProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      env.config(credentialsEchoConfig("0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77")),
+				ExpectError: regexp.MustCompile(`(?s)Service instance not found.*no service instance with id\s+"0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"`),
+			},
+			{
+				Config:      env.config(credentialsEchoConfig(unprovisioned.UUID)),
+				ExpectError: regexp.MustCompile(`(?s)Service instance is not functional yet.*status NEW.*Provision it\s+first`),
+			},
+		},
+	})
+}
+
+func credentialsEchoConfig(serviceID string) string {
+	return fmt.Sprintf(`
+ephemeral "divio_service_credentials" "this" {
+  service_id = %q
+}
+
+provider "echo" {
+  data = ephemeral.divio_service_credentials.this
+}
+
+resource "echo" "credentials" {}
+`, serviceID)
+}
+
+// client is an API client of the test's simulator, for set-up and for reading what tests expect.
+func (e *testEnv) client(t *testing.T) *divio.Client {
+	t.Helper()
+	c, err := divio.New(divio.Config{Endpoint: e.URL, Token: e.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// addTestInstance adds an instance and, if provision, waits until it is functional.
+func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
+	t.Helper()
+	ctx := context.Background()
+	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
+		Environment: envID, Service: simulator.ServiceID(identifier), Prefix: prefix,
+	})
+	if err != nil {
+		t.Fatalf("creating %s %s: %v", identifier, prefix, err)
+	}
+	if !provision {
+		return inst
+	}
+	if err := client.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
+		t.Fatal(err)
+	}
+	inst, err = client.WaitForInstance(ctx, inst.UUID, "be provisioned", (*divio.ServiceInstance).Functional)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// envValues reads an environment's variables from the API: those named, or all when none is.
+func envValues(t *testing.T, client *divio.Client, envID string, names ...string) map[string]string {
+	t.Helper()
+	vars, err := client.ListEnvironmentVariables(context.Background(), envID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for _, v := range vars {
+		if len(names) == 0 || slices.Contains(names, v.Name) {
+			values[v.Name] = v.Value
+		}
+	}
+	if len(values) == 0 || len(names) > 0 && len(values) != len(names) {
+		t.Fatalf("environment %s has variables %v, want %v", envID, slices.Collect(maps.Keys(values)), names)
+	}
+	return values
+}
+
+func knownStrings(m map[string]string) map[string]knownvalue.Check {
+	checks := map[string]knownvalue.Check{}
+	for k, v := range m {
+		checks[k] = knownvalue.StringExact(v)
+	}
+	return checks
+}
+
+// stateHoldsNone fails if any of the secrets occurs anywhere in the state (resources of the
+// types skipped aside, such as echo, whose purpose is to hold them), outputs included.
+func stateHoldsNone(secrets func() []string, skipTypes ...string) statecheck.StateCheck {
+	return stateCheckFunc(func(state *tfjson.State) error {
+		values := secrets()
+		if len(values) == 0 {
+			return fmt.Errorf("no secrets to look for: the check could not fail")
+		}
+		if state.Values == nil {
+			return nil
+		}
+		var kept []any
+		for _, outputs := range state.Values.Outputs {
+			kept = append(kept, outputs)
+		}
+		for _, res := range allResources(state.Values.RootModule) {
+			if !slices.Contains(skipTypes, res.Type) {
+				kept = append(kept, res)
+			}
+		}
+		raw, err := json.Marshal(kept)
+		if err != nil {
+			return err
+		}
+		for _, secret := range values {
+			if secret != "" && strings.Contains(string(raw), secret) {
+				return fmt.Errorf("the state holds a secret value (%d characters)", len(secret))
+			}
+		}
+		return nil
+	})
+}
+
+func allResources(m *tfjson.StateModule) []*tfjson.StateResource {
+	if m == nil {
+		return nil
+	}
+	all := slices.Clone(m.Resources)
+	for _, child := range m.ChildModules {
+		all = append(all, allResources(child)...)
+	}
+	return all
+}
+
+type stateCheckFunc func(*tfjson.State) error
+
+func (f stateCheckFunc) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = f(req.State)
+}

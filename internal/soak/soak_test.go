@@ -1,0 +1,334 @@
+//go:build soak
+
+package soak
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+var (
+	cyclesFlag = flag.Int("soak.cycles", envInt("SOAK_CYCLES", 100), "apply/modify/destroy cycles (env SOAK_CYCLES)")
+	seedFlag   = flag.Int64("soak.seed", int64(envInt("SOAK_SEED", 0)), "seed of the generator and the faults; 0 = time-based (env SOAK_SEED)")
+)
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+const (
+	// maxApplies is one apply and three more after failures: the budget a CI job would give.
+	maxApplies = 4
+	// destroyEvery cycles, the cycle ends with a full terraform destroy.
+	destroyEvery = 10
+	// commandTimeout bounds one terraform command; an apply here takes seconds.
+	commandTimeout = 5 * time.Minute
+)
+
+// faults are what the applies meet: 15% of requests fail with 5xx, 3% are applied but lose their
+// answer, a rate limit that parallel applies hit, and some latency.
+var faults = simulator.Faults{FailRate: 0.15, DropResponseRate: 0.03, RateLimit: 30, Latency: 5 * time.Millisecond}
+
+// panicMarks are what terraform prints when the provider crashed.
+var panicMarks = []string{"panic:", "plugin crashed", "The plugin encountered an error"}
+
+// retryLine matches the provider's debug line for a repeated attempt of one request.
+var retryLine = regexp.MustCompile(`Divio API request:.*\battempt=([0-9]+)`)
+
+type stats struct {
+	cycles, applies, failedApplies, failedPlans, dirtyPlans int
+	destroys, failedDestroys, nonConverged, panics, retries int
+	errors                                                  map[string]int // error summaries of failed commands, ids blanked
+	findings                                                Findings
+}
+
+// soaker runs terraform in one working directory against one simulator.
+type soaker struct {
+	t       *testing.T
+	tf      *tfexec.Terraform
+	sim     *devenv.Simulator
+	work    string
+	logPath string
+	keepDir string // where the output of failed commands is kept for reading afterwards
+	stats   stats
+}
+
+// TestSoak is `make soak`: randomised cycles of apply, modify and destroy through the real
+// terraform binary against a simulator that injects faults, checking after every cycle that the
+// simulator's instances and Terraform's state agree exactly.
+func TestSoak(t *testing.T) {
+	ctx := context.Background()
+	seed := *seedFlag
+	if seed == 0 {
+		seed = time.Now().UnixNano() % 1_000_000
+	}
+	t.Logf("soak: %d cycles, seed %d (replay with SOAK_SEED=%d)", *cyclesFlag, seed, seed)
+
+	s := newSoaker(ctx, t, seed)
+	gen := NewGenerator(uint64(seed))
+	start := time.Now()
+	for cycle := 1; cycle <= *cyclesFlag; cycle++ {
+		s.cycle(ctx, cycle, gen)
+		if s.stats.panics > 0 {
+			break // the provider crashed: what follows would only repeat it
+		}
+	}
+	s.report(time.Since(start))
+}
+
+func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
+	root, err := devenv.ModuleRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if _, err := devenv.BuildProvider(ctx, root, bin); err != nil {
+		t.Fatal(err)
+	}
+	cliConfig, err := devenv.WriteCLIConfig(bin, map[string]string{devenv.ProviderAddress: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small but real delays, so that waiters poll and deployments overlap as they do in use.
+	sim, err := devenv.StartSimulator(simulator.Options{Dataset: simulator.DatasetBench,
+		ProvisionDelay: 50 * time.Millisecond, DeployDelay: 100 * time.Millisecond, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+
+	keepDir, err := os.MkdirTemp("", fmt.Sprintf("divio-soak-%d-", seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, stats: stats{errors: map[string]int{}}}
+	s.logPath = filepath.Join(s.work, "provider.log")
+	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
+		t.Fatal(err)
+	}
+	// The provider logs every request attempt at DEBUG: that is how retries are counted.
+	for _, err := range []error{s.tf.SetLogCore("OFF"), s.tf.SetLogProvider("DEBUG"), s.tf.SetLogPath(s.logPath)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// cycle applies the generator's next configuration with faults on until it converges, every
+// destroyEvery cycles destroys everything the same way, and checks with faults off.
+func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
+	destroy := n%destroyEvery == 0
+	cfg, changes := gen.Next(destroy)
+	s.t.Logf("cycle %d: %s", n, strings.Join(changes, "; "))
+	if err := os.WriteFile(filepath.Join(s.work, "main.tf"), []byte(cfg.HCL()), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	s.stats.cycles++
+
+	s.sim.SetFaults(faults)
+	converged := s.converge(ctx, n, "apply",
+		func(ctx context.Context) error { s.stats.applies++; return s.tf.Apply(ctx) },
+		func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx) })
+	if converged && destroy {
+		cfg = Config{}
+		s.stats.destroys++
+		converged = s.converge(ctx, n, "destroy",
+			func(ctx context.Context) error { return s.tf.Destroy(ctx) },
+			func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx, tfexec.Destroy(true)) })
+	}
+	s.sim.SetFaults(simulator.Faults{})
+	if !converged {
+		s.stats.nonConverged++
+		s.t.Errorf("cycle %d did not converge in %d attempts", n, maxApplies)
+	}
+	s.check(ctx, n, cfg)
+}
+
+// converge runs change until it succeeds and a following plan is empty, at most maxApplies times.
+func (s *soaker) converge(ctx context.Context, cycle int, what string, change func(context.Context) error, plan func(context.Context) (bool, error)) bool {
+	for attempt := 1; attempt <= maxApplies; attempt++ {
+		if err := s.run(ctx, cycle, what, change); err != nil {
+			if what == "destroy" {
+				s.stats.failedDestroys++
+			} else {
+				s.stats.failedApplies++
+			}
+			continue
+		}
+		var changed bool
+		err := s.run(ctx, cycle, "plan after "+what, func(ctx context.Context) (err error) {
+			changed, err = plan(ctx)
+			return err
+		})
+		switch {
+		case err != nil:
+			s.stats.failedPlans++
+		case changed:
+			// A successful apply followed by changes is a perpetual diff or a lost update.
+			s.stats.dirtyPlans++
+			s.t.Errorf("cycle %d: the plan after a successful %s has changes", cycle, what)
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// run runs one terraform command, looks for crashes in its output, counts the provider's retries
+// and keeps the output of a failure.
+func (s *soaker) run(ctx context.Context, cycle int, what string, command func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	s.tf.SetStdout(&out)
+	s.tf.SetStderr(&out)
+	err := command(ctx)
+	s.tf.SetStdout(nil)
+	s.tf.SetStderr(nil)
+	s.countRetries()
+
+	text := out.String()
+	if err != nil {
+		text += "\n" + err.Error()
+	}
+	for _, mark := range panicMarks {
+		if strings.Contains(text, mark) {
+			s.stats.panics++
+			s.t.Errorf("cycle %d: %s: the provider crashed (%q):\n%s", cycle, what, mark, text)
+			break
+		}
+	}
+	if err != nil {
+		summary := errorSummary(text)
+		s.stats.errors[what+": "+summary]++
+		file := filepath.Join(s.keepDir, fmt.Sprintf("cycle-%03d-%s.txt", cycle, strings.ReplaceAll(what, " ", "-")))
+		_ = os.WriteFile(file, []byte(text), 0o600)
+		s.t.Logf("cycle %d: %s failed: %s", cycle, what, summary)
+	}
+	return err
+}
+
+var (
+	errorLine = regexp.MustCompile(`(?m)^[│ ]*Error: (.+)$`)
+	idPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+)
+
+// errorSummary is the distinct error summaries of terraform's output, ids blanked so that the
+// same failure counts once however often it occurs.
+func errorSummary(text string) string {
+	var summaries []string
+	for _, m := range errorLine.FindAllStringSubmatch(text, -1) {
+		summary := idPattern.ReplaceAllString(strings.TrimSpace(m[1]), "<id>")
+		if !slices.Contains(summaries, summary) {
+			summaries = append(summaries, summary)
+		}
+	}
+	if len(summaries) == 0 {
+		first, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+		return first
+	}
+	slices.Sort(summaries)
+	return strings.Join(summaries, " | ")
+}
+
+// countRetries counts the attempts beyond the first in the provider's log, then empties the log.
+func (s *soaker) countRetries() {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return // no log: the command did not start the provider
+	}
+	for _, m := range retryLine.FindAllSubmatch(b, -1) {
+		if n, _ := strconv.Atoi(string(m[1])); n > 1 {
+			s.stats.retries++
+		}
+	}
+	_ = os.Truncate(s.logPath, 0)
+}
+
+// check compares the simulator with Terraform's state and the configuration applied.
+func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
+	state, err := s.tf.Show(ctx)
+	if err != nil {
+		s.t.Fatalf("cycle %d: terraform show: %v", cycle, err)
+	}
+	f := Check(cfg, state, s.sim.Instances())
+	if f.Total() == 0 {
+		return
+	}
+	s.t.Errorf("cycle %d: the simulator and Terraform's state disagree:\n  %s", cycle, strings.Join(f.Problems, "\n  "))
+	total := &s.stats.findings
+	total.Duplicates += f.Duplicates
+	total.Orphans += f.Orphans
+	total.Ghosts += f.Ghosts
+	total.Attachments += f.Attachments
+	total.Drift += f.Drift
+}
+
+func (s *soaker) report(elapsed time.Duration) {
+	st, c := s.stats, s.sim.Counters()
+	var b strings.Builder
+	fmt.Fprintf(&b, "soak summary (%s)\n", elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "  cycles             %d (%d full destroys)\n", st.cycles, st.destroys)
+	fmt.Fprintf(&b, "  applies            %d\n", st.applies)
+	fmt.Fprintf(&b, "  API requests       %d\n", c.Total)
+	fmt.Fprintf(&b, "  injected faults    %d (5xx %d, 429 %d, lost responses %d)\n",
+		c.Injected5xx+c.Injected429+c.DroppedResponses, c.Injected5xx, c.Injected429, c.DroppedResponses)
+	fmt.Fprintf(&b, "  retries            %d\n", st.retries)
+	fmt.Fprintf(&b, "  deployments        %d\n", len(s.sim.Deployments()))
+	fmt.Fprintf(&b, "  failed applies     %d\n", st.failedApplies)
+	fmt.Fprintf(&b, "  failed destroys    %d\n", st.failedDestroys)
+	fmt.Fprintf(&b, "  failed plans       %d\n", st.failedPlans)
+	fmt.Fprintf(&b, "  dirty plans        %d (changes right after a successful apply)\n", st.dirtyPlans)
+	fmt.Fprintf(&b, "  non-converging     %d\n", st.nonConverged)
+	fmt.Fprintf(&b, "  panics             %d\n", st.panics)
+	fmt.Fprintf(&b, "  duplicates         %d\n", st.findings.Duplicates)
+	fmt.Fprintf(&b, "  orphans            %d\n", st.findings.Orphans)
+	fmt.Fprintf(&b, "  ghosts             %d\n", st.findings.Ghosts)
+	fmt.Fprintf(&b, "  attachment errors  %d\n", st.findings.Attachments)
+	fmt.Fprintf(&b, "  drift              %d\n", st.findings.Drift)
+	if len(st.errors) > 0 {
+		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")
+		for _, e := range slices.Sorted(maps.Keys(st.errors)) {
+			fmt.Fprintf(&b, "    %3d x %s\n", st.errors[e], e)
+		}
+	}
+	s.t.Log(b.String())
+
+	var failed []string
+	if st.findings.Duplicates > 0 || st.findings.Orphans > 0 {
+		failed = append(failed, fmt.Sprintf("%d duplicates, %d orphans", st.findings.Duplicates, st.findings.Orphans))
+	}
+	if n := st.findings.Ghosts + st.findings.Attachments + st.findings.Drift; n > 0 {
+		failed = append(failed, fmt.Sprintf("%d other disagreements between state and simulator", n))
+	}
+	if st.panics > 0 {
+		failed = append(failed, fmt.Sprintf("%d panics", st.panics))
+	}
+	if st.nonConverged > 0 || st.dirtyPlans > 0 {
+		failed = append(failed, fmt.Sprintf("%d cycles did not converge, %d plans had changes after a successful apply", st.nonConverged, st.dirtyPlans))
+	}
+	if len(failed) > 0 {
+		s.t.Fatal(errors.New("soak failed: " + strings.Join(failed, "; ")))
+	}
+}

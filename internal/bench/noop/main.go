@@ -1,0 +1,76 @@
+// Command noop is a terraform-plugin-framework provider that does nothing: its one resource,
+// noop_thing, copies the plan to the state. The benchmark plans 200 of them to measure what
+// Terraform and the framework cost on their own, the baseline the Divio provider is held to.
+// It is never shipped.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+)
+
+type noopProvider struct{}
+
+func (noopProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "noop"
+}
+
+func (noopProvider) Schema(context.Context, provider.SchemaRequest, *provider.SchemaResponse) {}
+
+func (noopProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
+}
+
+func (noopProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{func() resource.Resource { return thing{} }}
+}
+
+func (noopProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+
+// thing has the arguments of a divio_service, so that both plans move the same shape of data.
+type thing struct{}
+
+func (thing) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_thing"
+}
+
+func (thing) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{Attributes: map[string]schema.Attribute{
+		"environment_id": schema.StringAttribute{Required: true},
+		"service":        schema.StringAttribute{Required: true},
+		"prefix":         schema.StringAttribute{Required: true},
+	}}
+}
+
+func (thing) Create(_ context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	resp.State.Raw = req.Plan.Raw
+}
+
+// Read leaves the state as it is: the framework starts the response from the prior state.
+func (thing) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
+
+func (thing) Update(_ context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	resp.State.Raw = req.Plan.Raw
+}
+
+// Delete does nothing: the framework drops the state of a delete that reports no error.
+func (thing) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+
+func main() {
+	// -debug serves the provider for reattaching, as the Divio provider's main.go does, so that
+	// the benchmark can measure both processes the same way.
+	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
+	flag.Parse()
+	// The benchmark's dev_overrides name this address (noopAddress in internal/bench).
+	err := providerserver.Serve(context.Background(), func() provider.Provider { return noopProvider{} },
+		providerserver.ServeOpts{Address: "registry.terraform.io/bench/noop", Debug: *debug})
+	if err != nil {
+		log.Fatal(err)
+	}
+}

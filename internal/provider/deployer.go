@@ -112,6 +112,9 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 	if b.prev != nil {
 		<-b.prev.done
 		b.prev = nil // do not keep the chain of every batch alive
+		// The previous batch's members are done, so Terraform starts other resources now:
+		// those of this environment should find this batch still gathering.
+		d.gather(b)
 	}
 	if !d.close(b) {
 		b.err = errNobodyWaiting

@@ -1,34 +1,376 @@
 package provider
 
-// STUB: replaced by the real implementation.
-
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
 )
 
-type ServiceAttachmentResource struct{}
+var (
+	_ resource.ResourceWithConfigure   = &ServiceAttachmentResource{}
+	_ resource.ResourceWithImportState = &ServiceAttachmentResource{}
+)
+
+// ServiceAttachmentResource attaches a service instance to its environment's application.
+type ServiceAttachmentResource struct {
+	data *providerData
+}
 
 func NewServiceAttachmentResource() resource.Resource { return &ServiceAttachmentResource{} }
+
+type serviceAttachmentModel struct {
+	ID            types.String   `tfsdk:"id"`
+	ServiceID     types.String   `tfsdk:"service_id"`
+	Deploy        types.Bool     `tfsdk:"deploy"`
+	EnvironmentID types.String   `tfsdk:"environment_id"`
+	Status        types.String   `tfsdk:"status"`
+	DeploymentID  types.String   `tfsdk:"deployment_id"`
+	Timeouts      timeouts.Value `tfsdk:"timeouts"`
+}
+
+// modelFromAttachedInstance sets what the API says about the attached instance; deploy,
+// timeouts and deployment_id are known only to Terraform.
+func modelFromAttachedInstance(m *serviceAttachmentModel, inst *divio.ServiceInstance) {
+	m.ID = types.StringValue(inst.UUID)
+	m.ServiceID = types.StringValue(inst.UUID)
+	m.EnvironmentID = types.StringValue(inst.Environment)
+	m.Status = types.StringValue(inst.Status)
+}
+
+// attachedOrMarked reports whether the instance is attached or will be by the next deployment;
+// anything else (PENDING_DETACHMENT included) means the attachment was undone.
+func attachedOrMarked(inst *divio.ServiceInstance) bool {
+	return inst.Status == divio.StatusAttached || inst.AttachRequested
+}
 
 func (r *ServiceAttachmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_service_attachment"
 }
 
-func (r *ServiceAttachmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{}
+func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Attaches a service instance (a `divio_service`) to its environment's application, which then " +
+			"receives the instance's environment variables. Attaching and detaching take effect with a deployment of the " +
+			"environment: attachments of one environment applied together share one deployment. Set `deploy = false` on " +
+			"several attachments and add one `divio_deployment` that depends on them to attach them all with exactly one deployment.\n\n" +
+			"Destroying the attachment detaches the instance with a deployment; the instance and its data stay.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The id of the attached service instance.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"service_id": schema.StringAttribute{
+				MarkdownDescription: "The id of the service instance to attach, usually `divio_service.<name>.id`. Changing it detaches the old instance and attaches the new one.",
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"deploy": schema.BoolAttribute{
+				MarkdownDescription: "Whether to deploy the environment and wait until the instance is attached (default `true`). " +
+					"With `false` the instance is only marked for attachment (`status` stays `PENDING_ATTACHMENT`) and is attached by the " +
+					"environment's next deployment, e.g. a `divio_deployment`. Changing it to `true` deploys then, if the instance is not attached yet.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
+			"environment_id": schema.StringAttribute{
+				MarkdownDescription: "The id of the environment the instance belongs to, and whose deployment attaches it.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"status": schema.StringAttribute{
+				MarkdownDescription: "The instance's status: `ATTACHED` once attached; while only marked, its status before attachment (`PENDING_ATTACHMENT` when provisioned).",
+				Computed:            true,
+			},
+			"deployment_id": schema.StringAttribute{
+				MarkdownDescription: "The id of the deployment that attached the instance; null if Terraform did not deploy (`deploy = false`, or the instance was attached already).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseNonNullStateForUnknown()},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true}),
+		},
+	}
 }
 
-func (r *ServiceAttachmentResource) Create(context.Context, resource.CreateRequest, *resource.CreateResponse) {
+func (r *ServiceAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = data
 }
 
-func (r *ServiceAttachmentResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
+// providerConfigured reports whether a resource can call the API. It cannot while the provider's
+// own configuration is unknown (it depends on values known only after apply).
+func providerConfigured(data *providerData, diags *diag.Diagnostics) bool {
+	if data != nil {
+		return true
+	}
+	diags.AddError("Divio provider not configured",
+		"The divio provider's api_token, endpoint or zone is not known yet, so nothing can be attached, detached or deployed. "+
+			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
+	return false
 }
 
-func (r *ServiceAttachmentResource) Update(context.Context, resource.UpdateRequest, *resource.UpdateResponse) {
+func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !providerConfigured(r.data, &resp.Diagnostics) {
+		return
+	}
+	var plan serviceAttachmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.attach(ctx, &plan, &resp.Diagnostics)
+	// Once the instance is marked, record the attachment even if the deployment failed: Terraform
+	// keeps it as tainted and the next apply tries again, rather than forgetting the mark.
+	if !plan.ID.IsUnknown() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
 }
 
-func (r *ServiceAttachmentResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+// Update changes only deploy or timeouts; deploy turned true deploys an instance still waiting
+// for attachment. It runs under the create timeout, since it does what a create does.
+func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !providerConfigured(r.data, &resp.Diagnostics) {
+		return
+	}
+	var plan serviceAttachmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.attach(ctx, &plan, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// attach marks the instance for attachment and, if m.Deploy, deploys its environment and waits
+// until the instance is attached. It sets m's computed values; m.ID stays unknown until the
+// instance is marked. On errors m describes the instance as last seen, so that it can be saved.
+func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) {
+	timeout, d := m.Timeouts.Create(ctx, defaultTimeout)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	id := m.ServiceID.ValueString()
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if err != nil {
+		addAttachError(diags, id, err)
+		return
+	}
+	envID := inst.Environment
+	err = r.data.client.AttachServiceInstance(ctx, id)
+	r.data.cache.ForgetInstances(envID)
+	if err != nil {
+		addAttachError(diags, id, err)
+		return
+	}
+	if marked, err := r.data.client.GetServiceInstance(ctx, id); err == nil {
+		inst = marked
+	} else {
+		inst.AttachRequested = true // as the attach just made it
+	}
+	modelFromAttachedInstance(m, inst)
+	if m.DeploymentID.IsUnknown() {
+		m.DeploymentID = types.StringNull()
+	}
+	// An instance already attached (or whose pending detachment the attach just cancelled)
+	// needs no deployment.
+	if !m.Deploy.ValueBool() || (inst.Status == divio.StatusAttached && !inst.AttachRequested) {
+		return
+	}
+
+	dep, err := r.data.deployer.Deploy(ctx, envID)
+	if err != nil {
+		addDeployError(diags, fmt.Sprintf("Service instance %s was not attached", id), err,
+			fmt.Sprintf("The deployment of environment %s that was to attach service instance %s did not succeed, so the instance is not attached "+
+				"and the application runs as before. The attachment is kept in Terraform's state, marked tainted, and the instance stays marked "+
+				"for attachment: fix the cause (see the deployment's log in the Divio Control Panel), then apply again to deploy again.", envID, id))
+		return
+	}
+	inst, err = r.data.client.WaitForInstance(ctx, id, "be attached", func(i *divio.ServiceInstance) bool {
+		// Still marked means still being provisioned and attached; unmarked and not attached
+		// means someone undid the attachment.
+		return i.Status == divio.StatusAttached || !i.AttachRequested
+	})
+	if m.DeploymentID.IsNull() {
+		m.DeploymentID = types.StringValue(dep.UUID)
+	}
+	if err != nil {
+		addAPIError(diags, fmt.Sprintf("Service instance %s was not attached", id), err)
+		return
+	}
+	modelFromAttachedInstance(m, inst)
+	if inst.Status != divio.StatusAttached {
+		diags.AddError(fmt.Sprintf("Service instance %s was not attached", id),
+			fmt.Sprintf("Deployment %s of environment %s succeeded, but service instance %s is %s and no longer marked for attachment: "+
+				"its attachment was probably cancelled outside Terraform while deploying. Apply again to attach it.", dep.UUID, envID, id, inst.Status))
+	}
+}
+
+func addAttachError(diags *diag.Diagnostics, id string, err error) {
+	if errors.Is(err, divio.ErrNotFound) {
+		diags.AddAttributeError(path.Root("service_id"), "Service instance not found",
+			fmt.Sprintf("Service instance %s does not exist, was removed, or the API token may not see it: %v. "+
+				"Set service_id to the id of an existing divio_service.", id, err))
+		return
+	}
+	addAPIError(diags, "Cannot attach service instance "+id, err)
+}
+
+// addDeployError reports a deployment that failed with what it means (whenFailed), or, when it
+// did not get as far as failing, the error itself.
+func addDeployError(diags *diag.Diagnostics, summary string, err error, whenFailed string) {
+	var failed *divio.DeploymentFailedError
+	if errors.As(err, &failed) {
+		diags.AddError(summary, fmt.Sprintf("Deployment %s ended with status %s. %s", failed.Deployment.UUID, failed.Deployment.Status, whenFailed))
+		return
+	}
+	addAPIError(diags, summary, err)
+}
+
+func (r *ServiceAttachmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	if r.data == nil {
+		return // keep the state as it is until the provider can be configured
+	}
+	var state serviceAttachmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ID.ValueString()
+	inst, err := r.instance(ctx, state.EnvironmentID, id)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		return
+	}
+	// REMOVED, DETACHED and PENDING_DETACHMENT alike: someone else undid the attachment.
+	if inst == nil || !attachedOrMarked(inst) {
+		removeGone(ctx, resp, "the attachment of service instance "+id)
+		return
+	}
+	modelFromAttachedInstance(&state, inst)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// instance finds an instance through its environment's cached list, or, before the environment
+// is known (on import), directly. Nil means it does not exist.
+func (r *ServiceAttachmentResource) instance(ctx context.Context, environmentID types.String, id string) (*divio.ServiceInstance, error) {
+	if !environmentID.IsNull() && !environmentID.IsUnknown() {
+		return r.data.cache.Instance(ctx, environmentID.ValueString(), id)
+	}
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if errors.Is(err, divio.ErrNotFound) {
+		return nil, nil
+	}
+	return inst, err
+}
+
+func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !providerConfigured(r.data, &resp.Diagnostics) {
+		return
+	}
+	var state serviceAttachmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
+	summary := fmt.Sprintf("Service instance %s was not detached", id)
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if errors.Is(err, divio.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, summary, err)
+		return
+	}
+	if !attachedOrMarked(inst) && inst.Status != divio.StatusPendingDetachment {
+		return // detached already
+	}
+	err = r.data.client.DetachServiceInstance(ctx, id)
+	r.data.cache.ForgetInstances(envID)
+	if errors.Is(err, divio.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, summary, err)
+		return
+	}
+	// An instance that was only marked, never attached, is detached by clearing the mark.
+	if inst.Status != divio.StatusAttached && inst.Status != divio.StatusPendingDetachment {
+		return
+	}
+
+	if _, err := r.data.deployer.Deploy(ctx, envID); err != nil {
+		r.keepAttachedAfterFailure(ctx, id, envID, err, &resp.Diagnostics)
+		addDeployError(&resp.Diagnostics, summary, err,
+			fmt.Sprintf("The deployment of environment %s that was to detach service instance %s did not succeed, so the instance stays attached "+
+				"and the application keeps running with it. The attachment stays in Terraform's state. Fix the cause of the failed deployment "+
+				"(see its log in the Divio Control Panel), then run terraform apply or destroy again.", envID, id))
+		return
+	}
+	inst, err = r.data.client.WaitForInstance(ctx, id, "be detached", func(i *divio.ServiceInstance) bool {
+		return i.Status != divio.StatusPendingDetachment
+	})
+	switch {
+	case errors.Is(err, divio.ErrNotFound):
+	case err != nil:
+		addAPIError(&resp.Diagnostics, summary, err)
+	case inst.Status == divio.StatusAttached:
+		resp.Diagnostics.AddError(summary,
+			fmt.Sprintf("The deployment of environment %s succeeded, but service instance %s is ATTACHED again: it was probably re-attached outside Terraform "+
+				"while deploying. Run terraform destroy again to detach it.", envID, id))
+	}
+}
+
+// keepAttachedAfterFailure cancels the pending detachment after its deployment failed: the
+// application still uses the instance, and an instance left PENDING_DETACHMENT would be detached
+// by whatever deploys the environment next, unasked, and read as detached by the next refresh.
+func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id, envID string, deployErr error, diags *diag.Diagnostics) {
+	var failed *divio.DeploymentFailedError
+	if !errors.As(deployErr, &failed) {
+		return // it may still be running, and then detaches the instance as asked
+	}
+	err := r.data.client.AttachServiceInstance(ctx, id)
+	r.data.cache.ForgetInstances(envID)
+	if err != nil && !errors.Is(err, divio.ErrNotFound) {
+		addAPIError(diags, fmt.Sprintf("Cannot cancel the pending detachment of service instance %s", id), err)
+	}
+}
+
+func (r *ServiceAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id, err := parseImportID("service instance", req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+		return
+	}
+	// Read fills in the rest from the instance; deploy takes its default, so that importing an
+	// attachment whose configuration leaves it out plans no change.
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deploy"), true)...)
 }

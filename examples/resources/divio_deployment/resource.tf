@@ -1,0 +1,31 @@
+data "divio_application" "app" {
+  slug = "demo-app"
+}
+
+data "divio_environment" "live" {
+  application_id = data.divio_application.app.id
+  slug           = "live"
+}
+
+resource "divio_service" "db" {
+  for_each       = toset(["DEFAULT", "REPORTING"])
+  environment_id = data.divio_environment.live.id
+  service        = "postgres-15"
+  prefix         = each.key
+}
+
+# Only mark the instances for attachment...
+resource "divio_service_attachment" "db" {
+  for_each   = divio_service.db
+  service_id = each.value.id
+  deploy     = false
+}
+
+# ...and attach them all with exactly one deployment. A change of triggers deploys again.
+resource "divio_deployment" "services" {
+  environment_id = data.divio_environment.live.id
+  triggers = {
+    services = join(",", sort([for a in divio_service_attachment.db : a.id]))
+  }
+  depends_on = [divio_service_attachment.db]
+}

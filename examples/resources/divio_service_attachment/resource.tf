@@ -1,0 +1,24 @@
+data "divio_application" "app" {
+  slug = "demo-app"
+}
+
+data "divio_environment" "live" {
+  application_id = data.divio_application.app.id
+  slug           = "live"
+}
+
+resource "divio_service" "database" {
+  environment_id = data.divio_environment.live.id
+  service        = "postgres-15"
+}
+
+# Attaches the database to the application: deploys the environment and waits until the
+# instance is ATTACHED. Attachments of one environment applied together share a deployment.
+resource "divio_service_attachment" "database" {
+  service_id = divio_service.database.id
+
+  timeouts {
+    create = "30m"
+    delete = "30m"
+  }
+}

@@ -1,0 +1,557 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+const attachmentAddr = "divio_service_attachment.a"
+
+var attachTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+
+// addAttachableInstances adds n provisioned postgres instances (prefixes DB_1, DB_2, ...) to an
+// environment through the API, for the attachments under test to attach.
+func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []string {
+	t.Helper()
+	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		inst, err := client.CreateServiceInstance(t.Context(), divio.CreateServiceInstanceRequest{
+			Environment: envID, Service: simulator.ServiceID("postgres-15"), Prefix: fmt.Sprintf("DB_%d", i+1),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.ProvisionServiceInstance(t.Context(), inst.UUID); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = inst.UUID
+	}
+	return ids
+}
+
+// attachmentConfig is a divio_service_attachment "a" of serviceID with extra arguments.
+func attachmentConfig(env *testEnv, serviceID, extra string) string {
+	return env.config(fmt.Sprintf(`
+resource "divio_service_attachment" "a" {
+  service_id = %q
+%s
+}
+`, serviceID, extra))
+}
+
+// expectSimInstance checks an instance's status and attachment mark in the simulator.
+func expectSimInstance(sim *simulator.Simulator, id, status string, marked bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, in := range sim.Instances() {
+			if in.UUID == id {
+				if in.Status != status || in.AttachRequested != marked {
+					return fmt.Errorf("simulator instance %s is %s (attach_requested %v), want %s (attach_requested %v)",
+						id, in.Status, in.AttachRequested, status, marked)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("the simulator has no instance %s", id)
+	}
+}
+
+// expectDeployments checks how many deployments the simulator ran in all.
+func expectDeployments(sim *simulator.Simulator, want int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if got := len(sim.Deployments()); got != want {
+			return fmt.Errorf("the simulator ran %d deployments, want %d", got, want)
+		}
+		return nil
+	}
+}
+
+// expectLastDeploymentIn checks that attribute holds the id of the simulator's newest deployment.
+func expectLastDeploymentIn(sim *simulator.Simulator, addr, attribute string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		deps := sim.Deployments()
+		if len(deps) == 0 {
+			return fmt.Errorf("the simulator ran no deployment")
+		}
+		return resource.TestCheckResourceAttr(addr, attribute, deps[len(deps)-1].UUID)(s)
+	}
+}
+
+// checkNothingAttached is a CheckDestroy: no instance is attached or marked any more.
+func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, in := range sim.Instances() {
+			if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested {
+				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+			}
+		}
+		return nil
+	}
+}
+
+// messageRegexp matches the words of a message however Terraform wrapped its lines.
+func messageRegexp(message string) *regexp.Regexp {
+	words := strings.Fields(message)
+	for i, w := range words {
+		words[i] = regexp.QuoteMeta(w)
+	}
+	return regexp.MustCompile(strings.Join(words, `\s+`))
+}
+
+func TestAccServiceAttachment_lifecycle(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 2)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[0])),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(attachTestEnvID)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deploy"), knownvalue.Bool(true)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 1),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
+			},
+			{
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				ResourceName:      attachmentAddr,
+				ImportState:       true,
+				ImportStateId:     ids[0],
+				ImportStateVerify: true,
+				// Which deployment attached an instance is known only to the apply that deployed.
+				ImportStateVerifyIgnore: []string{"deployment_id"},
+			},
+			{
+				Config: attachmentConfig(env, ids[0], "  deploy = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deploy"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 1),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
+			},
+			{
+				// Another instance: the old one is detached (one deployment), the new one attached (another).
+				Config: attachmentConfig(env, ids[1], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[1])),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusDetached, false),
+					expectSimInstance(sim, ids[1], simulator.StatusAttached, false),
+					expectDeployments(sim, 3),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
+			},
+		},
+	})
+}
+
+func TestAccServiceAttachment_deployLater(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: attachmentConfig(env, ids[0], "  deploy = false"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusPendingAttachment)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deployment_id"), knownvalue.Null()),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true),
+					expectDeployments(sim, 0),
+				),
+			},
+			{
+				Config: attachmentConfig(env, ids[0], "  deploy = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// deploy turned on: the marked instance is deployed now, in place.
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 1),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
+			},
+		},
+	})
+}
+
+// A marked instance that is destroyed before any deployment is detached by clearing the mark.
+func TestAccServiceAttachment_destroyMarkedOnly(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: attachmentConfig(env, ids[0], "  deploy = false"),
+				Check:  expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true),
+			},
+			{
+				Config: env.config(""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, false),
+					expectDeployments(sim, 0),
+				),
+			},
+		},
+	})
+}
+
+func TestAccServiceAttachment_drift(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	setStatus := func(status string) func() {
+		return func() {
+			if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &status}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: attachmentConfig(env, ids[0], ""),
+				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+			},
+			{
+				// Detached outside Terraform: the attachment is planned again, and the apply attaches it.
+				PreConfig: setStatus(simulator.StatusDetached),
+				Config:    attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 2),
+				),
+			},
+			{
+				// A detachment asked for outside Terraform counts as detached.
+				PreConfig:          setStatus(simulator.StatusPendingDetachment),
+				Config:             attachmentConfig(env, ids[0], ""),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				PreConfig: setStatus(simulator.StatusAttached),
+				Config:    attachmentConfig(env, ids[0], ""),
+				PlanOnly:  true,
+			},
+			{
+				// The instance removed outside Terraform: the attachment is gone too.
+				PreConfig: func() {
+					if err := sim.DeleteInstanceOutOfBand(ids[0]); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             attachmentConfig(env, ids[0], ""),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
+
+func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				PreConfig:   sim.FailNextDeploy,
+				Config:      attachmentConfig(env, ids[0], ""),
+				ExpectError: regexp.MustCompile(`(?s)Service instance ` + ids[0] + `\s+was\s+not\s+attached.*Deployment\s+\S+\s+ended\s+with\s+status\s+FAILURE`),
+			},
+			{
+				// The simulator shows no change, and the attachment stayed in the state, tainted:
+				// the next apply replaces it, which deploys again.
+				PreConfig: func() {
+					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true)(nil); err != nil {
+						t.Error(err)
+					}
+					if deps := sim.Deployments(); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
+						t.Errorf("deployments %+v, want one that failed", deps)
+					}
+				},
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 2),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
+			},
+		},
+	})
+}
+
+func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: attachmentConfig(env, ids[0], ""),
+				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+			},
+			{
+				PreConfig: sim.FailNextDeploy,
+				Config:    attachmentConfig(env, ids[0], ""),
+				Destroy:   true,
+				ExpectError: messageRegexp("the instance stays attached and the application keeps running with it. " +
+					"The attachment stays in Terraform's state."),
+			},
+			{
+				// Still attached in the simulator and in the state: nothing to change.
+				PreConfig: func() {
+					if err := expectSimInstance(sim, ids[0], simulator.StatusAttached, false)(nil); err != nil {
+						t.Error(err)
+					}
+				},
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: expectDeployments(sim, 2),
+			},
+			// The test's own destroy then succeeds: CheckDestroy finds the instance detached.
+		},
+	})
+}
+
+// Attachments that only mark their instances, and one divio_deployment after them: exactly one
+// deployment attaches them all.
+func TestAccServiceAttachment_deploymentAttachesMarked(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 3)
+	attachments := env.config(fmt.Sprintf(`
+resource "divio_service_attachment" "all" {
+  count      = %d
+  service_id = %s[count.index]
+  deploy     = false
+}
+`, len(ids), hclList(ids)))
+	withDeployment := attachments + fmt.Sprintf(`
+resource "divio_deployment" "after" {
+  environment_id = %q
+  depends_on     = [divio_service_attachment.all]
+}
+`, attachTestEnvID)
+	allInSim := func(status string, marked bool) resource.TestCheckFunc {
+		var checks []resource.TestCheckFunc
+		for _, id := range ids {
+			checks = append(checks, expectSimInstance(sim, id, status, marked))
+		}
+		return resource.ComposeAggregateTestCheckFunc(checks...)
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				Config: attachments,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("divio_service_attachment.all[0]", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusPendingAttachment)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(allInSim(simulator.StatusPendingAttachment, true), expectDeployments(sim, 0)),
+			},
+			{
+				Config: withDeployment,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("divio_deployment.after", tfjsonpath.New("status"), knownvalue.StringExact(divio.DeploymentSuccess)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					allInSim(simulator.StatusAttached, false),
+					expectDeployments(sim, 1),
+					expectLastDeploymentIn(sim, "divio_deployment.after", "id"),
+				),
+			},
+			{
+				Config: withDeployment,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func hclList(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = fmt.Sprintf("%q", v)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// A service and its attachment, created and destroyed in one run each.
+func TestAccServiceAttachment_fullStack(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			for _, in := range sim.Instances() {
+				if in.Status != simulator.StatusRemoved {
+					return fmt.Errorf("instance %s is %s after destroy, want REMOVED", in.UUID, in.Status)
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(fmt.Sprintf(`
+resource "divio_service" "db" {
+  environment_id = %q
+  service        = "postgres-15"
+}
+
+resource "divio_service_attachment" "a" {
+  service_id = divio_service.db.id
+}
+`, attachTestEnvID)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrPair(attachmentAddr, "id", "divio_service.db", "id"),
+					func(s *terraform.State) error {
+						id := s.RootModule().Resources[attachmentAddr].Primary.ID
+						return expectSimInstance(sim, id, simulator.StatusAttached, false)(s)
+					},
+					expectDeployments(sim, 1),
+				),
+			},
+		},
+	})
+}
+
+// Attachments of one environment applied together share deployments: with Terraform's default
+// parallelism of 10, 12 attachments take at most 2.
+func TestAccServiceAttachment_coalescesDeployments(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) {
+		o.Dataset = simulator.DatasetBench // a subscription without limits
+		o.DeployDelay = 200 * time.Millisecond
+	})
+	sim := env.requireSim(t)
+	envID := simulator.EnvironmentID("bench-app-1", simulator.EnvTest)
+	ids := addAttachableInstances(t, env, envID, 12)
+	atMostDeployments := func(n int) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			if got := len(sim.Deployments()); got > n {
+				return fmt.Errorf("the simulator ran %d deployments, want at most %d", got, n)
+			}
+			return nil
+		}
+	}
+	var checks []resource.TestCheckFunc
+	for _, id := range ids {
+		checks = append(checks, expectSimInstance(sim, id, simulator.StatusAttached, false))
+	}
+
+	// A window longer than the tests' 20ms, so that a loaded machine, slow to start Terraform's
+	// parallel operations, does not split the gathering; still short next to the deployment.
+	provider := testProvider()
+	provider.gatherWindow = 100 * time.Millisecond
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
+			"divio": providerserver.NewProtocol6WithError(provider),
+		},
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkNothingAttached(sim),
+			atMostDeployments(4), // and at most 2 more to detach them
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: env.config(fmt.Sprintf(`
+resource "divio_service_attachment" "all" {
+  count      = %d
+  service_id = %s[count.index]
+}
+`, len(ids), hclList(ids))),
+				Check: resource.ComposeAggregateTestCheckFunc(append(checks, atMostDeployments(2))...),
+			},
+		},
+	})
+}

@@ -12,7 +12,7 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-var testEnvironmentID = simulator.EnvironmentID("demo-app", "test")
+var deployerTestEnvID = simulator.EnvironmentID("demo-app", "test")
 
 // newTestDeployer serves a simulator whose deployments last deployDelay, and returns a deployer
 // that gathers for 20ms against it.
@@ -50,7 +50,7 @@ func deployConcurrently(ctx context.Context, d *deployer, n int) []deployResult 
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			dep, err := d.Deploy(ctx, testEnvironmentID)
+			dep, err := d.Deploy(ctx, deployerTestEnvID)
 			results[i] = deployResult{dep, err}
 		})
 	}
@@ -73,7 +73,7 @@ func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
 
 func TestDeployerConcurrentCallersShareOneDeployment(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := addTestInstance(t, client)
+	inst := deployerTestInstance(t, client)
 	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestDeployerConcurrentCallersShareOneDeployment(t *testing.T) {
 			t.Errorf("caller %d got deployment %+v, want the simulator's only one, succeeded", i, r.deployment)
 		}
 	}
-	if got := simInstance(t, sim, inst.UUID).Status; got != simulator.StatusAttached {
+	if got := simInstanceOf(t, sim, inst.UUID).Status; got != simulator.StatusAttached {
 		t.Errorf("the marked instance is %s after the deployment, want ATTACHED", got)
 	}
 }
@@ -130,12 +130,12 @@ func TestDeployerCallersDuringADeploymentShareTheNextOne(t *testing.T) {
 
 func TestDeployerWaitsOutADeploymentStartedElsewhere(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	outside, err := client.CreateDeployment(t.Context(), testEnvironmentID)
+	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	dep, err := d.Deploy(t.Context(), testEnvironmentID)
+	dep, err := d.Deploy(t.Context(), deployerTestEnvID)
 	if err != nil {
 		t.Fatalf("Deploy while another deployment ran: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestDeployerWaitsOutADeploymentStartedElsewhere(t *testing.T) {
 
 func TestDeployerFailureReachesEveryMember(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := addTestInstance(t, client)
+	inst := deployerTestInstance(t, client)
 	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestDeployerFailureReachesEveryMember(t *testing.T) {
 	if got := len(sim.Deployments()); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
-	if got := simInstance(t, sim, inst.UUID).Status; got == simulator.StatusAttached {
+	if got := simInstanceOf(t, sim, inst.UUID).Status; got == simulator.StatusAttached {
 		t.Error("a failed deployment attached the instance")
 	}
 }
@@ -176,7 +176,7 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancelled := make(chan error, 1)
 	go func() {
-		_, err := d.Deploy(ctx, testEnvironmentID)
+		_, err := d.Deploy(ctx, deployerTestEnvID)
 		cancelled <- err
 	}()
 	time.Sleep(5 * time.Millisecond)
@@ -208,7 +208,7 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	d, _, sim := newTestDeployer(t, 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := d.Deploy(ctx, testEnvironmentID); !errors.Is(err, context.Canceled) {
+	if _, err := d.Deploy(ctx, deployerTestEnvID); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Deploy with a cancelled context: %v, want context.Canceled", err)
 	}
 	time.Sleep(60 * time.Millisecond) // past the gathering window
@@ -217,11 +217,11 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	}
 }
 
-// addTestInstance adds a provisioned postgres instance to the test environment.
-func addTestInstance(t *testing.T, client *divio.Client) *divio.ServiceInstance {
+// deployerTestInstance adds a provisioned postgres instance to the test environment.
+func deployerTestInstance(t *testing.T, client *divio.Client) *divio.ServiceInstance {
 	t.Helper()
 	inst, err := client.CreateServiceInstance(t.Context(), divio.CreateServiceInstanceRequest{
-		Environment: testEnvironmentID, Service: simulator.ServiceID("postgres-15"), Prefix: "DEFAULT",
+		Environment: deployerTestEnvID, Service: simulator.ServiceID("postgres-15"), Prefix: "DEFAULT",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func addTestInstance(t *testing.T, client *divio.Client) *divio.ServiceInstance 
 	return inst
 }
 
-func simInstance(t *testing.T, sim *simulator.Simulator, id string) simulator.Instance {
+func simInstanceOf(t *testing.T, sim *simulator.Simulator, id string) simulator.Instance {
 	t.Helper()
 	for _, in := range sim.Instances() {
 		if in.UUID == id {

@@ -204,6 +204,35 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 	}
 }
 
+// The performance goal: 50 attachments of one environment applied with Terraform's default
+// parallelism of 10 start at most 6 deployments. Each worker is a Terraform slot that marks an
+// instance (a request's worth of time) and then waits for the deployment.
+func TestDeployerFiftyCallersTenAtATimeStartAtMostSixDeployments(t *testing.T) {
+	d, _, sim := newTestDeployer(t, 50*time.Millisecond)
+	jobs := make(chan struct{}, 50)
+	for range 50 {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			for range jobs {
+				time.Sleep(2 * time.Millisecond)
+				if _, err := d.Deploy(t.Context(), deployerTestEnvID); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := len(sim.Deployments())
+	t.Logf("50 callers, 10 at a time: %d deployments", got)
+	if got > 6 {
+		t.Errorf("50 callers, 10 at a time, started %d deployments, want at most 6", got)
+	}
+}
+
 func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	d, _, sim := newTestDeployer(t, 0)
 	ctx, cancel := context.WithCancel(t.Context())

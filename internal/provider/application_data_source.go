@@ -88,7 +88,7 @@ func (d *ApplicationDataSource) ConfigValidators(context.Context) []datasource.C
 func (d *ApplicationDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var model applicationDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
-	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !requireConfigured(d.data, &resp.Diagnostics) {
 		return
 	}
 	var app *divio.Application

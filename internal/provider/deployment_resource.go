@@ -114,7 +114,7 @@ func (r *DeploymentResource) Configure(_ context.Context, req resource.Configure
 }
 
 func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if !providerConfigured(r.data, &resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan deploymentModel

@@ -40,3 +40,15 @@ func providerDataFrom(raw any) (*providerData, diag.Diagnostics) {
 	}
 	return data, diags
 }
+
+// requireConfigured reports whether the API can be called, and says why not when it cannot: the
+// provider's own api_token, endpoint or zone are unknown until apply.
+func requireConfigured(data *providerData, diags *diag.Diagnostics) bool {
+	if data != nil {
+		return true
+	}
+	diags.AddError("Divio provider not configured",
+		"The divio provider's api_token, endpoint or zone depends on a value that is known only after apply, so the Divio API cannot be called yet. "+
+			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
+	return false
+}

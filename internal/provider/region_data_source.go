@@ -46,7 +46,7 @@ func (d *RegionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 func (d *RegionDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var model regionModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
-	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !requireConfigured(d.data, &resp.Diagnostics) {
 		return
 	}
 	regions, err := d.data.cache.Regions(ctx)

@@ -7,7 +7,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -29,18 +28,6 @@ func (d *providerDataSource) Configure(_ context.Context, req datasource.Configu
 	data, diags := providerDataFrom(req.ProviderData)
 	resp.Diagnostics.Append(diags...)
 	d.data = data
-}
-
-// configured reports whether the data source can call the API. It cannot when the provider's
-// own configuration is unknown until apply, and a data source has no value to offer without it.
-func (d *providerDataSource) configured(diags *diag.Diagnostics) bool {
-	if d.data != nil {
-		return true
-	}
-	diags.AddError("Divio provider not configured",
-		"The divio provider's api_token, endpoint or zone depends on a value that is known only after apply, so data sources cannot be read yet. "+
-			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply the resources they depend on first.")
-	return false
 }
 
 // RegionsDataSource lists the regions, optionally of one vendor.
@@ -115,7 +102,7 @@ func (d *RegionsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 func (d *RegionsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var model regionsDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
-	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !requireConfigured(d.data, &resp.Diagnostics) {
 		return
 	}
 	regions, err := d.data.cache.Regions(ctx)

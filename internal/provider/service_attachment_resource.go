@@ -112,20 +112,8 @@ func (r *ServiceAttachmentResource) Configure(_ context.Context, req resource.Co
 	r.data = data
 }
 
-// providerConfigured reports whether a resource can call the API. It cannot while the provider's
-// own configuration is unknown (it depends on values known only after apply).
-func providerConfigured(data *providerData, diags *diag.Diagnostics) bool {
-	if data != nil {
-		return true
-	}
-	diags.AddError("Divio provider not configured",
-		"The divio provider's api_token, endpoint or zone is not known yet, so nothing can be attached, detached or deployed. "+
-			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
-	return false
-}
-
 func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if !providerConfigured(r.data, &resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan serviceAttachmentModel
@@ -144,7 +132,7 @@ func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.Cre
 // Update changes only deploy or timeouts; deploy turned true deploys an instance still waiting
 // for attachment. It runs under the create timeout, since it does what a create does.
 func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	if !providerConfigured(r.data, &resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan serviceAttachmentModel
@@ -283,7 +271,7 @@ func (r *ServiceAttachmentResource) instance(ctx context.Context, environmentID 
 }
 
 func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if !providerConfigured(r.data, &resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state serviceAttachmentModel

@@ -112,7 +112,7 @@ func (d *ServiceInstancesDataSource) Schema(_ context.Context, _ datasource.Sche
 func (d *ServiceInstancesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var model serviceInstancesDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
-	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !requireConfigured(d.data, &resp.Diagnostics) {
 		return
 	}
 	envID := model.EnvironmentID.ValueString()

@@ -194,20 +194,8 @@ func (r *ServiceResource) Configure(_ context.Context, req resource.ConfigureReq
 	r.data = data
 }
 
-// configured reports whether the resource can call the API. It cannot while the provider's own
-// configuration is unknown (it depends on values known only after apply).
-func (r *ServiceResource) configured(diags *diag.Diagnostics) bool {
-	if r.data != nil {
-		return true
-	}
-	diags.AddError("Divio provider not configured",
-		"The divio provider's api_token, endpoint or zone is not known yet, so service instances cannot be changed or imported. "+
-			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
-	return false
-}
-
 func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	if !r.configured(&resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan serviceResourceModel
@@ -402,7 +390,7 @@ func (r *ServiceResource) identifierOf(ctx context.Context, inst *divio.ServiceI
 }
 
 func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	if !r.configured(&resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var plan, state serviceResourceModel
@@ -442,7 +430,7 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 }
 
 func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	if !r.configured(&resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	var state serviceResourceModel
@@ -516,7 +504,7 @@ func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportSt
 		resp.Diagnostics.AddError("Invalid import ID", err.Error())
 		return
 	}
-	if !r.configured(&resp.Diagnostics) {
+	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	// The environment is not known yet, so the instance is read directly rather than through

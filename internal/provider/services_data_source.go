@@ -116,7 +116,7 @@ func (d *ServicesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 func (d *ServicesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var model servicesDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &model)...)
-	if resp.Diagnostics.HasError() || !d.configured(&resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !requireConfigured(d.data, &resp.Diagnostics) {
 		return
 	}
 	regionID, serviceType := model.RegionID.ValueString(), model.Type.ValueString()

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,6 +16,12 @@ type providerData struct {
 	client   *divio.Client
 	cache    *apiCache
 	deployer *deployer
+
+	// replacedInstances holds the ids of instances whose replacement a plan of this process has
+	// accepted. Terraform plans the new object of a replacement as a create, without the old one,
+	// so the create's check that the prefix is free must not count the instance that the
+	// replacement removes first.
+	replacedInstances sync.Map
 }
 
 func newProviderData(client *divio.Client, gatherWindow time.Duration) *providerData {

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -66,12 +65,6 @@ func envVarNames(serviceType, prefix string) []string {
 	sort.Strings(names)
 	return names
 }
-
-// replacedInstances holds the ids of instances whose replacement a plan of this process has
-// accepted. Terraform plans the new object of a replacement as a create, without the old one, so
-// the create's check that the prefix is free must not count the instance that the replacement
-// removes first.
-var replacedInstances sync.Map
 
 type ServiceResource struct {
 	data *providerData
@@ -584,7 +577,7 @@ func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPla
 		if other.Type != svc.Type || other.Prefix != prefix {
 			continue
 		}
-		if _, replaced := replacedInstances.Load(other.UUID); replaced {
+		if _, replaced := r.data.replacedInstances.Load(other.UUID); replaced {
 			continue
 		}
 		addPrefixTaken(&resp.Diagnostics, &other, svc, envID)
@@ -671,7 +664,7 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 				strings.Join(forcing, ", "), id, state.Service.ValueString(), state.EnvironmentID.ValueString(), usageOf(inst)))
 		return
 	}
-	replacedInstances.Store(id, struct{}{})
+	r.data.replacedInstances.Store(id, struct{}{})
 }
 
 // sameService reports whether two spellings (identifier or uuid) name the same catalog entry of a region.

@@ -1,0 +1,286 @@
+// Command demo is `make demo`: it builds the provider, starts a simulator of the Divio API on a
+// free loopback port, and runs examples/quickstart and examples/quickstart-guard through the real
+// terraform binary, with dev_overrides instead of a registry, so that it needs no network, no
+// account and no `terraform init`. It cleans up after itself, also on failure and on Ctrl-C.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// Short but realistic delays, so that the demo shows waiting for provisioning and deployments
+// without making anyone wait long.
+const (
+	provisionDelay = time.Second
+	deployDelay    = 2 * time.Second
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout)
+	interrupted := ctx.Err() != nil
+	stop()
+	switch {
+	case interrupted:
+		fmt.Fprintln(os.Stderr, "\ndemo interrupted; the simulator is stopped and its temporary folder removed")
+		os.Exit(130)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what the steps share.
+type demo struct {
+	out       io.Writer
+	root      string // the repository
+	work      string // the temporary folder that holds everything the demo makes
+	cliConfig string
+	sim       *devenv.Simulator
+	step      int
+}
+
+const steps = 8
+
+func (d *demo) heading(format string, args ...any) {
+	d.step++
+	fmt.Fprintf(d.out, "\n==> [%d/%d] %s\n", d.step, steps, fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, out io.Writer) (err error) {
+	root, err := devenv.ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "divio-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	d := &demo{out: out, root: root, work: work}
+
+	d.heading("Building the provider")
+	binDir := filepath.Join(work, "bin")
+	if _, err := devenv.BuildProvider(ctx, root, binDir); err != nil {
+		return err
+	}
+	d.cliConfig, err = devenv.WriteCLIConfig(work, map[string]string{devenv.ProviderAddress: binDir})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "built into %s; Terraform finds it through dev_overrides in %s (TF_CLI_CONFIG_FILE),\n", binDir, d.cliConfig)
+	fmt.Fprintln(out, "so it warns at every command that development overrides are in effect")
+
+	d.heading("Starting the Divio API simulator")
+	dataFile := filepath.Join(work, "simulator.json")
+	d.sim, err = devenv.StartSimulator(simulator.Options{DataFile: dataFile, ProvisionDelay: provisionDelay, DeployDelay: deployDelay})
+	if err != nil {
+		return fmt.Errorf("starting the simulator: %w", err)
+	}
+	defer func() {
+		fmt.Fprintln(out, "\nstopping the simulator and removing", work)
+		err = errors.Join(err, d.sim.Close())
+	}()
+	fmt.Fprintf(out, "listening on %s (data: %s; provisioning takes %s, a deployment %s)\n", d.sim.URL, dataFile, provisionDelay, deployDelay)
+
+	quickstart, err := d.terraform("quickstart")
+	if err != nil {
+		return err
+	}
+	return d.runQuickstart(ctx, quickstart)
+}
+
+func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
+	d.heading("terraform apply: look up demo-app's live environment and region, add Postgres and S3, provision and attach them")
+	if err := tf.Apply(ctx); err != nil {
+		return fmt.Errorf("terraform apply: %w", err)
+	}
+
+	d.heading("The environment variables the services publish to demo-app")
+	if err := d.showPublished(ctx, tf); err != nil {
+		return err
+	}
+
+	d.heading("terraform plan -detailed-exitcode: nothing left to change")
+	changes, err := tf.Plan(ctx)
+	if err != nil {
+		return fmt.Errorf("terraform plan: %w", err)
+	}
+	if changes {
+		return errors.New("terraform plan after apply wants to change something (exit code 2); it should be empty")
+	}
+	fmt.Fprintln(d.out, "exit code 0: the plan is empty")
+
+	d.heading("A plan-time guard: adding Azure Blob Storage (ms-blob) to the AWS application")
+	if err := d.showGuard(ctx); err != nil {
+		return err
+	}
+
+	d.heading("terraform destroy: detach (one deployment) and remove both services")
+	if err := tf.Destroy(ctx); err != nil {
+		return fmt.Errorf("terraform destroy: %w", err)
+	}
+	if left := d.instancesLeft(); len(left) > 0 {
+		return fmt.Errorf("after destroy the simulator still holds %s", strings.Join(left, ", "))
+	}
+	fmt.Fprintln(d.out, "the simulator holds no service instance any more")
+
+	d.heading("Done")
+	fmt.Fprintln(d.out, "to try your own configuration against the simulator: make simulator (see README.md)")
+	return nil
+}
+
+// terraform copies an example folder into the temporary folder, so that no state file lands in
+// the repository, and returns a runner there whose terraform output shows indented.
+func (d *demo) terraform(example string) (*tfexec.Terraform, error) {
+	dir := filepath.Join(d.work, example)
+	if err := copyConfiguration(filepath.Join(d.root, "examples", example), dir); err != nil {
+		return nil, err
+	}
+	tf, err := devenv.Terraform(dir, d.cliConfig, d.sim.URL, simulator.DemoToken)
+	if err != nil {
+		return nil, err
+	}
+	tf.SetStdout(indent(d.out))
+	tf.SetStderr(indent(d.out))
+	return tf, nil
+}
+
+// copyConfiguration copies the Terraform files of an example folder, and nothing else.
+func copyConfiguration(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tfvars")) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showPublished prints the quickstart's outputs, and what the simulator saw: the instances'
+// states and the deployments that attached them.
+func (d *demo) showPublished(ctx context.Context, tf *tfexec.Terraform) error {
+	tf.SetStdout(io.Discard) // `terraform output -json` would print every output's type
+	outputs, err := tf.Output(ctx)
+	tf.SetStdout(indent(d.out))
+	if err != nil {
+		return fmt.Errorf("terraform output: %w", err)
+	}
+	var published map[string][]string
+	if err := json.Unmarshal(outputs["environment_variables"].Value, &published); err != nil {
+		return fmt.Errorf("reading the environment_variables output: %w", err)
+	}
+	services := make([]string, 0, len(published))
+	for s := range published {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		fmt.Fprintf(d.out, "  %-9s %s\n", s+":", strings.Join(published[s], ", "))
+	}
+
+	fmt.Fprintln(d.out, "as the simulator sees it:")
+	for _, in := range d.sim.Instances() {
+		fmt.Fprintf(d.out, "  instance %s  %-8s prefix %-8s %s\n", in.UUID, in.Type, in.Prefix, in.Status)
+	}
+	deployments := d.sim.Deployments()
+	for _, dep := range deployments {
+		fmt.Fprintf(d.out, "  deployment %s  %s\n", dep.UUID, dep.Status)
+	}
+	fmt.Fprintf(d.out, "both attachments were applied together, so they took %d deployment(s)\n", len(deployments))
+	return nil
+}
+
+// showGuard plans the guard example, which must fail at plan time, and shows why.
+func (d *demo) showGuard(ctx context.Context) error {
+	tf, err := d.terraform("quickstart-guard")
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	tf.SetStdout(io.Discard)
+	tf.SetStderr(&stderr)
+	before := len(d.sim.Instances())
+	_, err = tf.Plan(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err == nil:
+		return errors.New("the plan of examples/quickstart-guard succeeded; a guard should have refused it")
+	case !strings.Contains(stderr.String(), "ms-blob"):
+		return fmt.Errorf("the plan of examples/quickstart-guard failed, but not with the guard's message: %w", err)
+	case len(d.sim.Instances()) != before:
+		return errors.New("the refused plan changed the simulator's instances")
+	}
+	fmt.Fprintln(d.out, "terraform plan failed, as it should, before creating anything:")
+	_, _ = io.Copy(indent(d.out), &stderr)
+	return nil
+}
+
+// instancesLeft names the simulator's instances that are not removed.
+func (d *demo) instancesLeft() []string {
+	var left []string
+	for _, in := range d.sim.Instances() {
+		if in.Status != simulator.StatusRemoved {
+			left = append(left, in.UUID+" ("+in.Status+")")
+		}
+	}
+	return left
+}
+
+// indent writes every line it is given indented, so that terraform's output stands apart from
+// the demo's headings.
+func indent(w io.Writer) io.Writer { return &indenter{w: w, atLineStart: true} }
+
+type indenter struct {
+	w           io.Writer
+	atLineStart bool
+}
+
+func (in *indenter) Write(p []byte) (int, error) {
+	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if in.atLineStart {
+			if _, err := in.w.Write([]byte("    ")); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := in.w.Write(line); err != nil {
+			return 0, err
+		}
+		in.atLineStart = line[len(line)-1] == '\n'
+	}
+	return len(p), nil
+}

@@ -13,16 +13,19 @@ import (
 
 // applyResult is one variant of figure (3).
 type applyResult struct {
-	Variant        string         `json:"variant"`
-	Description    string         `json:"description"`
-	Environment    string         `json:"environment"` // application/environment slugs
-	Services       int            `json:"services"`
-	Parallelism    int            `json:"parallelism"`
-	Seconds        float64        `json:"seconds"`
-	FloorSeconds   float64        `json:"floor_seconds"`
-	Deployments    int            `json:"deployments"`
-	Requests       int            `json:"requests"`
-	RequestsByPath map[string]int `json:"requests_by_path"`
+	Variant      string  `json:"variant"`
+	Description  string  `json:"description"`
+	Environment  string  `json:"environment"` // application/environment slugs
+	Services     int     `json:"services"`
+	Parallelism  int     `json:"parallelism"`
+	Seconds      float64 `json:"seconds"`
+	FloorSeconds float64 `json:"floor_seconds"`
+	Deployments  int     `json:"deployments"`
+	// DeploymentTimes are when each deployment started and ended, in seconds after the apply
+	// began: the gaps between them are time the apply spent on something else.
+	DeploymentTimes [][2]float64   `json:"deployment_times"`
+	Requests        int            `json:"requests"`
+	RequestsByPath  map[string]int `json:"requests_by_path"`
 }
 
 // applyVariant is one way of writing n services and their attachments to one environment.
@@ -71,6 +74,7 @@ func applyBench(ctx context.Context, b *bench) ([]applyResult, []figure, error) 
 		}
 		progress("apply (%s): %d services and attachments in %s/%s", v.name, s.ApplyServices, v.app, v.env)
 		sim.ResetCounters()
+		began := time.Now()
 		elapsed, err := w.apply(ctx, tfexec.Parallelism(s.Parallelism))
 		if err != nil {
 			return nil, nil, err
@@ -81,17 +85,18 @@ func applyBench(ctx context.Context, b *bench) ([]applyResult, []figure, error) 
 		}
 		counters := sim.Counters()
 		r := applyResult{
-			Variant:        v.name,
-			Description:    v.description,
-			Environment:    v.app + "/" + v.env,
-			Services:       s.ApplyServices,
-			Parallelism:    s.Parallelism,
-			Seconds:        elapsed.Seconds(),
-			FloorSeconds:   floor.Seconds(),
-			Deployments:    countDeployments(sim, envID),
-			Requests:       counters.Total,
-			RequestsByPath: counters.Requests,
+			Variant:         v.name,
+			Description:     v.description,
+			Environment:     v.app + "/" + v.env,
+			Services:        s.ApplyServices,
+			Parallelism:     s.Parallelism,
+			Seconds:         elapsed.Seconds(),
+			FloorSeconds:    floor.Seconds(),
+			DeploymentTimes: deploymentTimes(sim, envID, began),
+			Requests:        counters.Total,
+			RequestsByPath:  counters.Requests,
 		}
+		r.Deployments = len(r.DeploymentTimes)
 		results = append(results, r)
 		figures = append(figures, applyFigures(v, r)...)
 	}
@@ -122,12 +127,12 @@ func countAttached(sim *devenv.Simulator, envID string) int {
 	return n
 }
 
-func countDeployments(sim *devenv.Simulator, envID string) int {
-	n := 0
+func deploymentTimes(sim *devenv.Simulator, envID string, began time.Time) [][2]float64 {
+	var times [][2]float64
 	for _, d := range sim.Deployments() {
-		if d.Environment == envID {
-			n++
+		if d.Environment == envID && d.EndedAt != nil {
+			times = append(times, [2]float64{d.StartedAt.Sub(began).Seconds(), d.EndedAt.Sub(began).Seconds()})
 		}
 	}
-	return n
+	return times
 }

@@ -43,6 +43,8 @@ type bench struct {
 	divioBin  string
 	noopBin   string
 	cliConfig string // dev_overrides for both providers
+	// profileDir, if set, receives CPU and heap profiles of the provider during one more plan.
+	profileDir string
 }
 
 // method explains how the figures are taken; it is printed and kept in the JSON.
@@ -51,7 +53,7 @@ var method = []string{
 	"(1) Each workspace is applied once; then divio, noop and terraform_data are planned in turn, runs times, so that a slow moment of the shared machine hits all three alike. terraform plan refreshes every resource. The divio configuration looks up its 8 environments through divio_application and divio_environment data sources and spreads the services round-robin over them. Ratio = median divio / median noop.",
 	"(2) The simulator's request counter is reset before each divio plan; the figure is the highest count of the runs divided by the resources, data source requests included.",
 	"(3) A simulator with the given provisioning and deployment delays; each variant in its own environment, terraform apply with -parallelism; deployments are those the simulator recorded in that environment; the apply must leave every instance ATTACHED. Floor = one provisioning delay + one deployment delay. (The simulator's deployment attaches NEW instances without waiting for provisioning, so variant b's own floor there is the deployment delay alone.)",
-	"(4) The provider is started by the benchmark with -debug (providerserver.ServeOpts.Debug: terraform-plugin-go's managed debug mode); go-plugin skips the magic-cookie check in that mode, so no handshake variables are needed. Start-up = exec until the TF_REATTACH_PROVIDERS line is printed (the provider is then listening). Terraform plans through the last of those processes via tfexec.Reattach; since a reattached provider is not stopped by Terraform, its VmHWM from /proc/<pid>/status after the plan is the peak RSS of one process that served exactly one plan. The no-op provider is measured the same way.",
+	"(4) The provider is started by the benchmark with -debug (providerserver.ServeOpts.Debug: terraform-plugin-go's managed debug mode); go-plugin skips the magic-cookie check in that mode, so no handshake variables are needed. Start-up = exec until the TF_REATTACH_PROVIDERS line is printed (the provider is then listening). Terraform plans through the last of those processes via tfexec.Reattach; since a reattached provider is not stopped by Terraform, its VmHWM from /proc/<pid>/status after the plan is the peak RSS of one process that served exactly one plan. The no-op provider is measured the same way. The CPU figures of (1) come from the same reattached plans: the provider's utime+stime from /proc/<pid>/stat before and after, terraform's from getrusage(RUSAGE_CHILDREN) around the command; then once more with TF_LOG_SDK_FRAMEWORK=off in the provider's environment.",
 }
 
 func main() {
@@ -62,11 +64,12 @@ func main() {
 	flag.IntVar(&s.Parallelism, "parallelism", 10, "terraform apply -parallelism (figure 3)")
 	flag.DurationVar((*time.Duration)(&s.ProvisionDelay), "provision-delay", 2*time.Second, "simulated provisioning time (figure 3)")
 	flag.DurationVar((*time.Duration)(&s.DeployDelay), "deploy-delay", 3*time.Second, "simulated deployment time (figure 3)")
+	profileDir := flag.String("profile", "", "also write CPU and heap profiles of the provider during a plan into this directory")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, s); err != nil {
+	if err := run(ctx, s, *profileDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -76,15 +79,24 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-func run(ctx context.Context, s settings) error {
+func run(ctx context.Context, s settings, profileDir string) error {
 	started := time.Now()
 	b, err := prepare(ctx, s)
 	if err != nil {
 		return err
 	}
+	if profileDir != "" {
+		if b.profileDir, err = filepath.Abs(profileDir); err == nil {
+			err = os.MkdirAll(b.profileDir, 0o755)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	defer os.RemoveAll(b.tmp)
 
 	r := &report{Started: started.UTC(), Settings: s, Method: method}
+	loadBefore := loadAverage()
 	plan, figures, err := planBench(ctx, b)
 	if err != nil {
 		return err
@@ -97,6 +109,7 @@ func run(ctx context.Context, s settings) error {
 	r.Apply, r.Figures = apply, append(r.Figures, figures...)
 
 	r.Machine = describeMachine(ctx, b.root, terraformVersion(ctx, b))
+	r.Machine.LoadAverage = [2]string{loadBefore, loadAverage()}
 	r.Duration = time.Since(started).Round(time.Second).String()
 	path, err := writeReport(b.root, r)
 	if err != nil {
@@ -104,7 +117,8 @@ func run(ctx context.Context, s settings) error {
 	}
 	fmt.Println()
 	printTable(os.Stdout, r.Figures)
-	fmt.Printf("\n%s, %d cores; %s, Terraform %s; tree %s; took %s\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Go, r.Machine.Terraform, r.Machine.Commit, r.Duration)
+	fmt.Printf("\n%s, %d cores, load average %s at the start and %s at the end; %s, Terraform %s; tree %s; took %s\n",
+		r.Machine.CPU, r.Machine.Cores, r.Machine.LoadAverage[0], r.Machine.LoadAverage[1], r.Machine.Go, r.Machine.Terraform, r.Machine.Commit, r.Duration)
 	fmt.Println("\nMethod:")
 	for _, m := range method {
 		fmt.Println("  -", m)

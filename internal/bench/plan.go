@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -29,6 +30,10 @@ type planResults struct {
 
 	Divio processResults `json:"divio_process"`
 	Noop  processResults `json:"noop_process"`
+	// The same, with the framework's TRACE logs off (TF_LOG_SDK_FRAMEWORK=off): providers log at
+	// TRACE unless told otherwise, and Terraform drops what it does not show.
+	DivioQuiet processResults `json:"divio_process_framework_logs_off"`
+	NoopQuiet  processResults `json:"noop_process_framework_logs_off"`
 }
 
 // processResults are what a provider process started by the benchmark showed.
@@ -36,6 +41,10 @@ type processResults struct {
 	StartupSeconds []float64 `json:"startup_seconds"`
 	PeakRSSBytes   int64     `json:"peak_rss_bytes"`
 	PlanSeconds    float64   `json:"reattached_plan_seconds"`
+	// CPU time of that plan, in the provider and in terraform: on a busy shared machine CPU
+	// time says where the work is better than wall time does.
+	ProviderCPUSeconds  float64 `json:"provider_cpu_seconds"`
+	TerraformCPUSeconds float64 `json:"terraform_cpu_seconds"`
 
 	startup time.Duration // median of the start-ups
 }
@@ -97,15 +106,36 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 	res.Ratio = median(divioTimes).Seconds() / median(noopTimes).Seconds()
 	res.RequestsPerResource = float64(maxOf(res.RequestsPerPlan)) / float64(n)
 
-	progress("starting the providers %d times each in debug mode; one plan through each", b.settings.Runs)
-	providerEnv := []string{"DIVIO_API_URL=" + sim.URL, "DIVIO_API_TOKEN=" + simulator.DemoToken}
-	if res.Divio, err = measureProcess(ctx, b.divioBin, divio, b.settings.Runs, providerEnv); err != nil {
-		return nil, nil, err
-	}
-	if res.Noop, err = measureProcess(ctx, b.noopBin, noop, b.settings.Runs, nil); err != nil {
+	if err := measureProcesses(ctx, b, res, divio, noop, sim.URL); err != nil {
 		return nil, nil, err
 	}
 	return res, planFigures(res, divioTimes, noopTimes, dataTimes, b.settings), nil
+}
+
+// measureProcesses fills in figure (4) and the CPU figures of (1) by running both providers
+// itself, and profiles a plan if asked to.
+func measureProcesses(ctx context.Context, b *bench, res *planResults, divio, noop *workspace, simURL string) error {
+	var err error
+	progress("starting the providers %d times each in debug mode; one plan through each", b.settings.Runs)
+	providerEnv := []string{"DIVIO_API_URL=" + simURL, "DIVIO_API_TOKEN=" + simulator.DemoToken}
+	if res.Divio, err = measureProcess(ctx, b.divioBin, divio, b.settings.Runs, providerEnv); err != nil {
+		return err
+	}
+	if res.Noop, err = measureProcess(ctx, b.noopBin, noop, b.settings.Runs, nil); err != nil {
+		return err
+	}
+	progress("one more plan through each, with the framework's trace logs off")
+	quiet := "TF_LOG_SDK_FRAMEWORK=off"
+	if res.DivioQuiet, err = measureProcess(ctx, b.divioBin, divio, 1, append(providerEnv, quiet)); err != nil {
+		return err
+	}
+	if res.NoopQuiet, err = measureProcess(ctx, b.noopBin, noop, 1, []string{quiet}); err != nil {
+		return err
+	}
+	if b.profileDir != "" {
+		return profilePlan(ctx, b, divio, providerEnv)
+	}
+	return nil
 }
 
 // measureProcess starts bin in debug mode runs times to time its start-up, and has Terraform
@@ -115,7 +145,7 @@ func measureProcess(ctx context.Context, bin string, w *workspace, runs int, env
 	var res processResults
 	var startups []time.Duration
 	for i := 0; i < runs; i++ {
-		p, err := startProvider(ctx, bin, env...)
+		p, err := startProvider(ctx, bin, nil, env)
 		if err != nil {
 			return res, err
 		}
@@ -126,9 +156,18 @@ func measureProcess(ctx context.Context, bin string, w *workspace, runs int, env
 			}
 			continue
 		}
+		providerCPU, err := p.cpuTime()
+		if err != nil {
+			return res, err
+		}
+		terraformCPU := childrenCPUTime()
 		planned, err := w.plan(ctx, tfexec.Reattach(p.reattach))
+		res.TerraformCPUSeconds = (childrenCPUTime() - terraformCPU).Seconds()
 		if err == nil {
 			res.PeakRSSBytes, err = p.peakRSS()
+		}
+		if cpu, cpuErr := p.cpuTime(); err == nil {
+			res.ProviderCPUSeconds, err = (cpu - providerCPU).Seconds(), cpuErr
 		}
 		if stopErr := p.stop(); err == nil {
 			err = stopErr
@@ -157,6 +196,12 @@ func planFigures(res *planResults, divio, noop, data []time.Duration, s settings
 			fmt.Sprintf("%.2fx", res.Ratio), "<= 1.3x", res.Ratio <= 1.3),
 		targetFigure("(2) API requests per managed resource during the plan", res.RequestsPerResource, "requests",
 			fmt.Sprintf("%.3f (%d requests, %d resources)", res.RequestsPerResource, requests, n), "<= 0.1", res.RequestsPerResource <= 0.1),
+		contextFigure(fmt.Sprintf("(1) CPU of one plan of %d divio_service: provider / terraform", n),
+			res.Divio.ProviderCPUSeconds, "s", fmt.Sprintf("%.2f s / %.2f s (no-op: %.2f s / %.2f s)",
+				res.Divio.ProviderCPUSeconds, res.Divio.TerraformCPUSeconds, res.Noop.ProviderCPUSeconds, res.Noop.TerraformCPUSeconds)),
+		contextFigure("(1) the same with the framework's trace logs off", res.DivioQuiet.ProviderCPUSeconds, "s",
+			fmt.Sprintf("%.2f s / %.2f s (no-op: %.2f s / %.2f s)",
+				res.DivioQuiet.ProviderCPUSeconds, res.DivioQuiet.TerraformCPUSeconds, res.NoopQuiet.ProviderCPUSeconds, res.NoopQuiet.TerraformCPUSeconds)),
 		contextFigure(fmt.Sprintf("(4) divio provider start-up to reattach line (median of %d)", runs),
 			res.Divio.startup.Seconds(), "s", fmt.Sprintf("%.0f ms (no-op: %.0f ms)", ms(res.Divio.startup), ms(res.Noop.startup))),
 		contextFigure(fmt.Sprintf("(4) divio provider peak RSS during a plan of %d", n),
@@ -173,3 +218,26 @@ func maxOf(xs []int) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// profilePlan has Terraform plan w through the profiling build of the provider
+// (internal/bench/profiled), which writes its profiles into the profile directory when stopped.
+func profilePlan(ctx context.Context, b *bench, w *workspace, env []string) error {
+	progress("profiling one plan of the provider into %s", b.profileDir)
+	bin, err := devenv.Build(ctx, b.root, "./internal/bench/profiled", filepath.Join(b.tmp, "profiled", "terraform-provider-divio"))
+	if err != nil {
+		return err
+	}
+	cpu, heap := filepath.Join(b.profileDir, "cpu.pprof"), filepath.Join(b.profileDir, "heap.pprof")
+	p, err := startProvider(ctx, bin, []string{"-cpuprofile", cpu, "-heapprofile", heap}, env)
+	if err != nil {
+		return err
+	}
+	_, err = w.plan(ctx, tfexec.Reattach(p.reattach))
+	if stopErr := p.stop(); err == nil {
+		err = stopErr
+	}
+	if err == nil {
+		progress("read them with: go tool pprof -top %s", cpu)
+	}
+	return err
+}

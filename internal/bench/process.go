@@ -32,12 +32,12 @@ type providerProcess struct {
 	exited   chan error
 }
 
-// startProvider runs bin -debug with env added to this process's environment. In debug mode
+// startProvider runs bin -debug with args, and env added to this process's environment. In debug mode
 // go-plugin skips the magic-cookie handshake check (it only applies when Terraform launches the
 // plugin), so no TF_PLUGIN_MAGIC_COOKIE is needed; the provider listens on a unix socket and
 // prints where, which is the moment it could serve Terraform.
-func startProvider(ctx context.Context, bin string, env ...string) (*providerProcess, error) {
-	cmd := exec.CommandContext(ctx, bin, "-debug")
+func startProvider(ctx context.Context, bin string, args, env []string) (*providerProcess, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-debug"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
@@ -88,6 +88,41 @@ func (p *providerProcess) peakRSS() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc/<pid>/status")
+}
+
+// cpuTime returns the user and system CPU time the process has used so far.
+func (p *providerProcess) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, may hold spaces; utime and stime are fields 14 and 15, the
+	// 12th and 13th after the closing parenthesis, in clock ticks of 1/100 s on Linux.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		t, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += t
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// childrenCPUTime returns the CPU time of this process's children that have ended and been
+// waited for: around a terraform command, that of terraform itself (and of the providers it
+// started and waited for; a reattached provider is not among them).
+func childrenCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // stop interrupts the provider, which is how its debug mode expects to end, and waits for it;

@@ -40,6 +40,9 @@ type machine struct {
 	Go        string `json:"go"`
 	Terraform string `json:"terraform"`
 	Commit    string `json:"commit"` // git describe --dirty of the tree the provider was built from
+	// LoadAverage is /proc/loadavg when the benchmark began and ended: the machine is shared,
+	// and wall times mean little next to a load above its cores.
+	LoadAverage [2]string `json:"load_average"`
 }
 
 type report struct {
@@ -67,6 +70,15 @@ func describeMachine(ctx context.Context, root, terraformVersion string) machine
 		m.Commit = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func cpuModel() string {

@@ -1,0 +1,58 @@
+// Command profiled serves the Divio provider as main.go does with -debug, and writes CPU and heap
+// profiles of its whole life when it is interrupted: `go run ./internal/bench -profile DIR` has
+// Terraform plan through it. It is never shipped.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"runtime/pprof"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/provider"
+)
+
+func main() {
+	cpuProfile := flag.String("cpuprofile", "cpu.pprof", "file for the CPU profile")
+	heapProfile := flag.String("heapprofile", "heap.pprof", "file for the heap profile (allocations included)")
+	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
+	flag.Parse()
+
+	cpu, err := os.Create(*cpuProfile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		log.Fatal(err)
+	}
+	err = providerserver.Serve(context.Background(), provider.New("bench"), providerserver.ServeOpts{
+		Address: devenv.ProviderAddress,
+		Debug:   *debug,
+	})
+	pprof.StopCPUProfile()
+	if closeErr := cpu.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = writeHeapProfile(*heapProfile)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ type Client struct {
 // ParseEndpoint checks an API base URL: absolute, https, or http on a loopback host only.
 func ParseEndpoint(endpoint string) (*url.URL, error) {
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
+	if err != nil || !validHost(u) {
 		return nil, fmt.Errorf("%q is not an absolute URL such as %s", endpoint, DefaultEndpoint)
 	}
 	switch u.Scheme {
@@ -88,6 +89,19 @@ func ParseEndpoint(endpoint string) (*url.URL, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
+}
+
+// hostNamePattern is a DNS name; an empty or odd host would make Go dial this machine instead.
+var hostNamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+func validHost(u *url.URL) bool {
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		// An IPv6 address must be in brackets to be read back the same, and the unspecified
+		// address dials this machine.
+		return !ip.IsUnspecified() && (!strings.Contains(host, ":") || strings.HasPrefix(u.Host, "["))
+	}
+	return hostNamePattern.MatchString(host)
 }
 
 func isLoopback(host string) bool {
@@ -173,7 +187,8 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 		return 0, false
 	}
 	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
+		// Capped before converting, so that a huge value cannot overflow into a negative wait.
+		return time.Duration(min(secs, int(maxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0), true
@@ -318,7 +333,8 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values) 
 			return nil, err
 		}
 		if all == nil {
-			all = make([]T, 0, p.Count)
+			// count is the server's word, not a size to trust: bound it.
+			all = make([]T, 0, min(max(p.Count, 0), 10*pageSize))
 		}
 		all = append(all, p.Results...)
 		if p.Next == nil || *p.Next == "" {

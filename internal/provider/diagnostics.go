@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -45,7 +46,7 @@ func capitalize(s string) string {
 // parseImportID checks the ID given to `terraform import`: one API id, without spaces or slashes.
 func parseImportID(kind, raw string) (string, error) {
 	id := strings.TrimSpace(raw)
-	if id == "" || strings.ContainsAny(id, "/ \t\r\n?#") {
+	if id == "" || strings.ContainsAny(id, "/?#") || strings.ContainsFunc(id, unicode.IsSpace) {
 		return "", fmt.Errorf("%q is not a valid import ID for %s: give the id of the %s, e.g. `terraform import <address> 0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77`", raw, kind, kind)
 	}
 	return id, nil

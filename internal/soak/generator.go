@@ -49,6 +49,11 @@ var identifiers = []string{simulator.ServicePostgres15, simulator.ServiceMySQL8,
 // removal the provider forgot, or a create that did not adopt its own instance, shows.
 var prefixes = []string{"DEFAULT", "MAIN", "CACHE", "MEDIA", "JOBS", "ARCHIVE"}
 
+// CreateTimeout bounds a service's create, so that a provisioning the simulator stalls on purpose
+// fails the apply in seconds, leaving an instance that the next apply must replace, not leak.
+// Provisioning takes a poll or two here, so it is far from what a normal create needs.
+const CreateTimeout = "20s"
+
 const (
 	minServices = 2
 	maxServices = 8
@@ -289,8 +294,8 @@ func (c Config) HCL() string {
 			e.dataName(), app, e.Slug)
 	}
 	for _, s := range c.Services {
-		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n}\n",
-			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected)
+		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n\n  timeouts {\n    create = %q\n  }\n}\n",
+			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, CreateTimeout)
 		if s.Attached {
 			fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" %q {\n  service_id = divio_service.%s.id\n  deploy     = true\n}\n", s.Name, s.Name)
 		}

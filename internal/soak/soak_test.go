@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,7 +48,13 @@ const (
 
 // faults are what the applies meet: 15% of requests fail with 5xx, 3% are applied but lose their
 // answer, a rate limit that parallel applies hit, and some latency.
-var faults = simulator.Faults{FailRate: 0.15, DropResponseRate: 0.03, RateLimit: 30, Latency: 5 * time.Millisecond}
+var faults = simulator.Faults{FailRate: 0.15, DropResponseRate: 0.03, RateLimit: 10, Latency: 5 * time.Millisecond}
+
+// hardFaultOdds is the chance, per cycle and kind, that the cycle also meets a fault the client
+// cannot retry away: a failed deployment (an attachment or detachment fails) or a provisioning that
+// never ends (a create times out after the instance exists). Those applies fail, and the next ones
+// must repair what they left.
+const hardFaultOdds = 0.12
 
 // panicMarks are what terraform prints when the provider crashed.
 var panicMarks = []string{"panic:", "plugin crashed", "The plugin encountered an error"}
@@ -58,6 +65,7 @@ var retryLine = regexp.MustCompile(`Divio API request:.*\battempt=([0-9]+)`)
 type stats struct {
 	cycles, applies, failedApplies, failedPlans, dirtyPlans int
 	destroys, failedDestroys, nonConverged, panics, retries int
+	failedDeploysArmed, stalledProvisionsArmed              int
 	errors                                                  map[string]int // error summaries of failed commands, ids blanked
 	findings                                                Findings
 }
@@ -70,6 +78,7 @@ type soaker struct {
 	work    string
 	logPath string
 	keepDir string // where the output of failed commands is kept for reading afterwards
+	rng     *rand.Rand
 	stats   stats
 }
 
@@ -121,7 +130,8 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, stats: stats{errors: map[string]int{}}}
+	t.Cleanup(func() { _ = os.Remove(keepDir) }) // only if empty: nothing failed
+	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)), stats: stats{errors: map[string]int{}}}
 	s.logPath = filepath.Join(s.work, "provider.log")
 	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
 		t.Fatal(err)
@@ -146,6 +156,7 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	}
 	s.stats.cycles++
 
+	s.armHardFaults(n)
 	s.sim.SetFaults(faults)
 	converged := s.converge(ctx, n, "apply",
 		func(ctx context.Context) error { s.stats.applies++; return s.tf.Apply(ctx) },
@@ -163,6 +174,21 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 		s.t.Errorf("cycle %d did not converge in %d attempts", n, maxApplies)
 	}
 	s.check(ctx, n, cfg)
+}
+
+// armHardFaults makes, at random, the next deployment fail or the next provisioning stall. An armed
+// fault that the cycle does not trigger stays armed for the next one.
+func (s *soaker) armHardFaults(cycle int) {
+	if s.rng.Float64() < hardFaultOdds {
+		s.stats.failedDeploysArmed++
+		s.sim.FailNextDeploy()
+		s.t.Logf("cycle %d: the next deployment will fail", cycle)
+	}
+	if s.rng.Float64() < hardFaultOdds {
+		s.stats.stalledProvisionsArmed++
+		s.sim.StallNextProvision()
+		s.t.Logf("cycle %d: the next provisioning will stall", cycle)
+	}
 }
 
 // converge runs change until it succeeds and a following plan is empty, at most maxApplies times.
@@ -294,7 +320,8 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  API requests       %d\n", c.Total)
 	fmt.Fprintf(&b, "  injected faults    %d (5xx %d, 429 %d, lost responses %d)\n",
 		c.Injected5xx+c.Injected429+c.DroppedResponses, c.Injected5xx, c.Injected429, c.DroppedResponses)
-	fmt.Fprintf(&b, "  retries            %d\n", st.retries)
+	fmt.Fprintf(&b, "  hard faults        %d failed deployments, %d stalled provisionings armed\n", st.failedDeploysArmed, st.stalledProvisionsArmed)
+	fmt.Fprintf(&b, "  retries            %d (by the provider's client; net/http itself replays some idempotent requests whose answer was lost)\n", st.retries)
 	fmt.Fprintf(&b, "  deployments        %d\n", len(s.sim.Deployments()))
 	fmt.Fprintf(&b, "  failed applies     %d\n", st.failedApplies)
 	fmt.Fprintf(&b, "  failed destroys    %d\n", st.failedDestroys)

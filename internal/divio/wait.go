@@ -14,9 +14,10 @@ type PollConfig struct {
 	Factor  float64
 }
 
-// DefaultPoll notices a change within about a second early on, and at worst within Max on a
-// long wait, without hammering the API.
-var DefaultPoll = PollConfig{Initial: time.Second, Max: 5 * time.Second, Factor: 1.2}
+// DefaultPoll notices a change within about a second: a poller sees a change at most
+// (Factor-1) of the time waited so far after it happens (0.3s late for a 3s deployment), and
+// never more than Max late on a long wait, at one request every Max seconds.
+var DefaultPoll = PollConfig{Initial: time.Second, Max: 2 * time.Second, Factor: 1.1}
 
 func (p PollConfig) withDefaults() PollConfig {
 	p.Initial = orDefault(p.Initial, DefaultPoll.Initial)

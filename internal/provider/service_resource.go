@@ -528,6 +528,8 @@ func (r *ServiceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		r.checkDestroy(ctx, req, resp)
 	case req.State.Raw.IsNull():
 		r.planCreate(ctx, req, resp)
+	case req.Plan.Raw.Equal(req.State.Raw):
+		// Nothing changes, as for most resources of most plans: nothing to check or decode.
 	default:
 		r.planChange(ctx, req, resp)
 	}

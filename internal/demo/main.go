@@ -59,9 +59,9 @@ type demo struct {
 
 const steps = 8
 
-func (d *demo) heading(format string, args ...any) {
+func (d *demo) heading(title string) {
 	d.step++
-	fmt.Fprintf(d.out, "\n==> [%d/%d] %s\n", d.step, steps, fmt.Sprintf(format, args...))
+	fmt.Fprintf(d.out, "\n==> [%d/%d] %s\n", d.step, steps, title)
 }
 
 func run(ctx context.Context, out io.Writer) (err error) {
@@ -173,7 +173,8 @@ func copyConfiguration(from, to string) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tfvars")) {
+		isConfiguration := strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tfvars")
+		if e.IsDir() || !isConfiguration {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(from, e.Name()))

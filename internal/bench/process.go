@@ -130,8 +130,8 @@ func childrenCPUTime() time.Duration {
 func (p *providerProcess) stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-p.exited:
-		return nil
+	case err := <-p.exited: // debug mode ends cleanly (exit 0) on SIGINT
+		return err
 	case <-time.After(5 * time.Second):
 		_ = p.cmd.Process.Kill()
 		return fmt.Errorf("provider %d ignored SIGINT for 5s and was killed", p.cmd.Process.Pid)

@@ -117,5 +117,8 @@ func Terraform(workDir, cliConfig, endpoint, token string) (*tfexec.Terraform, e
 			env[name] = value
 		}
 	}
-	return tf, tf.SetEnv(env)
+	if err := tf.SetEnv(env); err != nil {
+		return nil, err
+	}
+	return tf, nil
 }

@@ -214,12 +214,17 @@ func countAttempts(ctx context.Context, n *int) context.Context {
 	return context.WithValue(ctx, attemptsKey{}, n)
 }
 
-// do sends one request (retrying as configured) and decodes a JSON answer into out, if out is not nil.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+// url makes the absolute URL of an API path; every API path ends in a slash.
+func (c *Client) url(path string, query url.Values) *url.URL {
 	u := c.base.JoinPath(path)
-	u.Path += "/" // every API path ends in a slash
+	u.Path += "/"
 	u.RawQuery = query.Encode()
-	return c.doURL(ctx, method, u, body, out)
+	return u
+}
+
+// do sends one request (retrying as configured) and decodes a JSON answer into out, if out is not nil.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	return c.doURL(ctx, method, c.url(path, nil), body, out)
 }
 
 func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out any) error {
@@ -322,9 +327,7 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values) 
 		query = url.Values{}
 	}
 	query.Set("page_size", strconv.Itoa(pageSize))
-	u := c.base.JoinPath(path)
-	u.Path += "/"
-	u.RawQuery = query.Encode()
+	u := c.url(path, query)
 
 	var all []T
 	for {

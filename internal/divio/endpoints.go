@@ -77,7 +77,7 @@ func (c *Client) GetServiceInstance(ctx context.Context, id string) (*ServiceIns
 func (c *Client) CreateServiceInstance(ctx context.Context, r CreateServiceInstanceRequest) (*ServiceInstance, error) {
 	var attempts int
 	var inst ServiceInstance
-	err := c.do(countAttempts(ctx, &attempts), http.MethodPost, pathServiceInstances, nil, r, &inst)
+	err := c.do(countAttempts(ctx, &attempts), http.MethodPost, pathServiceInstances, r, &inst)
 	if err == nil {
 		return &inst, nil
 	}
@@ -119,13 +119,13 @@ func (c *Client) DetachServiceInstance(ctx context.Context, id string) error {
 }
 
 func (c *Client) action(ctx context.Context, id, verb string) error {
-	return c.do(ctx, http.MethodPost, pathServiceInstances+"/"+url.PathEscape(id)+"/"+verb, nil, nil, nil)
+	return c.do(ctx, http.MethodPost, pathServiceInstances+"/"+url.PathEscape(id)+"/"+verb, nil, nil)
 }
 
 // DeleteServiceInstance removes an instance and its data. Removing one that is already gone
 // succeeds, so that a retried delete whose first answer was lost does not fail.
 func (c *Client) DeleteServiceInstance(ctx context.Context, id string) error {
-	err := c.do(ctx, http.MethodDelete, pathServiceInstances+"/"+url.PathEscape(id), nil, nil, nil)
+	err := c.do(ctx, http.MethodDelete, pathServiceInstances+"/"+url.PathEscape(id), nil, nil)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -136,7 +136,7 @@ func (c *Client) DeleteServiceInstance(ctx context.Context, id string) error {
 // answers with a conflict (errors.Is(err, ErrConflict)).
 func (c *Client) CreateDeployment(ctx context.Context, environmentID string) (*Deployment, error) {
 	var d Deployment
-	if err := c.do(ctx, http.MethodPost, pathDeployments, nil, map[string]string{"environment": environmentID}, &d); err != nil {
+	if err := c.do(ctx, http.MethodPost, pathDeployments, map[string]string{"environment": environmentID}, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -153,7 +153,7 @@ func (c *Client) ListEnvironmentVariables(ctx context.Context, environmentID str
 
 func get[T any](ctx context.Context, c *Client, collection, id string) (*T, error) {
 	var out T
-	if err := c.do(ctx, http.MethodGet, collection+"/"+url.PathEscape(id), nil, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, collection+"/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

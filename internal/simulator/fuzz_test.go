@@ -83,15 +83,15 @@ func fuzzSimulator(t *testing.T) (*simulator.Simulator, *strings.Replacer) {
 	newID := mustCreate(t, sim, env, svc, "DEFAULT")
 	ready := mustCreate(t, sim, env, svc, "READY")
 	attached := mustCreate(t, sim, env, svc, "USED")
-	mustServe(t, sim, http.MethodPost, "/apps/v3/service-instances/"+ready+"/provision/", "", http.StatusAccepted)
-	mustServe(t, sim, http.MethodPost, "/apps/v3/service-instances/"+attached+"/attach/", "", http.StatusAccepted)
-	mustServe(t, sim, http.MethodPost, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated)
+	mustPost(t, sim, "/apps/v3/service-instances/"+ready+"/provision/", "", http.StatusAccepted)
+	mustPost(t, sim, "/apps/v3/service-instances/"+attached+"/attach/", "", http.StatusAccepted)
+	mustPost(t, sim, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated)
 	return sim, strings.NewReplacer("{new}", newID, "{ready}", ready, "{attached}", attached, "{env}", env, "{svc}", svc)
 }
 
 func mustCreate(t *testing.T, sim *simulator.Simulator, env, svc, prefix string) string {
 	t.Helper()
-	answer := mustServe(t, sim, http.MethodPost, "/apps/v3/service-instances/",
+	answer := mustPost(t, sim, "/apps/v3/service-instances/",
 		`{"environment": "`+env+`", "service": "`+svc+`", "prefix": "`+prefix+`"}`, http.StatusCreated)
 	var inst simulator.Instance
 	if err := json.Unmarshal(answer, &inst); err != nil {
@@ -100,11 +100,11 @@ func mustCreate(t *testing.T, sim *simulator.Simulator, env, svc, prefix string)
 	return inst.UUID
 }
 
-func mustServe(t *testing.T, sim *simulator.Simulator, method, path, body string, want int) []byte {
+func mustPost(t *testing.T, sim *simulator.Simulator, path, body string, want int) []byte {
 	t.Helper()
-	status, answer := serve(sim, method, &url.URL{Path: path}, body)
+	status, answer := serve(sim, http.MethodPost, &url.URL{Path: path}, body)
 	if status != want {
-		t.Fatalf("set-up %s %s: %d %s, want %d", method, path, status, answer, want)
+		t.Fatalf("set-up POST %s: %d %s, want %d", path, status, answer, want)
 	}
 	return answer
 }

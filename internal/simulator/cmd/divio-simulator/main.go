@@ -21,8 +21,9 @@ func main() {
 		os.Exit(2) // parseFlags has already said why
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	err = run(ctx, cfg, os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "divio-simulator:", err)
 		os.Exit(1)
 	}

@@ -139,8 +139,9 @@ func New(cfg Config) (*Client, error) {
 		CheckRetry:   retryablehttp.DefaultRetryPolicy,
 		Backoff:      backoff,
 		// Hand back the last answer so that its body becomes an APIError the user can read.
-		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: c.logAttempt,
+		ErrorHandler:    retryablehttp.PassthroughErrorHandler,
+		RequestLogHook:  c.logAttempt,
+		ResponseLogHook: recordAnswer,
 	}
 	c.http = rc
 	return c, nil
@@ -198,20 +199,49 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 
 type attemptsKey struct{}
 
-// logAttempt logs each attempt and, for callers that asked (see countAttempts), counts them.
+// attempts records what became of each attempt of one request, for callers that must know
+// whether an earlier attempt may have taken effect (see recordAttempts).
+type attempts struct {
+	sent     int
+	statuses []int // of the attempts that were answered
+}
+
+// mayHaveApplied reports whether an attempt may have taken effect without its caller learning
+// so: it got no answer (the connection failed or closed), or a gateway said the server behind
+// it did not answer in time.
+func (a *attempts) mayHaveApplied() bool {
+	if a.sent > len(a.statuses) {
+		return true
+	}
+	for _, status := range a.statuses {
+		if status == http.StatusBadGateway || status == http.StatusGatewayTimeout {
+			return true
+		}
+	}
+	return false
+}
+
+// recordAttempts returns a context under which the attempts of one request are recorded in a.
+func recordAttempts(ctx context.Context, a *attempts) context.Context {
+	return context.WithValue(ctx, attemptsKey{}, a)
+}
+
+// logAttempt logs each attempt and records it for callers that asked.
 func (c *Client) logAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
 	ctx := req.Context()
-	if n, ok := ctx.Value(attemptsKey{}).(*int); ok {
-		*n = attempt + 1
+	if a, ok := ctx.Value(attemptsKey{}).(*attempts); ok {
+		a.sent = attempt + 1
 	}
 	if c.log != nil {
 		c.log(ctx, "Divio API request", map[string]any{"method": req.Method, "path": req.URL.Path, "query": req.URL.RawQuery, "attempt": attempt + 1})
 	}
 }
 
-// countAttempts returns a context under which the number of attempts of one request is recorded in *n.
-func countAttempts(ctx context.Context, n *int) context.Context {
-	return context.WithValue(ctx, attemptsKey{}, n)
+// recordAnswer records the status of each answered attempt for callers that asked.
+func recordAnswer(_ retryablehttp.Logger, resp *http.Response) {
+	if a, ok := resp.Request.Context().Value(attemptsKey{}).(*attempts); ok {
+		a.statuses = append(a.statuses, resp.StatusCode)
+	}
 }
 
 // url makes the absolute URL of an API path; every API path ends in a slash.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // The API's paths, relative to the endpoint; each ends in a slash when sent.
@@ -70,34 +71,43 @@ func (c *Client) GetServiceInstance(ctx context.Context, id string) (*ServiceIns
 
 // CreateServiceInstance adds an instance (status NEW).
 //
-// A create whose answer was lost, and then retried, would meet its own instance and be refused
-// for the prefix being taken. So when the request needed more than one attempt and the API
-// refuses the prefix, the instance with the same environment, service and prefix is this
-// call's own, and is returned instead of the error.
+// A create whose answer was lost, and then retried, meets its own instance and is refused for
+// the prefix being taken. So when an attempt may have taken effect unseen (see
+// attempts.mayHaveApplied) and the API then refuses the prefix, a NEW instance with the same
+// environment, service and prefix created since the first attempt is this call's own, and is
+// returned instead of the error. A refusal after attempts that surely did not apply (such as
+// a 503) stays an error: the instance belongs to someone else.
 func (c *Client) CreateServiceInstance(ctx context.Context, r CreateServiceInstanceRequest) (*ServiceInstance, error) {
-	var attempts int
+	var tries attempts
+	started := time.Now()
 	var inst ServiceInstance
-	err := c.do(countAttempts(ctx, &attempts), http.MethodPost, pathServiceInstances, r, &inst)
+	err := c.do(recordAttempts(ctx, &tries), http.MethodPost, pathServiceInstances, r, &inst)
 	if err == nil {
 		return &inst, nil
 	}
 	var apiErr *APIError
-	if attempts > 1 && errors.As(err, &apiErr) && errors.Is(err, ErrValidation) && len(apiErr.FieldErrors["prefix"]) > 0 {
-		if own, findErr := c.findInstance(ctx, r); findErr == nil && own != nil {
+	if tries.mayHaveApplied() && errors.As(err, &apiErr) && len(apiErr.FieldErrors["prefix"]) > 0 {
+		if own, findErr := c.findOwnInstance(ctx, r, started); findErr == nil && own != nil {
 			return own, nil
 		}
 	}
 	return nil, err
 }
 
-func (c *Client) findInstance(ctx context.Context, r CreateServiceInstanceRequest) (*ServiceInstance, error) {
+// clockSkewAllowance is how far the API's clock may be behind this machine's when telling an
+// instance this call created from an older one.
+const clockSkewAllowance = time.Minute
+
+func (c *Client) findOwnInstance(ctx context.Context, r CreateServiceInstanceRequest, started time.Time) (*ServiceInstance, error) {
 	instances, err := c.ListServiceInstances(ctx, r.Environment)
 	if err != nil {
 		return nil, err
 	}
 	for i := range instances {
-		if instances[i].Service == r.Service && instances[i].Prefix == r.Prefix {
-			return &instances[i], nil
+		inst := &instances[i]
+		if inst.Service == r.Service && inst.Prefix == r.Prefix && inst.Status == StatusNew &&
+			!inst.AttachRequested && !inst.CreatedAt.Before(started.Add(-clockSkewAllowance)) {
+			return inst, nil
 		}
 	}
 	return nil, nil

@@ -36,15 +36,15 @@ func TestGeneratorKeepsToWhatOneApplyCanDo(t *testing.T) {
 		g := NewGenerator(seed)
 		for cycle := range 200 {
 			prev := g.Config()
-			clear := cycle%10 == 8
-			next, changes := g.Next(clear)
+			unprotectAll := cycle%10 == 8
+			next, changes := g.Next(unprotectAll)
 			where := fmt.Sprintf("seed %d cycle %d %v", seed, cycle, changes)
 			if len(changes) == 0 {
 				t.Errorf("%s: no change", where)
 			}
 			checkConfigIsValid(t, where, next)
 			checkTransition(t, where, prev, next)
-			if clear {
+			if unprotectAll {
 				for _, s := range next.Services {
 					if s.Protected {
 						t.Errorf("%s: %s still protected before a destroy", where, s.Name)

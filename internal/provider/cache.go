@@ -19,6 +19,7 @@ type apiCache struct {
 	services     memo[string, []divio.Service] // by region id
 	applications memo[string, *divio.Application]
 	environments memo[string, *divio.Environment]
+	appEnvs      memo[string, []divio.Environment]     // by application id
 	instances    memo[string, []divio.ServiceInstance] // by environment id
 }
 
@@ -48,6 +49,14 @@ func (c *apiCache) Application(ctx context.Context, id string) (*divio.Applicati
 func (c *apiCache) Environment(ctx context.Context, id string) (*divio.Environment, error) {
 	return c.environments.get(ctx, id, func(ctx context.Context) (*divio.Environment, error) {
 		return c.client.GetEnvironment(ctx, id)
+	})
+}
+
+// EnvironmentsOf returns an application's environments: one request serves every
+// divio_environment of that application.
+func (c *apiCache) EnvironmentsOf(ctx context.Context, applicationID string) ([]divio.Environment, error) {
+	return c.appEnvs.get(ctx, applicationID, func(ctx context.Context) ([]divio.Environment, error) {
+		return c.client.FindEnvironments(ctx, applicationID, "")
 	})
 }
 

@@ -74,29 +74,24 @@ func (d *EnvironmentDataSource) Read(ctx context.Context, req datasource.ReadReq
 		return
 	}
 	appID, slug := model.ApplicationID.ValueString(), model.Slug.ValueString()
-	envs, err := d.data.client.FindEnvironments(ctx, appID, slug)
+	envs, err := d.data.cache.EnvironmentsOf(ctx, appID)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot look up the Divio environment", err)
 		return
 	}
 	for i := range envs {
-		if envs[i].Application == appID && envs[i].Slug == slug {
+		if envs[i].Slug == slug {
 			model = environmentModelFrom(&envs[i])
 			resp.Diagnostics.Append(resp.State.Set(ctx, &model)...)
 			return
 		}
 	}
-	d.addNotFound(ctx, appID, slug, &resp.Diagnostics)
+	addEnvironmentNotFound(appID, slug, envs, &resp.Diagnostics)
 }
 
-// addNotFound reports a missing environment with the slugs the application does have, which
-// is usually what the user meant to write.
-func (d *EnvironmentDataSource) addNotFound(ctx context.Context, appID, slug string, diags *diag.Diagnostics) {
-	envs, err := d.data.client.FindEnvironments(ctx, appID, "")
-	if err != nil {
-		addAPIError(diags, "Cannot list the environments of the Divio application", err)
-		return
-	}
+// addEnvironmentNotFound reports a missing environment with the slugs the application does
+// have, which is usually what the user meant to write.
+func addEnvironmentNotFound(appID, slug string, envs []divio.Environment, diags *diag.Diagnostics) {
 	if len(envs) == 0 {
 		diags.AddAttributeError(path.Root("application_id"), "Environment not found",
 			fmt.Sprintf("Looking for environment %q: application %q has no environments that the API token can see. "+

@@ -19,8 +19,13 @@ type planResults struct {
 
 	DivioSeconds []float64 `json:"divio_plan_seconds"`
 	NoopSeconds  []float64 `json:"noop_plan_seconds"`
-	DataSeconds  []float64 `json:"terraform_data_plan_seconds"`
-	Ratio        float64   `json:"ratio_divio_to_noop"`
+	// NoopServiceSeconds are plans of a no-op resource with divio_service's schema.
+	NoopServiceSeconds []float64 `json:"noop_service_plan_seconds"`
+	DataSeconds        []float64 `json:"terraform_data_plan_seconds"`
+	Ratio              float64   `json:"ratio_divio_to_noop"`
+	// SchemaRatio compares with the no-op resource of divio_service's schema: what the Divio
+	// provider's own code adds, the schema's cost to the framework and Terraform aside.
+	SchemaRatio float64 `json:"ratio_divio_to_noop_service"`
 
 	// RequestsPerPlan is the simulator's request count of each timed divio plan; RequestsByPath
 	// breaks down the last one.
@@ -30,10 +35,6 @@ type planResults struct {
 
 	Divio processResults `json:"divio_process"`
 	Noop  processResults `json:"noop_process"`
-	// The same, with the framework's TRACE logs off (TF_LOG_SDK_FRAMEWORK=off): providers log at
-	// TRACE unless told otherwise, and Terraform drops what it does not show.
-	DivioQuiet processResults `json:"divio_process_framework_logs_off"`
-	NoopQuiet  processResults `json:"noop_process_framework_logs_off"`
 }
 
 // processResults are what a provider process started by the benchmark showed.
@@ -63,7 +64,8 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 	n := b.settings.Resources
 	configs := []struct{ name, config string }{
 		{"divio", planDivioConfig(n)},
-		{"noop", planNoopConfig(n, environments)},
+		{"noop", planNoopConfig("noop_thing", n, environments)},
+		{"noop_service", planNoopConfig("noop_service", n, environments)},
 		{"terraform_data", planDataConfig(n, environments)},
 	}
 	var ws []*workspace
@@ -78,10 +80,10 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 		}
 		ws = append(ws, w)
 	}
-	divio, noop, data := ws[0], ws[1], ws[2]
+	divio, noop, noopService, data := ws[0], ws[1], ws[2], ws[3]
 
 	res := &planResults{Resources: n, Environments: environments}
-	var divioTimes, noopTimes, dataTimes []time.Duration
+	var divioTimes, noopTimes, noopServiceTimes, dataTimes []time.Duration
 	for run := 1; run <= b.settings.Runs; run++ {
 		progress("plan run %d of %d", run, b.settings.Runs)
 		sim.ResetCounters()
@@ -97,19 +99,25 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 			return nil, nil, err
 		}
 		noopTimes = append(noopTimes, d)
+		if d, err = noopService.plan(ctx); err != nil {
+			return nil, nil, err
+		}
+		noopServiceTimes = append(noopServiceTimes, d)
 		if d, err = data.plan(ctx); err != nil {
 			return nil, nil, err
 		}
 		dataTimes = append(dataTimes, d)
 	}
 	res.DivioSeconds, res.NoopSeconds, res.DataSeconds = secondsList(divioTimes), secondsList(noopTimes), secondsList(dataTimes)
+	res.NoopServiceSeconds = secondsList(noopServiceTimes)
 	res.Ratio = median(divioTimes).Seconds() / median(noopTimes).Seconds()
+	res.SchemaRatio = median(divioTimes).Seconds() / median(noopServiceTimes).Seconds()
 	res.RequestsPerResource = float64(maxOf(res.RequestsPerPlan)) / float64(n)
 
 	if err := measureProcesses(ctx, b, res, divio, noop, sim.URL); err != nil {
 		return nil, nil, err
 	}
-	return res, planFigures(res, divioTimes, noopTimes, dataTimes, b.settings), nil
+	return res, planFigures(res, divioTimes, noopTimes, noopServiceTimes, dataTimes, b.settings), nil
 }
 
 // measureProcesses fills in figure (4) and the CPU figures of (1) by running both providers
@@ -122,14 +130,6 @@ func measureProcesses(ctx context.Context, b *bench, res *planResults, divio, no
 		return err
 	}
 	if res.Noop, err = measureProcess(ctx, b.noopBin, noop, b.settings.Runs, nil); err != nil {
-		return err
-	}
-	progress("one more plan through each, with the framework's trace logs off")
-	quiet := "TF_LOG_SDK_FRAMEWORK=off"
-	if res.DivioQuiet, err = measureProcess(ctx, b.divioBin, divio, 1, append(providerEnv, quiet)); err != nil {
-		return err
-	}
-	if res.NoopQuiet, err = measureProcess(ctx, b.noopBin, noop, 1, []string{quiet}); err != nil {
 		return err
 	}
 	if b.profileDir != "" {
@@ -181,7 +181,7 @@ func measureProcess(ctx context.Context, bin string, w *workspace, runs int, env
 	return res, nil
 }
 
-func planFigures(res *planResults, divio, noop, data []time.Duration, s settings) []figure {
+func planFigures(res *planResults, divio, noop, noopService, data []time.Duration, s settings) []figure {
 	n, runs := res.Resources, s.Runs
 	requests := maxOf(res.RequestsPerPlan)
 	mib := func(bytes int64) float64 { return float64(bytes) / (1 << 20) }
@@ -190,18 +190,19 @@ func planFigures(res *planResults, divio, noop, data []time.Duration, s settings
 			median(divio).Seconds(), "s", fmt.Sprintf("%.2f s", median(divio).Seconds())),
 		contextFigure(fmt.Sprintf("(1) plan of %d noop_thing (median of %d)", n, runs),
 			median(noop).Seconds(), "s", fmt.Sprintf("%.2f s", median(noop).Seconds())),
+		contextFigure(fmt.Sprintf("(1) plan of %d noop_service, divio_service's schema (median of %d)", n, runs),
+			median(noopService).Seconds(), "s", fmt.Sprintf("%.2f s", median(noopService).Seconds())),
 		contextFigure(fmt.Sprintf("(1) plan of %d terraform_data, for context (median of %d)", n, runs),
 			median(data).Seconds(), "s", fmt.Sprintf("%.2f s", median(data).Seconds())),
 		targetFigure("(1) plan time, divio / no-op provider", res.Ratio, "x",
 			fmt.Sprintf("%.2fx", res.Ratio), "<= 1.3x", res.Ratio <= 1.3),
+		contextFigure("(1) plan time, divio / no-op provider with divio_service's schema", res.SchemaRatio, "x",
+			fmt.Sprintf("%.2fx", res.SchemaRatio)),
 		targetFigure("(2) API requests per managed resource during the plan", res.RequestsPerResource, "requests",
 			fmt.Sprintf("%.3f (%d requests, %d resources)", res.RequestsPerResource, requests, n), "<= 0.1", res.RequestsPerResource <= 0.1),
 		contextFigure(fmt.Sprintf("(1) CPU of one plan of %d divio_service: provider / terraform", n),
 			res.Divio.ProviderCPUSeconds, "s", fmt.Sprintf("%.2f s / %.2f s (no-op: %.2f s / %.2f s)",
 				res.Divio.ProviderCPUSeconds, res.Divio.TerraformCPUSeconds, res.Noop.ProviderCPUSeconds, res.Noop.TerraformCPUSeconds)),
-		contextFigure("(1) the same with the framework's trace logs off", res.DivioQuiet.ProviderCPUSeconds, "s",
-			fmt.Sprintf("%.2f s / %.2f s (no-op: %.2f s / %.2f s)",
-				res.DivioQuiet.ProviderCPUSeconds, res.DivioQuiet.TerraformCPUSeconds, res.NoopQuiet.ProviderCPUSeconds, res.NoopQuiet.TerraformCPUSeconds)),
 		contextFigure(fmt.Sprintf("(4) divio provider start-up to reattach line (median of %d)", runs),
 			res.Divio.startup.Seconds(), "s", fmt.Sprintf("%.0f ms (no-op: %.0f ms)", ms(res.Divio.startup), ms(res.Noop.startup))),
 		contextFigure(fmt.Sprintf("(4) divio provider peak RSS during a plan of %d", n),

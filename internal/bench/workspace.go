@@ -120,21 +120,22 @@ resource "divio_service" "db" {
 `, n)
 }
 
-// planNoopConfig is the same n resources, with the same arguments, of the no-op provider.
-func planNoopConfig(n, environments int) string {
+// planNoopConfig is the same n resources, with the same arguments, of the no-op provider's
+// resource of type typ: noop_thing (3 plain attributes) or noop_service (divio_service's schema).
+func planNoopConfig(typ string, n, environments int) string {
 	return fmt.Sprintf(`terraform {
   required_providers {
     noop = { source = "bench/noop" }
   }
 }
 
-resource "noop_thing" "db" {
+resource "%s" "db" {
   count          = %d
   environment_id = "environment-${count.index %% %d}"
   service        = "postgres-15"
   prefix         = format("DB_%%03d", count.index + 1)
 }
-`, n, environments)
+`, typ, n, environments)
 }
 
 // planDataConfig is the same n resources as Terraform's built-in terraform_data.

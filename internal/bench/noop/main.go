@@ -10,10 +10,14 @@ import (
 	"log"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+
+	"github.com/divio/terraform-provider-divio/internal/pluginlog"
+	divioprovider "github.com/divio/terraform-provider-divio/internal/provider"
 )
 
 type noopProvider struct{}
@@ -28,7 +32,10 @@ func (noopProvider) Configure(context.Context, provider.ConfigureRequest, *provi
 }
 
 func (noopProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{func() resource.Resource { return thing{} }}
+	return []func() resource.Resource{
+		func() resource.Resource { return thing{} },
+		func() resource.Resource { return service{} },
+	}
 }
 
 func (noopProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
@@ -62,11 +69,34 @@ func (thing) Update(_ context.Context, req resource.UpdateRequest, resp *resourc
 // Delete does nothing: the framework drops the state of a delete that reports no error.
 func (thing) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
 
+// service has divio_service's very schema (attributes, defaults, plan modifiers, validators,
+// timeouts block) and does nothing: planning it costs what the framework and Terraform spend on
+// that schema, so that the Divio provider's plan compared with it shows what its own code adds.
+type service struct{ thing }
+
+func (service) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_service"
+}
+
+func (service) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+	divioprovider.NewServiceResource().Schema(ctx, req, resp)
+}
+
+// Create makes the computed values known, as the Divio provider does.
+func (service) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	resp.State.Raw = req.Plan.Raw
+	for name, value := range map[string]string{"id": "noop", "region_id": "noop", "type": "DATABASE", "status": "NEW"} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(name), value)...)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("env_var_names"), []string{})...)
+}
+
 func main() {
 	// -debug serves the provider for reattaching, as the Divio provider's main.go does, so that
 	// the benchmark can measure both processes the same way.
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
+	pluginlog.QuietSDKUnlessAsked() // as the Divio provider does, so that the two compare alike
 	// The benchmark's dev_overrides name this address (noopAddress in internal/bench).
 	err := providerserver.Serve(context.Background(), func() provider.Provider { return noopProvider{} },
 		providerserver.ServeOpts{Address: "registry.terraform.io/bench/noop", Debug: *debug})

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
 )
 
@@ -21,6 +22,7 @@ func main() {
 	heapProfile := flag.String("heapprofile", "heap.pprof", "file for the heap profile (allocations included)")
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
+	pluginlog.QuietSDKUnlessAsked() // as main.go does
 
 	cpu, err := os.Create(*cpuProfile)
 	if err != nil {

@@ -24,7 +24,7 @@ var (
 
 // DeploymentResource runs one deployment of an environment.
 type DeploymentResource struct {
-	data *providerData
+	configuredResource
 }
 
 func NewDeploymentResource() resource.Resource { return &DeploymentResource{} }
@@ -107,12 +107,6 @@ func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 	}
 }
 
-func (r *DeploymentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = data
-}
-
 func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
@@ -122,12 +116,10 @@ func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	envID := plan.EnvironmentID.ValueString()

@@ -1,11 +1,14 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 )
@@ -58,4 +61,43 @@ func requireConfigured(data *providerData, diags *diag.Diagnostics) bool {
 		"The divio provider's api_token, endpoint or zone depends on a value that is known only after apply, so the Divio API cannot be called yet. "+
 			"Set them from variables or the DIVIO_API_TOKEN, DIVIO_API_URL and DIVIO_ZONE environment variables, or apply what they depend on first.")
 	return false
+}
+
+// configuredResource is embedded by every resource: it keeps what the provider's Configure
+// hands over.
+type configuredResource struct {
+	data *providerData
+}
+
+func (r *configuredResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = data
+}
+
+// providerDataSource is embedded by every data source of the provider: it keeps what the
+// provider's Configure hands over.
+type providerDataSource struct {
+	data *providerData
+}
+
+func (d *providerDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	d.data = data
+}
+
+// defaultTimeout bounds each operation whose timeouts block does not say otherwise.
+const defaultTimeout = 20 * time.Minute
+
+// withTimeout bounds ctx by one value of a resource's timeouts block, e.g. plan.Timeouts.Create;
+// ok is false, with the reason in diags, when that value is not a duration.
+func withTimeout(ctx context.Context, timeout func(context.Context, time.Duration) (time.Duration, diag.Diagnostics), diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, ok bool) {
+	d, tdiags := timeout(ctx, defaultTimeout)
+	diags.Append(tdiags...)
+	if tdiags.HasError() {
+		return ctx, func() {}, false
+	}
+	ctx, cancel = context.WithTimeout(ctx, d)
+	return ctx, cancel, true
 }

@@ -18,18 +18,6 @@ var _ datasource.DataSourceWithConfigure = &RegionsDataSource{}
 // regionVendors are the cloud vendors the API names in a region's `vendor`.
 var regionVendors = []string{"aws", "azure", "exoscale"}
 
-// providerDataSource is embedded by every data source of the provider: it keeps what the
-// provider's Configure hands over.
-type providerDataSource struct {
-	data *providerData
-}
-
-func (d *providerDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	d.data = data
-}
-
 // RegionsDataSource lists the regions, optionally of one vendor.
 type RegionsDataSource struct {
 	providerDataSource

@@ -25,7 +25,7 @@ var (
 
 // ServiceAttachmentResource attaches a service instance to its environment's application.
 type ServiceAttachmentResource struct {
-	data *providerData
+	configuredResource
 }
 
 func NewServiceAttachmentResource() resource.Resource { return &ServiceAttachmentResource{} }
@@ -106,12 +106,6 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 	}
 }
 
-func (r *ServiceAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = data
-}
-
 func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
@@ -148,12 +142,10 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 // until the instance is attached. It sets m's computed values; m.ID stays unknown until the
 // instance is marked. On errors m describes the instance as last seen, so that it can be saved.
 func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) {
-	timeout, d := m.Timeouts.Create(ctx, defaultTimeout)
-	diags.Append(d...)
-	if diags.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Create, diags)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	id := m.ServiceID.ValueString()
@@ -279,12 +271,10 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -33,10 +32,7 @@ var (
 	_ resource.ResourceWithModifyPlan  = &ServiceResource{}
 )
 
-const (
-	defaultPrefix  = "DEFAULT"
-	defaultTimeout = 20 * time.Minute
-)
+const defaultPrefix = "DEFAULT"
 
 var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
 
@@ -67,7 +63,7 @@ func envVarNames(serviceType, prefix string) []string {
 }
 
 type ServiceResource struct {
-	data *providerData
+	configuredResource
 }
 
 func NewServiceResource() resource.Resource { return &ServiceResource{} }
@@ -181,12 +177,6 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	}
 }
 
-func (r *ServiceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = data
-}
-
 func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
@@ -196,12 +186,10 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	envID := plan.EnvironmentID.ValueString()
@@ -392,12 +380,10 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Update, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
@@ -436,12 +422,10 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 			deletionProtectedDetail(&state))
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()

@@ -522,7 +522,7 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := &ServiceResource{data: newProviderData(client, 0)}
+	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
 	var schemaResp fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)
 	nullObject := tftypes.NewValue(schemaResp.Schema.Type().TerraformType(ctx), nil)

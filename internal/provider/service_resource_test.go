@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -553,6 +554,55 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	diags = planDestroy(true)
 	if diags.ErrorsCount() != 1 || !strings.Contains(diags.Errors()[0].Detail(), "Set deletion_protection = false and apply first") {
 		t.Errorf("want the deletion protection error, got %v", diags)
+	}
+}
+
+// An apply interrupted (Ctrl-C) while it waits for provisioning must leave the instance in the
+// state, so that Terraform keeps it (tainted) instead of forgetting it on Divio.
+func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	sim.StallNextProvision()
+	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token, Poll: divio.PollConfig{Initial: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	ctx := context.Background()
+	var schemaResp fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)
+	nullObject := tftypes.NewValue(schemaResp.Schema.Type().TerraformType(ctx), nil)
+	plan := tfsdk.Plan{Schema: schemaResp.Schema, Raw: nullObject}
+	for attribute, value := range map[string]any{
+		"environment_id": demoTestEnvID, "service": "postgres-15", "prefix": "DEFAULT", "provision": true, "deletion_protection": false,
+	} {
+		if diags := plan.SetAttribute(ctx, path.Root(attribute), value); diags.HasError() {
+			t.Fatal(diags)
+		}
+	}
+
+	interrupted, interrupt := context.WithCancel(ctx)
+	go func() { // Ctrl-C once the instance exists and is being waited for
+		for len(sim.Instances()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		interrupt()
+	}()
+	resp := fwresource.CreateResponse{State: tfsdk.State{Schema: schemaResp.Schema, Raw: nullObject}}
+	r.Create(interrupted, fwresource.CreateRequest{Plan: plan}, &resp)
+
+	if !resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Detail(), "interrupted") {
+		t.Fatalf("want an error that says the create was interrupted, got %v", resp.Diagnostics)
+	}
+	instances := sim.Instances()
+	if len(instances) != 1 || instances[0].Status != simulator.StatusProvisioning {
+		t.Fatalf("simulator instances = %+v, want one PROVISIONING", instances)
+	}
+	var id types.String
+	resp.Diagnostics = nil
+	if diags := resp.State.GetAttribute(ctx, path.Root("id"), &id); diags.HasError() || id.ValueString() != instances[0].UUID {
+		t.Errorf("state id = %s (%v), want the instance %s", id, diags, instances[0].UUID)
 	}
 }
 

@@ -73,7 +73,7 @@ func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
 
 func TestDeployerConcurrentCallersShareOneDeployment(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := deployerTestInstance(t, client)
+	inst := addTestInstance(t, client, deployerTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
 	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestDeployerWaitsOutADeploymentStartedElsewhere(t *testing.T) {
 
 func TestDeployerFailureReachesEveryMember(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := deployerTestInstance(t, client)
+	inst := addTestInstance(t, client, deployerTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
 	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
 		t.Fatal(err)
 	}
@@ -244,21 +244,6 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	if got := len(sim.Deployments()); got != 0 {
 		t.Errorf("%d deployments started for callers that all gave up, want 0", got)
 	}
-}
-
-// deployerTestInstance adds a provisioned postgres instance to the test environment.
-func deployerTestInstance(t *testing.T, client *divio.Client) *divio.ServiceInstance {
-	t.Helper()
-	inst, err := client.CreateServiceInstance(t.Context(), divio.CreateServiceInstanceRequest{
-		Environment: deployerTestEnvID, Service: simulator.ServiceID("postgres-15"), Prefix: "DEFAULT",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.ProvisionServiceInstance(t.Context(), inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-	return inst
 }
 
 func simInstanceOf(t *testing.T, sim *simulator.Simulator, id string) simulator.Instance {

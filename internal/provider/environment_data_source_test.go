@@ -16,7 +16,7 @@ import (
 func TestAccEnvironmentDataSource(t *testing.T) {
 	env := newTestEnv(t)
 	env.requireSim(t)
-	client := dsTestClient(t, env)
+	client := env.client(t)
 	appID := simulator.ApplicationID(simulator.DemoApp)
 	liveID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
 	config := env.config(`

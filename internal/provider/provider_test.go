@@ -1,9 +1,12 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +87,52 @@ func (e *testEnv) config(body string) string {
 		return body
 	}
 	return fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = %q\n}\n\n%s", e.URL, e.Token, body)
+}
+
+// client is an API client of the test's simulator, for set-up and for reading what tests expect.
+func (e *testEnv) client(t *testing.T) *divio.Client {
+	t.Helper()
+	p := testProvider() // polled and retried as quickly as the provider under test
+	c, err := divio.New(divio.Config{Endpoint: e.URL, Token: e.Token, Poll: p.poll, RetryWaitMin: p.retryWaitMin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// addTestInstance adds an instance and, if provision, waits until it is functional.
+func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
+	t.Helper()
+	ctx := context.Background()
+	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
+		Environment: envID, Service: simulator.ServiceID(identifier), Prefix: prefix,
+	})
+	if err != nil {
+		t.Fatalf("creating %s %s: %v", identifier, prefix, err)
+	}
+	if !provision {
+		return inst
+	}
+	if err := client.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
+		t.Fatal(err)
+	}
+	inst, err = client.WaitForInstance(ctx, inst.UUID, "be provisioned", (*divio.ServiceInstance).Functional)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// errorText matches the parts of a message in order, each of which Terraform may have wrapped
+// over several lines.
+func errorText(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, part := range parts {
+		words := strings.Fields(part)
+		for j, w := range words {
+			words[j] = regexp.QuoteMeta(w)
+		}
+		quoted[i] = strings.Join(words, `\s+`)
+	}
+	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
@@ -106,17 +105,4 @@ func dsErrorRegexp(parts ...string) *regexp.Regexp {
 		quoted[i] = strings.Join(strings.Fields(regexp.QuoteMeta(part)), `[\s│]+`)
 	}
 	return regexp.MustCompile(`(?s)` + strings.Join(quoted, `.*`))
-}
-
-// dsTestClient is an API client of the test's environment, for changes made behind
-// Terraform's back in a step's PreConfig.
-func dsTestClient(t *testing.T, env *testEnv) *divio.Client {
-	t.Helper()
-	// Polled and retried as quickly as the test provider, for the same simulator without delays.
-	p := testProvider()
-	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token, Poll: p.poll, RetryWaitMin: p.retryWaitMin})
-	if err != nil {
-		t.Fatalf("creating the API client: %v", err)
-	}
-	return client
 }

@@ -28,22 +28,10 @@ var attachTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTe
 // environment through the API, for the attachments under test to attach.
 func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []string {
 	t.Helper()
-	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := env.client(t)
 	ids := make([]string, n)
 	for i := range ids {
-		inst, err := client.CreateServiceInstance(t.Context(), divio.CreateServiceInstanceRequest{
-			Environment: envID, Service: simulator.ServiceID("postgres-15"), Prefix: fmt.Sprintf("DB_%d", i+1),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := client.ProvisionServiceInstance(t.Context(), inst.UUID); err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = inst.UUID
+		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
 	}
 	return ids
 }
@@ -105,15 +93,6 @@ func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
 		}
 		return nil
 	}
-}
-
-// messageRegexp matches the words of a message however Terraform wrapped its lines.
-func messageRegexp(message string) *regexp.Regexp {
-	words := strings.Fields(message)
-	for i, w := range words {
-		words[i] = regexp.QuoteMeta(w)
-	}
-	return regexp.MustCompile(strings.Join(words, `\s+`))
 }
 
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
@@ -375,7 +354,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 				PreConfig: sim.FailNextDeploy,
 				Config:    attachmentConfig(env, ids[0], ""),
 				Destroy:   true,
-				ExpectError: messageRegexp("the instance stays attached and the application keeps running with it. " +
+				ExpectError: errorText("the instance stays attached and the application keeps running with it. " +
 					"The attachment stays in Terraform's state."),
 			},
 			{

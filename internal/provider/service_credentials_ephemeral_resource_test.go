@@ -115,39 +115,6 @@ resource "echo" "credentials" {}
 `, serviceID)
 }
 
-// client is an API client of the test's simulator, for set-up and for reading what tests expect.
-func (e *testEnv) client(t *testing.T) *divio.Client {
-	t.Helper()
-	c, err := divio.New(divio.Config{Endpoint: e.URL, Token: e.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// addTestInstance adds an instance and, if provision, waits until it is functional.
-func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
-	t.Helper()
-	ctx := context.Background()
-	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
-		Environment: envID, Service: simulator.ServiceID(identifier), Prefix: prefix,
-	})
-	if err != nil {
-		t.Fatalf("creating %s %s: %v", identifier, prefix, err)
-	}
-	if !provision {
-		return inst
-	}
-	if err := client.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-	inst, err = client.WaitForInstance(ctx, inst.UUID, "be provisioned", (*divio.ServiceInstance).Functional)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inst
-}
-
 // envValues reads an environment's variables from the API: those named, or all when none is.
 func envValues(t *testing.T, client *divio.Client, envID string, names ...string) map[string]string {
 	t.Helper()

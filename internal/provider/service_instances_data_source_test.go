@@ -17,7 +17,7 @@ import (
 func TestAccServiceInstancesDataSource(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	client := dsTestClient(t, env)
+	client := env.client(t)
 	liveID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
 	testID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,20 +39,6 @@ resource "divio_service" "db" {
 %s
 }
 `, demoTestEnvID, service, extra))
-}
-
-// errorText matches the parts of a message in order, each of which Terraform may have wrapped
-// over several lines.
-func errorText(parts ...string) *regexp.Regexp {
-	quoted := make([]string, len(parts))
-	for i, part := range parts {
-		words := strings.Fields(part)
-		for j, w := range words {
-			words[j] = regexp.QuoteMeta(w)
-		}
-		quoted[i] = strings.Join(words, `\s+`)
-	}
-	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
 }
 
 func liveInstances(sim *simulator.Simulator) []simulator.Instance {
@@ -508,10 +493,7 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	ctx := context.Background()
-	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := env.client(t)
 	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
 		Environment: demoTestEnvID, Service: simulator.ServiceID(simulator.ServicePostgres15), Prefix: "DEFAULT",
 	})
@@ -563,10 +545,7 @@ func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	sim.StallNextProvision()
-	client, err := divio.New(divio.Config{Endpoint: env.URL, Token: env.Token, Poll: divio.PollConfig{Initial: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := env.client(t)
 	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 	var schemaResp fwresource.SchemaResponse

@@ -2,25 +2,38 @@ package simulator
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
+// TestAuth checks DRF's token authentication, its wording included: a request
+// without a token is not told that its token is invalid.
 func TestAuth(t *testing.T) {
 	_, c, _ := testSim(t, Options{Tokens: []string{"one", "two"}})
+	const (
+		notProvided = `{"detail":"Authentication credentials were not provided."}`
+		invalid     = `{"detail":"Invalid token."}`
+	)
 	tests := []struct {
 		header string
 		want   int
+		body   string // exact, for refusals
 	}{
-		{"", http.StatusUnauthorized},
-		{"Token nope", http.StatusUnauthorized},
-		{"Bearer one", http.StatusUnauthorized},
-		{"Token " + DemoToken, http.StatusUnauthorized}, // not accepted once tokens are given
-		{"Token one", http.StatusOK},
-		{"Token two", http.StatusOK},
+		{"", http.StatusUnauthorized, notProvided},
+		{"Bearer one", http.StatusUnauthorized, notProvided},
+		{"one", http.StatusUnauthorized, notProvided},
+		{"Token", http.StatusUnauthorized, `{"detail":"Invalid token header. No credentials provided."}`},
+		{"Token one two", http.StatusUnauthorized, `{"detail":"Invalid token header. Token string should not contain spaces."}`},
+		{"Token nope", http.StatusUnauthorized, invalid},
+		{"Token " + DemoToken, http.StatusUnauthorized, invalid}, // not accepted once tokens are given
+		{"Token one", http.StatusOK, ""},
+		{"Token two", http.StatusOK, ""},
+		{"token one", http.StatusOK, ""}, // DRF compares the keyword case-insensitively
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/apps/v3/regions/", "/_sim/counters"} {
@@ -33,17 +46,84 @@ func TestAuth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				resp.Body.Close()
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
 				if resp.StatusCode != tt.want {
-					t.Errorf("status %d, want %d", resp.StatusCode, tt.want)
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
+				}
+				if tt.body == "" {
+					return
+				}
+				if got := strings.TrimSpace(string(body)); got != tt.body {
+					t.Errorf("body %s, want %s", got, tt.body)
+				}
+				if got := resp.Header.Get("WWW-Authenticate"); got != "Token" {
+					t.Errorf("WWW-Authenticate %q, want Token", got)
 				}
 			})
 		}
 	}
-	c.token = "nope"
-	if body := string(c.expect(http.StatusUnauthorized, http.MethodGet, "/apps/v3/regions/", nil).body); !strings.Contains(body, `"detail":"Invalid token."`) {
-		t.Errorf("401 body %s", body)
+}
+
+// TestFormEncodedPosts sends POST bodies as `curl --data` does.
+func TestFormEncodedPosts(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	post := func(path string, form url.Values) apiResponse {
+		req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Authorization", "Token "+DemoToken)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return apiResponse{status: resp.StatusCode, header: resp.Header, body: body}
 	}
+	r := post("/apps/v3/service-instances/", url.Values{
+		"environment": {demoTest}, "service": {ServiceID(ServiceS3)}, "prefix": {"LOWER", "MEDIA"}, // the last value counts
+	})
+	var in Instance
+	r.decode(t, &in)
+	if r.status != http.StatusCreated || in.Prefix != "MEDIA" || in.Type != TypeStorage || in.Environment != demoTest {
+		t.Fatalf("form-encoded instance: %d %s", r.status, r.body)
+	}
+	c.action(in.UUID, "attach")
+	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}})
+	var d Deployment
+	r.decode(t, &d)
+	if r.status != http.StatusCreated || d.Environment != demoTest || d.Status != DeploymentSuccess {
+		t.Fatalf("form-encoded deployment: %d %s", r.status, r.body)
+	}
+	if got := sim.Instances(); len(got) != 1 || got[0].Status != StatusAttached {
+		t.Errorf("instances after the deployment: %+v", got)
+	}
+
+	r = post("/apps/v3/service-instances/", url.Values{"environment": {demoTest}})
+	if r.status != http.StatusBadRequest || fieldMessage(t, r, "service") != "This field is required." || fieldMessage(t, r, "prefix") != "This field is required." {
+		t.Errorf("incomplete form: %d %s", r.status, r.body)
+	}
+	r = post("/apps/v3/deployments/", url.Values{"environment": {"nope"}})
+	if r.status != http.StatusBadRequest || fieldMessage(t, r, "environment") != `Invalid pk "nope" - object does not exist.` {
+		t.Errorf("unknown environment: %d %s", r.status, r.body)
+	}
+}
+
+// TestTrailingSlash asks for paths without their trailing slash, as the Divio
+// CLI does for some, and with it.
+func TestTrailingSlash(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	d := c.deploy(demoTest)
+	for _, path := range []string{"/apps/v3/regions", "/apps/v3/environments/" + demoTest, "/apps/v3/deployments/" + d.UUID} {
+		without := c.expect(http.StatusOK, http.MethodGet, path, nil)
+		with := c.expect(http.StatusOK, http.MethodGet, path+"/", nil)
+		if string(without.body) != string(with.body) {
+			t.Errorf("%s: without the slash %s, with it %s", path, without.body, with.body)
+		}
+	}
+	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments", map[string]string{"environment": demoLive})
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/reset/", nil) // admin paths too
+	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances//", nil)
 }
 
 func TestRoutingErrors(t *testing.T) {
@@ -53,7 +133,6 @@ func TestRoutingErrors(t *testing.T) {
 		want         int
 	}{
 		{http.MethodGet, "/apps/v3/nothing/", http.StatusNotFound},
-		{http.MethodGet, "/apps/v3/regions", http.StatusNotFound}, // paths end in "/"
 		{http.MethodGet, "/apps/v3/service-instances/unknown/", http.StatusNotFound},
 		{http.MethodGet, "/apps/v3/deployments/unknown/", http.StatusNotFound},
 		{http.MethodGet, "/apps/v3/regions/unknown/", http.StatusNotFound},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -106,8 +107,11 @@ func (rt router) match(method, path string) (h handlerFunc, id, pattern string, 
 	return nil, "", pattern, allowed
 }
 
+// matchPattern serves a path with or without its trailing slash, as the API
+// does: the Divio CLI asks for some paths without one.
 func matchPattern(pattern, path string) (id string, ok bool) {
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	ps := strings.Split(strings.TrimSuffix(pattern, "/"), "/")
+	xs := strings.Split(strings.TrimSuffix(path, "/"), "/")
 	if len(ps) != len(xs) {
 		return "", false
 	}
@@ -124,8 +128,10 @@ func matchPattern(pattern, path string) (id string, ok bool) {
 
 // serve authenticates, routes and runs a handler.
 func (rt router) serve(r *http.Request, tokens [][]byte) reply {
-	if !authorized(r, tokens) {
-		return detail(http.StatusUnauthorized, "Invalid token.")
+	if refusal, ok := authenticate(r, tokens); !ok {
+		rep := detail(http.StatusUnauthorized, refusal)
+		rep.header = http.Header{"Www-Authenticate": {"Token"}}
+		return rep
 	}
 	h, id, _, allowed := rt.match(r.Method, r.URL.Path)
 	if h == nil && len(allowed) > 0 {
@@ -139,25 +145,43 @@ func (rt router) serve(r *http.Request, tokens [][]byte) reply {
 	return h(r, id)
 }
 
-func authorized(r *http.Request, tokens [][]byte) bool {
-	given, found := strings.CutPrefix(r.Header.Get("Authorization"), "Token ")
-	if !found {
-		return false
+// authenticate checks the token as DRF's TokenAuthentication does, and words
+// a refusal the way it does: a request without a token is not an invalid one.
+func authenticate(r *http.Request, tokens [][]byte) (refusal string, ok bool) {
+	keyword, given, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(keyword, "Token") {
+		return "Authentication credentials were not provided.", false
+	}
+	given = strings.TrimSpace(given)
+	switch {
+	case given == "":
+		return "Invalid token header. No credentials provided.", false
+	case strings.ContainsAny(given, " \t"):
+		return "Invalid token header. Token string should not contain spaces.", false
 	}
 	match := 0
 	for _, t := range tokens {
 		// Check every token, so the time taken does not tell which one matched.
-		match |= subtle.ConstantTimeCompare([]byte(strings.TrimSpace(given)), t)
+		match |= subtle.ConstantTimeCompare([]byte(given), t)
 	}
-	return match == 1
+	if match != 1 {
+		return "Invalid token.", false
+	}
+	return "", true
 }
 
-// decodeJSON reads a JSON object into v, turning every kind of bad input into
-// a DRF-shaped validation error rather than a 500.
+// decodeJSON reads a JSON object, or a form-encoded body (as DRF accepts and
+// `curl --data` sends), into v, turning every kind of bad input into a
+// DRF-shaped validation error rather than a 500.
 func decodeJSON(r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
 		return err
+	}
+	if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType == "application/x-www-form-urlencoded" {
+		if body, err = formAsJSON(body); err != nil {
+			return err
+		}
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -184,6 +208,21 @@ func decodeJSON(r *http.Request, v any) error {
 		return fe
 	}
 	return fieldErrors{"non_field_errors": {fmt.Sprintf("Invalid data: %v.", err)}}
+}
+
+// formAsJSON turns a form into the JSON object of its fields, so that one
+// decoder serves both. Like Django's QueryDict, a repeated field counts with its
+// last value.
+func formAsJSON(body []byte) ([]byte, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fieldErrors{"non_field_errors": {fmt.Sprintf("Form parse error - %v.", err)}}
+	}
+	fields := make(map[string]string, len(form))
+	for name, values := range form {
+		fields[name] = values[len(values)-1]
+	}
+	return json.Marshal(fields)
 }
 
 type page struct {

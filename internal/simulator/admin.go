@@ -14,6 +14,7 @@ import (
 //	PATCH  /_sim/service-instances/{id} InstancePatch
 //	DELETE /_sim/service-instances/{id} remove regardless of state
 //	POST   /_sim/fail-next-deploy
+//	POST   /_sim/drop-variables-next-deploy
 //	POST   /_sim/stall-next-provision
 //	GET    /_sim/faults, PUT /_sim/faults   Faults (latency as "50ms"; integer nanoseconds also read)
 //	GET    /_sim/counters, DELETE /_sim/counters
@@ -24,6 +25,7 @@ func (s *Simulator) adminRoutes() router {
 		{http.MethodPatch, "/_sim/service-instances/{id}", s.adminPatchInstance},
 		{http.MethodDelete, "/_sim/service-instances/{id}", s.adminDeleteInstance},
 		{http.MethodPost, "/_sim/fail-next-deploy", s.adminFailNextDeploy},
+		{http.MethodPost, "/_sim/drop-variables-next-deploy", s.adminDropVariablesNextDeploy},
 		{http.MethodPost, "/_sim/stall-next-provision", s.adminStallNextProvision},
 		{http.MethodGet, "/_sim/faults", s.adminGetFaults},
 		{http.MethodPut, "/_sim/faults", s.adminPutFaults},
@@ -70,6 +72,11 @@ func (s *Simulator) adminDeleteInstance(_ *http.Request, id string) reply {
 
 func (s *Simulator) adminFailNextDeploy(*http.Request, string) reply {
 	s.FailNextDeploy()
+	return noContent()
+}
+
+func (s *Simulator) adminDropVariablesNextDeploy(*http.Request, string) reply {
+	s.DropVariablesNextDeploy()
 	return noContent()
 }
 

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"maps"
 	"net/http"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestAdminReset(t *testing.T) {
 	sim.FailNextDeploy()
 
 	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/reset", nil)
-	if len(sim.Instances()) != 0 || len(sim.Deployments()) != 0 {
+	if len(sim.Instances()) != seededInstances || len(sim.Deployments()) != seededDeployments {
 		t.Errorf("state after reset: %v %v", sim.Instances(), sim.Deployments())
 	}
 	if sim.Faults() != (Faults{}) {
@@ -39,7 +40,9 @@ func TestAdminState(t *testing.T) {
 	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
 	var got stateView
 	c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil).decode(t, &got)
-	if len(got.Instances) != 1 || got.Instances[0].Status != StatusRemoved || len(got.Deployments) != 1 || got.Deployments[0].UUID != d.UUID {
+	last := func(n int) int { return n - 1 }
+	if len(got.Instances) != seededInstances+1 || got.Instances[last(len(got.Instances))].Status != StatusRemoved ||
+		len(got.Deployments) != seededDeployments+1 || got.Deployments[last(len(got.Deployments))].UUID != d.UUID {
 		t.Errorf("state %+v", got)
 	}
 }
@@ -86,7 +89,7 @@ func TestAdminDeleteInstance(t *testing.T) {
 
 	c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
 	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", nil)
-	if n := len(c.listAll("/apps/v3/environment-variables/")); n != 0 {
+	if n := len(c.listAll("/apps/v3/environment-variables/?environment=" + demoTest)); n != 0 {
 		t.Errorf("%d variables left", n)
 	}
 	c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT") // slot and prefix are free again
@@ -160,5 +163,34 @@ func TestAdminCounters(t *testing.T) {
 	c.expect(http.StatusOK, http.MethodGet, "/_sim/counters", nil).decode(t, &got)
 	if got.Total != 0 || len(got.Requests) != 0 {
 		t.Errorf("after DELETE: %+v", got)
+	}
+}
+
+// TestCountersCountNewRoutes: every route is counted under its pattern,
+// whichever way the path was spelled.
+func TestCountersCountNewRoutes(t *testing.T) {
+	sim, c, _ := testSim(t, Options{})
+	d := SeedDeploymentID(LegacyApp, EnvTest)
+	for _, path := range []string{
+		"/apps/v3/deployments/?application=" + ApplicationID(LegacyApp) + "&environment=" + legacyTest,
+		"/apps/v3/deployments/" + d + "/logs",
+		"/apps/v3/deployments/" + d + "/logs/",
+		"/apps/v3/deployments/" + d + "/environment-variables",
+		"/iam/v3/organisations",
+		"/iam/v3/organisations/" + OrganisationID(LegacyOrganisation) + "/",
+		"/iam/v3/me/",
+	} {
+		c.expect(http.StatusOK, http.MethodGet, path, nil)
+	}
+	want := map[string]int{
+		"GET /apps/v3/deployments/":                            1,
+		"GET /apps/v3/deployments/{id}/logs/":                  2,
+		"GET /apps/v3/deployments/{id}/environment-variables/": 1,
+		"GET /iam/v3/organisations/":                           1,
+		"GET /iam/v3/organisations/{id}/":                      1,
+		"GET /iam/v3/me/":                                      1,
+	}
+	if got := sim.Counters(); got.Total != 7 || !maps.Equal(got.Requests, want) {
+		t.Errorf("counters %+v, want %v", got, want)
 	}
 }

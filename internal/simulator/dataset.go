@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -12,13 +13,20 @@ const (
 	DatasetDemo  = "demo"
 	DatasetBench = "bench"
 
-	DemoToken         = "demo-token"
-	DemoOrganisation  = "demo-org"
-	BenchOrganisation = "bench-org"
-	DemoApp           = "demo-app"
-	AzureApp          = "azure-app"
-	EnvTest           = "test"
-	EnvLive           = "live"
+	DemoToken          = "demo-token"
+	DemoOrganisation   = "demo-org"
+	LegacyOrganisation = "legacy-org"
+	BenchOrganisation  = "bench-org"
+	DemoApp            = "demo-app"
+	AzureApp           = "azure-app"
+	LegacyApp          = "legacy-app"
+	EnvTest            = "test"
+	EnvLive            = "live"
+
+	// DemoUser and BenchUser name the user that every accepted token
+	// belongs to (GET /iam/v3/me/), in the demo and the bench data set.
+	DemoUser  = "demo"
+	BenchUser = "bench"
 
 	RegionAWSEUCentral1   = "aws-eu-central-1"
 	RegionAWSUSEast1      = "aws-us-east-1"
@@ -67,6 +75,22 @@ func EnvironmentID(appSlug, envSlug string) string {
 	return stableID("environment", appSlug+"/"+envSlug)
 }
 
+// UserID is the stable uuid of the user with the given name (DemoUser, BenchUser).
+func UserID(name string) string { return stableID("user", name) }
+
+// SeedInstanceID is the stable uuid of an instance that the data set starts
+// with: the one of the service identifier and prefix in an application's
+// environment (legacy-app's DEFAULT postgres-15 and s3, in each environment).
+func SeedInstanceID(appSlug, envSlug, identifier, prefix string) string {
+	return stableID("instance", appSlug+"/"+envSlug+"/"+identifier+"/"+prefix)
+}
+
+// SeedDeploymentID is the stable uuid of the finished deployment that
+// attached the seeded instances of an application's environment.
+func SeedDeploymentID(appSlug, envSlug string) string {
+	return stableID("deployment", appSlug+"/"+envSlug)
+}
+
 type region struct {
 	UUID   string `json:"uuid"`
 	Name   string `json:"name"`
@@ -84,10 +108,19 @@ type service struct {
 }
 
 type organisation struct {
-	uuid string
-	name string
-	// included is the number of instances per service identifier; nil = unlimited.
+	UUID      string    `json:"uuid"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// included is the number of instances of each service identifier in the
+	// organisation's subscription.
 	included map[string]int
+}
+
+type user struct {
+	UUID      string `json:"uuid"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
 }
 
 type application struct {
@@ -96,23 +129,47 @@ type application struct {
 	Name         string `json:"name"`
 	Region       string `json:"region"`
 	Organisation string `json:"organisation"`
+	// The Divio CLI finds an environment through these to add an instance.
+	TestStatus environmentStatus `json:"test_status"`
+	LiveStatus environmentStatus `json:"live_status"`
+}
+
+type environmentStatus struct {
+	UUID    string `json:"uuid"`
+	SiteURL string `json:"site_url"`
 }
 
 type environment struct {
-	UUID        string `json:"uuid"`
-	Slug        string `json:"slug"`
-	Application string `json:"application"`
+	UUID        string      `json:"uuid"`
+	Slug        string      `json:"slug"`
+	Application string      `json:"application"`
+	Branch      string      `json:"branch"`
+	SSHEndpoint sshEndpoint `json:"ssh_endpoint"`
+}
+
+type sshEndpoint struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	User string `json:"user"`
 }
 
 // dataset is the fixed part of the world: what clients can read but not change.
 type dataset struct {
 	name          string
+	user          user
 	regions       []region
 	catalog       []service
 	offerings     map[string][]string // vendor -> service identifiers
 	organisations []organisation
 	applications  []application
 	environments  []environment
+	seeds         []seed
+}
+
+// seed is an instance that the data set starts with, attached by a finished
+// deployment, as in a project made before Terraform.
+type seed struct {
+	app, env, identifier, prefix string
 }
 
 var catalog = []service{
@@ -159,26 +216,66 @@ var demoSubscription = map[string]int{
 	ServiceSOS: 1, ServiceRabbitMQ3: 1, ServiceElasticsearch8: 0,
 }
 
+var legacySubscription = map[string]int{ServicePostgres15: 2, ServiceS3: 2}
+
+// benchAllowance stands for the bench's unlimited subscription: large enough
+// that no benchmark or soak run meets it, and a real count, so that the
+// catalog's available has an honest number to show.
+const benchAllowance = 1000
+
+func benchSubscription() map[string]int {
+	included := map[string]int{}
+	for _, svc := range catalog {
+		included[svc.Identifier] = benchAllowance
+	}
+	return included
+}
+
+// Creation times of the fixed records, so that they read the same in every run.
+var (
+	demoCreated   = time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC)
+	legacyCreated = time.Date(2019, 4, 1, 9, 0, 0, 0, time.UTC)
+)
+
 func loadDataset(name string) (*dataset, error) {
 	switch name {
 	case DatasetDemo:
-		return newDataset(DatasetDemo, organisation{name: DemoOrganisation, included: demoSubscription},
-			appSpec{DemoApp, "Demo App", RegionAWSEUCentral1},
-			appSpec{AzureApp, "Azure App", RegionAzureWestEurope}), nil
+		return newDataset(DatasetDemo, user{Email: "demo@example.com", FirstName: "Demo", LastName: "User"}, DemoUser,
+			orgSpec{name: DemoOrganisation, included: demoSubscription, created: demoCreated, apps: []appSpec{
+				{slug: DemoApp, name: "Demo App", region: RegionAWSEUCentral1},
+				{slug: AzureApp, name: "Azure App", region: RegionAzureWestEurope},
+			}},
+			orgSpec{name: LegacyOrganisation, included: legacySubscription, created: legacyCreated, apps: []appSpec{
+				{slug: LegacyApp, name: "Legacy App", region: RegionAWSEUCentral1, seeded: []string{ServicePostgres15, ServiceS3}},
+			}}), nil
 	case DatasetBench:
 		var apps []appSpec
 		for i := 1; i <= 4; i++ {
-			apps = append(apps, appSpec{fmt.Sprintf("bench-app-%d", i), fmt.Sprintf("Bench App %d", i), RegionAWSEUCentral1})
+			apps = append(apps, appSpec{slug: fmt.Sprintf("bench-app-%d", i), name: fmt.Sprintf("Bench App %d", i), region: RegionAWSEUCentral1})
 		}
-		return newDataset(DatasetBench, organisation{name: BenchOrganisation}, apps...), nil
+		return newDataset(DatasetBench, user{Email: "bench@example.com", FirstName: "Bench", LastName: "User"}, BenchUser,
+			orgSpec{name: BenchOrganisation, included: benchSubscription(), created: demoCreated, apps: apps}), nil
 	}
 	return nil, fmt.Errorf("unknown dataset %q (want %q or %q)", name, DatasetDemo, DatasetBench)
 }
 
-type appSpec struct{ slug, name, region string }
+type orgSpec struct {
+	name     string
+	included map[string]int
+	created  time.Time
+	apps     []appSpec
+}
 
-func newDataset(name string, org organisation, apps ...appSpec) *dataset {
-	ds := &dataset{name: name, offerings: offeringsByVendor}
+// appSpec is an application; seeded names the services of which each of its
+// environments starts with an attached DEFAULT instance.
+type appSpec struct {
+	slug, name, region string
+	seeded             []string
+}
+
+func newDataset(name string, u user, userName string, orgs ...orgSpec) *dataset {
+	u.UUID = UserID(userName)
+	ds := &dataset{name: name, user: u, offerings: offeringsByVendor}
 	for _, r := range regions {
 		r.UUID = RegionID(r.Name)
 		ds.regions = append(ds.regions, r)
@@ -187,20 +284,33 @@ func newDataset(name string, org organisation, apps ...appSpec) *dataset {
 		svc.UUID = ServiceID(svc.Identifier)
 		ds.catalog = append(ds.catalog, svc)
 	}
-	org.uuid = OrganisationID(org.name)
-	ds.organisations = []organisation{org}
-	for _, a := range apps {
-		ds.applications = append(ds.applications, application{
-			UUID: ApplicationID(a.slug), Slug: a.slug, Name: a.name,
-			Region: RegionID(a.region), Organisation: org.uuid,
+	for _, o := range orgs {
+		ds.organisations = append(ds.organisations, organisation{
+			UUID: OrganisationID(o.name), Name: o.name, CreatedAt: o.created, included: o.included,
 		})
-		for _, env := range []string{EnvTest, EnvLive} {
-			ds.environments = append(ds.environments, environment{
-				UUID: EnvironmentID(a.slug, env), Slug: env, Application: ApplicationID(a.slug),
-			})
+		for _, a := range o.apps {
+			ds.addApplication(a, OrganisationID(o.name))
 		}
 	}
 	return ds
+}
+
+func (ds *dataset) addApplication(a appSpec, orgID string) {
+	app := application{
+		UUID: ApplicationID(a.slug), Slug: a.slug, Name: a.name, Region: RegionID(a.region), Organisation: orgID,
+		TestStatus: environmentStatus{UUID: EnvironmentID(a.slug, EnvTest), SiteURL: "https://" + a.slug + "-test.sim.divio.local"},
+		LiveStatus: environmentStatus{UUID: EnvironmentID(a.slug, EnvLive), SiteURL: "https://" + a.slug + ".sim.divio.local"},
+	}
+	ds.applications = append(ds.applications, app)
+	for _, env := range []string{EnvTest, EnvLive} {
+		ds.environments = append(ds.environments, environment{
+			UUID: EnvironmentID(a.slug, env), Slug: env, Application: app.UUID, Branch: "main",
+			SSHEndpoint: sshEndpoint{Host: "ssh." + a.region + ".sim.divio.local", Port: 22, User: a.slug + "-" + env},
+		})
+		for _, identifier := range a.seeded {
+			ds.seeds = append(ds.seeds, seed{app: a.slug, env: env, identifier: identifier, prefix: "DEFAULT"})
+		}
+	}
 }
 
 func (ds *dataset) region(id string) (region, bool) {
@@ -216,7 +326,7 @@ func (ds *dataset) environment(id string) (environment, bool) {
 	return find(ds.environments, func(e environment) bool { return e.UUID == id })
 }
 func (ds *dataset) organisation(id string) (organisation, bool) {
-	return find(ds.organisations, func(o organisation) bool { return o.uuid == id })
+	return find(ds.organisations, func(o organisation) bool { return o.UUID == id })
 }
 
 // offers reports whether the region offers the service identifier.
@@ -271,4 +381,44 @@ func filter[T any](items []T, keep func(T) bool) []T {
 		}
 	}
 	return out
+}
+
+// DatasetSummary names what a simulator's data set holds, for the command's
+// start-up message.
+type DatasetSummary struct {
+	Name         string
+	Applications []ApplicationSummary
+}
+
+// ApplicationSummary is an application and its environments.
+type ApplicationSummary struct {
+	Slug, UUID   string
+	Environments []EnvironmentSummary
+}
+
+// EnvironmentSummary is one environment of an application.
+type EnvironmentSummary struct{ Slug, UUID string }
+
+// Dataset summarises the data set the simulator serves.
+func (s *Simulator) Dataset() DatasetSummary {
+	sum := DatasetSummary{Name: s.data.name}
+	for _, app := range s.data.applications {
+		a := ApplicationSummary{Slug: app.Slug, UUID: app.UUID}
+		for _, env := range s.data.environments {
+			if env.Application == app.UUID {
+				a.Environments = append(a.Environments, EnvironmentSummary{Slug: env.Slug, UUID: env.UUID})
+			}
+		}
+		sum.Applications = append(sum.Applications, a)
+	}
+	return sum
+}
+
+// Tokens returns the API tokens the simulator accepts.
+func (s *Simulator) Tokens() []string {
+	tokens := make([]string, 0, len(s.tokens))
+	for _, t := range s.tokens {
+		tokens = append(tokens, string(t))
+	}
+	return tokens
 }

@@ -2,7 +2,11 @@ package simulator
 
 import (
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestStableIDs pins the ids that docs and examples name: changing the
@@ -14,6 +18,13 @@ func TestStableIDs(t *testing.T) {
 		EnvironmentID(DemoApp, EnvTest):  "c30b2178-0ead-5448-9af4-9089b96a9fd5",
 		ServiceID(ServicePostgres15):     "21a7b6ed-9b2e-55d8-8d13-78476cfda0c9",
 		OrganisationID(DemoOrganisation): "4cb8239a-23a0-5129-b14f-09cd98679231",
+		// legacy-app and its seeded instances, named by docs and tests
+		ApplicationID(LegacyApp):                                         "79751468-c8f7-551b-80dc-26beedb0dc34",
+		OrganisationID(LegacyOrganisation):                               "1e06abed-8f44-5833-8caf-6c53cf219be5",
+		EnvironmentID(LegacyApp, EnvTest):                                "aea0042a-a7c6-556a-8216-defe2dd8dc8d",
+		SeedInstanceID(LegacyApp, EnvTest, ServicePostgres15, "DEFAULT"): "0d15f6f6-c2d7-505f-a038-61600df2a0c1",
+		SeedDeploymentID(LegacyApp, EnvTest):                             "a34c61c4-7fae-56bd-8536-ecd6d90b263e",
+		UserID(DemoUser):                                                 "ad793d32-5afd-5d6e-8e80-6d789e6b3677",
 	}
 	for got, want := range tests {
 		if got != want {
@@ -68,5 +79,68 @@ func TestBenchDataset(t *testing.T) {
 		if _, err := st.createInstance(createInstanceRequest{Environment: env, Service: ServiceID(ServiceElasticsearch8), Prefix: fmt.Sprintf("S%d", i)}, t0); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLegacyApp checks legacy-app as the demo data set starts: a project made
+// before Terraform, each environment with a DEFAULT postgres-15 and a DEFAULT
+// s3 attached by a finished deployment.
+func TestLegacyApp(t *testing.T) {
+	sim, c, _ := testSim(t, Options{DeployDelay: time.Second})
+	app := c.get("/apps/v3/applications/" + ApplicationID(LegacyApp) + "/")
+	if app["organisation"] != OrganisationID(LegacyOrganisation) || app["region"] != RegionID(RegionAWSEUCentral1) {
+		t.Errorf("legacy-app %v", app)
+	}
+	for _, env := range []string{EnvTest, EnvLive} {
+		envID := EnvironmentID(LegacyApp, env)
+		var got []Instance
+		for _, in := range c.listAll("/apps/v3/service-instances/?environment=" + envID) {
+			var i Instance
+			apiResponse{body: mustJSON(t, in)}.decode(t, &i)
+			got = append(got, i)
+		}
+		want := []Instance{
+			{UUID: SeedInstanceID(LegacyApp, env, ServicePostgres15, "DEFAULT"), Environment: envID, Region: RegionID(RegionAWSEUCentral1),
+				Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT", Type: TypeDatabase, Status: StatusAttached, CreatedAt: seedTime},
+			{UUID: SeedInstanceID(LegacyApp, env, ServiceS3, "DEFAULT"), Environment: envID, Region: RegionID(RegionAWSEUCentral1),
+				Service: ServiceID(ServiceS3), Prefix: "DEFAULT", Type: TypeStorage, Status: StatusAttached, CreatedAt: seedTime},
+		}
+		if !slices.EqualFunc(got, want, func(a, b Instance) bool { return a == b }) {
+			t.Errorf("%s instances\n%+v\nwant\n%+v", env, got, want)
+		}
+		d := c.deployment(SeedDeploymentID(LegacyApp, env))
+		if d.Environment != envID || d.Status != DeploymentSuccess || !d.StartedAt.Equal(seedTime.Add(time.Minute)) ||
+			!d.EndedAt.Equal(seedTime.Add(4*time.Minute)) || d.Percent != 100 || d.Author != UserID(DemoUser) ||
+			!slices.Equal(d.EnvironmentVariables, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN", "DEFAULT_STORAGE_DSN"}) {
+			t.Errorf("%s deployment %+v", env, d)
+		}
+		last, _ := c.get("/apps/v3/environments/" + envID + "/")["last_finished_deployment"].(map[string]any)
+		if last["uuid"] != d.UUID {
+			t.Errorf("%s last_finished_deployment %v", env, last)
+		}
+	}
+
+	// The prefix guard comes first; the subscription is used up anyway.
+	r := c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+		"environment": legacyTest, "service": ServiceID(ServicePostgres15), "prefix": "DEFAULT"})
+	if msg := fieldMessage(t, r, "prefix"); msg != "An instance of type DATABASE with prefix DEFAULT already exists in this environment." {
+		t.Errorf("DEFAULT database: %s", msg)
+	}
+	r = c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+		"environment": legacyTest, "service": ServiceID(ServicePostgres15), "prefix": "OTHER"})
+	if msg := fieldMessage(t, r, "service"); !strings.Contains(msg, "legacy-org does not include another instance of PostgreSQL 15 (postgres-15): 2 included, all in use.") {
+		t.Errorf("another database: %s", msg)
+	}
+
+	// Reset brings it back after a client took it apart.
+	db := SeedInstanceID(LegacyApp, EnvTest, ServicePostgres15, "DEFAULT")
+	c.action(db, "detach")
+	c.deploy(legacyTest)
+	sim.Reset()
+	if got := c.instance(db); got.Status != StatusAttached {
+		t.Errorf("after Reset: %s", got.Status)
+	}
+	if n := len(c.deployments("?environment=" + legacyTest)); n != 1 {
+		t.Errorf("after Reset: %d deployments of legacy-app test", n)
 	}
 }

@@ -20,7 +20,7 @@ func TestFailRate(t *testing.T) {
 			t.Fatalf("status %d: %s", r.status, r.body)
 		}
 	}
-	if n := len(sim.Instances()); n != 0 {
+	if n := len(instancesIn(sim, demoTest)); n != 0 {
 		t.Errorf("failed requests were applied: %d instances", n)
 	}
 	c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil) // the admin API is never faulted
@@ -57,7 +57,7 @@ func TestDropResponse(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("answered %d, want the connection closed", resp.StatusCode)
 	}
-	if n := len(sim.Instances()); n != 1 {
+	if n := len(instancesIn(sim, demoTest)); n != 1 {
 		t.Errorf("a dropped request must be applied; %d instances", n)
 	}
 	if got := sim.Counters(); got.DroppedResponses != 1 || got.Total != 1 {

@@ -15,7 +15,7 @@ import (
 )
 
 // bodyRoutes are the routes that decode a JSON body: malformed JSON sent to them must get a 400.
-var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/|POST /apps/v3/deployments/|PATCH /_sim/service-instances/[^/]+|PUT /_sim/faults)$`)
+var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/faults/?)$`)
 
 // FuzzServeHTTP sends one arbitrary request, with a valid token, to a fresh simulator that holds
 // an instance in each of the states NEW, PENDING_ATTACHMENT and ATTACHED. Placeholders in the
@@ -42,6 +42,13 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("DELETE", "/apps/v3/service-instances/{ready}/", "", "")
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": "{env}"}`)
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": null}`)
+	f.Add("POST", "/apps/v3/deployments", "", `{"environment": "{env}", "build_mode": 7}`)
+	f.Add("GET", "/apps/v3/deployments/", "application=&environment={env}&page_size=1", "")
+	f.Add("GET", "/apps/v3/deployments/{env}/logs", "", "")
+	f.Add("GET", "/apps/v3/services/", "&website={env}&page_size=200", "")
+	f.Add("GET", "/apps/v3/environment-variables/", "application={env}&name=DATABASE_URL", "")
+	f.Add("GET", "/iam/v3/organisations", "page=2&page_size=1", "")
+	f.Add("POST", "/_sim/drop-variables-next-deploy", "", "")
 	f.Add("PUT", "/apps/v3/regions/", "", "")
 	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "ATTACHED", "attach_requested": true}`)
 	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "SOMETHING"}`)

@@ -36,7 +36,7 @@ func TestAuth(t *testing.T) {
 		{"token one", http.StatusOK, ""}, // DRF compares the keyword case-insensitively
 	}
 	for _, tt := range tests {
-		for _, path := range []string{"/apps/v3/regions/", "/_sim/counters"} {
+		for _, path := range []string{"/apps/v3/regions/", "/iam/v3/me/", "/_sim/counters"} {
 			t.Run(tt.header+path, func(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
 				if tt.header != "" {
@@ -65,6 +65,38 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestTrailingSlash asks for every kind of path without its trailing slash,
+// as the Divio CLI does for some, and with it.
+func TestTrailingSlash(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	d := c.deploy(demoTest)
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	for _, path := range []string{
+		"/apps/v3/regions",
+		"/apps/v3/environments/" + demoTest,
+		"/apps/v3/deployments/" + d.UUID + "/logs",
+		"/apps/v3/deployments/" + d.UUID + "/environment-variables",
+		"/apps/v3/service-instances/" + in.UUID,
+		"/iam/v3/me",
+		"/iam/v3/organisations",
+	} {
+		t.Run(path, func(t *testing.T) {
+			without := c.expect(http.StatusOK, http.MethodGet, path, nil)
+			with := c.expect(http.StatusOK, http.MethodGet, path+"/", nil)
+			if string(without.body) != string(with.body) {
+				t.Errorf("without the slash %s, with it %s", without.body, with.body)
+			}
+		})
+	}
+	if got := c.action(in.UUID, "provision"); got.Status != StatusPendingAttachment { // POST with the slash
+		t.Errorf("provision: %s", got.Status)
+	}
+	c.expect(http.StatusAccepted, http.MethodPost, "/apps/v3/service-instances/"+in.UUID+"/attach", nil)
+	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments", map[string]string{"environment": demoLive})
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/reset/", nil) // admin paths too
+	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances//", nil)
+}
+
 // TestFormEncodedPosts sends POST bodies as `curl --data` does.
 func TestFormEncodedPosts(t *testing.T) {
 	sim, c, _ := testSim(t, Options{})
@@ -89,14 +121,17 @@ func TestFormEncodedPosts(t *testing.T) {
 		t.Fatalf("form-encoded instance: %d %s", r.status, r.body)
 	}
 	c.action(in.UUID, "attach")
-	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}})
-	var d Deployment
+	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}, "build_mode": {"FORCE"}})
+	var d deploymentView
 	r.decode(t, &d)
 	if r.status != http.StatusCreated || d.Environment != demoTest || d.Status != DeploymentSuccess {
 		t.Fatalf("form-encoded deployment: %d %s", r.status, r.body)
 	}
-	if got := sim.Instances(); len(got) != 1 || got[0].Status != StatusAttached {
+	if got := instancesIn(sim, demoTest); len(got) != 1 || got[0].Status != StatusAttached {
 		t.Errorf("instances after the deployment: %+v", got)
+	}
+	if logs := c.expect(http.StatusOK, http.MethodGet, "/apps/v3/deployments/"+d.UUID+"/logs", nil).object(t)["logs"]; !strings.Contains(logs.(string), "(build mode FORCE)") {
+		t.Errorf("logs do not name the build mode: %s", logs)
 	}
 
 	r = post("/apps/v3/service-instances/", url.Values{"environment": {demoTest}})
@@ -107,23 +142,10 @@ func TestFormEncodedPosts(t *testing.T) {
 	if r.status != http.StatusBadRequest || fieldMessage(t, r, "environment") != `Invalid pk "nope" - object does not exist.` {
 		t.Errorf("unknown environment: %d %s", r.status, r.body)
 	}
-}
-
-// TestTrailingSlash asks for paths without their trailing slash, as the Divio
-// CLI does for some, and with it.
-func TestTrailingSlash(t *testing.T) {
-	_, c, _ := testSim(t, Options{})
-	d := c.deploy(demoTest)
-	for _, path := range []string{"/apps/v3/regions", "/apps/v3/environments/" + demoTest, "/apps/v3/deployments/" + d.UUID} {
-		without := c.expect(http.StatusOK, http.MethodGet, path, nil)
-		with := c.expect(http.StatusOK, http.MethodGet, path+"/", nil)
-		if string(without.body) != string(with.body) {
-			t.Errorf("%s: without the slash %s, with it %s", path, without.body, with.body)
-		}
+	r = post("/apps/v3/deployments/", nil)
+	if r.status != http.StatusBadRequest || fieldMessage(t, r, "environment") != "This field is required." {
+		t.Errorf("empty form: %d %s", r.status, r.body)
 	}
-	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments", map[string]string{"environment": demoLive})
-	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/reset/", nil) // admin paths too
-	c.expect(http.StatusNotFound, http.MethodGet, "/apps/v3/service-instances//", nil)
 }
 
 func TestRoutingErrors(t *testing.T) {
@@ -240,8 +262,8 @@ func TestLifecycle(t *testing.T) {
 	}
 	var env map[string]any
 	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoTest+"/", nil).decode(t, &env)
-	if env["last_finished_deployment"] != d.UUID {
-		t.Errorf("last_finished_deployment %v, want %s", env["last_finished_deployment"], d.UUID)
+	if last, _ := env["last_finished_deployment"].(map[string]any); last["uuid"] != d.UUID {
+		t.Errorf("last_finished_deployment %v, want the deployment %s", env["last_finished_deployment"], d.UUID)
 	}
 
 	r := c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
@@ -419,16 +441,17 @@ func TestListFilters(t *testing.T) {
 		{"/apps/v3/services/?region=unknown", "identifier", ""},
 		{"/apps/v3/services/?website=unknown", "identifier", ""},
 		{"/apps/v3/services/?region=" + RegionID(RegionExoscaleCHDK2), "type", "DATABASE,STORAGE"},
-		{"/apps/v3/applications/", "slug", "demo-app,azure-app"},
+		{"/apps/v3/applications/", "slug", "demo-app,azure-app,legacy-app"},
 		{"/apps/v3/applications/?slug=azure-app", "region", RegionID(RegionAzureWestEurope)},
 		{"/apps/v3/applications/?slug=azure-app", "organisation", OrganisationID(DemoOrganisation)},
 		{"/apps/v3/applications/?slug=none", "slug", ""},
-		{"/apps/v3/environments/", "slug", "test,live,test,live"},
+		{"/apps/v3/environments/", "slug", "test,live,test,live,test,live"},
 		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp), "uuid", demoTest + "," + demoLive},
 		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp) + "&slug=live", "uuid", demoLive},
-		{"/apps/v3/environments/?slug=live", "application", ApplicationID(DemoApp) + "," + ApplicationID(AzureApp)},
-		{"/apps/v3/environments/?slug=live", "last_finished_deployment", "<nil>,<nil>"},
-		{"/apps/v3/service-instances/", "environment", demoTest + "," + demoLive + "," + demoLive},
+		{"/apps/v3/environments/?slug=live", "application", ApplicationID(DemoApp) + "," + ApplicationID(AzureApp) + "," + ApplicationID(LegacyApp)},
+		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp), "last_finished_deployment", "<nil>,<nil>"},
+		{"/apps/v3/service-instances/?environment=" + demoTest, "environment", demoTest},
+		{"/apps/v3/service-instances/", "environment", legacyTest + "," + legacyTest + "," + legacyLive + "," + legacyLive + "," + demoTest + "," + demoLive + "," + demoLive},
 		{"/apps/v3/service-instances/?environment=" + demoLive, "type", "DATABASE,STORAGE"},
 		{"/apps/v3/environment-variables/?environment=" + demoLive, "name", "DEFAULT_STORAGE_DSN"},
 		{"/apps/v3/environment-variables/?environment=" + demoTest, "name", ""},
@@ -502,5 +525,188 @@ func TestConcurrentCreates(t *testing.T) {
 	}
 	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 6 {
 		t.Errorf("instances %v", byKind)
+	}
+}
+
+// TestIAM checks the organisations and the current user, in full.
+func TestIAM(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	demoOrg := `{"uuid":"` + OrganisationID(DemoOrganisation) + `","name":"demo-org","created_at":"2025-01-15T09:00:00Z"}`
+	legacyOrg := `{"uuid":"` + OrganisationID(LegacyOrganisation) + `","name":"legacy-org","created_at":"2019-04-01T09:00:00Z"}`
+	tests := []struct{ path, want string }{
+		{"/iam/v3/organisations/", `{"count":2,"next":null,"previous":null,"results":[` + demoOrg + `,` + legacyOrg + `]}`},
+		{"/iam/v3/organisations/?page_size=1&page=2", `{"count":2,"next":null,"previous":"` + c.base + `/iam/v3/organisations/?page_size=1","results":[` + legacyOrg + `]}`},
+		{"/iam/v3/organisations/" + OrganisationID(LegacyOrganisation) + "/", legacyOrg},
+		{"/iam/v3/organisations/" + OrganisationID(DemoOrganisation), demoOrg},
+		{"/iam/v3/me/", `{"uuid":"` + UserID(DemoUser) + `","email":"demo@example.com","first_name":"Demo","last_name":"User"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := strings.TrimSpace(string(c.expect(http.StatusOK, http.MethodGet, tt.path, nil).body)); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	c.expect(http.StatusNotFound, http.MethodGet, "/iam/v3/organisations/unknown/", nil)
+	c.expect(http.StatusMethodNotAllowed, http.MethodPost, "/iam/v3/me/", nil)
+
+	_, bench, _ := testSim(t, Options{Dataset: DatasetBench})
+	if me := bench.get("/iam/v3/me/"); me["uuid"] != UserID(BenchUser) || me["email"] != "bench@example.com" {
+		t.Errorf("bench me %v", me)
+	}
+	if orgs := bench.listAll("/iam/v3/organisations/"); len(orgs) != 1 || orgs[0]["name"] != BenchOrganisation {
+		t.Errorf("bench organisations %v", orgs)
+	}
+}
+
+// TestApplicationAndEnvironmentFields checks the fields the Divio CLI reads
+// from applications and environments, in full.
+func TestApplicationAndEnvironmentFields(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	app := `{"uuid":"` + ApplicationID(DemoApp) + `","slug":"demo-app","name":"Demo App","region":"` + RegionID(RegionAWSEUCentral1) +
+		`","organisation":"` + OrganisationID(DemoOrganisation) + `",` +
+		`"test_status":{"uuid":"` + demoTest + `","site_url":"https://demo-app-test.sim.divio.local"},` +
+		`"live_status":{"uuid":"` + demoLive + `","site_url":"https://demo-app.sim.divio.local"}}`
+	env := `{"uuid":"` + demoLive + `","slug":"live","application":"` + ApplicationID(DemoApp) + `","branch":"main",` +
+		`"ssh_endpoint":{"host":"ssh.aws-eu-central-1.sim.divio.local","port":22,"user":"demo-app-live"},"last_finished_deployment":null}`
+	tests := []struct{ path, want string }{
+		{"/apps/v3/applications/" + ApplicationID(DemoApp) + "/", app},
+		{"/apps/v3/applications/?slug=demo-app", `{"count":1,"next":null,"previous":null,"results":[` + app + `]}`},
+		{"/apps/v3/environments/" + demoLive + "/", env},
+		{"/apps/v3/environments/?application=" + ApplicationID(DemoApp) + "&slug=live", `{"count":1,"next":null,"previous":null,"results":[` + env + `]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := strings.TrimSpace(string(c.expect(http.StatusOK, http.MethodGet, tt.path, nil).body)); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+
+	// Once a deployment ended, last_finished_deployment is that deployment,
+	// exactly as GET deployments/<uuid>/ gives it.
+	d := c.deploy(demoLive)
+	deployment := strings.TrimSpace(string(c.expect(http.StatusOK, http.MethodGet, "/apps/v3/deployments/"+d.UUID+"/", nil).body))
+	got := strings.TrimSpace(string(c.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoLive+"/", nil).body))
+	if want := strings.Replace(env, `"last_finished_deployment":null`, `"last_finished_deployment":`+deployment, 1); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestServicesForWebsite lists what an application can add now: offered in
+// its region and with a free instance in its organisation's subscription.
+func TestServicesForWebsite(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	website := "/apps/v3/services/?website=" + ApplicationID(DemoApp)
+	offers := func(path string) string { return offerList(c, path) }
+	const fresh = "postgres-15:6,mysql-8:2,s3:2,rabbitmq-3:1" // elasticsearch-8: none included
+	if got := offers(website); got != fresh {
+		t.Fatalf("fresh: %s, want %s", got, fresh)
+	}
+
+	// available counts down as instances are added anywhere in the
+	// organisation, and up as they are removed.
+	queue := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
+	c.createInstance(demoLive, ServiceMySQL8, "DEFAULT")
+	c.createInstance(azureTest, ServiceMySQL8, "DEFAULT") // another application, the same organisation
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.action(db.UUID, "attach")
+	c.deploy(demoTest)
+	if got, want := offers(website), "postgres-15:5,s3:2"; got != want {
+		t.Errorf("after adding: %s, want %s", got, want)
+	}
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+queue.UUID+"/", nil)
+	if got, want := offers(website), "postgres-15:5,s3:2,rabbitmq-3:1"; got != want {
+		t.Errorf("after removing the queue: %s, want %s", got, want)
+	}
+
+	tests := []struct{ path, want string }{
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "postgres-15:5,ms-blob:2"},
+		{"/apps/v3/services/?website=" + ApplicationID(LegacyApp), ""}, // its seeded instances use its whole subscription
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "postgres-15:5"},
+		{"/apps/v3/services/?&website=" + ApplicationID(DemoApp) + "&page_size=1", "postgres-15:5,s3:2,rabbitmq-3:1"},
+		{"/apps/v3/services/?website=unknown", ""},
+		{"/apps/v3/services/?region=" + RegionID(RegionAWSEUCentral1) + "&", // region alone: the offering, without available
+			"postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+		{"/apps/v3/services/?region=&website=", "postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,ms-blob:<nil>,sos:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := offers(tt.path); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+
+	var p page
+	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/services/?website="+ApplicationID(DemoApp)+"&page_size=2", nil).decode(t, &p)
+	if p.Count != 3 || len(p.Results.([]any)) != 2 || p.Next == nil {
+		t.Errorf("page_size=2: %+v", p)
+	}
+
+	_, bench, _ := testSim(t, Options{Dataset: DatasetBench})
+	bench.createInstance(EnvironmentID("bench-app-1", EnvTest), ServiceS3, "DEFAULT")
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != "postgres-15:1000,mysql-8:1000,s3:999,elasticsearch-8:1000,rabbitmq-3:1000" {
+		t.Errorf("bench: %s", got)
+	}
+}
+
+// offerList lists a catalog as identifier:available.
+func offerList(c *apiClient, path string) string {
+	var out []string
+	for _, s := range c.listAll(path) {
+		out = append(out, fmt.Sprintf("%s:%v", s["identifier"], s["available"]))
+	}
+	return strings.Join(out, ",")
+}
+
+// TestEnvironmentVariableFilters: environment, application and name are
+// optional and honoured; application= never lists another application's.
+func TestEnvironmentVariableFilters(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	for _, env := range []string{demoTest, demoLive} {
+		c.action(c.createInstance(env, ServicePostgres15, "DEFAULT").UUID, "provision")
+	}
+	c.action(c.createInstance(demoLive, ServiceS3, "MEDIA").UUID, "provision")
+	c.action(c.createInstance(azureTest, ServicePostgres15, "DEFAULT").UUID, "provision")
+
+	listed := func(items []map[string]any) string {
+		var out []string
+		for _, v := range items {
+			var slug string
+			for _, env := range []struct{ id, slug string }{
+				{demoTest, "demo/test"}, {demoLive, "demo/live"}, {azureTest, "azure/test"}, {legacyTest, "legacy/test"}, {legacyLive, "legacy/live"},
+			} {
+				if v["environment"] == env.id {
+					slug = env.slug
+				}
+			}
+			out = append(out, slug+":"+v["name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	demoApp := ApplicationID(DemoApp)
+	tests := []struct{ query, want string }{
+		{"?environment=" + demoTest, "demo/test:DEFAULT_DATABASE_DSN,demo/test:DATABASE_URL"},
+		{"?environment=" + demoTest + "&name=DATABASE_URL", "demo/test:DATABASE_URL"},
+		{"?environment=" + demoLive + "&name=MEDIA_STORAGE_DSN", "demo/live:MEDIA_STORAGE_DSN"},
+		{"?environment=" + demoTest + "&name=MEDIA_STORAGE_DSN", ""},
+		{"?environment=" + demoTest + "&name=database_url", ""}, // names are exact
+		{"?application=" + demoApp, "demo/test:DEFAULT_DATABASE_DSN,demo/test:DATABASE_URL,demo/live:DEFAULT_DATABASE_DSN,demo/live:DATABASE_URL,demo/live:MEDIA_STORAGE_DSN"},
+		{"?application=" + demoApp + "&name=DATABASE_URL", "demo/test:DATABASE_URL,demo/live:DATABASE_URL"},
+		{"?application=" + ApplicationID(AzureApp), "azure/test:DEFAULT_DATABASE_DSN,azure/test:DATABASE_URL"},
+		{"?application=" + ApplicationID(LegacyApp) + "&name=DEFAULT_STORAGE_DSN", "legacy/test:DEFAULT_STORAGE_DSN,legacy/live:DEFAULT_STORAGE_DSN"},
+		{"?application=" + demoApp + "&environment=" + azureTest, ""}, // both must hold
+		{"?application=unknown", ""},
+		{"?name=DATABASE_URL", "legacy/test:DATABASE_URL,legacy/live:DATABASE_URL,demo/test:DATABASE_URL,demo/live:DATABASE_URL,azure/test:DATABASE_URL"},
+		{"?environment=&application=" + ApplicationID(AzureApp) + "&name=", "azure/test:DEFAULT_DATABASE_DSN,azure/test:DATABASE_URL"},
+		{"?application=" + ApplicationID(AzureApp) + "&unknown=1", "azure/test:DEFAULT_DATABASE_DSN,azure/test:DATABASE_URL"}, // unknown parameters are ignored
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			if got := listed(c.listAll("/apps/v3/environment-variables/" + tt.query)); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -151,18 +151,27 @@ func (c *apiClient) action(id, action string) Instance {
 	return in
 }
 
-func (c *apiClient) deploy(envID string) Deployment {
+func (c *apiClient) deploy(envID string) deploymentView {
 	c.t.Helper()
-	var d Deployment
+	var d deploymentView
 	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", map[string]string{"environment": envID}).decode(c.t, &d)
 	return d
 }
 
-func (c *apiClient) deployment(id string) Deployment {
+func (c *apiClient) deployment(id string) deploymentView {
 	c.t.Helper()
-	var d Deployment
+	var d deploymentView
 	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/deployments/"+id+"/", nil).decode(c.t, &d)
 	return d
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // listAll follows next links and returns every result.
@@ -193,7 +202,25 @@ func fieldMessage(t *testing.T, r apiResponse, field string) string {
 }
 
 var (
-	demoTest  = EnvironmentID(DemoApp, EnvTest)
-	demoLive  = EnvironmentID(DemoApp, EnvLive)
-	azureTest = EnvironmentID(AzureApp, EnvTest)
+	demoTest   = EnvironmentID(DemoApp, EnvTest)
+	demoLive   = EnvironmentID(DemoApp, EnvLive)
+	azureTest  = EnvironmentID(AzureApp, EnvTest)
+	legacyTest = EnvironmentID(LegacyApp, EnvTest)
+	legacyLive = EnvironmentID(LegacyApp, EnvLive)
 )
+
+// The demo data set starts with legacy-app's instances (postgres-15 and s3 in
+// each of its two environments) and the deployment of each environment.
+const seededInstances, seededDeployments = 4, 2
+
+// instancesIn returns the instances of one environment, for tests that must
+// not count the seeded ones.
+func instancesIn(sim *Simulator, envID string) []Instance {
+	var out []Instance
+	for _, in := range sim.Instances() {
+		if in.Environment == envID {
+			out = append(out, in)
+		}
+	}
+	return out
+}

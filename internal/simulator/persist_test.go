@@ -1,10 +1,12 @@
 package simulator
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +66,8 @@ func TestRestartKeepsStateAndWorkInFlight(t *testing.T) {
 	if got.Status != DeploymentSuccess || got.EndedAt == nil || !got.EndedAt.Equal(t0.Add(10*time.Second)) {
 		t.Errorf("deployment after restart: %+v", got)
 	}
-	if env := c3.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoTest+"/", nil).object(t); env["last_finished_deployment"] != deploy.UUID {
+	env := c3.expect(http.StatusOK, http.MethodGet, "/apps/v3/environments/"+demoTest+"/", nil).object(t)
+	if last, _ := env["last_finished_deployment"].(map[string]any); last["uuid"] != deploy.UUID {
 		t.Errorf("environment %v", env)
 	}
 	if n := len(c3.listAll("/apps/v3/environment-variables/?environment=" + demoTest)); n != 3 {
@@ -98,7 +101,7 @@ func TestTickerCatchesUpTheFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Instances[0].Status == StatusPendingAttachment {
+		if st.Instances[len(st.Instances)-1].Status == StatusPendingAttachment {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -163,7 +166,7 @@ func TestResetIsPersisted(t *testing.T) {
 	c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	sim.Reset()
 	st, err := loadState(file)
-	if err != nil || len(st.Instances) != 0 {
+	if err != nil || len(st.Instances) != seededInstances {
 		t.Errorf("after reset the file holds %v (%v)", st, err)
 	}
 }
@@ -175,5 +178,91 @@ func assertNoTempFiles(t *testing.T, dir string) {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temporary file left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestRestartKeepsDeploymentInFlight restarts while a deployment runs: its
+// plan, progress, log and the variables it gives survive, and a mark set while
+// it ran still waits for the next deployment.
+func TestRestartKeepsDeploymentInFlight(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	opts := Options{DataFile: file, DeployDelay: 10 * time.Second}
+	sim, c, _ := startAt(t, opts, t0)
+	planned := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	late := c.createInstance(demoTest, ServiceS3, "DEFAULT")
+	c.action(planned.UUID, "attach")
+	d := c.deploy(demoTest)
+	c.action(late.UUID, "attach") // after the start: waits for the next deployment
+	sim.DropVariablesNextDeploy()
+	if err := sim.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	sim2, c2, clock := startAt(t, opts, t0.Add(5*time.Second))
+	if got := c2.deployment(d.UUID); got.Status != DeploymentWorking || got.Percent != 50 {
+		t.Fatalf("after restart: %+v", got)
+	}
+	halfway := c2.logs(d.UUID)
+	if !strings.Contains(halfway, "To attach: DEFAULT postgres-15") || !strings.Contains(halfway, "Building") || strings.Contains(halfway, "s3") {
+		t.Errorf("log half way:\n%s", halfway)
+	}
+	clock.Advance(5 * time.Second)
+	if got := c2.instance(planned.UUID); got.Status != StatusAttached {
+		t.Errorf("planned instance %s", got.Status)
+	}
+	if got := c2.instance(late.UUID); got.Status != StatusNew || !got.AttachRequested {
+		t.Errorf("instance marked while it ran: %+v, want NEW and still marked", got)
+	}
+	ended := c2.deployment(d.UUID)
+	vars := c2.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")
+	logs := c2.logs(d.UUID)
+	dropped := c2.deploy(demoTest) // the fault was persisted too
+	clock.Advance(10 * time.Second)
+	if err := sim2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, c3, _ := startAt(t, opts, t0.Add(time.Minute))
+	if got := c3.deployment(d.UUID); !slices.Equal(got.EnvironmentVariables, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN"}) ||
+		!got.EndedAt.Equal(*ended.EndedAt) {
+		t.Errorf("deployment after the second restart: %+v", got)
+	}
+	if got := c3.get("/apps/v3/deployments/" + d.UUID + "/environment-variables"); fmt.Sprint(got) != fmt.Sprint(vars) {
+		t.Errorf("variables %v, were %v", got, vars)
+	}
+	if got := c3.logs(d.UUID); got != logs {
+		t.Errorf("log\n%s\nwas\n%s", got, logs)
+	}
+	if got := c3.deployment(dropped.UUID); !slices.Equal(got.EnvironmentVariables, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN"}) {
+		t.Errorf("the deployment after the restart attached s3 without its variables; listed %v", got.EnvironmentVariables)
+	}
+}
+
+// TestLoadsDataFileWithoutPlans loads a data file written before deployments
+// kept their plan: a deployment it holds still runs, acting on the marks at
+// its end as it did then.
+func TestLoadsDataFileWithoutPlans(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	old := `{"dataset": "demo", "instances": [{"uuid": "old-instance", "environment": "` + demoTest + `", "region": "` + RegionID(RegionAWSEUCentral1) +
+		`", "service": "` + ServiceID(ServicePostgres15) + `", "prefix": "DEFAULT", "type": "DATABASE", "service_status": "PENDING_ATTACHMENT",
+		"attach_requested": true, "created_at": "2026-01-02T03:00:00Z", "password": "secret"}],
+		"deployments": [{"uuid": "old-deployment", "environment": "` + demoTest + `", "status": "WORKING", "success": null,
+		"started_at": "2026-01-02T03:04:00Z", "ended_at": null, "ends_at": "2026-01-02T03:05:00Z"}]}`
+	if err := os.WriteFile(file, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, c, clock := startAt(t, Options{DataFile: file}, t0)
+	if got := c.deployment("old-deployment"); got.Status != DeploymentWorking || len(got.EnvironmentVariables) != 0 {
+		t.Fatalf("old deployment %+v", got)
+	}
+	clock.Advance(time.Minute)
+	if got := c.deployment("old-deployment"); got.Status != DeploymentSuccess || !slices.Equal(got.EnvironmentVariables, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN"}) {
+		t.Errorf("old deployment once ended: %+v", got)
+	}
+	if got := c.instance("old-instance"); got.Status != StatusAttached {
+		t.Errorf("old instance %s", got.Status)
+	}
+	if n := len(c.listAll("/apps/v3/service-instances/?environment=" + legacyTest)); n != 0 {
+		t.Errorf("the data file's state is the state: %d seeded instances added", n)
 	}
 }

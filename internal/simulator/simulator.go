@@ -1,8 +1,11 @@
 // Package simulator is a local Divio control plane: it serves the services API
 // described in the project's API contract (regions, catalog, applications,
-// environments, service instances, deployments, environment variables) from an
-// in-memory or file-backed state, plus an admin API under /_sim/ that tests use
-// to reset the state, inject faults and change things behind a client's back.
+// environments, service instances, deployments and their logs, environment
+// variables, organisations and the current user) from an in-memory or
+// file-backed state, plus an admin API under /_sim/ that tests use to reset the
+// state, inject faults and change things behind a client's back. It serves
+// requests as the Divio CLI sends them: paths with or without their trailing
+// slash, bodies as JSON or form-encoded.
 //
 // It is written against the contract, never against the project's API client,
 // so that a misreading in one is caught by the other's tests.
@@ -212,10 +215,16 @@ func (s *Simulator) update(change func(st *state, now time.Time) error) error {
 // read applies the due transitions and lets look read the state; look must
 // copy out what it keeps.
 func (s *Simulator) read(look func(st *state)) error {
+	return s.readAt(func(st *state, _ time.Time) { look(st) })
+}
+
+// readAt is read that also tells look the time the state was brought to.
+func (s *Simulator) readAt(look func(st *state, now time.Time)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := s.st.advance(s.now())
-	look(s.st)
+	now := s.now()
+	changed := s.st.advance(now)
+	look(s.st, now)
 	if changed {
 		return s.persistLocked()
 	}
@@ -250,6 +259,14 @@ func (s *Simulator) Faults() Faults { return s.traffic.currentFaults() }
 // FAILURE without changing anything.
 func (s *Simulator) FailNextDeploy() {
 	_ = s.update(func(st *state, _ time.Time) error { st.FailNextDeploy = true; return nil })
+}
+
+// DropVariablesNextDeploy makes the next deployment created (any environment)
+// succeed and attach what it plans to, without giving the application the
+// variables of the instances it attaches: they read ATTACHED, yet their names
+// are missing from the deployment's environment_variables.
+func (s *Simulator) DropVariablesNextDeploy() {
+	_ = s.update(func(st *state, _ time.Time) error { st.DropVariablesNextDeploy = true; return nil })
 }
 
 // StallNextProvision makes the next instance that starts provisioning stay

@@ -56,28 +56,12 @@ type Instance struct {
 	CreatedAt       time.Time `json:"created_at"`
 }
 
-// Deployment is a deployment as the API shows it.
-type Deployment struct {
-	UUID        string     `json:"uuid"`
-	Environment string     `json:"environment"`
-	Status      string     `json:"status"`
-	Success     *bool      `json:"success"`
-	StartedAt   time.Time  `json:"started_at"`
-	EndedAt     *time.Time `json:"ended_at"`
-}
-
 // instanceRecord adds what the simulator keeps but the API does not show.
 type instanceRecord struct {
 	Instance
 	ReadyAt  time.Time `json:"ready_at,omitzero"` // when PROVISIONING ends
 	Stalled  bool      `json:"stalled,omitempty"` // PROVISIONING never ends
 	Password string    `json:"password,omitempty"`
-}
-
-type deploymentRecord struct {
-	Deployment
-	EndsAt   time.Time `json:"ends_at"`
-	WillFail bool      `json:"will_fail,omitempty"`
 }
 
 // state is everything that changes; it is what the data file holds.
@@ -87,6 +71,8 @@ type state struct {
 	Deployments        []*deploymentRecord `json:"deployments"`
 	FailNextDeploy     bool                `json:"fail_next_deploy,omitempty"`
 	StallNextProvision bool                `json:"stall_next_provision,omitempty"`
+
+	DropVariablesNextDeploy bool `json:"drop_variables_next_deploy,omitempty"`
 
 	data           *dataset
 	provisionDelay time.Duration
@@ -110,8 +96,11 @@ type conflictError string
 
 func (c conflictError) Error() string { return string(c) }
 
+// newState is the data set's initial state, its seeded instances included.
 func newState(ds *dataset) *state {
-	return &state{Dataset: ds.name, Instances: []*instanceRecord{}, Deployments: []*deploymentRecord{}, data: ds}
+	st := &state{Dataset: ds.name, Instances: []*instanceRecord{}, Deployments: []*deploymentRecord{}, data: ds}
+	st.seed()
+	return st
 }
 
 func (st *state) instance(id string) (*instanceRecord, error) {
@@ -128,15 +117,6 @@ func (st *state) anyInstance(id string) (*instanceRecord, error) {
 	for _, in := range st.Instances {
 		if in.UUID == id {
 			return in, nil
-		}
-	}
-	return nil, errNotFound
-}
-
-func (st *state) deployment(id string) (*deploymentRecord, error) {
-	for _, d := range st.Deployments {
-		if d.UUID == id {
-			return d, nil
 		}
 	}
 	return nil, errNotFound
@@ -209,32 +189,35 @@ func (st *state) prefixTaken(envID, typ, prefix string) bool {
 	return false
 }
 
-// checkSubscription counts every instance that is not removed against the
-// organisation's allowance for the service.
+// checkSubscription refuses an instance that the organisation's subscription
+// has no free slot for.
 func (st *state) checkSubscription(app application, svc service) error {
 	org, _ := st.data.organisation(app.Organisation)
-	if org.included == nil {
+	if st.freeSlots(org, svc) > 0 {
 		return nil
 	}
 	included := org.included[svc.Identifier]
+	msg := fmt.Sprintf("The subscription of organisation %s does not include an instance of %s (%s).", org.Name, svc.Name, svc.Identifier)
+	if included > 0 {
+		msg = fmt.Sprintf("The subscription of organisation %s does not include another instance of %s (%s): %d included, all in use.",
+			org.Name, svc.Name, svc.Identifier, included)
+	}
+	return fieldErrors{"service": {msg}}
+}
+
+// freeSlots is how many more instances of the service the organisation's
+// subscription allows: every instance that is not removed takes one.
+func (st *state) freeSlots(org organisation, svc service) int {
 	used := 0
 	for _, in := range st.Instances {
 		if in.Status == StatusRemoved || in.Service != svc.UUID {
 			continue
 		}
-		if _, inApp, _, _ := st.data.appOfEnvironment(in.Environment); inApp.Organisation == org.uuid {
+		if _, inApp, _, _ := st.data.appOfEnvironment(in.Environment); inApp.Organisation == org.UUID {
 			used++
 		}
 	}
-	if used < included {
-		return nil
-	}
-	msg := fmt.Sprintf("The subscription of organisation %s does not include an instance of %s (%s).", org.name, svc.Name, svc.Identifier)
-	if included > 0 {
-		msg = fmt.Sprintf("The subscription of organisation %s does not include another instance of %s (%s): %d included, all in use.",
-			org.name, svc.Name, svc.Identifier, included)
-	}
-	return fieldErrors{"service": {msg}}
+	return max(0, org.included[svc.Identifier]-used)
 }
 
 // provision starts provisioning a NEW instance; anything later is already
@@ -267,6 +250,12 @@ func (st *state) attach(id string) (*instanceRecord, error) {
 	switch in.Status {
 	case StatusAttached:
 	case StatusPendingDetachment:
+		if st.runningDeploymentDetaches(in) {
+			// Too late to cancel: the running deployment builds without it.
+			// The mark waits for the next deployment.
+			in.AttachRequested = true
+			break
+		}
 		in.Status = StatusAttached // the detachment has not happened yet: cancel it
 	default:
 		in.AttachRequested = true
@@ -312,28 +301,6 @@ func (st *state) removeInstance(in *instanceRecord) {
 	in.Stalled = false
 }
 
-func (st *state) createDeployment(envID string, now time.Time) (*deploymentRecord, error) {
-	if _, ok := st.data.environment(envID); !ok {
-		errs := fieldErrors{}
-		requireExisting(errs, "environment", envID, false)
-		return nil, errs
-	}
-	for _, d := range st.Deployments {
-		if d.Environment == envID && d.Status == DeploymentWorking {
-			return nil, conflictError(fmt.Sprintf("A deployment of this environment is already running (%s); wait for it to finish.", d.UUID))
-		}
-	}
-	d := &deploymentRecord{
-		Deployment: Deployment{UUID: uuid.NewString(), Environment: envID, Status: DeploymentWorking, StartedAt: now},
-		EndsAt:     now.Add(st.deployDelay),
-		WillFail:   st.FailNextDeploy,
-	}
-	st.FailNextDeploy = false
-	st.Deployments = append(st.Deployments, d)
-	st.advance(now) // a zero delay finishes it at once
-	return d, nil
-}
-
 // advance applies every transition that is due at now, so that time-driven
 // changes need no timers and survive restarts. It reports whether anything changed.
 func (st *state) advance(now time.Time) bool {
@@ -354,50 +321,6 @@ func (st *state) advance(now time.Time) bool {
 	return changed
 }
 
-// finishDeployment ends a deployment at its due time, acting on the marks the
-// instances carry then (a mark set while it ran is picked up, which only
-// saves a deployment). A failed deployment changes nothing: the application
-// keeps its previous configuration.
-func (st *state) finishDeployment(d *deploymentRecord) {
-	success := !d.WillFail
-	ended := d.EndsAt
-	d.Success, d.EndedAt = &success, &ended
-	d.Status = DeploymentFailure
-	if !success {
-		return
-	}
-	d.Status = DeploymentSuccess
-	for _, in := range st.Instances {
-		if in.Environment != d.Environment {
-			continue
-		}
-		switch {
-		case in.Status == StatusPendingDetachment:
-			in.Status = StatusDetached
-		case in.AttachRequested && in.Stalled:
-			// A stalled provisioning never finishes, so this deployment cannot
-			// attach it; the mark stays for a later deployment.
-		case in.AttachRequested && in.Status != StatusRemoved:
-			if in.Password == "" {
-				in.Password = newPassword()
-			}
-			in.Status, in.AttachRequested, in.ReadyAt = StatusAttached, false, time.Time{}
-		}
-	}
-}
-
-// lastFinishedDeployment is derived rather than stored, so it cannot disagree
-// with the deployments.
-func (st *state) lastFinishedDeployment(envID string) *string {
-	var last *string
-	for _, d := range st.Deployments {
-		if d.Environment == envID && d.EndedAt != nil {
-			last = &d.UUID
-		}
-	}
-	return last
-}
-
 type envVar struct {
 	Name        string `json:"name"`
 	Value       string `json:"value"`
@@ -413,21 +336,34 @@ func (in *instanceRecord) provisioned() bool {
 	return false
 }
 
-// environmentVariables lists what provisioned instances publish, optionally
-// for one environment only.
-func (st *state) environmentVariables(envID string) []envVar {
+// environmentVariables lists what provisioned instances publish, narrowed by
+// the optional filters (empty = any).
+func (st *state) environmentVariables(envID, appID, name string) []envVar {
 	vars := []envVar{}
 	for _, in := range st.Instances {
 		if !in.provisioned() || (envID != "" && in.Environment != envID) {
 			continue
 		}
-		svc, _ := st.data.service(in.Service)
-		reg, _ := st.data.region(in.Region)
-		value := svc.dsn(reg, in)
-		vars = append(vars, envVar{Name: in.Prefix + envVarSuffix[in.Type], Value: value, IsSensitive: true, Environment: in.Environment})
-		if in.Type == TypeDatabase && in.Prefix == "DEFAULT" {
-			vars = append(vars, envVar{Name: "DATABASE_URL", Value: value, IsSensitive: true, Environment: in.Environment})
+		if env, _ := st.data.environment(in.Environment); appID != "" && env.Application != appID {
+			continue
 		}
+		for _, v := range st.instanceVariables(in) {
+			if name == "" || v.Name == name {
+				vars = append(vars, v)
+			}
+		}
+	}
+	return vars
+}
+
+// instanceVariables are the variables one instance publishes in its environment.
+func (st *state) instanceVariables(in *instanceRecord) []envVar {
+	svc, _ := st.data.service(in.Service)
+	reg, _ := st.data.region(in.Region)
+	value := svc.dsn(reg, in)
+	vars := []envVar{{Name: in.Prefix + envVarSuffix[in.Type], Value: value, IsSensitive: true, Environment: in.Environment}}
+	if in.Type == TypeDatabase && in.Prefix == "DEFAULT" {
+		vars = append(vars, envVar{Name: "DATABASE_URL", Value: value, IsSensitive: true, Environment: in.Environment})
 	}
 	return vars
 }

@@ -166,7 +166,7 @@ func TestDeploymentOutcome(t *testing.T) {
 				st := demoState(t)
 				in := instanceIn(t, st, tt.status, tt.marked)
 				st.FailNextDeploy = fail
-				d, err := st.createDeployment(demoTest, t0)
+				d, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -180,7 +180,7 @@ func TestDeploymentOutcome(t *testing.T) {
 				if d.Status != wantDeploy || d.Success == nil || *d.Success == fail || d.EndedAt == nil {
 					t.Errorf("deployment %+v, want %s", d.Deployment, wantDeploy)
 				}
-				if last := st.lastFinishedDeployment(demoTest); last == nil || *last != d.UUID {
+				if last := st.lastFinishedDeployment(demoTest); last != d {
 					t.Errorf("last_finished_deployment %v, want %s", last, d.UUID)
 				}
 			})
@@ -191,7 +191,7 @@ func TestDeploymentOutcome(t *testing.T) {
 func TestDeploymentTouchesOnlyItsEnvironment(t *testing.T) {
 	st := demoState(t)
 	in := instanceIn(t, st, StatusNew, true)
-	if _, err := st.createDeployment(demoLive, t0); err != nil {
+	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoLive}, t0); err != nil {
 		t.Fatal(err)
 	}
 	if in.Status != StatusNew || !in.AttachRequested {
@@ -216,14 +216,14 @@ func TestTimedTransitions(t *testing.T) {
 	}
 
 	in.AttachRequested = true
-	d, err := st.createDeployment(demoTest, t0)
+	d, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.createDeployment(demoTest, t0); !errors.As(err, new(conflictError)) {
+	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0); !errors.As(err, new(conflictError)) {
 		t.Errorf("second deployment while one runs: %v, want a conflict", err)
 	}
-	if _, err := st.createDeployment(demoLive, t0); err != nil {
+	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoLive}, t0); err != nil {
 		t.Errorf("deployment of another environment: %v", err)
 	}
 	st.advance(t0.Add(2 * time.Second))
@@ -247,7 +247,7 @@ func TestStalledProvisioning(t *testing.T) {
 	if in.Status != StatusProvisioning {
 		t.Fatalf("stalled instance is %s, want PROVISIONING", in.Status)
 	}
-	if _, err := st.createDeployment(demoTest, t0.Add(24*time.Hour)); err != nil {
+	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0.Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if in.Status != StatusProvisioning || !in.AttachRequested {
@@ -369,14 +369,14 @@ func TestEnvironmentVariables(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.identifier+"/"+tt.prefix, func(t *testing.T) {
 			st := demoState(t)
-			st.data.organisations[0].included = nil // Elasticsearch needs an unlimited subscription
+			st.data.organisations[0].included = benchSubscription() // Elasticsearch needs a subscription that includes it
 			in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(tt.identifier), Prefix: tt.prefix}, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, status := range instanceStatuses {
 				st.setStatus(in, status, t0)
-				vars := st.environmentVariables(demoTest)
+				vars := st.environmentVariables(demoTest, "", "")
 				if !in.provisioned() {
 					if len(vars) != 0 {
 						t.Errorf("%s publishes %v", status, vars)
@@ -393,7 +393,7 @@ func TestEnvironmentVariables(t *testing.T) {
 				if strings.Join(names, ",") != strings.Join(tt.want, ",") {
 					t.Errorf("%s: variables %v, want %v", status, names, tt.want)
 				}
-				if other := st.environmentVariables(demoLive); len(other) != 0 {
+				if other := st.environmentVariables(demoLive, "", ""); len(other) != 0 {
 					t.Errorf("other environment sees %v", other)
 				}
 			}
@@ -407,11 +407,11 @@ func TestPasswordIsStable(t *testing.T) {
 	if _, err := st.provision(in.UUID, t0); err != nil {
 		t.Fatal(err)
 	}
-	first := st.environmentVariables(demoTest)[0].Value
-	if _, err := st.createDeployment(demoTest, t0); err != nil {
+	first := st.environmentVariables(demoTest, "", "")[0].Value
+	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if in.Status != StatusAttached || st.environmentVariables(demoTest)[0].Value != first {
-		t.Errorf("the DSN changed on attachment: %s -> %v", first, st.environmentVariables(demoTest))
+	if in.Status != StatusAttached || st.environmentVariables(demoTest, "", "")[0].Value != first {
+		t.Errorf("the DSN changed on attachment: %s -> %v", first, st.environmentVariables(demoTest, "", ""))
 	}
 }

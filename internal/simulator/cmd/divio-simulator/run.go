@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/divio/terraform-provider-divio/internal/simulator"
@@ -20,6 +21,8 @@ type config struct {
 	public         bool
 	failNextDeploy bool
 	opts           simulator.Options
+
+	dropVariablesNextDeploy bool
 }
 
 // tokenList collects a repeatable --token.
@@ -45,6 +48,8 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.Float64Var(&cfg.opts.Faults.RateLimit, "rate-limit", 0, "API requests per second before 429 (0 = off)")
 	fs.DurationVar(&cfg.opts.Faults.Latency, "latency", 0, "latency added to each API request")
 	fs.BoolVar(&cfg.failNextDeploy, "fail-next-deploy", false, "make the first deployment fail")
+	fs.BoolVar(&cfg.dropVariablesNextDeploy, "drop-variables-next-deploy", false,
+		"make the first deployment succeed without giving the application the variables of the instances it attaches")
 	fs.Int64Var(&cfg.opts.Seed, "seed", 0, "seed for fault randomness (0 = time-based)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -87,11 +92,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if cfg.failNextDeploy {
 		sim.FailNextDeploy()
 	}
+	if cfg.dropVariablesNextDeploy {
+		sim.DropVariablesNextDeploy()
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return errors.Join(err, sim.Close())
 	}
-	fmt.Fprintf(out, "divio-simulator listening on http://%s (data: %s)\n", ln.Addr(), dataDescription(cfg.opts.DataFile))
+	printStarted(out, clientURL(ln.Addr()), sim, dataDescription(cfg.opts.DataFile))
 
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -107,6 +115,37 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		err = nil
 	}
 	return errors.Join(err, sim.Close())
+}
+
+// printStarted says where the simulator listens and what it serves, and ends
+// with the lines to paste into a shell to point the provider at it.
+func printStarted(out io.Writer, url string, sim *simulator.Simulator, data string) {
+	ds := sim.Dataset()
+	tokens := sim.Tokens()
+	fmt.Fprintf(out, "divio-simulator listening on %s (data: %s)\n\n", url, data)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "URL:\t%s\n", url)
+	fmt.Fprintf(w, "Tokens:\t%s\n", strings.Join(tokens, ", "))
+	fmt.Fprintf(w, "Data file:\t%s\n", data)
+	fmt.Fprintf(w, "Data set:\t%s, with these applications and environments:\n", ds.Name)
+	for _, app := range ds.Applications {
+		fmt.Fprintf(w, "  %s\t%s\n", app.Slug, app.UUID)
+		for _, env := range app.Environments {
+			fmt.Fprintf(w, "    %s\t%s\n", env.Slug, env.UUID)
+		}
+	}
+	_ = w.Flush()
+	fmt.Fprintf(out, "\nTo point the provider at it, paste:\n\n    export DIVIO_API_URL=%s\n    export DIVIO_API_TOKEN=%s\n\n", url, tokens[0])
+}
+
+// clientURL is the URL a client on this machine reaches addr at: a simulator
+// listening on every address (--public) is reached on the loopback one.
+func clientURL(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func dataDescription(file string) string {

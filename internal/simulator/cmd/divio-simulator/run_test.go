@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -17,7 +19,7 @@ func TestParseFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{
 		"--listen", "127.0.0.1:0", "--data", "s.json", "--token", "a", "--token", "b", "--dataset", "bench",
 		"--provision-delay", "1500ms", "--deploy-delay", "0s", "--fail-rate", "0.1", "--drop-response-rate", "0.05",
-		"--rate-limit", "30", "--latency", "50ms", "--fail-next-deploy", "--seed", "7",
+		"--rate-limit", "30", "--latency", "50ms", "--fail-next-deploy", "--seed", "7", "--drop-variables-next-deploy",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 		ProvisionDelay: 1500 * time.Millisecond, DeployDelay: 0, Seed: 7,
 		Faults: simulator.Faults{FailRate: 0.1, DropResponseRate: 0.05, RateLimit: 30, Latency: 50 * time.Millisecond},
 	}
-	if cfg.listen != "127.0.0.1:0" || !cfg.failNextDeploy || cfg.public ||
+	if cfg.listen != "127.0.0.1:0" || !cfg.failNextDeploy || !cfg.dropVariablesNextDeploy || cfg.public ||
 		cfg.opts.Dataset != want.Dataset || strings.Join(cfg.opts.Tokens, ",") != "a,b" || cfg.opts.DataFile != want.DataFile ||
 		cfg.opts.ProvisionDelay != want.ProvisionDelay || cfg.opts.DeployDelay != 0 || cfg.opts.Faults != want.Faults || cfg.opts.Seed != 7 {
 		t.Errorf("parsed %+v", cfg)
@@ -38,7 +40,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if defaults.listen != "127.0.0.1:8950" || defaults.opts.ProvisionDelay != 2*time.Second || defaults.opts.DeployDelay != 3*time.Second ||
-		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 {
+		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 || defaults.failNextDeploy || defaults.dropVariablesNextDeploy {
 		t.Errorf("defaults %+v", defaults)
 	}
 }
@@ -84,7 +86,8 @@ func TestCheckListenAddress(t *testing.T) {
 
 func TestRunServesUntilCancelled(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
-	cfg, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--data", file}, io.Discard)
+	cfg, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--data", file, "--token", "first", "--token", "second",
+		"--deploy-delay", "0s", "--drop-variables-next-deploy"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,23 +96,71 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, outWriter) }()
 
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
+	// Read the start-up message up to the lines to paste, then check it whole.
+	var printed strings.Builder
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), "    export DIVIO_API_TOKEN=") {
+		printed.WriteString(lines.Text() + "\n")
 	}
-	if !strings.HasPrefix(line, "divio-simulator listening on http://127.0.0.1:") || !strings.HasSuffix(line, "(data: "+file+")\n") {
-		t.Fatalf("printed %q", line)
+	printed.WriteString(lines.Text() + "\n")
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	first, _, _ := strings.Cut(printed.String(), "\n")
+	url := strings.Fields(first)[3]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("first line %q", first)
 	}
-	url := strings.Fields(line)[3]
-	req, _ := http.NewRequest(http.MethodGet, url+"/apps/v3/regions/", nil)
-	req.Header.Set("Authorization", "Token "+simulator.DemoToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	want := "divio-simulator listening on " + url + " (data: " + file + ")\n" + `
+URL:          ` + url + `
+Tokens:       first, second
+Data file:    ` + file + `
+Data set:     demo, with these applications and environments:
+  demo-app    6133417b-b2a8-5045-97dc-aeacd4459b2f
+    test      c30b2178-0ead-5448-9af4-9089b96a9fd5
+    live      c005ed00-691d-5737-a3b6-b05f872a4d85
+  azure-app   17530993-56fb-58d6-8bb0-abeaf0db6255
+    test      f61c7f9d-0b26-5af3-a011-e7747d08ad26
+    live      b441fd58-e17b-55ac-ab48-97be1e8a3fa4
+  legacy-app  79751468-c8f7-551b-80dc-26beedb0dc34
+    test      aea0042a-a7c6-556a-8216-defe2dd8dc8d
+    live      1fd92033-c863-5e93-b657-96c5c4791de9
+
+To point the provider at it, paste:
+
+    export DIVIO_API_URL=` + url + `
+    export DIVIO_API_TOKEN=first
+`
+	if printed.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", printed.String(), want)
 	}
+	// It serves with the first token, and the flag's fault is set: the
+	// first deployment attaches without giving the application the variables.
+	post := func(path, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Token first")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	demoTest := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	var in simulator.Instance
+	resp := post("/apps/v3/service-instances/", `{"environment": "`+demoTest+`", "service": "`+simulator.ServiceID(simulator.ServiceMySQL8)+`", "prefix": "DEFAULT"}`)
+	err = json.NewDecoder(resp.Body).Decode(&in)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("status %d", resp.StatusCode)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("instance: %d (%v)", resp.StatusCode, err)
+	}
+	post("/apps/v3/service-instances/"+in.UUID+"/attach/", "").Body.Close()
+	resp = post("/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`)
+	var d struct {
+		Status               string   `json:"status"`
+		EnvironmentVariables []string `json:"environment_variables"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated || d.Status != simulator.DeploymentSuccess || d.EnvironmentVariables == nil || len(d.EnvironmentVariables) != 0 {
+		t.Errorf("deployment: %d %+v (%v), want SUCCESS without variables", resp.StatusCode, d, err)
 	}
 
 	cancel()
@@ -120,6 +171,25 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("run did not stop")
+	}
+}
+
+func TestClientURL(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.0.1:8950", "http://127.0.0.1:8950"},
+		{"0.0.0.0:8950", "http://127.0.0.1:8950"},
+		{"[::]:8950", "http://127.0.0.1:8950"},
+		{"[::1]:8950", "http://[::1]:8950"},
+		{"192.168.1.10:8950", "http://192.168.1.10:8950"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := clientURL(addr); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.addr, got, tt.want)
+		}
 	}
 }
 

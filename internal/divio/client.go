@@ -32,8 +32,6 @@ const (
 	defaultRetryWaitMax = 15 * time.Second
 	// maxRetryAfter bounds how long one Retry-After may hold a request; the context bounds the rest.
 	maxRetryAfter = time.Minute
-	// pageSize is the API's maximum, so that listing takes as few requests as it can.
-	pageSize = 100
 	// maxErrorBody bounds how much of an error answer is read and kept.
 	maxErrorBody = 64 << 10
 )
@@ -343,45 +341,4 @@ func messages(raw json.RawMessage) []string {
 		return many
 	}
 	return []string{string(raw)}
-}
-
-type page[T any] struct {
-	Count   int     `json:"count"`
-	Next    *string `json:"next"`
-	Results []T     `json:"results"`
-}
-
-// list follows a DRF list's `next` links and returns every result.
-func list[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
-	if query == nil {
-		query = url.Values{}
-	}
-	query.Set("page_size", strconv.Itoa(pageSize))
-	u := c.url(path, query)
-
-	var all []T
-	for {
-		var p page[T]
-		if err := c.doURL(ctx, http.MethodGet, u, nil, &p); err != nil {
-			return nil, err
-		}
-		if all == nil {
-			// count is the server's word, not a size to trust: bound it.
-			all = make([]T, 0, min(max(p.Count, 0), 10*pageSize))
-		}
-		all = append(all, p.Results...)
-		if p.Next == nil || *p.Next == "" {
-			return all, nil
-		}
-		next, err := u.Parse(*p.Next)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: the API's next page link %q is not a URL: %w", u.Path, *p.Next, err)
-		}
-		// The token goes only to the configured host, whatever a next link says.
-		if next.Host != c.base.Host {
-			return nil, fmt.Errorf("GET %s: refusing to follow a next page link to another host (%s)", u.Path, next.Host)
-		}
-		next.Scheme = c.base.Scheme
-		u = next
-	}
 }

@@ -65,6 +65,8 @@ type Client struct {
 	http      *retryablehttp.Client
 	poll      PollConfig
 	log       func(ctx context.Context, msg string, fields map[string]any)
+	// pageWorkers is how many pages of a list are fetched at once (see the constant).
+	pageWorkers int
 }
 
 // ParseEndpoint checks an API base URL: absolute, https, or http on a loopback host only.
@@ -122,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("no API token given")
 	}
-	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log}
+	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log, pageWorkers: pageWorkers}
 	if c.userAgent == "" {
 		c.userAgent = "terraform-provider-divio"
 	}

@@ -27,7 +27,7 @@ func newTestClient(t *testing.T, opts simulator.Options) (*Client, *simulator.Si
 	return newClientFor(t, server.URL, simulator.DemoToken), sim, server.URL
 }
 
-func newClientFor(t *testing.T, endpoint, token string) *Client {
+func newClientFor(t testing.TB, endpoint, token string) *Client {
 	t.Helper()
 	c, err := New(Config{
 		Endpoint: endpoint, Token: token, UserAgent: "divio-client-test",

@@ -136,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 		RetryMax:     orDefault(cfg.RetryMax, defaultRetryMax),
 		RetryWaitMin: orDefault(cfg.RetryWaitMin, defaultRetryWaitMin),
 		RetryWaitMax: orDefault(cfg.RetryWaitMax, defaultRetryWaitMax),
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   c.checkRetry,
 		Backoff:      backoff,
 		// Hand back the last answer so that its body becomes an APIError the user can read.
 		ErrorHandler:    retryablehttp.PassthroughErrorHandler,
@@ -165,6 +165,24 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 		return errors.New("stopped after 5 redirects")
 	}
 	return nil
+}
+
+// checkRetry is retryablehttp's default policy, except that a loopback endpoint that cannot be
+// connected to fails at once: nothing listens there (a simulator not started, a wrong port), and
+// a minute of retries would not change that. A remote API that refuses a connection may be
+// restarting, and is retried as any other fault.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if isDialError(err) && isLoopback(c.base.Hostname()) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// isDialError reports whether a request failed before it had a connection, as when the
+// connection is refused. (A check for ECONNREFUSED alone would miss Windows' own error number.)
+func isDialError(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // backoff grows exponentially with full jitter, so that clients that failed together do not retry
@@ -281,6 +299,9 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("%s %s: %w", method, u.Path, ctxErr)
+		}
+		if isDialError(err) {
+			return fmt.Errorf("%s %s: %w (is the API at %s reachable?)", method, u.Path, err, c.base)
 		}
 		return fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}

@@ -265,7 +265,8 @@ func recordAnswer(_ retryablehttp.Logger, resp *http.Response) {
 // url makes the absolute URL of an API path; every API path ends in a slash.
 func (c *Client) url(path string, query url.Values) *url.URL {
 	u := c.base.JoinPath(path)
-	u.Path += "/"
+	// JoinPath leaves the path relative when the endpoint has none, and errors show the path.
+	u.Path = "/" + strings.TrimPrefix(u.Path, "/") + "/"
 	u.RawQuery = query.Encode()
 	return u
 }

@@ -488,6 +488,9 @@ func TestRefusedConnection(t *testing.T) {
 			if want := "(is the API at " + tc.endpoint + " reachable?)"; err == nil || !strings.HasSuffix(err.Error(), want) {
 				t.Errorf("err = %v, want it to end with %q", err, want)
 			}
+			if want := "GET /apps/v3/regions/: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("err = %v, want it to start with %q", err, want)
+			}
 			if got := int(transport.sent.Load()); got != tc.wantSends {
 				t.Errorf("sent %d requests, want %d", got, tc.wantSends)
 			}

@@ -231,12 +231,12 @@ func TestCreateAdoptsItsOwnInstanceAfterALostResponse(t *testing.T) {
 	}
 	var live []string
 	for _, i := range sim.Instances() {
-		if i.Status != StatusRemoved {
+		if i.Environment == demoLive && i.Status != StatusRemoved {
 			live = append(live, i.UUID)
 		}
 	}
 	if len(live) != 1 || live[0] != inst.UUID {
-		t.Errorf("simulator has %v, want exactly the adopted instance %s", live, inst.UUID)
+		t.Errorf("the environment has %v, want exactly the adopted instance %s", live, inst.UUID)
 	}
 }
 

@@ -32,8 +32,6 @@ const (
 	defaultRetryWaitMax = 15 * time.Second
 	// maxRetryAfter bounds how long one Retry-After may hold a request; the context bounds the rest.
 	maxRetryAfter = time.Minute
-	// pageSize is the API's maximum, so that listing takes as few requests as it can.
-	pageSize = 100
 	// maxErrorBody bounds how much of an error answer is read and kept.
 	maxErrorBody = 64 << 10
 )
@@ -67,6 +65,8 @@ type Client struct {
 	http      *retryablehttp.Client
 	poll      PollConfig
 	log       func(ctx context.Context, msg string, fields map[string]any)
+	// pageWorkers is how many pages of a list are fetched at once (see the constant).
+	pageWorkers int
 }
 
 // ParseEndpoint checks an API base URL: absolute, https, or http on a loopback host only.
@@ -124,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("no API token given")
 	}
-	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log}
+	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log, pageWorkers: pageWorkers}
 	if c.userAgent == "" {
 		c.userAgent = "terraform-provider-divio"
 	}
@@ -136,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 		RetryMax:     orDefault(cfg.RetryMax, defaultRetryMax),
 		RetryWaitMin: orDefault(cfg.RetryWaitMin, defaultRetryWaitMin),
 		RetryWaitMax: orDefault(cfg.RetryWaitMax, defaultRetryWaitMax),
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   c.checkRetry,
 		Backoff:      backoff,
 		// Hand back the last answer so that its body becomes an APIError the user can read.
 		ErrorHandler:    retryablehttp.PassthroughErrorHandler,
@@ -165,6 +165,24 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 		return errors.New("stopped after 5 redirects")
 	}
 	return nil
+}
+
+// checkRetry is retryablehttp's default policy, except that a loopback endpoint that cannot be
+// connected to fails at once: nothing listens there (a simulator not started, a wrong port), and
+// a minute of retries would not change that. A remote API that refuses a connection may be
+// restarting, and is retried as any other fault.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if isDialError(err) && isLoopback(c.base.Hostname()) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// isDialError reports whether a request failed before it had a connection, as when the
+// connection is refused. (A check for ECONNREFUSED alone would miss Windows' own error number.)
+func isDialError(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // backoff grows exponentially with full jitter, so that clients that failed together do not retry
@@ -247,7 +265,8 @@ func recordAnswer(_ retryablehttp.Logger, resp *http.Response) {
 // url makes the absolute URL of an API path; every API path ends in a slash.
 func (c *Client) url(path string, query url.Values) *url.URL {
 	u := c.base.JoinPath(path)
-	u.Path += "/"
+	// JoinPath leaves the path relative when the endpoint has none, and errors show the path.
+	u.Path = "/" + strings.TrimPrefix(u.Path, "/") + "/"
 	u.RawQuery = query.Encode()
 	return u
 }
@@ -281,6 +300,9 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("%s %s: %w", method, u.Path, ctxErr)
+		}
+		if isDialError(err) {
+			return fmt.Errorf("%s %s: %w (is the API at %s reachable?)", method, u.Path, err, c.base)
 		}
 		return fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}
@@ -343,45 +365,4 @@ func messages(raw json.RawMessage) []string {
 		return many
 	}
 	return []string{string(raw)}
-}
-
-type page[T any] struct {
-	Count   int     `json:"count"`
-	Next    *string `json:"next"`
-	Results []T     `json:"results"`
-}
-
-// list follows a DRF list's `next` links and returns every result.
-func list[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
-	if query == nil {
-		query = url.Values{}
-	}
-	query.Set("page_size", strconv.Itoa(pageSize))
-	u := c.url(path, query)
-
-	var all []T
-	for {
-		var p page[T]
-		if err := c.doURL(ctx, http.MethodGet, u, nil, &p); err != nil {
-			return nil, err
-		}
-		if all == nil {
-			// count is the server's word, not a size to trust: bound it.
-			all = make([]T, 0, min(max(p.Count, 0), 10*pageSize))
-		}
-		all = append(all, p.Results...)
-		if p.Next == nil || *p.Next == "" {
-			return all, nil
-		}
-		next, err := u.Parse(*p.Next)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: the API's next page link %q is not a URL: %w", u.Path, *p.Next, err)
-		}
-		// The token goes only to the configured host, whatever a next link says.
-		if next.Host != c.base.Host {
-			return nil, fmt.Errorf("GET %s: refusing to follow a next page link to another host (%s)", u.Path, next.Host)
-		}
-		next.Scheme = c.base.Scheme
-		u = next
-	}
 }

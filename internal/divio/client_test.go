@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +30,7 @@ func newTestClient(t *testing.T, opts simulator.Options) (*Client, *simulator.Si
 	return newClientFor(t, server.URL, simulator.DemoToken), sim, server.URL
 }
 
-func newClientFor(t *testing.T, endpoint, token string) *Client {
+func newClientFor(t testing.TB, endpoint, token string) *Client {
 	t.Helper()
 	c, err := New(Config{
 		Endpoint: endpoint, Token: token, UserAgent: "divio-client-test",
@@ -228,12 +231,12 @@ func TestCreateAdoptsItsOwnInstanceAfterALostResponse(t *testing.T) {
 	}
 	var live []string
 	for _, i := range sim.Instances() {
-		if i.Status != StatusRemoved {
+		if i.Environment == demoLive && i.Status != StatusRemoved {
 			live = append(live, i.UUID)
 		}
 	}
 	if len(live) != 1 || live[0] != inst.UUID {
-		t.Errorf("simulator has %v, want exactly the adopted instance %s", live, inst.UUID)
+		t.Errorf("the environment has %v, want exactly the adopted instance %s", live, inst.UUID)
 	}
 }
 
@@ -454,5 +457,65 @@ func TestLogNeverSeesTheToken(t *testing.T) {
 	}
 	if logged.Len() == 0 || strings.Contains(logged.String(), "very-secret") {
 		t.Errorf("log = %q: want lines, without the token", logged.String())
+	}
+}
+
+// refusingTransport fails every request as a refused connection does, and counts them.
+type refusingTransport struct{ sent atomic.Int32 }
+
+func (rt *refusingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.sent.Add(1)
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+}
+
+// Issue 11: a refused connection says where the client looked, and a loopback endpoint (where
+// nothing listens: a simulator not started) fails at once instead of retrying for half a minute.
+func TestRefusedConnection(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint  string
+		wantSends int
+	}{
+		{"http://127.0.0.1:8950", 1},
+		{"http://localhost:8950", 1},
+		{"http://[::1]:8950", 1},
+		{"https://api.divio.test", defaultRetryMax + 1}, // a remote API may be restarting
+	} {
+		t.Run(tc.endpoint, func(t *testing.T) {
+			c := newClientFor(t, tc.endpoint, "refused-token")
+			transport := &refusingTransport{}
+			c.http.HTTPClient.Transport = transport
+			_, err := c.ListRegions(context.Background())
+			if want := "(is the API at " + tc.endpoint + " reachable?)"; err == nil || !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("err = %v, want it to end with %q", err, want)
+			}
+			if want := "GET /apps/v3/regions/: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("err = %v, want it to start with %q", err, want)
+			}
+			if got := int(transport.sent.Load()); got != tc.wantSends {
+				t.Errorf("sent %d requests, want %d", got, tc.wantSends)
+			}
+		})
+	}
+}
+
+// The same through a real socket: a port that nothing listens on.
+func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://" + l.Addr().String()
+	_ = l.Close()
+	var attempts atomic.Int32
+	c, err := New(Config{Endpoint: endpoint, Token: "refused-token", Log: func(context.Context, string, map[string]any) { attempts.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListRegions(context.Background())
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "is the API at "+endpoint+" reachable?") {
+		t.Errorf("err = %v, want connection refused and the question whether %s is reachable", err, endpoint)
+	}
+	if got := attempts.Load(); got != 1 {
+		t.Errorf("%d attempts, want 1: nothing listens on a loopback port that refused", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,23 @@ const (
 	pathServiceInstances = "apps/v3/service-instances"
 	pathDeployments      = "apps/v3/deployments"
 	pathEnvironmentVars  = "apps/v3/environment-variables"
+)
+
+// More of the API's paths, and the parts of paths under one object.
+const (
+	pathOrganisations = "iam/v3/organisations"
+	pathMe            = "iam/v3/me"
+
+	// Under a deployment. The Divio CLI sends these two without a trailing slash; the API serves
+	// both forms.
+	subpathEnvironmentVariables = "environment-variables"
+	subpathLogs                 = "logs"
+
+	// [modelled]: the service instance actions, like DELETE of an instance, are our model of
+	// what the Control Panel does.
+	actionProvision = "provision"
+	actionAttach    = "attach"
+	actionDetach    = "detach"
 )
 
 func (c *Client) ListRegions(ctx context.Context) ([]Region, error) {
@@ -115,17 +133,17 @@ func (c *Client) findOwnInstance(ctx context.Context, r CreateServiceInstanceReq
 
 // ProvisionServiceInstance starts provisioning; asking again is harmless.
 func (c *Client) ProvisionServiceInstance(ctx context.Context, id string) error {
-	return c.action(ctx, id, "provision")
+	return c.action(ctx, id, actionProvision)
 }
 
 // AttachServiceInstance marks the instance to be attached by the environment's next deployment.
 func (c *Client) AttachServiceInstance(ctx context.Context, id string) error {
-	return c.action(ctx, id, "attach")
+	return c.action(ctx, id, actionAttach)
 }
 
 // DetachServiceInstance marks an attached instance to be detached by the next deployment.
 func (c *Client) DetachServiceInstance(ctx context.Context, id string) error {
-	return c.action(ctx, id, "detach")
+	return c.action(ctx, id, actionDetach)
 }
 
 func (c *Client) action(ctx context.Context, id, verb string) error {
@@ -156,14 +174,89 @@ func (c *Client) GetDeployment(ctx context.Context, id string) (*Deployment, err
 	return get[Deployment](ctx, c, pathDeployments, id)
 }
 
-// ListEnvironmentVariables returns an environment's variables, secret values included.
-func (c *Client) ListEnvironmentVariables(ctx context.Context, environmentID string) ([]EnvironmentVariable, error) {
-	return list[EnvironmentVariable](ctx, c, pathEnvironmentVars, url.Values{"environment": {environmentID}})
+// DeploymentFilter narrows a list of deployments; empty fields do not filter. The Divio CLI
+// always names the application, and the environment too when it wants one environment's.
+type DeploymentFilter struct {
+	Application string
+	Environment string
 }
 
-func get[T any](ctx context.Context, c *Client, collection, id string) (*T, error) {
+func (f DeploymentFilter) query() url.Values {
+	q := url.Values{}
+	setIf(q, "application", f.Application)
+	setIf(q, "environment", f.Environment)
+	return q
+}
+
+// ListDeployments returns the deployments that match f, newest first as the API orders them.
+func (c *Client) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error) {
+	return list[Deployment](ctx, c, pathDeployments, f.query())
+}
+
+// LatestDeployment returns the newest deployment that matches f, running or ended, or nil if
+// there is none. Like the Divio CLI, it asks for one page of one and takes the first result.
+func (c *Client) LatestDeployment(ctx context.Context, f DeploymentFilter) (*Deployment, error) {
+	p, err := getPage[Deployment](ctx, c, c.url(pathDeployments, withPageSize(f.query(), 1)))
+	if err != nil || len(p.Results) == 0 {
+		return nil, err
+	}
+	return &p.Results[0], nil
+}
+
+// GetDeploymentEnvironmentVariables returns the variables, values included, that a deployment
+// gave the application.
+func (c *Client) GetDeploymentEnvironmentVariables(ctx context.Context, deploymentID string) (*DeploymentEnvironmentVariables, error) {
+	return get[DeploymentEnvironmentVariables](ctx, c, pathDeployments, deploymentID, subpathEnvironmentVariables)
+}
+
+func (c *Client) GetDeploymentLogs(ctx context.Context, deploymentID string) (*DeploymentLogs, error) {
+	return get[DeploymentLogs](ctx, c, pathDeployments, deploymentID, subpathLogs)
+}
+
+// EnvironmentVariableFilter narrows a list of environment variables; empty fields do not filter.
+type EnvironmentVariableFilter struct {
+	Environment string
+	Application string
+	Name        string
+}
+
+// ListEnvironmentVariables returns an environment's variables, secret values included.
+func (c *Client) ListEnvironmentVariables(ctx context.Context, environmentID string) ([]EnvironmentVariable, error) {
+	return c.FindEnvironmentVariables(ctx, EnvironmentVariableFilter{Environment: environmentID})
+}
+
+// FindEnvironmentVariables returns the variables that match f, secret values included.
+func (c *Client) FindEnvironmentVariables(ctx context.Context, f EnvironmentVariableFilter) ([]EnvironmentVariable, error) {
+	q := url.Values{}
+	setIf(q, "environment", f.Environment)
+	setIf(q, "application", f.Application)
+	setIf(q, "name", f.Name)
+	return list[EnvironmentVariable](ctx, c, pathEnvironmentVars, q)
+}
+
+// ListOrganisations returns the organisations the token's user belongs to.
+func (c *Client) ListOrganisations(ctx context.Context) ([]Organisation, error) {
+	return list[Organisation](ctx, c, pathOrganisations, nil)
+}
+
+func (c *Client) GetOrganisation(ctx context.Context, id string) (*Organisation, error) {
+	return get[Organisation](ctx, c, pathOrganisations, id)
+}
+
+// CurrentUser returns the owner of the API token; the Divio CLI checks a login with it.
+func (c *Client) CurrentUser(ctx context.Context) (*User, error) {
+	var u User
+	if err := c.do(ctx, http.MethodGet, pathMe, nil, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// get fetches one object of a collection, or what lies under it when sub names a part.
+func get[T any](ctx context.Context, c *Client, collection, id string, sub ...string) (*T, error) {
 	var out T
-	if err := c.do(ctx, http.MethodGet, collection+"/"+url.PathEscape(id), nil, &out); err != nil {
+	path := strings.Join(append([]string{collection, url.PathEscape(id)}, sub...), "/")
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -107,6 +107,8 @@ func FuzzListPage(f *testing.F) {
 	f.Add([]byte(`{"count": 0, "next": null, "results": []}`))
 	f.Add([]byte(`{"count": 3, "next": "https://api.divio.test/apps/v3/regions/?page=2", "results": [{"uuid": "a"}]}`))
 	f.Add([]byte(`{"count": 3, "next": "https://evil.test/apps/v3/regions/?page=2", "results": [{"uuid": "a"}]}`))
+	f.Add([]byte(`{"count": 1099511627776, "next": "https://api.divio.test/apps/v3/regions/?page=2", "results": [{"uuid": "a"}]}`))
+	f.Add([]byte(`{"count": 250, "next": "/apps/v3/regions/?page=2&page_size=100", "results": [{"uuid": "a"}, {"uuid": "b"}]}`))
 	f.Add([]byte(`{"count": 3, "next": "http://api.divio.test/apps/v3/regions/?page=2", "results": []}`))
 	f.Add([]byte(`{"count": 3, "next": "//evil.test/x", "results": []}`))
 	f.Add([]byte(`{"count": 3, "next": "%zz", "results": []}`))

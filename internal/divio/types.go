@@ -2,6 +2,10 @@ package divio
 
 import "time"
 
+// The structs below decode the API's answers; encoding/json ignores the fields they leave out, so
+// the API may add fields freely. A field marked [modelled] is not in the public Divio CLI's use of
+// the API but in our model of it (see the contract); the rest are confirmed.
+
 // Service instance states, as the API names them.
 const (
 	StatusNew               = "NEW"
@@ -13,7 +17,8 @@ const (
 	StatusRemoved           = "REMOVED"
 )
 
-// Deployment states.
+// Deployment states. [modelled]: the Divio CLI reads `ended_at`, `success` and `percent`, and
+// compares status only to a lower case "failure".
 const (
 	DeploymentWorking = "WORKING"
 	DeploymentSuccess = "SUCCESS"
@@ -24,14 +29,14 @@ const (
 const (
 	TypeDatabase     = "DATABASE"
 	TypeStorage      = "STORAGE"
-	TypeSearch       = "SEARCH"
-	TypeMessageQueue = "MESSAGE_QUEUE"
+	TypeSearch       = "SEARCH"        // [modelled]
+	TypeMessageQueue = "MESSAGE_QUEUE" // [modelled]
 )
 
 type Region struct {
 	UUID   string `json:"uuid"`
 	Name   string `json:"name"`
-	Vendor string `json:"vendor"`
+	Vendor string `json:"vendor"` // [modelled]
 }
 
 // Service is an entry of the catalog: what can be added to an environment.
@@ -49,13 +54,41 @@ type Application struct {
 	Name         string `json:"name"`
 	Region       string `json:"region"`
 	Organisation string `json:"organisation"`
+	// TestStatus and LiveStatus name the application's test and live environments.
+	TestStatus *EnvironmentStatus `json:"test_status"`
+	LiveStatus *EnvironmentStatus `json:"live_status"`
+}
+
+// EnvironmentStatus is how an application names one of its environments.
+type EnvironmentStatus struct {
+	UUID    string `json:"uuid"`
+	SiteURL string `json:"site_url"`
 }
 
 type Environment struct {
-	UUID                   string  `json:"uuid"`
-	Slug                   string  `json:"slug"`
-	Application            string  `json:"application"`
-	LastFinishedDeployment *string `json:"last_finished_deployment"`
+	UUID        string `json:"uuid"`
+	Slug        string `json:"slug"`
+	Application string `json:"application"`
+	Branch      string `json:"branch"`
+	// LastFinishedDeployment is the deployment, as GetDeployment gives it, or nil before the
+	// first one ends.
+	LastFinishedDeployment *Deployment  `json:"last_finished_deployment"`
+	SSHEndpoint            *SSHEndpoint `json:"ssh_endpoint"`
+}
+
+// LastFinishedDeploymentID is the id of the environment's last finished deployment, or nil
+// before the first one ends.
+func (e *Environment) LastFinishedDeploymentID() *string {
+	if e.LastFinishedDeployment == nil {
+		return nil
+	}
+	return &e.LastFinishedDeployment.UUID
+}
+
+type SSHEndpoint struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	User string `json:"user"`
 }
 
 type ServiceInstance struct {
@@ -66,8 +99,8 @@ type ServiceInstance struct {
 	Prefix          string    `json:"prefix"`
 	Type            string    `json:"type"`
 	Status          string    `json:"service_status"`
-	AttachRequested bool      `json:"attach_requested"`
-	CreatedAt       time.Time `json:"created_at"`
+	AttachRequested bool      `json:"attach_requested"` // [modelled]
+	CreatedAt       time.Time `json:"created_at"`       // [modelled]
 }
 
 // Functional reports whether the instance is provisioned: reachable and able to hold data.
@@ -99,6 +132,10 @@ type Deployment struct {
 	Success     *bool      `json:"success"`
 	StartedAt   *time.Time `json:"started_at"`
 	EndedAt     *time.Time `json:"ended_at"`
+	// Percent is the progress, 0 to 100; a float so that a fractional value decodes too.
+	Percent float64 `json:"percent"`
+	// EnvironmentVariables are the names of the variables this deployment gave the application.
+	EnvironmentVariables []string `json:"environment_variables"`
 }
 
 // Finished reports whether the deployment has ended, either way.
@@ -109,4 +146,29 @@ type EnvironmentVariable struct {
 	Value       string `json:"value"`
 	IsSensitive bool   `json:"is_sensitive"`
 	Environment string `json:"environment"`
+}
+
+// DeploymentEnvironmentVariables is what a deployment gave the application: values by name.
+type DeploymentEnvironmentVariables struct {
+	Environment string            `json:"environment"`
+	Variables   map[string]string `json:"environment_variables"`
+}
+
+type DeploymentLogs struct {
+	UUID string `json:"uuid"`
+	Logs string `json:"logs"`
+}
+
+type Organisation struct {
+	UUID      string    `json:"uuid"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is the owner of the API token.
+type User struct {
+	UUID      string `json:"uuid"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
 }

@@ -35,7 +35,7 @@ func environmentModelFrom(e *divio.Environment) environmentDataSourceModel {
 		ID:                       types.StringValue(e.UUID),
 		ApplicationID:            types.StringValue(e.Application),
 		Slug:                     types.StringValue(e.Slug),
-		LastFinishedDeploymentID: types.StringPointerValue(e.LastFinishedDeployment),
+		LastFinishedDeploymentID: types.StringPointerValue(e.LastFinishedDeploymentID()),
 	}
 }
 

@@ -1,0 +1,267 @@
+package divio
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests in this file decode answers written in the real API's shapes, as the contract gives
+// them (testdata/api/*.json, with fields the client does not know added), served by a plain test
+// server rather than the simulator: a change to the simulator cannot hide a decoding bug here.
+
+// fixtureServer answers each "path?query" of routes with its file under testdata/api, and
+// anything else with 404. A fixture's links name https://api.divio.com, which the server
+// rewrites to its own address as the API would. It records the requests it was sent.
+type fixtureServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []string
+}
+
+func newFixtureServer(t *testing.T, routes map[string]string) *fixtureServer {
+	t.Helper()
+	s := &fixtureServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Path + "?" + r.URL.Query().Encode()
+		s.mu.Lock()
+		s.requests = append(s.requests, key)
+		s.mu.Unlock()
+		file, ok := routes[key]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"detail": "Not found."}`))
+			return
+		}
+		body, err := os.ReadFile(filepath.Join("testdata", "api", file))
+		if err != nil {
+			t.Errorf("fixture for %s: %v", key, err)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(strings.ReplaceAll(string(body), DefaultEndpoint, "http://"+r.Host)))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *fixtureServer) sent() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+const (
+	appID          = "iqbd4lzcnjczfc42qbidn6safu"
+	liveEnvID      = "ofy3f7mxrbaqhgvszdpw5rhnia"
+	testEnvID      = "c6qlgm3xjvdxnnbfphsylkykuq"
+	runningDeplID  = "b7c1e9f2-8a3d-4c5b-9e6f-7a8b9c0d1e2f"
+	finishedDeplID = "6ee2a0d4-6d0c-4f0e-8c4b-1f2a3b4c5d6e"
+	orgID          = "yx3r7pdqgbfwtnrwyvaupqyn4i"
+)
+
+func at(value string) *time.Time {
+	t, err := time.Parse(time.RFC3339Nano, value)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	runningDeployment = Deployment{
+		UUID: runningDeplID, Environment: liveEnvID, Status: DeploymentWorking,
+		StartedAt: at("2024-05-03T09:00:00.5Z"), Percent: 42, EnvironmentVariables: []string{},
+	}
+	finishedDeployment = Deployment{
+		UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentSuccess, Success: ptr(true),
+		StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
+		Percent: 100, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL", "DEFAULT_STORAGE_DSN"},
+	}
+	failedDeployment = Deployment{
+		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(false),
+		StartedAt: at("2024-04-30T16:20:00Z"), EndedAt: at("2024-04-30T16:22:10Z"),
+		Percent: 63.5, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
+	}
+)
+
+func TestDecodesTheRealAPIShapes(t *testing.T) {
+	for _, tc := range []struct {
+		request string // the API request the case exercises, as the contract writes it
+		name    string
+		routes  map[string]string // the requests sent (path?query) -> the fixture answering each
+		call    func(ctx context.Context, c *Client) (any, error)
+		want    any
+	}{{
+		request: "GET /apps/v3/environments/<uuid>/",
+		name:    "a deployed environment: last_finished_deployment is the deployment",
+		routes:  map[string]string{"/apps/v3/environments/" + liveEnvID + "/?": "environment-live-deployed.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetEnvironment(ctx, liveEnvID) },
+		want: &Environment{
+			UUID: liveEnvID, Slug: "live", Application: appID, Branch: "main",
+			LastFinishedDeployment: &finishedDeployment,
+			SSHEndpoint:            &SSHEndpoint{Host: "ssh.divio.com", Port: 22, User: "app-ofy3f7mxrbaq"},
+		},
+	}, {
+		request: "GET /apps/v3/environments/?application=<uuid>",
+		name:    "environments of an application: one never deployed (null), one deployed",
+		routes:  map[string]string{"/apps/v3/environments/?application=" + appID + "&page_size=100": "environments-of-application.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.FindEnvironments(ctx, appID, "") },
+		want: []Environment{{
+			UUID: testEnvID, Slug: "test", Application: appID, Branch: "develop",
+		}, {
+			UUID: liveEnvID, Slug: "live", Application: appID, Branch: "main",
+			LastFinishedDeployment: &Deployment{
+				UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(false),
+				StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
+				Percent: 87, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
+			},
+			SSHEndpoint: &SSHEndpoint{Host: "ssh.divio.com", Port: 2222, User: "app-ofy3f7mxrbaq"},
+		}},
+	}, {
+		request: "GET /apps/v3/deployments/<uuid>/",
+		name:    "a running deployment: success and ended_at null",
+		routes:  map[string]string{"/apps/v3/deployments/" + runningDeplID + "/?": "deployment-running.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeployment(ctx, runningDeplID) },
+		want:    &runningDeployment,
+	}, {
+		request: "GET /apps/v3/deployments/<uuid>/",
+		name:    "a finished deployment",
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/?": "deployment-finished.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeployment(ctx, finishedDeplID) },
+		want:    &finishedDeployment,
+	}, {
+		request: "GET /apps/v3/deployments/?application=<uuid>&environment=<uuid>",
+		name:    "deployments of an environment, newest first, over two pages",
+		routes: map[string]string{
+			"/apps/v3/deployments/?application=" + appID + "&environment=" + liveEnvID + "&page_size=100":        "deployments-page-1.json",
+			"/apps/v3/deployments/?application=" + appID + "&environment=" + liveEnvID + "&page=2&page_size=100": "deployments-page-2.json",
+		},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.ListDeployments(ctx, DeploymentFilter{Application: appID, Environment: liveEnvID})
+		},
+		want: []Deployment{runningDeployment, finishedDeployment, failedDeployment},
+	}, {
+		request: "GET /apps/v3/deployments/?application=<uuid>&environment=<uuid>&page_size=1",
+		name:    "the newest deployment: one page of one",
+		routes:  map[string]string{"/apps/v3/deployments/?application=" + appID + "&environment=" + liveEnvID + "&page_size=1": "deployments-latest.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.LatestDeployment(ctx, DeploymentFilter{Application: appID, Environment: liveEnvID})
+		},
+		want: &runningDeployment,
+	}, {
+		request: "GET /apps/v3/deployments/?environment=<uuid>&page_size=1",
+		name:    "the newest deployment of an environment never deployed: none",
+		routes:  map[string]string{"/apps/v3/deployments/?environment=" + testEnvID + "&page_size=1": "deployments-none.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.LatestDeployment(ctx, DeploymentFilter{Environment: testEnvID})
+		},
+		want: (*Deployment)(nil),
+	}, {
+		request: "GET /apps/v3/applications/<uuid>/",
+		name:    "an application with test_status and live_status",
+		routes:  map[string]string{"/apps/v3/applications/" + appID + "/?": "application.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetApplication(ctx, appID) },
+		want: &Application{
+			UUID: appID, Slug: "my-shop", Name: "My Shop", Region: "5tq2f6cnm5f3dkq6xkzggqzpte", Organisation: orgID,
+			TestStatus: &EnvironmentStatus{UUID: testEnvID, SiteURL: "https://my-shop-stage.eu.aldryn.io"},
+			LiveStatus: &EnvironmentStatus{UUID: liveEnvID, SiteURL: "https://my-shop.eu.aldryn.io"},
+		},
+	}, {
+		request: "GET /apps/v3/deployments/<uuid>/environment-variables",
+		name:    "a deployment's environment-variables",
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/environment-variables/?": "deployment-environment-variables.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.GetDeploymentEnvironmentVariables(ctx, finishedDeplID)
+		},
+		want: &DeploymentEnvironmentVariables{Environment: liveEnvID, Variables: map[string]string{
+			"DEFAULT_DATABASE_DSN": "postgres://u:p@db.internal:5432/shop",
+			"DATABASE_URL":         "postgres://u:p@db.internal:5432/shop",
+			"DEFAULT_STORAGE_DSN":  "s3://key:secret@bucket.s3.amazonaws.com/?auth=s3v4",
+			"STAGE":                "live",
+		}},
+	}, {
+		request: "GET /apps/v3/deployments/<uuid>/logs",
+		name:    "a deployment's logs",
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/logs/?": "deployment-logs.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeploymentLogs(ctx, finishedDeplID) },
+		want: &DeploymentLogs{
+			UUID: finishedDeplID,
+			Logs: "Step 1/9 : FROM python:3.11\n ---> 1c0d1e2f3a4b\nSuccessfully built 9f8e7d6c5b4a\n",
+		},
+	}, {
+		request: "GET /apps/v3/environment-variables/?environment=<uuid>&application=<uuid>&name=<NAME>",
+		name:    "environment variables filtered by environment, application and name",
+		routes:  map[string]string{"/apps/v3/environment-variables/?application=" + appID + "&environment=" + liveEnvID + "&name=DATABASE_URL&page_size=100": "environment-variables-filtered.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.FindEnvironmentVariables(ctx, EnvironmentVariableFilter{Environment: liveEnvID, Application: appID, Name: "DATABASE_URL"})
+		},
+		want: []EnvironmentVariable{{Name: "DATABASE_URL", Value: "postgres://u:p@db.internal:5432/shop", IsSensitive: true, Environment: liveEnvID}},
+	}, {
+		request: "GET /iam/v3/organisations/",
+		name:    "a page of organisations",
+		routes:  map[string]string{"/iam/v3/organisations/?page_size=100": "organisations.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.ListOrganisations(ctx) },
+		want: []Organisation{
+			{UUID: orgID, Name: "Shop Ltd", CreatedAt: *at("2021-03-04T05:06:07.891011Z")},
+			{UUID: "p2gx6v7ldrbrbmt3ahjkvf4x5m", Name: "Ada Lovelace", CreatedAt: *at("2020-01-01T00:00:00Z")},
+		},
+	}, {
+		request: "GET /iam/v3/organisations/<uuid>/",
+		name:    "one organisation",
+		routes:  map[string]string{"/iam/v3/organisations/" + orgID + "/?": "organisation.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetOrganisation(ctx, orgID) },
+		want:    &Organisation{UUID: orgID, Name: "Shop Ltd", CreatedAt: *at("2021-03-04T05:06:07.891011Z")},
+	}, {
+		request: "GET /iam/v3/me/",
+		name:    "me: the token's user",
+		routes:  map[string]string{"/iam/v3/me/?": "me.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.CurrentUser(ctx) },
+		want:    &User{UUID: "u3w2qkqkjbc6zg5xr7t4bq2yje", Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Log(tc.request)
+			server := newFixtureServer(t, tc.routes)
+			got, err := tc.call(context.Background(), newClientFor(t, server.URL, "fixture-token"))
+			if err != nil {
+				t.Fatalf("%v (requests: %q)", err, server.sent())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("decoded\n%s\nwant\n%s", asJSON(got), asJSON(tc.want))
+			}
+			if sent := server.sent(); len(sent) != len(tc.routes) {
+				t.Errorf("sent %q, want one request for each of %d routes", sent, len(tc.routes))
+			}
+		})
+	}
+}
+
+func asJSON(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+func TestLastFinishedDeploymentID(t *testing.T) {
+	deployed := Environment{LastFinishedDeployment: &finishedDeployment}
+	if id := deployed.LastFinishedDeploymentID(); id == nil || *id != finishedDeplID {
+		t.Errorf("deployed: LastFinishedDeploymentID() = %v, want %s", id, finishedDeplID)
+	}
+	var never Environment
+	if id := never.LastFinishedDeploymentID(); id != nil {
+		t.Errorf("never deployed: LastFinishedDeploymentID() = %q, want nil", *id)
+	}
+}

@@ -211,10 +211,10 @@ func (d *demo) showPublished(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 
 	fmt.Fprintln(d.out, "as the simulator sees it:")
-	for _, in := range d.sim.Instances() {
+	for _, in := range d.instances() {
 		fmt.Fprintf(d.out, "  instance %s  %-8s prefix %-8s %s\n", in.UUID, in.Type, in.Prefix, in.Status)
 	}
-	deployments := d.sim.Deployments()
+	deployments := d.deployments()
 	for _, dep := range deployments {
 		fmt.Fprintf(d.out, "  deployment %s  %s\n", dep.UUID, dep.Status)
 	}
@@ -231,7 +231,7 @@ func (d *demo) showGuard(ctx context.Context) error {
 	var stderr bytes.Buffer
 	tf.SetStdout(io.Discard)
 	tf.SetStderr(&stderr)
-	before := len(d.sim.Instances())
+	before := len(d.instances())
 	_, err = tf.Plan(ctx)
 	switch {
 	case ctx.Err() != nil:
@@ -240,7 +240,7 @@ func (d *demo) showGuard(ctx context.Context) error {
 		return errors.New("the plan of examples/quickstart-guard succeeded; a guard should have refused it")
 	case !strings.Contains(stderr.String(), "ms-blob"):
 		return fmt.Errorf("the plan of examples/quickstart-guard failed, but not with the guard's message: %w", err)
-	case len(d.sim.Instances()) != before:
+	case len(d.instances()) != before:
 		return errors.New("the refused plan changed the simulator's instances")
 	}
 	fmt.Fprintln(d.out, "terraform plan failed, as it should, before creating anything:")
@@ -251,7 +251,7 @@ func (d *demo) showGuard(ctx context.Context) error {
 // instancesLeft names the simulator's instances that are not removed.
 func (d *demo) instancesLeft() []string {
 	var left []string
-	for _, in := range d.sim.Instances() {
+	for _, in := range d.instances() {
 		if in.Status != simulator.StatusRemoved {
 			left = append(left, in.UUID+" ("+in.Status+")")
 		}
@@ -284,4 +284,29 @@ func (in *indenter) Write(p []byte) (int, error) {
 		in.atLineStart = line[len(line)-1] == '\n'
 	}
 	return len(p), nil
+}
+
+// quickstartEnvironment is where examples/quickstart adds its services: demo-app's live
+// environment. The demo shows what happens there, not legacy-app's services that the data set
+// starts with.
+var quickstartEnvironment = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
+
+func (d *demo) instances() []simulator.Instance {
+	var out []simulator.Instance
+	for _, in := range d.sim.Instances() {
+		if in.Environment == quickstartEnvironment {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func (d *demo) deployments() []simulator.Deployment {
+	var out []simulator.Deployment
+	for _, dep := range d.sim.Deployments() {
+		if dep.Environment == quickstartEnvironment {
+			out = append(out, dep)
+		}
+	}
+	return out
 }

@@ -62,7 +62,7 @@ func deployConcurrently(ctx context.Context, d *deployer, n int) []deployResult 
 func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		for _, dep := range sim.Deployments() {
+		for _, dep := range testDeployments(sim) {
 			if dep.Status == simulator.DeploymentWorking {
 				return
 			}
@@ -80,14 +80,14 @@ func TestDeployerConcurrentCallersShareOneDeployment(t *testing.T) {
 
 	results := deployConcurrently(t.Context(), d, 10)
 
-	if got := len(sim.Deployments()); got != 1 {
+	if got := len(testDeployments(sim)); got != 1 {
 		t.Fatalf("10 concurrent callers started %d deployments, want 1", got)
 	}
 	for i, r := range results {
 		if r.err != nil {
 			t.Fatalf("caller %d: %v", i, r.err)
 		}
-		if r.deployment.UUID != sim.Deployments()[0].UUID || r.deployment.Status != divio.DeploymentSuccess {
+		if r.deployment.UUID != testDeployments(sim)[0].UUID || r.deployment.Status != divio.DeploymentSuccess {
 			t.Errorf("caller %d got deployment %+v, want the simulator's only one, succeeded", i, r.deployment)
 		}
 	}
@@ -109,7 +109,7 @@ func TestDeployerCallersDuringADeploymentShareTheNextOne(t *testing.T) {
 	second := deployConcurrently(t.Context(), d, 5)
 	<-done
 
-	deps := sim.Deployments()
+	deps := testDeployments(sim)
 	if len(deps) != 2 {
 		t.Fatalf("callers during a running deployment led to %d deployments in all, want 2", len(deps))
 	}
@@ -142,7 +142,7 @@ func TestDeployerWaitsOutADeploymentStartedElsewhere(t *testing.T) {
 	if dep.UUID == outside.UUID {
 		t.Fatal("Deploy returned the deployment started before it was called, which does not include the caller's changes")
 	}
-	deps := sim.Deployments()
+	deps := testDeployments(sim)
 	if len(deps) != 2 || deps[1].UUID != dep.UUID || deps[1].StartedAt.Before(*deps[0].EndedAt) {
 		t.Errorf("deployments %+v: want the outside one, then Deploy's, started after the first ended", deps)
 	}
@@ -162,7 +162,7 @@ func TestDeployerFailureReachesEveryMember(t *testing.T) {
 			t.Errorf("caller %d: err %v, want a *DeploymentFailedError with status FAILURE", i, r.err)
 		}
 	}
-	if got := len(sim.Deployments()); got != 1 {
+	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
 	if got := simInstanceOf(t, sim, inst.UUID).Status; got == simulator.StatusAttached {
@@ -199,7 +199,7 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 			t.Errorf("caller %d: %+v, %v; want the deployment succeeded", i, r.deployment, r.err)
 		}
 	}
-	if got := len(sim.Deployments()); got != 1 {
+	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
 }
@@ -226,7 +226,7 @@ func TestDeployerFiftyCallersTenAtATimeStartAtMostSixDeployments(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := len(sim.Deployments())
+	got := len(testDeployments(sim))
 	t.Logf("50 callers, 10 at a time: %d deployments", got)
 	if got > 6 {
 		t.Errorf("50 callers, 10 at a time, started %d deployments, want at most 6", got)
@@ -241,14 +241,14 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 		t.Fatalf("Deploy with a cancelled context: %v, want context.Canceled", err)
 	}
 	time.Sleep(60 * time.Millisecond) // past the gathering window
-	if got := len(sim.Deployments()); got != 0 {
+	if got := len(testDeployments(sim)); got != 0 {
 		t.Errorf("%d deployments started for callers that all gave up, want 0", got)
 	}
 }
 
 func simInstanceOf(t *testing.T, sim *simulator.Simulator, id string) simulator.Instance {
 	t.Helper()
-	for _, in := range sim.Instances() {
+	for _, in := range testInstances(sim) {
 		if in.UUID == id {
 			return in
 		}

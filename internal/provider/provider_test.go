@@ -136,3 +136,33 @@ func errorText(parts ...string) *regexp.Regexp {
 	}
 	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
 }
+
+// legacyEnvironments are the demo data's environments that start with instances and deployments of
+// their own (legacy-app's, a project made before Terraform). Tests add theirs elsewhere and count
+// only those.
+var legacyEnvironments = map[string]bool{
+	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvTest): true,
+	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvLive): true,
+}
+
+// testInstances returns the simulator's instances outside legacy-app, REMOVED ones included.
+func testInstances(sim *simulator.Simulator) []simulator.Instance {
+	var out []simulator.Instance
+	for _, in := range sim.Instances() {
+		if !legacyEnvironments[in.Environment] {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// testDeployments returns the simulator's deployments outside legacy-app, oldest first.
+func testDeployments(sim *simulator.Simulator) []simulator.Deployment {
+	var out []simulator.Deployment
+	for _, d := range sim.Deployments() {
+		if !legacyEnvironments[d.Environment] {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -49,7 +49,7 @@ resource "divio_service_attachment" "a" {
 // expectSimInstance checks an instance's status and attachment mark in the simulator.
 func expectSimInstance(sim *simulator.Simulator, id, status string, marked bool) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		for _, in := range sim.Instances() {
+		for _, in := range testInstances(sim) {
 			if in.UUID == id {
 				if in.Status != status || in.AttachRequested != marked {
 					return fmt.Errorf("simulator instance %s is %s (attach_requested %v), want %s (attach_requested %v)",
@@ -65,7 +65,7 @@ func expectSimInstance(sim *simulator.Simulator, id, status string, marked bool)
 // expectDeployments checks how many deployments the simulator ran in all.
 func expectDeployments(sim *simulator.Simulator, want int) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		if got := len(sim.Deployments()); got != want {
+		if got := len(testDeployments(sim)); got != want {
 			return fmt.Errorf("the simulator ran %d deployments, want %d", got, want)
 		}
 		return nil
@@ -75,7 +75,7 @@ func expectDeployments(sim *simulator.Simulator, want int) resource.TestCheckFun
 // expectLastDeploymentIn checks that attribute holds the id of the simulator's newest deployment.
 func expectLastDeploymentIn(sim *simulator.Simulator, addr, attribute string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		deps := sim.Deployments()
+		deps := testDeployments(sim)
 		if len(deps) == 0 {
 			return fmt.Errorf("the simulator ran no deployment")
 		}
@@ -86,7 +86,7 @@ func expectLastDeploymentIn(sim *simulator.Simulator, addr, attribute string) re
 // checkNothingAttached is a CheckDestroy: no instance is attached or marked any more.
 func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		for _, in := range sim.Instances() {
+		for _, in := range testInstances(sim) {
 			if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested {
 				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
 			}
@@ -319,7 +319,7 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true)(nil); err != nil {
 						t.Error(err)
 					}
-					if deps := sim.Deployments(); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
+					if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
 						t.Errorf("deployments %+v, want one that failed", deps)
 					}
 				},
@@ -450,7 +450,7 @@ func TestAccServiceAttachment_fullStack(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
-			for _, in := range sim.Instances() {
+			for _, in := range testInstances(sim) {
 				if in.Status != simulator.StatusRemoved {
 					return fmt.Errorf("instance %s is %s after destroy, want REMOVED", in.UUID, in.Status)
 				}
@@ -515,7 +515,7 @@ func TestAccServiceAttachment_coalescesDeployments(t *testing.T) {
 	ids := addAttachableInstances(t, env, envID, 12)
 	atMostDeployments := func(n int) resource.TestCheckFunc {
 		return func(*terraform.State) error {
-			if got := len(sim.Deployments()); got > n {
+			if got := len(testDeployments(sim)); got > n {
 				return fmt.Errorf("the simulator ran %d deployments, want at most %d", got, n)
 			}
 			return nil

@@ -43,7 +43,7 @@ resource "divio_service" "db" {
 
 func liveInstances(sim *simulator.Simulator) []simulator.Instance {
 	var live []simulator.Instance
-	for _, in := range sim.Instances() {
+	for _, in := range testInstances(sim) {
 		if in.Status != simulator.StatusRemoved {
 			live = append(live, in)
 		}
@@ -562,7 +562,7 @@ func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 
 	interrupted, interrupt := context.WithCancel(ctx)
 	go func() { // Ctrl-C once the instance exists and is being waited for
-		for len(sim.Instances()) == 0 {
+		for len(testInstances(sim)) == 0 {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -574,7 +574,7 @@ func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 	if !resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Detail(), "interrupted") {
 		t.Fatalf("want an error that says the create was interrupted, got %v", resp.Diagnostics)
 	}
-	instances := sim.Instances()
+	instances := testInstances(sim)
 	if len(instances) != 1 || instances[0].Status != simulator.StatusProvisioning {
 		t.Fatalf("simulator instances = %+v, want one PROVISIONING", instances)
 	}

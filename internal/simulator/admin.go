@@ -10,12 +10,14 @@ import (
 // subject to injected faults and is not counted.
 //
 //	POST   /_sim/reset
-//	GET    /_sim/state                  {"instances": [...], "deployments": [...]}
+//	GET    /_sim/state                  {"instances", "deployments", "backups", "service_instance_backups", "restores"}
 //	PATCH  /_sim/service-instances/{id} InstancePatch
 //	DELETE /_sim/service-instances/{id} remove regardless of state
 //	POST   /_sim/fail-next-deploy
 //	POST   /_sim/drop-variables-next-deploy
 //	POST   /_sim/stall-next-provision
+//	POST   /_sim/fail-next-backup       the next backup completes with FAILURE
+//	POST   /_sim/fail-next-restore      the next restore finishes with FAILURE
 //	GET    /_sim/faults, PUT /_sim/faults   Faults (latency as "50ms"; integer nanoseconds also read)
 //	GET    /_sim/counters, DELETE /_sim/counters
 func (s *Simulator) adminRoutes() router {
@@ -27,6 +29,8 @@ func (s *Simulator) adminRoutes() router {
 		{http.MethodPost, "/_sim/fail-next-deploy", s.adminFailNextDeploy},
 		{http.MethodPost, "/_sim/drop-variables-next-deploy", s.adminDropVariablesNextDeploy},
 		{http.MethodPost, "/_sim/stall-next-provision", s.adminStallNextProvision},
+		{http.MethodPost, "/_sim/fail-next-backup", s.adminFailNextBackup},
+		{http.MethodPost, "/_sim/fail-next-restore", s.adminFailNextRestore},
 		{http.MethodGet, "/_sim/faults", s.adminGetFaults},
 		{http.MethodPut, "/_sim/faults", s.adminPutFaults},
 		{http.MethodGet, "/_sim/counters", s.adminGetCounters},
@@ -38,6 +42,10 @@ func (s *Simulator) adminRoutes() router {
 type stateView struct {
 	Instances   []Instance   `json:"instances"`
 	Deployments []Deployment `json:"deployments"`
+
+	Backups                []Backup                `json:"backups"`
+	ServiceInstanceBackups []ServiceInstanceBackup `json:"service_instance_backups"`
+	Restores               []Restore               `json:"restores"`
 }
 
 func (s *Simulator) adminReset(*http.Request, string) reply {
@@ -46,7 +54,8 @@ func (s *Simulator) adminReset(*http.Request, string) reply {
 }
 
 func (s *Simulator) adminState(*http.Request, string) reply {
-	return ok(stateView{Instances: s.Instances(), Deployments: s.Deployments()})
+	return ok(stateView{Instances: s.Instances(), Deployments: s.Deployments(),
+		Backups: s.Backups(), ServiceInstanceBackups: s.ServiceInstanceBackups(), Restores: s.Restores()})
 }
 
 func (s *Simulator) adminPatchInstance(r *http.Request, id string) reply {

@@ -35,6 +35,13 @@ func (s *Simulator) apiRoutes() router {
 		{http.MethodGet, "/iam/v3/organisations/", s.listOrganisations},
 		{http.MethodGet, "/iam/v3/organisations/{id}/", s.getOrganisation},
 		{http.MethodGet, "/iam/v3/me/", s.getMe},
+		{http.MethodGet, v3 + "backups/", s.listBackups},
+		{http.MethodPost, v3 + "backups/", s.createBackup},
+		{http.MethodGet, v3 + "backups/{id}/", s.getBackup},
+		{http.MethodDelete, v3 + "backups/{id}/", s.deleteBackup},
+		{http.MethodGet, v3 + "service-instance-backups/{id}/", s.getServiceInstanceBackup},
+		{http.MethodPost, v3 + "backup-restores/", s.createRestore},
+		{http.MethodGet, v3 + "backup-restores/{id}/", s.getRestore},
 	}
 }
 

@@ -43,6 +43,7 @@ type Options struct {
 	DataFile       string        // "" = in memory; else loaded on start (seeded if missing) and written after every change
 	ProvisionDelay time.Duration // how long PROVISIONING lasts; 0 = immediately
 	DeployDelay    time.Duration // how long a deployment stays WORKING; 0 = finishes immediately
+	BackupDelay    time.Duration // how long a backup or a restore runs; 0 = completes immediately
 	Faults         Faults
 	Seed           int64 // seed for fault randomness; 0 = time-based
 }
@@ -145,6 +146,7 @@ func initialState(opts Options) (*state, error) {
 		st = newState(ds)
 	}
 	st.data, st.provisionDelay, st.deployDelay = ds, opts.ProvisionDelay, opts.DeployDelay
+	st.backupDelay = opts.BackupDelay
 	return st, nil
 }
 
@@ -243,6 +245,7 @@ func (s *Simulator) Reset() {
 	s.mu.Lock()
 	fresh := newState(s.data)
 	fresh.provisionDelay, fresh.deployDelay = s.st.provisionDelay, s.st.deployDelay
+	fresh.backupDelay = s.st.backupDelay
 	s.st = fresh
 	_ = s.persistLocked() // the in-memory state is authoritative; the next change retries the write
 	s.mu.Unlock()

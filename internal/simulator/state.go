@@ -71,12 +71,17 @@ type state struct {
 	Deployments        []*deploymentRecord `json:"deployments"`
 	FailNextDeploy     bool                `json:"fail_next_deploy,omitempty"`
 	StallNextProvision bool                `json:"stall_next_provision,omitempty"`
+	Backups            []*backupRecord     `json:"backups,omitempty"`
+	Restores           []*restoreRecord    `json:"restores,omitempty"`
+	FailNextBackup     bool                `json:"fail_next_backup,omitempty"`
+	FailNextRestore    bool                `json:"fail_next_restore,omitempty"`
 
 	DropVariablesNextDeploy bool `json:"drop_variables_next_deploy,omitempty"`
 
 	data           *dataset
 	provisionDelay time.Duration
 	deployDelay    time.Duration
+	backupDelay    time.Duration
 }
 
 // Errors of the state machine; handlers translate them into answers.
@@ -318,7 +323,7 @@ func (st *state) advance(now time.Time) bool {
 			changed = true
 		}
 	}
-	return changed
+	return st.advanceBackups(now) || changed
 }
 
 type envVar struct {

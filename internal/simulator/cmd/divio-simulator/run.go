@@ -20,6 +20,7 @@ type config struct {
 	listen         string
 	public         bool
 	failNextDeploy bool
+	failNextBackup bool
 	opts           simulator.Options
 
 	dropVariablesNextDeploy bool
@@ -43,6 +44,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&cfg.opts.Dataset, "dataset", "", "initial data: demo or bench (default demo, or the data file's)")
 	fs.DurationVar(&cfg.opts.ProvisionDelay, "provision-delay", 2*time.Second, "how long provisioning takes")
 	fs.DurationVar(&cfg.opts.DeployDelay, "deploy-delay", 3*time.Second, "how long a deployment takes")
+	fs.DurationVar(&cfg.opts.BackupDelay, "backup-delay", 2*time.Second, "how long a backup or a restore takes")
 	fs.Float64Var(&cfg.opts.Faults.FailRate, "fail-rate", 0, "fraction of API requests answered 5xx without applying them")
 	fs.Float64Var(&cfg.opts.Faults.DropResponseRate, "drop-response-rate", 0, "fraction of API requests applied but left unanswered")
 	fs.Float64Var(&cfg.opts.Faults.RateLimit, "rate-limit", 0, "API requests per second before 429 (0 = off)")
@@ -50,6 +52,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.BoolVar(&cfg.failNextDeploy, "fail-next-deploy", false, "make the first deployment fail")
 	fs.BoolVar(&cfg.dropVariablesNextDeploy, "drop-variables-next-deploy", false,
 		"make the first deployment succeed without giving the application the variables of the instances it attaches")
+	fs.BoolVar(&cfg.failNextBackup, "fail-next-backup", false, "make the first backup fail")
 	fs.Int64Var(&cfg.opts.Seed, "seed", 0, "seed for fault randomness (0 = time-based)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -94,6 +97,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	if cfg.dropVariablesNextDeploy {
 		sim.DropVariablesNextDeploy()
+	}
+	if cfg.failNextBackup {
+		sim.FailNextBackup()
 	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,5 +200,37 @@ func TestDataDescription(t *testing.T) {
 	}
 	if got := dataDescription("s.json"); !filepath.IsAbs(strings.TrimSpace(got)) {
 		t.Errorf("got %q, want an absolute path", got)
+	}
+}
+
+func TestBackupFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	cfg, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--data", file, "--backup-delay", "1500ms", "--fail-next-backup"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.opts.BackupDelay != 1500*time.Millisecond || !cfg.failNextBackup {
+		t.Errorf("parsed %+v", cfg)
+	}
+	defaults, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if defaults.opts.BackupDelay != 2*time.Second || defaults.failNextBackup {
+		t.Errorf("defaults %+v", defaults)
+	}
+
+	// run arms the failure before serving; the data file shows it.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := run(ctx, cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(saved), `"fail_next_backup": true`) {
+		t.Errorf("data file after --fail-next-backup:\n%s", saved)
 	}
 }

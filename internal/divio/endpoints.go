@@ -18,6 +18,10 @@ const (
 	pathServiceInstances = "apps/v3/service-instances"
 	pathDeployments      = "apps/v3/deployments"
 	pathEnvironmentVars  = "apps/v3/environment-variables"
+
+	pathBackups                = "apps/v3/backups"
+	pathServiceInstanceBackups = "apps/v3/service-instance-backups"
+	pathBackupRestores         = "apps/v3/backup-restores"
 )
 
 // More of the API's paths, and the parts of paths under one object.

@@ -36,25 +36,27 @@ func backupBody(envID string, services ...string) map[string]any {
 	return map[string]any{"environment": envID, "services": services, "trigger": TriggerManual}
 }
 
+// sendAs sends a request that must answer want, and decodes the answer as a T.
+func sendAs[T any](c *apiClient, want int, method, path string, body any) T {
+	c.t.Helper()
+	var v T
+	c.expect(want, method, path, body).decode(c.t, &v)
+	return v
+}
+
 func (c *apiClient) createBackup(body map[string]any) Backup {
 	c.t.Helper()
-	var b Backup
-	c.expect(http.StatusCreated, http.MethodPost, backupsPath, body).decode(c.t, &b)
-	return b
+	return sendAs[Backup](c, http.StatusCreated, http.MethodPost, backupsPath, body)
 }
 
 func (c *apiClient) backup(id string) Backup {
 	c.t.Helper()
-	var b Backup
-	c.expect(http.StatusOK, http.MethodGet, backupsPath+id+"/", nil).decode(c.t, &b)
-	return b
+	return sendAs[Backup](c, http.StatusOK, http.MethodGet, backupsPath+id+"/", nil)
 }
 
 func (c *apiClient) part(id string) ServiceInstanceBackup {
 	c.t.Helper()
-	var p ServiceInstanceBackup
-	c.expect(http.StatusOK, http.MethodGet, partsPath+id+"/", nil).decode(c.t, &p)
-	return p
+	return sendAs[ServiceInstanceBackup](c, http.StatusOK, http.MethodGet, partsPath+id+"/", nil)
 }
 
 func restoreBody(b Backup) map[string]any {
@@ -67,16 +69,12 @@ func restoreBody(b Backup) map[string]any {
 
 func (c *apiClient) createRestore(body map[string]any) Restore {
 	c.t.Helper()
-	var r Restore
-	c.expect(http.StatusCreated, http.MethodPost, restoresPath, body).decode(c.t, &r)
-	return r
+	return sendAs[Restore](c, http.StatusCreated, http.MethodPost, restoresPath, body)
 }
 
 func (c *apiClient) restore(id string) Restore {
 	c.t.Helper()
-	var r Restore
-	c.expect(http.StatusOK, http.MethodGet, restoresPath+id+"/", nil).decode(c.t, &r)
-	return r
+	return sendAs[Restore](c, http.StatusOK, http.MethodGet, restoresPath+id+"/", nil)
 }
 
 func deref[T any](p *T) any {

@@ -189,7 +189,7 @@ func (e *RestoreFailedError) Error() string {
 func (c *Client) CreateBackup(ctx context.Context, r CreateBackupRequest) (*Backup, error) {
 	release, err := ownBackups.turn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: %w", pathBackups, err)
+		return nil, fmt.Errorf("POST %s: %w", c.url(pathBackups, nil).Path, err)
 	}
 	defer release()
 

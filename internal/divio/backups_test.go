@@ -446,3 +446,22 @@ func TestCreateBackupUnderDroppedResponses(t *testing.T) {
 		t.Errorf("creates returned %v, simulator holds %v", got, left)
 	}
 }
+
+// A create waiting for its turn gives up with its context, naming the request it did not send.
+func TestCreateBackupWaitsForItsTurnWithinItsContext(t *testing.T) {
+	c, sim, _ := newTestClient(t, simulator.Options{})
+	release, err := ownBackups.turn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = c.CreateBackup(ctx, CreateBackupRequest{Environment: demoLive, Services: []string{"any"}})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "POST /apps/v3/backups/") {
+		t.Errorf("err = %v, want the deadline, naming POST /apps/v3/backups/", err)
+	}
+	if n := sim.Counters().Total; n != 0 {
+		t.Errorf("sent %d requests while another create had the turn", n)
+	}
+}

@@ -426,7 +426,7 @@ func TestCreateBackupUnderDroppedResponses(t *testing.T) {
 	c, sim, _ := newTestClient(t, simulator.Options{Seed: 3})
 	db := provisioned(t, c, postgres)
 	sim.ResetCounters()
-	sim.SetFaults(simulator.Faults{DropResponseRate: 0.3})
+	sim.SetFaults(simulator.Faults{DropResponseRate: 0.4})
 
 	const n = 12
 	var got []string
@@ -445,6 +445,8 @@ func TestCreateBackupUnderDroppedResponses(t *testing.T) {
 	if !sameSet(left, got) {
 		t.Errorf("creates returned %v, simulator holds %v", got, left)
 	}
+	t.Logf("%d creates: %d POSTs, %d DELETEs, %d answers dropped in all", n, counters.Requests["POST /apps/v3/backups/"],
+		counters.Requests["DELETE /apps/v3/backups/{id}/"], counters.DroppedResponses)
 }
 
 // A create waiting for its turn gives up with its context, naming the request it did not send.

@@ -290,8 +290,9 @@ func sameSet(a, b []string) bool {
 }
 
 // ownBackups is process-wide because a Terraform run's creates share one provider process,
-// whichever clients they use; it holds one id per backup created, which stays small.
-var ownBackups = &backupLedger{slot: make(chan struct{}, 1), returned: map[string]bool{}}
+// whichever clients they use (one per provider configuration and walk); it holds one id per
+// backup created, which stays small.
+var ownBackups = newBackupLedger()
 
 // backupLedger lets one backup create run at a time, and remembers what creates returned.
 type backupLedger struct {
@@ -308,6 +309,10 @@ func (l *backupLedger) turn(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+func newBackupLedger() *backupLedger {
+	return &backupLedger{slot: make(chan struct{}, 1), returned: map[string]bool{}}
 }
 
 func (l *backupLedger) claim(id string) {
@@ -356,20 +361,6 @@ func (c *Client) WaitForBackup(ctx context.Context, id string) (*Backup, error) 
 		return b, &BackupFailedError{Backup: b, Parts: c.failedParts(ctx, b)}
 	}
 	return b, nil
-}
-
-// pollFor polls get until done says so, and returns what get read last.
-func pollFor[T any](ctx context.Context, c *Client, what string, get func(context.Context) (*T, error), done func(*T) bool) (*T, error) {
-	var obj *T
-	err := c.Poll(ctx, what, func(ctx context.Context) (bool, error) {
-		var err error
-		obj, err = get(ctx)
-		if err != nil {
-			return false, err
-		}
-		return done(obj), nil
-	})
-	return obj, err
 }
 
 // failedParts reads what went wrong, as far as it can: the failure is reported either way.

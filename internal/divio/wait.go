@@ -58,30 +58,17 @@ func (c *Client) Poll(ctx context.Context, what string, check func(ctx context.C
 // WaitForInstance polls an instance until until(instance) is true, and returns it then. An
 // instance that disappears while waited for ends the wait with an ErrNotFound error.
 func (c *Client) WaitForInstance(ctx context.Context, id, what string, until func(*ServiceInstance) bool) (*ServiceInstance, error) {
-	var inst *ServiceInstance
-	err := c.Poll(ctx, fmt.Sprintf("service instance %s to %s", id, what), func(ctx context.Context) (bool, error) {
-		var err error
-		inst, err = c.GetServiceInstance(ctx, id)
-		if err != nil {
-			return false, err
-		}
-		return until(inst), nil
-	})
-	return inst, err
+	return pollFor(ctx, c, fmt.Sprintf("service instance %s to %s", id, what), func(ctx context.Context) (*ServiceInstance, error) {
+		return c.GetServiceInstance(ctx, id)
+	}, until)
 }
 
 // WaitForDeployment polls a deployment until it ends. A deployment that ends in failure
 // returns a *DeploymentFailedError along with the deployment.
 func (c *Client) WaitForDeployment(ctx context.Context, id string) (*Deployment, error) {
-	var d *Deployment
-	err := c.Poll(ctx, "deployment "+id+" to finish", func(ctx context.Context) (bool, error) {
-		var err error
-		d, err = c.GetDeployment(ctx, id)
-		if err != nil {
-			return false, err
-		}
-		return d.Finished(), nil
-	})
+	d, err := pollFor(ctx, c, "deployment "+id+" to finish", func(ctx context.Context) (*Deployment, error) {
+		return c.GetDeployment(ctx, id)
+	}, (*Deployment).Finished)
 	if err != nil {
 		return d, err
 	}
@@ -89,4 +76,18 @@ func (c *Client) WaitForDeployment(ctx context.Context, id string) (*Deployment,
 		return d, &DeploymentFailedError{Deployment: d}
 	}
 	return d, nil
+}
+
+// pollFor polls get until done says so, and returns what get read last.
+func pollFor[T any](ctx context.Context, c *Client, what string, get func(context.Context) (*T, error), done func(*T) bool) (*T, error) {
+	var obj *T
+	err := c.Poll(ctx, what, func(ctx context.Context) (bool, error) {
+		latest, err := get(ctx)
+		if err != nil {
+			return false, err
+		}
+		obj = latest
+		return done(obj), nil
+	})
+	return obj, err
 }

@@ -134,6 +134,18 @@ func TestFormEncodedPosts(t *testing.T) {
 		t.Errorf("logs do not name the build mode: %s", logs)
 	}
 
+	// A list field takes every value of its repeated key, as DRF reads a form.
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.action(db.UUID, "provision")
+	r = post("/apps/v3/backups/", url.Values{"environment": {demoTest}, "services": {in.UUID, db.UUID}, "trigger": {"MANUAL"}})
+	var b struct {
+		Parts []string `json:"service_instance_backups"`
+	}
+	r.decode(t, &b)
+	if r.status != http.StatusCreated || len(b.Parts) != 2 {
+		t.Errorf("form-encoded backup of two instances: %d %s", r.status, r.body)
+	}
+
 	r = post("/apps/v3/service-instances/", url.Values{"environment": {demoTest}})
 	if r.status != http.StatusBadRequest || fieldMessage(t, r, "service") != "This field is required." || fieldMessage(t, r, "prefix") != "This field is required." {
 		t.Errorf("incomplete form: %d %s", r.status, r.body)

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -179,7 +180,7 @@ func decodeJSON(r *http.Request, v any) error {
 		return err
 	}
 	if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType == "application/x-www-form-urlencoded" {
-		if body, err = formAsJSON(body); err != nil {
+		if body, err = formAsJSON(body, listFields(v)); err != nil {
 			return err
 		}
 	}
@@ -211,18 +212,42 @@ func decodeJSON(r *http.Request, v any) error {
 }
 
 // formAsJSON turns a form into the JSON object of its fields, so that one
-// decoder serves both. Like Django's QueryDict, a repeated field counts with its
-// last value.
-func formAsJSON(body []byte) ([]byte, error) {
+// decoder serves both. As DRF reads a QueryDict, a list field takes every value
+// of its repeated key (services=a&services=b), any other field its last value.
+func formAsJSON(body []byte, lists map[string]bool) ([]byte, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, fieldErrors{"non_field_errors": {fmt.Sprintf("Form parse error - %v.", err)}}
 	}
-	fields := make(map[string]string, len(form))
+	fields := make(map[string]any, len(form))
 	for name, values := range form {
-		fields[name] = values[len(values)-1]
+		if lists[name] {
+			fields[name] = values
+		} else {
+			fields[name] = values[len(values)-1]
+		}
 	}
 	return json.Marshal(fields)
+}
+
+// listFields names the JSON fields of the struct v points to that hold lists of strings.
+func listFields(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	lists := map[string]bool{}
+	if t == nil || t.Kind() != reflect.Struct {
+		return lists
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			lists[name] = true
+		}
+	}
+	return lists
 }
 
 type page struct {

@@ -1,0 +1,222 @@
+package provider
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+)
+
+// terraformCLI runs the terraform binary of the acceptance tests (TF_ACC_TERRAFORM_PATH, else the one
+// on PATH) in a folder of its own against this package's provider, served in-process, for what
+// terraform-plugin-testing does not show: the warnings of a plan, and commands such as a targeted
+// plan or a replacement that tests need to run step by step.
+type terraformCLI struct {
+	t       *testing.T
+	dir     string
+	bin     string
+	environ []string
+}
+
+// diagnostic is one of the diagnostics that `terraform plan -json` prints.
+type diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+}
+
+func (d diagnostic) String() string { return d.Severity + ": " + d.Summary + ": " + d.Detail }
+
+func newTerraformCLI(t *testing.T) *terraformCLI {
+	t.Helper()
+	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("terraform"); err != nil {
+			t.Skip("terraform is not on PATH and TF_ACC_TERRAFORM_PATH is not set")
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *plugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	go func() {
+		err := tf6server.Serve(providerAddress(), providerserver.NewProtocol6(testProvider()),
+			tf6server.WithDebug(ctx, reattach, closed),
+			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
+			tf6server.WithLoggingSink(t))
+		if err != nil {
+			t.Errorf("serving the provider: %v", err)
+		}
+	}()
+	config := <-reattach
+	t.Cleanup(func() {
+		cancel()
+		<-closed
+	})
+	info, err := json.Marshal(map[string]any{providerAddress(): map[string]any{
+		"Protocol": config.Protocol, "ProtocolVersion": config.ProtocolVersion, "Pid": config.Pid, "Test": config.Test,
+		"Addr": map[string]string{"Network": config.Addr.Network(), "String": config.Addr.String()},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cliConfig := filepath.Join(dir, ".terraformrc")
+	if err := os.WriteFile(cliConfig, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	environ := []string{"TF_REATTACH_PROVIDERS=" + string(info), "TF_CLI_CONFIG_FILE=" + cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(name, "TF_") && name != envEndpoint && name != envToken && name != envZone {
+			environ = append(environ, kv)
+		}
+	}
+	return &terraformCLI{t: t, dir: dir, bin: bin, environ: environ}
+}
+
+// providerAddress is the registry address the provider is served as: that of OpenTofu's registry
+// when the tests run OpenTofu, as terraform-plugin-testing does.
+func providerAddress() string {
+	host := "registry.terraform.io"
+	if h := os.Getenv("TF_ACC_PROVIDER_HOST"); h != "" {
+		host = h
+	}
+	return host + "/divio/divio"
+}
+
+// write replaces the folder's configuration.
+func (c *terraformCLI) write(config string) {
+	c.t.Helper()
+	body := fmt.Sprintf("terraform {\n  required_providers {\n    divio = {\n      source = %q\n    }\n  }\n}\n\n%s", strings.TrimPrefix(providerAddress(), "registry.terraform.io/"), config)
+	if err := os.WriteFile(filepath.Join(c.dir, "main.tf"), []byte(body), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// run runs a terraform command and returns its output; failed reports a non-zero exit.
+func (c *terraformCLI) run(args ...string) (output string, failed bool) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Dir, cmd.Env = c.dir, c.environ
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		c.t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), err != nil
+}
+
+// mustRun runs a command that must succeed.
+func (c *terraformCLI) mustRun(args ...string) string {
+	c.t.Helper()
+	out, failed := c.run(args...)
+	if failed {
+		c.t.Fatalf("terraform %s failed:\n%s", strings.Join(args, " "), out)
+	}
+	return out
+}
+
+// apply writes config and applies it, initialising the folder the first time.
+func (c *terraformCLI) apply(config string, args ...string) []diagnostic {
+	c.t.Helper()
+	c.write(config)
+	c.init()
+	return diagnostics(c.mustRun(append([]string{"apply", "-auto-approve", "-json", "-input=false"}, args...)...))
+}
+
+// plan writes config and plans it; failed reports a plan that failed.
+func (c *terraformCLI) plan(config string, args ...string) (diags []diagnostic, failed bool) {
+	c.t.Helper()
+	c.write(config)
+	c.init()
+	out, failed := c.run(append([]string{"plan", "-json", "-input=false"}, args...)...)
+	return diagnostics(out), failed
+}
+
+func (c *terraformCLI) init() {
+	c.t.Helper()
+	if _, err := os.Stat(filepath.Join(c.dir, ".terraform.lock.hcl")); err == nil {
+		return
+	}
+	c.mustRun("init", "-input=false", "-no-color")
+}
+
+// diagnostics reads the diagnostics out of terraform's -json output.
+func diagnostics(out string) []diagnostic {
+	var diags []diagnostic
+	scanner := bufio.NewScanner(strings.NewReader(out))
+	scanner.Buffer(nil, 1<<20)
+	for scanner.Scan() {
+		var line struct {
+			Type       string      `json:"type"`
+			Diagnostic *diagnostic `json:"diagnostic"`
+		}
+		if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Type == "diagnostic" && line.Diagnostic != nil {
+			diags = append(diags, *line.Diagnostic)
+		}
+	}
+	return diags
+}
+
+// withSummary returns the diagnostics with the given summary.
+func withSummary(diags []diagnostic, summary string) []diagnostic {
+	var out []diagnostic
+	for _, d := range diags {
+		if d.Summary == summary {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// interruptApply starts `terraform apply` of config, sends it SIGINT (Ctrl-C) once when() is true,
+// and returns its output once it has exited. Terraform then stops the provider's operations, which
+// return what they have, and saves the state.
+func (c *terraformCLI) interruptApply(config string, when func() bool) string {
+	c.t.Helper()
+	c.write(config)
+	c.init()
+	cmd := exec.Command(c.bin, "apply", "-auto-approve", "-json", "-input=false")
+	cmd.Dir, cmd.Env = c.dir, c.environ
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	// Its exit status says nothing: an interrupted apply exits 1 whatever happened.
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	deadline := time.After(time.Minute)
+	for !when() {
+		select {
+		case <-done:
+			c.t.Fatalf("terraform apply ended before it could be interrupted:\n%s", out.String())
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			c.t.Fatalf("the moment to interrupt terraform apply never came:\n%s", out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		c.t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		c.t.Fatalf("terraform apply did not stop after SIGINT:\n%s", out.String())
+	}
+	return out.String()
+}

@@ -46,6 +46,9 @@ type Service struct {
 	Type        string `json:"type"`
 	Identifier  string `json:"identifier"`
 	Description string `json:"description"`
+	// Available is the number of instances of it the organisation's subscription has free; only
+	// in a catalog listed for an application (website=). [modelled]
+	Available int `json:"available"`
 }
 
 type Application struct {

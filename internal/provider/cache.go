@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
@@ -17,10 +19,13 @@ type apiCache struct {
 	client       *divio.Client
 	regions      memo[struct{}, []divio.Region]
 	services     memo[string, []divio.Service] // by region id
+	addable      memo[string, []divio.Service] // by application id: what it can add now
 	applications memo[string, *divio.Application]
+	orgs         memo[string, *divio.Organisation]
 	environments memo[string, *divio.Environment]
 	appEnvs      memo[string, []divio.Environment]     // by application id
 	instances    memo[string, []divio.ServiceInstance] // by environment id
+	byID         memo[string, *divio.ServiceInstance]  // by instance id, before its environment is known
 }
 
 func newAPICache(client *divio.Client) *apiCache {
@@ -37,6 +42,14 @@ func (c *apiCache) Regions(ctx context.Context) ([]divio.Region, error) {
 func (c *apiCache) Services(ctx context.Context, regionID string) ([]divio.Service, error) {
 	return c.services.get(ctx, regionID, func(ctx context.Context) ([]divio.Service, error) {
 		return c.client.ListServices(ctx, divio.ServiceFilter{Region: regionID})
+	})
+}
+
+// AddableServices returns what an application can add now: the catalog entries of its region that
+// its organisation's subscription has a free instance of, each with the number left.
+func (c *apiCache) AddableServices(ctx context.Context, applicationID string) ([]divio.Service, error) {
+	return c.addable.get(ctx, applicationID, func(ctx context.Context) ([]divio.Service, error) {
+		return c.client.ListServices(ctx, divio.ServiceFilter{Application: applicationID})
 	})
 }
 
@@ -82,9 +95,21 @@ func (c *apiCache) Instance(ctx context.Context, environmentID, id string) (*div
 	return nil, nil
 }
 
+// InstanceByID reads an instance whose environment is not known yet; nil means it does not exist.
+func (c *apiCache) InstanceByID(ctx context.Context, id string) (*divio.ServiceInstance, error) {
+	return c.byID.get(ctx, id, func(ctx context.Context) (*divio.ServiceInstance, error) {
+		inst, err := c.client.GetServiceInstance(ctx, id)
+		if errors.Is(err, divio.ErrNotFound) {
+			return nil, nil
+		}
+		return inst, err
+	})
+}
+
 // ForgetInstances drops an environment's cached instances; call it after changing any of them.
 func (c *apiCache) ForgetInstances(environmentID string) {
 	c.instances.forget(environmentID)
+	c.byID.forgetAll()
 }
 
 // RegionOf returns the region of an environment's application.
@@ -107,6 +132,31 @@ func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.R
 		}
 	}
 	return &divio.Region{UUID: app.Region}, nil
+}
+
+// OrganisationName names an organisation for messages: its name, or its id when it cannot be read.
+func (c *apiCache) OrganisationName(ctx context.Context, id string) string {
+	org, err := c.orgs.get(ctx, id, func(ctx context.Context) (*divio.Organisation, error) {
+		return c.client.GetOrganisation(ctx, id)
+	})
+	if err != nil || org.Name == "" {
+		return id
+	}
+	return org.Name
+}
+
+// EnvironmentLabel names an environment as its users know it, "demo-app/live (<id>)", or by its id
+// alone when it cannot be read.
+func (c *apiCache) EnvironmentLabel(ctx context.Context, id string) string {
+	env, err := c.Environment(ctx, id)
+	if err != nil {
+		return id
+	}
+	app, err := c.Application(ctx, env.Application)
+	if err != nil {
+		return id
+	}
+	return fmt.Sprintf("%s/%s (%s)", app.Slug, env.Slug, id)
 }
 
 // memo computes a value once per key and shares it with concurrent callers. Errors are not kept,
@@ -155,6 +205,12 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fetch func(context.Context)
 	}
 	close(e.done)
 	return e.value, e.err
+}
+
+func (m *memo[K, V]) forgetAll() {
+	m.mu.Lock()
+	clear(m.entries)
+	m.mu.Unlock()
 }
 
 func (m *memo[K, V]) forget(key K) {

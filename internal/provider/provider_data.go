@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -13,18 +12,14 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/divio"
 )
 
-// providerData is what Configure hands every resource and data source: one client, one cache
-// and one deployer per configured provider, shared by all of them.
+// providerData is what Configure hands every resource and data source: one client, one cache,
+// one deployer and one view of the plan per configured provider, shared by all of them. Terraform
+// configures the provider again for every walk (plan, apply), so each walk starts afresh.
 type providerData struct {
 	client   *divio.Client
 	cache    *apiCache
 	deployer *deployer
-
-	// replacedInstances holds the ids of instances whose replacement a plan of this process has
-	// accepted. Terraform plans the new object of a replacement as a create, without the old one,
-	// so the create's check that the prefix is free must not count the instance that the
-	// replacement removes first.
-	replacedInstances sync.Map
+	plan     *planView
 }
 
 func newProviderData(client *divio.Client, gatherWindow time.Duration) *providerData {
@@ -33,6 +28,7 @@ func newProviderData(client *divio.Client, gatherWindow time.Duration) *provider
 		client:   client,
 		cache:    cache,
 		deployer: newDeployer(client, cache, gatherWindow),
+		plan:     newPlanView(),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
@@ -21,6 +22,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = &ServiceAttachmentResource{}
 	_ resource.ResourceWithImportState = &ServiceAttachmentResource{}
+	_ resource.ResourceWithModifyPlan  = &ServiceAttachmentResource{}
 )
 
 // ServiceAttachmentResource attaches a service instance to its environment's application.
@@ -351,4 +353,93 @@ func (r *ServiceAttachmentResource) ImportState(ctx context.Context, req resourc
 	// attachment whose configuration leaves it out plans no change.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deploy"), true)...)
+}
+
+// ModifyPlan checks what spans resources through the provider's view of the plan: one attachment per
+// instance, and no instance both detached and attached by one apply; and that a known service_id
+// names an instance that exists.
+func (r *ServiceAttachmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil {
+		return
+	}
+	switch {
+	case req.Plan.Raw.IsNull():
+		r.planDetach(ctx, req.State, &resp.Diagnostics)
+	case req.State.Raw.IsNull():
+		r.planAttach(ctx, req, resp)
+	default:
+		r.planChange(ctx, req, resp)
+	}
+}
+
+func (r *ServiceAttachmentResource) planDetach(ctx context.Context, state tfsdk.State, diags *diag.Diagnostics) {
+	var id types.String
+	diags.Append(state.GetAttribute(ctx, path.Root("id"), &id)...)
+	if diags.HasError() {
+		return
+	}
+	if attaches := r.data.plan.planDetachment(id.ValueString()); attaches > 0 {
+		addDetachedAndAttached(diags, id.ValueString())
+	}
+}
+
+// addDetachedAndAttached refuses a plan whose outcome would depend on the order Terraform happens
+// to run two unrelated resources in.
+func addDetachedAndAttached(diags *diag.Diagnostics, id string) {
+	diags.AddError("Service instance detached and attached in one plan",
+		fmt.Sprintf("This plan destroys a divio_service_attachment of service instance %s and adds or keeps another one of it. "+
+			"Terraform does not order the two, so whether the instance ends attached would depend on chance. "+
+			"If you renamed the attachment, add a `moved` block instead (it keeps the attachment as it is); otherwise apply the removal first.", id))
+}
+
+func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var serviceID types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("service_id"), &serviceID)...)
+	if resp.Diagnostics.HasError() || serviceID.IsUnknown() {
+		return // an instance created by this apply: checked when the apply plans it again
+	}
+	id := serviceID.ValueString()
+	inst, err := r.data.cache.InstanceByID(ctx, id)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		return
+	}
+	if inst == nil || inst.Status == divio.StatusRemoved {
+		resp.Diagnostics.AddAttributeError(path.Root("service_id"), "Service instance not found",
+			fmt.Sprintf("There is no service instance with id %q, or the API token may not see it. service_id takes the id of a service instance, "+
+				"not a catalog service such as postgres-15: set it to the id of a divio_service, e.g. `service_id = divio_service.<name>.id`. "+
+				"For an instance added outside Terraform, the divio_service_instances data source lists the ids of an environment's instances.", id))
+		return
+	}
+	r.planAttachment(id, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("environment_id"), inst.Environment)...)
+}
+
+// planAttachment records an attachment that the plan keeps or adds, and refuses a second one of the
+// same instance: removing either would detach the instance from under the other.
+func (r *ServiceAttachmentResource) planAttachment(id string, diags *diag.Diagnostics) {
+	others, detached := r.data.plan.planAttachment(id)
+	switch {
+	case others > 0:
+		diags.AddAttributeError(path.Root("service_id"), "Service instance attached twice",
+			fmt.Sprintf("Another divio_service_attachment of this plan attaches service instance %s too. An instance is attached to its environment once: "+
+				"keep one divio_service_attachment per instance, since destroying either would detach it from under the other.", id))
+	case detached:
+		addDetachedAndAttached(diags, id)
+	}
+}
+
+func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var state, plan types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("service_id"), &state)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("service_id"), &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Equal(state) {
+		// A replacement: the old instance is detached, and the new one is planned next as a create.
+		r.planDetach(ctx, req.State, &resp.Diagnostics)
+		return
+	}
+	r.planAttachment(state.ValueString(), &resp.Diagnostics)
 }

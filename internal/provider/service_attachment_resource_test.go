@@ -290,9 +290,9 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config:             attachmentConfig(env, ids[0], ""),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
+				Config:      attachmentConfig(env, ids[0], ""),
+				PlanOnly:    true,
+				ExpectError: errorText(`There is no service instance with id "` + ids[0] + `"`),
 			},
 		},
 	})

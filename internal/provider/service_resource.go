@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -21,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
@@ -208,36 +211,67 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 		addCreateError(&resp.Diagnostics, svc.Identifier, err)
 		return
 	}
+	if org, err := r.organisationOf(ctx, envID); err == nil {
+		r.data.plan.added(slotKey{organisation: org, service: svc.UUID})
+	}
 
-	// Record the instance before waiting: if provisioning fails or times out, Terraform keeps it
-	// as tainted and replaces it next time instead of losing track of it.
+	// Record the instance before waiting, so that it is never lost whatever happens to the wait.
 	modelFromInstance(&plan, inst)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || !plan.Provision.ValueBool() {
 		return
 	}
 
-	inst, err = r.provision(ctx, inst.UUID)
+	seen, err := r.provision(ctx, inst.UUID)
 	r.data.cache.ForgetInstances(envID)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", inst.UUID, svc.Identifier), err)
-		return
+	if seen != nil {
+		inst = seen
 	}
 	modelFromInstance(&plan, inst)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if err != nil {
+		r.reportUnfinishedProvisioning(ctx, &plan, svc.Identifier, err, resp)
+	}
 }
 
-// provision starts provisioning an instance and waits until it is functional. On failure it still
-// returns the instance as last seen, or one that carries only its id.
+// reportUnfinishedProvisioning reports a create whose provisioning wait was cut short: by Ctrl-C, by
+// the create timeout, or by an API that kept failing. The instance exists and goes on provisioning
+// at Divio, so the create does not fail: a failed create would be tainted, and the next apply would
+// remove the instance and add another, losing the minutes spent provisioning it. It stays in the
+// state untainted, with its true status, and the next plan schedules the rest as an update
+// (planUnfinished): it waits for provisioning to finish, or replaces the instance if it is stuck.
+// Only an instance that disappeared is an error, and leaves the state.
+func (r *ServiceResource) reportUnfinishedProvisioning(ctx context.Context, m *serviceResourceModel, identifier string, err error, resp *resource.CreateResponse) {
+	id, where := m.ID.ValueString(), r.data.cache.EnvironmentLabel(ctx, m.EnvironmentID.ValueString())
+	if errors.Is(err, divio.ErrNotFound) {
+		resp.State.RemoveResource(ctx)
+		resp.Diagnostics.AddError(fmt.Sprintf("Service instance %s (%s) disappeared", id, identifier),
+			fmt.Sprintf("Service instance %s (%s) in environment %s was removed while it was provisioning, outside Terraform. The next apply adds a new one.", id, identifier, where))
+		return
+	}
+	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+	var cause string
+	switch {
+	case errors.Is(err, context.Canceled):
+		cause = "The apply was interrupted while service instance %s (%s) in environment %s was provisioning."
+	case errors.Is(err, context.DeadlineExceeded):
+		cause = "Service instance %s (%s) in environment %s had not finished provisioning when the create timeout (" + createTimeout.String() + ") ran out."
+	default:
+		cause = "The Divio API kept failing while the provider waited for service instance %s (%s) in environment %s to finish provisioning: " + err.Error() + "."
+	}
+	resp.Diagnostics.AddWarning("Service instance still provisioning", fmt.Sprintf(cause, id, identifier, where)+
+		fmt.Sprintf(" It is saved in the state with status %s, and provisioning goes on at Divio. The next terraform apply waits for it to finish, and removes or replaces nothing; "+
+			"only if it is still not functional once the create timeout (%s) has passed since it was added does the next plan replace it instead, since an instance that never finished provisioning holds no data.",
+			m.Status.ValueString(), createTimeout))
+}
+
+// provision starts provisioning an instance and waits until it is functional. On failure it
+// returns the instance as last seen, if it was seen.
 func (r *ServiceResource) provision(ctx context.Context, id string) (*divio.ServiceInstance, error) {
 	if err := r.data.client.ProvisionServiceInstance(ctx, id); err != nil {
-		return &divio.ServiceInstance{UUID: id}, err
+		return nil, err
 	}
-	inst, err := r.data.client.WaitForInstance(ctx, id, "become functional", (*divio.ServiceInstance).Functional)
-	if inst == nil {
-		inst = &divio.ServiceInstance{UUID: id}
-	}
-	return inst, err
+	return r.data.client.WaitForInstance(ctx, id, "become functional", (*divio.ServiceInstance).Functional)
 }
 
 // resolveService finds the environment's region and the catalog entry that service (identifier or
@@ -348,6 +382,7 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", state.ID.ValueString(), state.Service.ValueString()))
 		return
 	}
+	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
 	modelFromInstance(&state, inst)
 	// The service stays as the configuration wrote it, identifier or uuid.
 	if state.Service.IsNull() {
@@ -393,13 +428,16 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	if plan.Provision.ValueBool() && !inst.Functional() {
-		inst, err = r.provision(ctx, id)
+		seen, err := r.provision(ctx, id)
 		r.data.cache.ForgetInstances(envID)
+		if seen != nil {
+			inst = seen
+		}
 		if err != nil {
 			addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", id, state.Service.ValueString()), err)
-			// Keep provision as it was, so that the next apply tries again.
+			// Keep provision as it was, so that the next apply waits again.
 			plan.Provision = state.Provision
-			plan.Status = state.Status
+			modelFromInstance(&plan, inst)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 			return
 		}
@@ -419,7 +457,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	if state.DeletionProtection.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion",
-			deletionProtectedDetail(&state))
+			r.deletionProtectedDetail(ctx, &state))
 		return
 	}
 	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
@@ -453,6 +491,9 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		addAPIError(&resp.Diagnostics, "Cannot remove service instance "+id, err)
 		return
 	}
+	if org, err := r.organisationOf(ctx, envID); err == nil {
+		r.data.plan.removedInstance(slotKey{organisation: org, service: inst.Service})
+	}
 	_, err = r.data.client.WaitForInstance(ctx, id, "be removed", func(i *divio.ServiceInstance) bool {
 		return i.Status == divio.StatusRemoved
 	})
@@ -469,10 +510,10 @@ func usageOf(inst *divio.ServiceInstance) string {
 	return "marked to be attached by the next deployment"
 }
 
-func deletionProtectedDetail(state *serviceResourceModel) string {
+func (r *ServiceResource) deletionProtectedDetail(ctx context.Context, state *serviceResourceModel) string {
 	return fmt.Sprintf("Service instance %s (%s) in environment %s has deletion_protection = true, so Terraform refuses to remove or replace it and delete its data. "+
 		"Set deletion_protection = false and apply first, then remove or change the service.",
-		state.ID.ValueString(), state.Service.ValueString(), state.EnvironmentID.ValueString())
+		state.ID.ValueString(), state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, state.EnvironmentID.ValueString()))
 }
 
 func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -500,49 +541,162 @@ func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportSt
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// ModifyPlan checks against the API what the schema cannot: that the region offers the service,
-// that the prefix is free, and that a replacement or removal does not pull an instance from under
-// its application. Without a configured provider, or with values still unknown, it checks nothing.
+// ModifyPlan checks against the API what the schema cannot: that the region offers the service and
+// the subscription has room for it, that the prefix is free, and that a replacement or removal does
+// not pull an instance from under its application. It records each plan in the provider's view of the
+// whole plan, which checks what spans resources. Without a configured provider, or with values still
+// unknown, it checks nothing: the apply, which plans again with every value known, checks then.
 func (r *ServiceResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if r.data == nil {
 		return
 	}
 	switch {
 	case req.Plan.Raw.IsNull():
-		r.checkDestroy(ctx, req, resp)
+		r.planDestroy(ctx, req, resp)
 	case req.State.Raw.IsNull():
 		r.planCreate(ctx, req, resp)
 	case req.Plan.Raw.Equal(req.State.Raw):
-		// Nothing changes, as for most resources of most plans: nothing to check or decode.
+		// Nothing changes, as for most resources of most plans: record that the instance stays, or
+		// finish the provisioning of a create that was cut short.
+		r.planUnchanged(ctx, req, resp)
+		r.rememberInstance(ctx, req.State, resp)
 	default:
 		r.planChange(ctx, req, resp)
+		r.rememberInstance(ctx, req.State, resp)
 	}
 }
 
-func (r *ServiceResource) checkDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+// privateReplacedInstance is the private-state key under which a plan against the prior state
+// records its instance. When Terraform then replaces the resource (a forced attribute, -replace,
+// replace_triggered_by), it plans the new object as a create and hands that create this private
+// state: so the create knows which instance it replaces, and that instance's prefix is its own.
+const privateReplacedInstance = "replaced_instance"
+
+func (r *ServiceResource) rememberInstance(ctx context.Context, state tfsdk.State, resp *resource.ModifyPlanResponse) {
+	if resp.Private == nil {
+		return // not called by the framework, which always hands one over
+	}
+	var id types.String
+	resp.Diagnostics.Append(state.GetAttribute(ctx, path.Root("id"), &id)...)
+	if encoded, err := json.Marshal(id.ValueString()); err == nil && !id.IsNull() {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplacedInstance, encoded)...)
+	}
+}
+
+// replacedInstance returns the instance that a create replaces, as rememberInstance recorded it.
+func replacedInstance(ctx context.Context, req resource.ModifyPlanRequest) string {
+	if req.Private == nil {
+		return ""
+	}
+	raw, _ := req.Private.GetKey(ctx, privateReplacedInstance)
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		return ""
+	}
+	return id
+}
+
+// keyOf is what Divio keeps unique about an instance in the state.
+func keyOf(m *serviceResourceModel) instanceKey {
+	return instanceKey{environment: m.EnvironmentID.ValueString(), serviceType: m.Type.ValueString(), prefix: m.Prefix.ValueString()}
+}
+
+func keyOfInstance(inst *divio.ServiceInstance) instanceKey {
+	return instanceKey{environment: inst.Environment, serviceType: inst.Type, prefix: inst.Prefix}
+}
+
+func (r *ServiceResource) planUnchanged(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var m serviceResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Provision.ValueBool() && !(&divio.ServiceInstance{Status: m.Status.ValueString()}).Functional() && r.planUnfinished(ctx, &m, resp) {
+		return
+	}
+	r.keep(ctx, &m, &resp.Diagnostics)
+}
+
+// planUnfinished schedules the rest of a create whose provisioning wait was cut short (see
+// reportUnfinishedProvisioning): an update that waits for provisioning to finish; or, when the
+// instance has been provisioning for longer than the create timeout allows since it was added, a
+// replacement, since it appears stuck and holds no data. It reports whether it plans a replacement.
+func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResourceModel, resp *resource.ModifyPlanResponse) (replacing bool) {
+	id, envID := m.ID.ValueString(), m.EnvironmentID.ValueString()
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	if err != nil || inst == nil || inst.Functional() {
+		return false // the refresh has the last word: what it saw is what the plan shows
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+	if since := time.Since(inst.CreatedAt); m.DeletionProtection.ValueBool() || since <= createTimeout {
+		return false
+	}
+	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
+	resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
+		fmt.Sprintf("Service instance %s (%s) in environment %s is still %s, %s since it was added, longer than its create timeout (%s). "+
+			"It appears stuck, and since it never became functional it holds no data: the apply replaces it with a new instance.",
+			id, m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout))
+	return true
+}
+
+// planKeep records an instance that the plan keeps, and refuses the plan if another resource of it
+// would add an instance with the same prefix.
+func (r *ServiceResource) planKeep(ctx context.Context, state tfsdk.State, diags *diag.Diagnostics) {
+	var m serviceResourceModel
+	diags.Append(state.Get(ctx, &m)...)
+	if !diags.HasError() {
+		r.keep(ctx, &m, diags)
+	}
+}
+
+func (r *ServiceResource) keep(ctx context.Context, m *serviceResourceModel, diags *diag.Diagnostics) {
+	if claimedBy := r.data.plan.keep(m.ID.ValueString(), keyOf(m)); len(claimedBy) > 0 {
+		r.addPrefixKeptAndAdded(ctx, diags, m.ID.ValueString(), keyOf(m), claimedBy)
+	}
+}
+
+// addPrefixKeptAndAdded reports an instance that the plan keeps while another resource of the plan
+// adds one with its key; whichever of the two is planned second reports it.
+func (r *ServiceResource) addPrefixKeptAndAdded(ctx context.Context, diags *diag.Diagnostics, id string, key instanceKey, added []string) {
+	diags.AddAttributeError(path.Root("prefix"), "Prefix already in use",
+		fmt.Sprintf("Service instance %s in environment %s has prefix %s and stays in this plan, while another divio_service of this plan adds a %s instance with the same prefix (%s). "+
+			"Only one instance per environment, type and prefix can exist: give the new divio_service another prefix.",
+			id, r.data.cache.EnvironmentLabel(ctx, key.environment), key.prefix, key.serviceType, strings.Join(added, ", ")))
+}
+
+// detachmentPlanPatience is how long the plan of an attached service's removal waits for the plan of
+// its attachment's removal before it warns that none comes (planView.awaitDetachment): Terraform
+// plans the two at once when nothing orders them, so it comes within milliseconds if it comes.
+const detachmentPlanPatience = 2 * time.Second
+
+func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	var state serviceResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	id := state.ID.ValueString()
+	r.data.plan.planInstance(id, keyOf(&state), "", fateRemoved)
 	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", deletionProtectedDetail(&state))
+		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", r.deletionProtectedDetail(ctx, &state))
 		return
 	}
-	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), state.ID.ValueString())
+	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+state.ID.ValueString(), err)
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
 		return
 	}
-	if inst != nil && inst.InUse() {
+	if inst != nil && inst.InUse() && !r.data.plan.awaitDetachment(ctx, id, detachmentPlanPatience) {
 		resp.Diagnostics.AddWarning("Removing an attached service instance",
-			fmt.Sprintf("Service instance %s (%s) in environment %s is %s. The apply detaches it first only if its divio_service_attachment is removed in the same run; "+
-				"otherwise the apply will fail and remove nothing.", inst.UUID, state.Service.ValueString(), inst.Environment, usageOf(inst)))
+			fmt.Sprintf("Service instance %s (%s) in environment %s is %s, and this plan does not destroy a divio_service_attachment of it, "+
+				"so the apply will refuse to remove it and remove nothing. Remove its divio_service_attachment in the same run (or first) to detach it.",
+				inst.UUID, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, inst.Environment), usageOf(inst)))
 	}
 }
 
-// planCreate checks a new instance against its region and environment, and plans the computed
-// values that follow from the catalog.
+// planCreate checks a new instance against its region, subscription and environment, and against
+// the other resources of the plan, and plans the computed values that follow from the catalog.
 func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	var plan serviceResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -554,20 +708,22 @@ func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	instances, err := r.data.cache.Instances(ctx, envID)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the service instances of environment "+envID, err)
+	key := instanceKey{environment: envID, serviceType: svc.Type, prefix: prefix}
+	if id := replacedInstance(ctx, req); id != "" {
+		r.planReplaced(ctx, id, envID)
+	}
+	if earlier := r.data.plan.claimKey(key, svc.Identifier); len(earlier) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("prefix"), "Prefix planned twice",
+			fmt.Sprintf("Two divio_service resources of this plan add a %s instance with prefix %s to environment %s (%s and %s). "+
+				"Only one instance per environment, type and prefix can exist: give one of them another prefix.",
+				svc.Type, prefix, r.data.cache.EnvironmentLabel(ctx, envID), strings.Join(earlier, ", "), svc.Identifier))
 		return
 	}
-	for _, other := range instances {
-		if other.Type != svc.Type || other.Prefix != prefix {
-			continue
-		}
-		if _, replaced := r.data.replacedInstances.Load(other.UUID); replaced {
-			continue
-		}
-		addPrefixTaken(&resp.Diagnostics, &other, svc, envID)
+	r.checkPrefixHolders(ctx, key, svc, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
 	}
+	r.checkSubscription(ctx, envID, svc, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -576,19 +732,123 @@ func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPla
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(svc.Type, prefix))...)
 }
 
-// addPrefixTaken reports an instance that already uses the prefix for the type. One that is not
-// functional may be this very resource's own tainted instance, which Terraform plans to replace
-// as a create; that cannot be told apart here, so it is a warning and the API has the last word.
-func addPrefixTaken(diags *diag.Diagnostics, other *divio.ServiceInstance, svc *divio.Service, envID string) {
-	detail := fmt.Sprintf("Environment %s already has a %s instance with prefix %s: %s (status %s). Only one instance per environment, type and prefix can exist. "+
-		"Choose another prefix, or bring the existing instance under Terraform with `terraform import <address> %s`.",
-		envID, svc.Type, other.Prefix, other.UUID, other.Status, other.UUID)
-	if other.Functional() {
-		diags.AddAttributeError(path.Root("prefix"), "Prefix already in use", detail)
+// checkPrefixHolders refuses a create whose prefix an existing instance holds, unless the plan
+// removes that instance first.
+func (r *ServiceResource) checkPrefixHolders(ctx context.Context, key instanceKey, svc *divio.Service, diags *diag.Diagnostics) {
+	instances, err := r.data.cache.Instances(ctx, key.environment)
+	if err != nil {
+		addAPIError(diags, "Cannot list the service instances of environment "+r.data.cache.EnvironmentLabel(ctx, key.environment), err)
 		return
 	}
-	diags.AddAttributeWarning(path.Root("prefix"), "Prefix may already be in use",
-		detail+"\n\nIf it is this resource's own instance that failed to provision (tainted), the apply replaces it and this warning can be ignored; otherwise the apply will fail.")
+	for i := range instances {
+		holder := &instances[i]
+		if keyOfInstance(holder) != key {
+			continue
+		}
+		fate, known, own := r.data.plan.holderFate(holder.UUID)
+		switch {
+		case !known:
+			r.addPrefixTaken(ctx, diags, holder, svc)
+		case fate == fateKept:
+			r.addPrefixKeptAndAdded(ctx, diags, holder.UUID, key, []string{svc.Identifier})
+		case own:
+			// This resource's own instance, replaced: its removal frees its subscription slot too.
+			if org, err := r.organisationOf(ctx, key.environment); err == nil {
+				r.data.plan.replacing(slotKey{organisation: org, service: holder.Service})
+			}
+		case fate == fateRemoved:
+			diags.AddAttributeWarning(path.Root("prefix"), "Prefix freed and taken in one apply",
+				fmt.Sprintf("This plan removes service instance %s, which holds prefix %s in environment %s, and adds this one with the same prefix. "+
+					"Terraform does not order the two, so the apply may try to add this one first, and then fails on the taken prefix (the next apply finishes). "+
+					"If you renamed the resource, add a `moved` block instead, which keeps the instance and its data.",
+					holder.UUID, key.prefix, r.data.cache.EnvironmentLabel(ctx, key.environment)))
+		}
+	}
+}
+
+// addPrefixTaken reports an instance that holds the prefix and that no resource of this
+// configuration has: added outside Terraform, or by a run that was killed before it saved its state.
+func (r *ServiceResource) addPrefixTaken(ctx context.Context, diags *diag.Diagnostics, holder *divio.ServiceInstance, svc *divio.Service) {
+	diags.AddAttributeError(path.Root("prefix"), "Prefix already in use",
+		fmt.Sprintf("Environment %s already has a %s instance with prefix %s: %s (%s, status %s, added %s), which this configuration's state does not hold. "+
+			"Only one instance per environment, type and prefix can exist. Either choose another prefix, or bring that instance under this resource:\n\n"+
+			"  terraform import 'divio_service.<name>' %s\n\nor, in the configuration (Terraform 1.5 or later):\n\n"+
+			"  import {\n    to = divio_service.<name>\n    id = %q\n  }\n\n"+
+			"where divio_service.<name> is this resource's address.",
+			r.data.cache.EnvironmentLabel(ctx, holder.Environment), svc.Type, holder.Prefix, holder.UUID, r.identifierOf(ctx, holder, diags),
+			holder.Status, age(holder.CreatedAt), holder.UUID, holder.UUID))
+}
+
+// checkSubscription refuses a create that the organisation's subscription has no free instance of,
+// counting every create of the same service that the plan makes.
+func (r *ServiceResource) checkSubscription(ctx context.Context, envID string, svc *divio.Service, diags *diag.Diagnostics) {
+	env, err := r.data.cache.Environment(ctx, envID)
+	if err != nil {
+		addAPIError(diags, "Cannot read environment "+envID, err)
+		return
+	}
+	app, err := r.data.cache.Application(ctx, env.Application)
+	if err != nil {
+		addAPIError(diags, "Cannot read application "+env.Application, err)
+		return
+	}
+	addable, err := r.data.cache.AddableServices(ctx, app.UUID)
+	if err != nil {
+		addAPIError(diags, "Cannot read what application "+app.Slug+" can add", err)
+		return
+	}
+	freeNow := 0
+	if s := findService(addable, svc.UUID); s != nil {
+		freeNow = s.Available
+	}
+	pending, free, ok := r.data.plan.claimSlot(slotKey{organisation: app.Organisation, service: svc.UUID}, freeNow)
+	if ok {
+		return
+	}
+	diags.AddAttributeError(path.Root("service"), "Subscription has no free instance of this service",
+		fmt.Sprintf("The subscription of organisation %s, which application %s belongs to, has %s of %s (%s) left, and this plan adds %d. "+
+			"Remove an instance of it that is no longer needed, or upgrade the subscription in the Divio Control Panel, then plan again.",
+			r.data.cache.OrganisationName(ctx, app.Organisation), app.Slug, freeInstances(free), svc.Name, svc.Identifier, pending))
+}
+
+func freeInstances(n int) string {
+	switch {
+	case n <= 0:
+		return "no free instance"
+	case n == 1:
+		return "1 free instance"
+	}
+	return fmt.Sprintf("%d free instances", n)
+}
+
+// organisationOf returns the organisation of an environment's application.
+func (r *ServiceResource) organisationOf(ctx context.Context, envID string) (string, error) {
+	env, err := r.data.cache.Environment(ctx, envID)
+	if err != nil {
+		return "", err
+	}
+	app, err := r.data.cache.Application(ctx, env.Application)
+	if err != nil {
+		return "", err
+	}
+	return app.Organisation, nil
+}
+
+// age says how long ago t was, roughly, for messages.
+func age(t time.Time) string {
+	if t.IsZero() {
+		return "at an unknown time"
+	}
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%s ago", d)
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago, on %s", int(d.Hours()/24), t.UTC().Format(time.DateOnly))
 }
 
 // planChange keeps an equivalent spelling of the service, and guards a replacement.
@@ -608,6 +868,7 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.Append(unchanged.SetAttribute(ctx, path.Root("status"), state.Status)...)
 		if unchanged.Raw.Equal(req.State.Raw) {
 			resp.Plan = unchanged
+			r.planKeep(ctx, req.State, &resp.Diagnostics)
 			return
 		}
 	}
@@ -629,13 +890,14 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	if len(forcing) == 0 {
+		r.planKeep(ctx, req.State, &resp.Diagnostics)
 		return
 	}
 
 	id := state.ID.ValueString()
 	if state.DeletionProtection.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion",
-			fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), deletionProtectedDetail(&state)))
+			fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), r.deletionProtectedDetail(ctx, &state)))
 		return
 	}
 	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
@@ -647,10 +909,26 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.AddAttributeError(path.Root(forcing[0]), "Cannot replace an attached service instance",
 			fmt.Sprintf("Changing %s forces the replacement of service instance %s (%s) in environment %s, which is %s: it cannot be removed while the application uses it. "+
 				"Remove its divio_service_attachment and apply first (that detaches it with a deployment), then change the service.",
-				strings.Join(forcing, ", "), id, state.Service.ValueString(), state.EnvironmentID.ValueString(), usageOf(inst)))
+				strings.Join(forcing, ", "), id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, state.EnvironmentID.ValueString()), usageOf(inst)))
 		return
 	}
-	r.data.replacedInstances.Store(id, struct{}{})
+	// Terraform plans the new instance of the replacement next, as a create; that records this one as
+	// replaced (planReplaced), since its prefix and subscription slot are freed first.
+}
+
+// planReplaced records an instance that a create replaces: removed first, it frees its prefix and
+// its slot of the subscription.
+func (r *ServiceResource) planReplaced(ctx context.Context, id, envID string) {
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	if err != nil || inst == nil {
+		return // gone already: nothing to free
+	}
+	if !r.data.plan.planInstance(id, keyOfInstance(inst), inst.Service, fateReplaced) {
+		return // recorded already
+	}
+	if org, err := r.organisationOf(ctx, inst.Environment); err == nil {
+		r.data.plan.replacing(slotKey{organisation: org, service: inst.Service})
+	}
 }
 
 // sameService reports whether two spellings (identifier or uuid) name the same catalog entry of a region.

@@ -357,21 +357,6 @@ func TestAccServiceResource_invalidPrefix(t *testing.T) {
 	})
 }
 
-func TestAccServiceResource_subscription(t *testing.T) {
-	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
-		Steps: []resource.TestStep{
-			{
-				Config:      serviceConfig(env, "elasticsearch-8", `  prefix = "SEARCH"`),
-				ExpectError: errorText("The organisation's subscription does not include a (further) instance of elasticsearch-8. Remove another instance of it, or upgrade the subscription"),
-			},
-		},
-	})
-}
-
 func TestAccServiceResource_prefixTaken(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
@@ -388,7 +373,7 @@ resource "divio_service" "other" {
   service        = "mysql-8"
 }
 `, demoTestEnvID),
-				ExpectError: errorText("Prefix already in use", "already has a DATABASE instance with prefix DEFAULT", "Choose another prefix, or bring the existing instance under Terraform with `terraform import"),
+				ExpectError: errorText("Prefix already in use", "has prefix DEFAULT and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
 			},
 			{
 				// Nothing was added.
@@ -421,7 +406,7 @@ func TestAccServiceResource_attached(t *testing.T) {
 			{
 				PreConfig: setStatus(simulator.StatusAttached),
 				Config:    serviceConfig(env, "postgres-15", `  prefix = "OTHER"`),
-				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment "+demoTestEnvID+", which is ATTACHED",
+				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+demoTestEnvID+"), which is ATTACHED",
 					"Remove its divio_service_attachment and apply first"),
 			},
 			{
@@ -455,21 +440,30 @@ func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 		CheckDestroy:             checkNoInstanceLeft(sim),
 		Steps: []resource.TestStep{
 			{
-				PreConfig:   sim.StallNextProvision,
-				Config:      config,
-				ExpectError: errorText("did not become functional"),
+				// The create timeout runs out: the instance is kept, untainted, and the plan that
+				// follows the apply waits for it (an update) while it is younger than the timeout.
+				PreConfig: sim.StallNextProvision,
+				Config:    config,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusProvisioning),
+					expectStateIDIsLiveInstance(sim),
+					func(*terraform.State) error {
+						in, err := onlyLiveInstance(sim)
+						stalledID = in.UUID
+						return err
+					},
+				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusProvisioning)),
+				},
+				ExpectNonEmptyPlan: true,
 			},
 			{
-				PreConfig: func() {
-					in, err := onlyLiveInstance(sim)
-					if err != nil || in.Status != simulator.StatusProvisioning {
-						t.Fatalf("want the stalled instance PROVISIONING, got %+v, %v", in, err)
-					}
-					stalledID = in.UUID
-				},
-				Config: config,
+				// Still provisioning once the create timeout has passed since it was added: stuck,
+				// and replaced, since it holds no data.
+				PreConfig: func() { time.Sleep(time.Second) },
+				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					// Tainted: replaced, not lost.
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
@@ -528,9 +522,15 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	if diags.HasError() || diags.WarningsCount() != 1 {
 		t.Fatalf("want one warning, got %v", diags)
 	}
-	if detail := diags.Warnings()[0].Detail(); !strings.Contains(detail, inst.UUID+" (postgres-15) in environment "+demoTestEnvID+" is ATTACHED") ||
-		!strings.Contains(detail, "detaches it first only if its divio_service_attachment is removed in the same run") {
+	if detail := diags.Warnings()[0].Detail(); !strings.Contains(detail, inst.UUID+" (postgres-15) in environment demo-app/test ("+demoTestEnvID+") is ATTACHED") ||
+		!strings.Contains(detail, "this plan does not destroy a divio_service_attachment of it, so the apply will refuse to remove it") {
 		t.Errorf("warning detail: %s", detail)
+	}
+
+	// With its attachment destroyed in the same plan (planned first, as Terraform does), no warning.
+	r.data.plan.planDetachment(inst.UUID)
+	if diags := planDestroy(false); diags.HasError() || diags.WarningsCount() != 0 {
+		t.Errorf("want no warning, got %v", diags)
 	}
 
 	diags = planDestroy(true)
@@ -539,8 +539,8 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	}
 }
 
-// An apply interrupted (Ctrl-C) while it waits for provisioning must leave the instance in the
-// state, so that Terraform keeps it (tainted) instead of forgetting it on Divio.
+// An apply interrupted (Ctrl-C) while it waits for provisioning leaves the instance in the state,
+// untainted, with a warning; the next plan waits for it as an update.
 func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
@@ -571,17 +571,28 @@ func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 	resp := fwresource.CreateResponse{State: tfsdk.State{Schema: schemaResp.Schema, Raw: nullObject}}
 	r.Create(interrupted, fwresource.CreateRequest{Plan: plan}, &resp)
 
-	if !resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Detail(), "interrupted") {
-		t.Fatalf("want an error that says the create was interrupted, got %v", resp.Diagnostics)
+	if resp.Diagnostics.HasError() || resp.Diagnostics.WarningsCount() != 1 ||
+		!strings.Contains(resp.Diagnostics.Warnings()[0].Detail(), "The apply was interrupted while service instance") {
+		t.Fatalf("want one warning that says the create was interrupted, and no error, got %v", resp.Diagnostics)
 	}
 	instances := testInstances(sim)
 	if len(instances) != 1 || instances[0].Status != simulator.StatusProvisioning {
 		t.Fatalf("simulator instances = %+v, want one PROVISIONING", instances)
 	}
-	var id types.String
-	resp.Diagnostics = nil
-	if diags := resp.State.GetAttribute(ctx, path.Root("id"), &id); diags.HasError() || id.ValueString() != instances[0].UUID {
-		t.Errorf("state id = %s (%v), want the instance %s", id, diags, instances[0].UUID)
+	var id, status types.String
+	resp.Diagnostics.Append(resp.State.GetAttribute(ctx, path.Root("id"), &id)...)
+	resp.Diagnostics.Append(resp.State.GetAttribute(ctx, path.Root("status"), &status)...)
+	if id.ValueString() != instances[0].UUID || status.ValueString() != simulator.StatusProvisioning {
+		t.Fatalf("state id = %s, status = %s (%v), want the instance %s, PROVISIONING", id, status, resp.Diagnostics, instances[0].UUID)
+	}
+
+	// The next plan schedules the rest as an update: status unknown, no replacement.
+	modify := fwresource.ModifyPlanResponse{Plan: tfsdk.Plan{Schema: schemaResp.Schema, Raw: resp.State.Raw}}
+	r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{State: resp.State, Plan: modify.Plan}, &modify)
+	var planned types.String
+	modify.Diagnostics.Append(modify.Plan.GetAttribute(ctx, path.Root("status"), &planned)...)
+	if modify.Diagnostics.HasError() || !planned.IsUnknown() || len(modify.RequiresReplace) > 0 {
+		t.Errorf("next plan: status %s, requires replace %v, diagnostics %v; want an update", planned, modify.RequiresReplace, modify.Diagnostics)
 	}
 }
 
@@ -626,5 +637,44 @@ func TestPrefixValidator(t *testing.T) {
 		if got := !resp.Diagnostics.HasError(); got != tc.valid {
 			t.Errorf("prefix %q: valid = %v, want %v (%v)", tc.prefix, got, tc.valid, resp.Diagnostics)
 		}
+	}
+}
+
+// Ctrl-C while a service provisions (issue: it used to be tainted, and the next plan failed on its
+// own instance): the instance stays in the state untainted, the next plan waits for it as an update,
+// and the apply after converges on the same instance, removing nothing.
+func TestAccServiceResource_interruptedProvisioning(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) { o.ProvisionDelay = 3 * time.Second })
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "")
+	out := cli.interruptApply(config, func() bool {
+		live := liveInstances(sim)
+		return len(live) == 1 && live[0].Status == simulator.StatusProvisioning
+	})
+	warnings := withSummary(diagnostics(out), "Service instance still provisioning")
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Detail, "The apply was interrupted while service instance") ||
+		!strings.Contains(warnings[0].Detail, "The next terraform apply waits for it to finish, and removes or replaces nothing") {
+		t.Fatalf("want the warning that provisioning goes on, got %v\n%s", warnings, out)
+	}
+	first, err := onlyLiveInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state := cli.mustRun("state", "show", "-no-color", serviceAddr); !strings.Contains(state, first.UUID) || strings.Contains(state, "tainted") {
+		t.Fatalf("want %s in the state, untainted:\n%s", first.UUID, state)
+	}
+
+	diags, failed := cli.plan(config, "-detailed-exitcode")
+	if len(diags) > 0 {
+		t.Errorf("the plan after the interrupt: %v", diags)
+	}
+	_ = failed // 2: changes (the update that waits) or 0: provisioning already finished
+	cli.apply(config)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != first.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after the next apply: %+v, %v; want %s PENDING_ATTACHMENT", in, err, first.UUID)
+	}
+	if out, failed := cli.run("plan", "-detailed-exitcode", "-no-color"); failed {
+		t.Fatalf("the plan after the recovering apply is not empty:\n%s", out)
 	}
 }

@@ -1,0 +1,254 @@
+package provider
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// planView is this provider process's view of the plan Terraform is making or applying: what each
+// resource of the provider plans, recorded as Terraform asks for each plan. Terraform plans every
+// resource on its own, in parallel, ordered only by references; so a check that spans resources (two
+// claims on one prefix, an attachment removed with its service, a replacement that keeps its
+// instance) cannot be made by one resource alone, and asks here instead.
+//
+// Terraform configures the provider anew for every walk (plan, apply), and each Configure makes a new
+// planView; so a plan and the apply that re-plans it never see each other's records, even in one
+// process (as in acceptance tests). Within a walk a resource is planned once, but for a replacement,
+// which the framework plans first against its prior state (recorded as replaced) and then as a create:
+// the checks accept that create as the replacement of the instance it removes first.
+//
+// What Terraform guarantees about order, and the checks rely on:
+//   - a resource is refreshed (Read) just before it is planned, in the same graph node, so a create
+//     planned right after a Read of an instance with its prefix is that resource replacing its own
+//     (tainted) instance;
+//   - the plan of a destroyed divio_service_attachment comes before the plan of destroying the
+//     divio_service it references (destroy edges follow the state's dependencies).
+type planView struct {
+	mu          sync.Mutex
+	instances   map[string]*plannedInstance   // by instance id
+	creates     map[instanceKey][]string      // services planned as new instances, by key
+	attachments map[string]*plannedAttachment // by instance id
+	slots       map[slotKey]*slotUse
+}
+
+// instanceKey is what Divio keeps unique: one instance per environment, type and prefix.
+type instanceKey struct {
+	environment, serviceType, prefix string
+}
+
+// instanceFate is what the plan does with an existing instance, as far as this walk knows.
+type instanceFate int
+
+const (
+	// fateManaged: a divio_service read it, so it is in this configuration's state; its plan is
+	// not known yet.
+	fateManaged  instanceFate = iota + 1
+	fateKept                  // planned to stay: no change, or an update
+	fateReplaced              // planned to be replaced: removed before its replacement is added
+	fateRemoved               // planned to be destroyed
+)
+
+type plannedInstance struct {
+	key     instanceKey
+	service string // catalog uuid
+	fate    instanceFate
+}
+
+type plannedAttachment struct {
+	attaches int  // attachments planned to keep it or to attach it
+	detached bool // an attachment of it is planned to be destroyed
+	// detaching is closed once detached is set, for awaitDetachment.
+	detaching chan struct{}
+}
+
+func newPlanView() *planView {
+	return &planView{
+		instances:   map[string]*plannedInstance{},
+		creates:     map[instanceKey][]string{},
+		attachments: map[string]*plannedAttachment{},
+		slots:       map[slotKey]*slotUse{},
+	}
+}
+
+// sawInstance records an instance that a divio_service read: it is in this configuration's state.
+func (v *planView) sawInstance(id string, key instanceKey, service string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, known := v.instances[id]; !known {
+		v.instances[id] = &plannedInstance{key: key, service: service, fate: fateManaged}
+	}
+}
+
+// planInstance records what the plan does with an existing instance, and reports whether that is
+// news: the first time the instance is recorded with fate.
+func (v *planView) planInstance(id string, key instanceKey, service string, fate instanceFate) (changed bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	prev := v.instances[id]
+	v.instances[id] = &plannedInstance{key: key, service: service, fate: fate}
+	return prev == nil || prev.fate != fate
+}
+
+// holderFate says what the plan does with the existing instance id, which holds the key that a
+// create wants; known is false when no resource of this configuration has it. An instance that was
+// read but not planned since is the creating resource's own, which Terraform replaces because it is
+// tainted or was asked to (-replace): it is then recorded as replaced, and ownReplaced is true.
+func (v *planView) holderFate(id string) (fate instanceFate, known, ownReplaced bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	in, known := v.instances[id]
+	if !known {
+		return 0, false, false
+	}
+	if in.fate == fateManaged {
+		in.fate = fateReplaced
+		return fateReplaced, true, true
+	}
+	return in.fate, true, false
+}
+
+// keep records an existing instance planned to stay, and returns the services of the creates this
+// walk planned for its key: each would need the prefix that the kept instance holds.
+func (v *planView) keep(id string, key instanceKey) (claimedBy []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	in := v.instances[id]
+	if in == nil {
+		in = &plannedInstance{key: key}
+		v.instances[id] = in
+	}
+	in.fate = fateKept
+	return append(claimedBy, v.creates[in.key]...)
+}
+
+// claimKey records a create planned for key and returns the services of the creates planned for
+// the same key before it in this walk: Divio keeps one instance per key.
+func (v *planView) claimKey(key instanceKey, service string) (earlier []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	earlier = append(earlier, v.creates[key]...)
+	v.creates[key] = append(v.creates[key], service)
+	return earlier
+}
+
+func (v *planView) attachment(id string) *plannedAttachment {
+	a := v.attachments[id]
+	if a == nil {
+		a = &plannedAttachment{detaching: make(chan struct{})}
+		v.attachments[id] = a
+	}
+	return a
+}
+
+// planAttachment records an attachment planned to keep or attach instance id, and reports what else
+// the plan does with attachments of it: others is how many other attachments of it it keeps or adds,
+// detached whether it destroys one.
+func (v *planView) planAttachment(id string) (others int, detached bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	a := v.attachment(id)
+	others = a.attaches
+	a.attaches++
+	return others, a.detached
+}
+
+// planDetachment records an attachment of instance id planned to be destroyed, and reports how many
+// attachments of it the plan keeps or adds.
+func (v *planView) planDetachment(id string) (attaches int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	a := v.attachment(id)
+	if !a.detached {
+		a.detached = true
+		close(a.detaching)
+	}
+	return a.attaches
+}
+
+// awaitDetachment reports whether the plan destroys an attachment of instance id, waiting up to
+// patience for that plan to arrive. Terraform plans a destroyed attachment before the service it
+// references when it destroys everything (terraform destroy), but in a normal plan the two removed
+// resources may be planned together, in either order; the wait bounds how long the service's plan
+// gives the attachment's to catch up.
+func (v *planView) awaitDetachment(ctx context.Context, id string, patience time.Duration) bool {
+	v.mu.Lock()
+	a := v.attachment(id)
+	detached, detaching := a.detached, a.detaching
+	v.mu.Unlock()
+	if detached {
+		return true
+	}
+	timer := time.NewTimer(patience)
+	defer timer.Stop()
+	select {
+	case <-detaching:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// slotKey is one service (catalog uuid) of one organisation's subscription.
+type slotKey struct{ organisation, service string }
+
+// slotUse counts what this walk plans and does with the instances of one service of a subscription,
+// so that the creates of one plan are counted against the free instances together, also when the
+// apply walk re-plans them while it adds and removes instances.
+type slotUse struct {
+	planned   int // creates planned
+	replacing int // instances planned to be replaced: each is removed before its replacement is added
+	created   int // instances added by this walk
+	removed   int // instances removed by this walk
+	// free is what the API said was left when first asked, and created and removed were then.
+	free                   *int
+	createdAt0, removedAt0 int
+}
+
+func (v *planView) slot(k slotKey) *slotUse {
+	s := v.slots[k]
+	if s == nil {
+		s = &slotUse{}
+		v.slots[k] = s
+	}
+	return s
+}
+
+// claimSlot records a create planned for k and reports whether the subscription has room for every
+// create of k this walk planned and has not carried out yet. freeNow is what the API says is left.
+func (v *planView) claimSlot(k slotKey, freeNow int) (pending, free int, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.slot(k)
+	if s.free == nil {
+		// The API's count already reflects what this walk did before asking; later changes are
+		// counted from here on.
+		s.free, s.createdAt0, s.removedAt0 = &freeNow, s.created, s.removed
+	}
+	s.planned++
+	free = *s.free - (s.created - s.createdAt0) + (s.removed - s.removedAt0) + max(0, s.replacing-s.removed)
+	pending = s.planned - s.created
+	return pending, free, pending <= free
+}
+
+// replacing records an instance of k planned to be replaced: its removal frees a slot for its
+// replacement.
+func (v *planView) replacing(k slotKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.slot(k).replacing++
+}
+
+// added and removedInstance record what the apply walk did, for claimSlot.
+func (v *planView) added(k slotKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.slot(k).created++
+}
+
+func (v *planView) removedInstance(k slotKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.slot(k).removed++
+}

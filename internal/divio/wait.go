@@ -66,8 +66,18 @@ func (c *Client) WaitForInstance(ctx context.Context, id, what string, until fun
 // WaitForDeployment polls a deployment until it ends. A deployment that ends in failure
 // returns a *DeploymentFailedError along with the deployment.
 func (c *Client) WaitForDeployment(ctx context.Context, id string) (*Deployment, error) {
+	return c.WaitForDeploymentProgress(ctx, id, nil)
+}
+
+// WaitForDeploymentProgress is WaitForDeployment that hands every reading of the deployment to
+// progress (if not nil), for callers that report its percent.
+func (c *Client) WaitForDeploymentProgress(ctx context.Context, id string, progress func(*Deployment)) (*Deployment, error) {
 	d, err := pollFor(ctx, c, "deployment "+id+" to finish", func(ctx context.Context) (*Deployment, error) {
-		return c.GetDeployment(ctx, id)
+		d, err := c.GetDeployment(ctx, id)
+		if err == nil && progress != nil {
+			progress(d)
+		}
+		return d, err
 	}, (*Deployment).Finished)
 	if err != nil {
 		return d, err

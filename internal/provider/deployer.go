@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 )
@@ -21,16 +24,25 @@ const (
 	// sharedDeployTimeout bounds the work a batch does for all its members, which does not end
 	// with any one member's context; each member stops waiting at its own timeout.
 	sharedDeployTimeout = 6 * time.Hour
+	// undoTimeout bounds undoing the marks of a batch that everyone left (Ctrl-C).
+	undoTimeout = 30 * time.Second
 )
 
-// errNobodyWaiting ends a batch whose members all gave up before it started: nobody wants its
-// deployment any more.
+// errNobodyWaiting ends a batch whose members all gave up before its deployment started: nobody
+// wants it any more, so it does not start, and the marks made for it are undone.
 var errNobodyWaiting = errors.New("every caller gave up before the deployment started")
 
-// deployer starts the deployments of this provider process. An environment deploys everything
-// marked on it at once, and only one deployment of it may run at a time; so callers for the same
-// environment gather into a batch that starts one deployment they all wait on, instead of one
-// deployment each, one after the other.
+// deployer carries out the attachments and detachments of this provider process with as few
+// deployments as it can. On Divio a deployment rebuilds and restarts the application; it acts on
+// the marks the environment's instances carried when it started, and only one runs per environment
+// at a time. So:
+//   - callers for one environment gather into a batch, whose instances are marked together just
+//     before the one deployment that carries all of them out (marking late, rather than when each
+//     caller arrives, keeps a run killed in between from leaving marks that no deployment follows);
+//   - before it starts a deployment, a batch looks for one already running (another workspace's,
+//     the Control Panel's, or a retry's whose answer was lost), as the Divio CLI does; it waits for
+//     it, then deploys only for the members that one did not carry out;
+//   - a member whose instance is already as it wants needs no deployment at all.
 type deployer struct {
 	client *divio.Client
 	cache  *apiCache
@@ -41,6 +53,35 @@ type deployer struct {
 	last map[string]*deployBatch
 }
 
+// deployChange is what a caller wants of an instance; instance is empty for a deployment wanted
+// for its own sake (divio_deployment), which only a deployment started after the call satisfies.
+type deployChange struct {
+	instance string
+	attach   bool // attached, else detached
+}
+
+// deployOutcome is what a caller learns of its change.
+type deployOutcome struct {
+	// Deployment carried the change out: nil when none was needed, or (with an error) the one
+	// that was running for it when the error came.
+	Deployment *divio.Deployment
+	// Instance is the instance as last read, if it was read.
+	Instance *divio.ServiceInstance
+	// Marked reports that the instance was marked for the change: if the call failed, a
+	// deployment may still carry the mark out, or the batch undid it when nobody waited any more.
+	Marked bool
+}
+
+// member is one caller of a batch. gone and marked are guarded by deployer.mu.
+type member struct {
+	change  deployChange
+	gone    bool // the caller gave up
+	marked  bool
+	done    chan struct{}
+	outcome deployOutcome
+	err     error
+}
+
 // deployBatch is the callers that one deployment serves.
 type deployBatch struct {
 	environmentID string
@@ -49,14 +90,14 @@ type deployBatch struct {
 	// joined tells the gathering that a member arrived, restarting its quiet window.
 	joined chan struct{}
 
-	// closed and waiting are guarded by deployer.mu.
-	closed  bool // started: new callers form the next batch
-	waiting int  // members that have not given up
+	// closed, members, running and abandoned are guarded by deployer.mu.
+	closed    bool // started: new callers form the next batch
+	members   []*member
+	running   *divio.Deployment // the deployment the batch waits for, once it waits for one
+	abandoned bool
 
-	// done is closed once deployment and err are set; they do not change after.
-	done       chan struct{}
-	deployment *divio.Deployment
-	err        error
+	abandon chan struct{} // closed when every member has given up
+	done    chan struct{} // closed once every member is finished
 }
 
 func newDeployer(client *divio.Client, cache *apiCache, window time.Duration) *deployer {
@@ -66,26 +107,52 @@ func newDeployer(client *divio.Client, cache *apiCache, window time.Duration) *d
 	return &deployer{client: client, cache: cache, window: window, last: map[string]*deployBatch{}}
 }
 
-// Deploy runs a deployment of the environment that starts after this call began, and waits
-// for it to end. A failed deployment returns *divio.DeploymentFailedError, with the deployment.
+// Attach has instanceID attached by a deployment of its environment, and waits until it is.
+func (d *deployer) Attach(ctx context.Context, environmentID, instanceID string) (deployOutcome, error) {
+	return d.request(ctx, environmentID, deployChange{instance: instanceID, attach: true})
+}
+
+// Detach has instanceID detached by a deployment of its environment, and waits until it is.
+func (d *deployer) Detach(ctx context.Context, environmentID, instanceID string) (deployOutcome, error) {
+	return d.request(ctx, environmentID, deployChange{instance: instanceID})
+}
+
+// Deploy runs a deployment of the environment that starts after this call began, and waits for
+// it. A failed deployment returns *divio.DeploymentFailedError, with the deployment.
 func (d *deployer) Deploy(ctx context.Context, environmentID string) (*divio.Deployment, error) {
-	b := d.join(ctx, environmentID)
+	out, err := d.request(ctx, environmentID, deployChange{})
+	return out.Deployment, err
+}
+
+func (d *deployer) request(ctx context.Context, environmentID string, change deployChange) (deployOutcome, error) {
+	m := &member{change: change, done: make(chan struct{})}
+	b := d.join(ctx, environmentID, m)
 	select {
-	case <-b.done:
-		return b.deployment, b.err
+	case <-m.done:
+		return m.outcome, m.err
 	case <-ctx.Done():
-		d.leave(b)
-		return nil, fmt.Errorf("gave up waiting for the deployment of environment %s: %w", environmentID, ctx.Err())
 	}
+	outcome := d.leave(b, m)
+	if outcome.Marked && d.abandoned(b) {
+		// The last caller to give up waits, briefly, for the batch to undo its marks (or for the
+		// deployment that carries them out to be known), so that what it reports is what is left.
+		select {
+		case <-b.done:
+			outcome = m.outcome
+		case <-time.After(undoTimeout):
+		}
+	}
+	return outcome, fmt.Errorf("gave up waiting for the deployment of environment %s: %w", environmentID, ctx.Err())
 }
 
 // join adds the caller to the environment's gathering batch, or opens one.
-func (d *deployer) join(ctx context.Context, environmentID string) *deployBatch {
+func (d *deployer) join(ctx context.Context, environmentID string, m *member) *deployBatch {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b := d.last[environmentID]
 	if b == nil || b.closed {
-		b = &deployBatch{environmentID: environmentID, prev: b, joined: make(chan struct{}, 1), done: make(chan struct{})}
+		b = &deployBatch{environmentID: environmentID, prev: b, joined: make(chan struct{}, 1),
+			abandon: make(chan struct{}), done: make(chan struct{})}
 		d.last[environmentID] = b
 		// The batch's work outlives this caller if it gives up; the values (loggers) are kept.
 		go d.run(context.WithoutCancel(ctx), b)
@@ -95,17 +162,31 @@ func (d *deployer) join(ctx context.Context, environmentID string) *deployBatch 
 		default: // a signal is already pending; one is enough
 		}
 	}
-	b.waiting++
+	b.members = append(b.members, m)
 	return b
 }
 
-func (d *deployer) leave(b *deployBatch) {
+// leave records that a caller gave up, and says what it leaves behind. When nobody is left, the
+// batch is abandoned: it stops waiting, and undoes the marks that no deployment carries out.
+func (d *deployer) leave(b *deployBatch, m *member) deployOutcome {
 	d.mu.Lock()
-	b.waiting--
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	m.gone = true
+	if !b.abandoned && !slices.ContainsFunc(b.members, func(m *member) bool { return !m.gone }) {
+		b.abandoned = true
+		close(b.abandon)
+	}
+	return deployOutcome{Deployment: b.running, Marked: m.marked}
 }
 
-// run gathers the batch, waits for the previous one to end, and runs the batch's deployment.
+func (d *deployer) abandoned(b *deployBatch) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return b.abandoned
+}
+
+// run gathers the batch, waits for the previous one to end, marks its members' instances and has
+// a deployment carry the marks out.
 func (d *deployer) run(ctx context.Context, b *deployBatch) {
 	defer d.finish(b)
 	d.gather(b)
@@ -116,14 +197,22 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 		// those of this environment should find this batch still gathering.
 		d.gather(b)
 	}
-	if !d.close(b) {
-		b.err = errNobodyWaiting
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, sharedDeployTimeout)
 	defer cancel()
-	b.deployment, b.err = d.deploy(ctx, b.environmentID)
-	// Whatever the outcome, the deployment may have changed the environment's instances.
+	// Waiting stops when every member has given up; undoing marks then must not.
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	go func() {
+		select {
+		case <-b.abandon:
+			stopWaiting()
+		case <-waitCtx.Done():
+		}
+	}()
+	d.close(b)
+	d.mark(waitCtx, b)
+	d.carryOut(waitCtx, ctx, b)
+	// Whatever the outcome, the environment's instances may have changed.
 	d.cache.ForgetInstances(b.environmentID)
 }
 
@@ -145,15 +234,19 @@ func (d *deployer) gather(b *deployBatch) {
 	}
 }
 
-// close stops the batch taking members, and reports whether any is still waiting.
-func (d *deployer) close(b *deployBatch) bool {
+// close stops the batch taking members.
+func (d *deployer) close(b *deployBatch) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b.closed = true
-	return b.waiting > 0
 }
 
+// finish ends every member not finished yet (with errNobodyWaiting: nobody is left to tell), and
+// the batch.
 func (d *deployer) finish(b *deployBatch) {
+	for _, m := range d.pending(b) {
+		d.end(m, deployOutcome{Marked: m.marked}, errNobodyWaiting)
+	}
 	close(b.done)
 	d.mu.Lock()
 	if d.last[b.environmentID] == b {
@@ -162,21 +255,298 @@ func (d *deployer) finish(b *deployBatch) {
 	d.mu.Unlock()
 }
 
-// deploy starts a deployment and waits for it to end.
-func (d *deployer) deploy(ctx context.Context, environmentID string) (*divio.Deployment, error) {
-	var started *divio.Deployment
-	// While another deployment of the environment runs (started outside this process, or by a
-	// retry whose first answer was lost) the API refuses a new one: wait, and try again.
-	err := d.client.Poll(ctx, "the running deployment of environment "+environmentID+" to end", func(ctx context.Context) (bool, error) {
-		var err error
-		started, err = d.client.CreateDeployment(ctx, environmentID)
-		if errors.Is(err, divio.ErrConflict) {
-			return false, nil
+// pending returns the members not finished yet, gone or not.
+func (d *deployer) pending(b *deployBatch) []*member {
+	var out []*member
+	for _, m := range b.members {
+		select {
+		case <-m.done:
+		default:
+			out = append(out, m)
 		}
-		return err == nil, err
-	})
-	if err != nil {
-		return nil, err
 	}
-	return d.client.WaitForDeployment(ctx, started.UUID)
+	return out
+}
+
+func (d *deployer) end(m *member, outcome deployOutcome, err error) {
+	d.mu.Lock()
+	outcome.Marked = m.marked
+	d.mu.Unlock()
+	m.outcome, m.err = outcome, err
+	close(m.done)
+}
+
+// mark marks each member's instance for its change. A member whose instance is already as it
+// wants is done without a deployment; one that gave up before its turn is left alone.
+func (d *deployer) mark(ctx context.Context, b *deployBatch) {
+	envVars := d.lastDeploymentVariables(ctx, b.environmentID)
+	for _, m := range d.pending(b) {
+		if m.change.instance == "" {
+			continue
+		}
+		inst, err := d.client.GetServiceInstance(ctx, m.change.instance)
+		if err != nil {
+			d.end(m, deployOutcome{}, err)
+			continue
+		}
+		if satisfied(inst, m.change, envVars) {
+			d.end(m, deployOutcome{Instance: inst}, nil)
+			continue
+		}
+		d.mu.Lock()
+		gone := m.gone
+		m.marked = !gone
+		d.mu.Unlock()
+		if gone {
+			d.end(m, deployOutcome{Instance: inst}, errNobodyWaiting)
+			continue
+		}
+		if m.change.attach {
+			err = d.client.AttachServiceInstance(ctx, inst.UUID)
+		} else {
+			err = d.client.DetachServiceInstance(ctx, inst.UUID)
+		}
+		if err != nil {
+			d.end(m, deployOutcome{Instance: inst}, err)
+			continue
+		}
+		// Attaching an instance whose detachment was pending cancels it, and detaching one only
+		// marked clears the mark: either may be all the change needs.
+		if inst, err = d.client.GetServiceInstance(ctx, inst.UUID); err == nil && satisfied(inst, m.change, envVars) {
+			d.end(m, deployOutcome{Instance: inst}, nil)
+		}
+	}
+}
+
+// carryOut has the batch's marks carried out: by a deployment already running if it does, else
+// by one it starts. It deploys only while a member still needs it. ctx ends when every member has
+// given up; undoCtx, for undoing their marks then, does not.
+func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
+	for {
+		pending := d.pending(b)
+		if len(pending) == 0 {
+			return
+		}
+		if d.abandoned(b) {
+			d.undo(undoCtx, b, pending)
+			return
+		}
+		latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: b.environmentID})
+		if err != nil {
+			d.endAll(pending, deployOutcome{}, err)
+			return
+		}
+		if latest != nil && !latest.Finished() {
+			// Another deployment runs: it carries out the marks made before it started. Wait, and
+			// see which members still need one of their own.
+			finished, err := d.follow(ctx, b, latest)
+			var failed *divio.DeploymentFailedError
+			switch {
+			case d.abandoned(b):
+				continue // undone at the top
+			case err != nil && !errors.As(err, &failed):
+				d.endAll(pending, deployOutcome{Deployment: latest}, err)
+				return
+			}
+			d.settle(ctx, b, finished, false)
+			continue
+		}
+		started, err := d.client.CreateDeployment(ctx, b.environmentID)
+		if errors.Is(err, divio.ErrConflict) {
+			continue // one started since the look-up: wait for it instead
+		}
+		if err != nil {
+			d.endAll(pending, deployOutcome{}, err)
+			return
+		}
+		finished, err := d.follow(ctx, b, started)
+		if err != nil {
+			d.endAll(d.pending(b), deployOutcome{Deployment: finished}, err)
+			return
+		}
+		d.settle(ctx, b, finished, true)
+		for _, m := range d.pending(b) {
+			d.end(m, deployOutcome{Deployment: finished}, d.notCarriedOut(m, finished))
+		}
+		return
+	}
+}
+
+func (d *deployer) endAll(members []*member, outcome deployOutcome, err error) {
+	for _, m := range members {
+		d.end(m, outcome, err)
+	}
+}
+
+// follow waits for a deployment to end, logging its progress, and records it as the one the batch
+// waits for.
+func (d *deployer) follow(ctx context.Context, b *deployBatch, dep *divio.Deployment) (*divio.Deployment, error) {
+	d.mu.Lock()
+	b.running = dep
+	d.mu.Unlock()
+	reported := -1.0
+	return d.client.WaitForDeploymentProgress(ctx, dep.UUID, func(p *divio.Deployment) {
+		if p.Percent > reported {
+			reported = p.Percent
+			tflog.Info(ctx, fmt.Sprintf("Deployment %s of environment %s: %.0f%%", p.UUID, b.environmentID, p.Percent))
+		}
+	})
+}
+
+// settle ends the members whose instance the finished deployment left as they want. A deployment
+// wanted for its own sake is settled only by one the batch started (own).
+func (d *deployer) settle(ctx context.Context, b *deployBatch, finished *divio.Deployment, own bool) {
+	for _, m := range d.pending(b) {
+		if m.change.instance == "" {
+			if own {
+				d.end(m, deployOutcome{Deployment: finished}, nil)
+			}
+			continue
+		}
+		inst, err := d.client.GetServiceInstance(ctx, m.change.instance)
+		if err != nil {
+			d.end(m, deployOutcome{Deployment: finished}, err)
+			continue
+		}
+		if !statusSatisfied(inst, m.change) {
+			if own {
+				d.end(m, deployOutcome{Deployment: finished, Instance: inst}, d.notCarriedOut(m, finished))
+			}
+			continue
+		}
+		d.end(m, deployOutcome{Deployment: finished, Instance: inst}, variablesCheck(inst, m.change, finished))
+	}
+}
+
+// notCarriedOut is the error of a member that a successful deployment of its own batch did not
+// serve: someone changed the instance's mark outside Terraform while it deployed.
+func (d *deployer) notCarriedOut(m *member, dep *divio.Deployment) error {
+	if m.change.instance == "" {
+		return nil
+	}
+	return &changeUndoneError{Deployment: dep, Instance: m.change.instance, Attach: m.change.attach}
+}
+
+// undo clears the marks of a batch that everybody left before a deployment of its own started: a
+// mark left behind would be carried out, unasked, by whatever deploys the environment next.
+func (d *deployer) undo(ctx context.Context, b *deployBatch, members []*member) {
+	ctx, cancel := context.WithTimeout(ctx, undoTimeout)
+	defer cancel()
+	for _, m := range members {
+		d.mu.Lock()
+		marked := m.marked
+		d.mu.Unlock()
+		if marked {
+			var err error
+			if m.change.attach {
+				err = d.client.DetachServiceInstance(ctx, m.change.instance)
+			} else {
+				err = d.client.AttachServiceInstance(ctx, m.change.instance)
+			}
+			if err == nil {
+				d.mu.Lock()
+				m.marked = false
+				d.mu.Unlock()
+			} else {
+				tflog.Warn(ctx, "Cannot undo the mark of an instance whose deployment nobody waits for", map[string]any{"instance": m.change.instance, "error": err.Error()})
+			}
+		}
+		d.end(m, deployOutcome{Deployment: b.running}, errNobodyWaiting)
+	}
+}
+
+// lastDeploymentVariables returns the names of the variables the environment's last finished
+// deployment gave the application, or nil when that is not known.
+func (d *deployer) lastDeploymentVariables(ctx context.Context, environmentID string) []string {
+	env, err := d.client.GetEnvironment(ctx, environmentID)
+	if err != nil || env.LastFinishedDeployment == nil || env.LastFinishedDeployment.Success == nil || !*env.LastFinishedDeployment.Success {
+		return nil
+	}
+	return env.LastFinishedDeployment.EnvironmentVariables
+}
+
+// statusSatisfied reports whether an instance's status is as the change wants.
+func statusSatisfied(inst *divio.ServiceInstance, change deployChange) bool {
+	if change.attach {
+		return inst.Status == divio.StatusAttached && !inst.AttachRequested
+	}
+	return inst.Status != divio.StatusAttached && inst.Status != divio.StatusPendingDetachment && !inst.AttachRequested
+}
+
+// satisfied reports whether an instance needs no deployment for the change: its status is as
+// wanted and, for an attachment, the application got its variables from the last deployment when
+// that is known (an instance that reads ATTACHED without them is deployed again).
+func satisfied(inst *divio.ServiceInstance, change deployChange, lastVariables []string) bool {
+	if !statusSatisfied(inst, change) {
+		return false
+	}
+	return !change.attach || lastVariables == nil || missingVariables(inst, lastVariables) == nil
+}
+
+// missingVariables returns the names of the instance's variables that are not among names.
+func missingVariables(inst *divio.ServiceInstance, names []string) []string {
+	var missing []string
+	for _, n := range envVarNames(inst.Type, inst.Prefix) {
+		if !slices.Contains(names, n) {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// variablesCheck confirms a change by the variables the deployment gave the application, when the
+// API lists them: an attached instance's are there, a detached one's are gone.
+func variablesCheck(inst *divio.ServiceInstance, change deployChange, dep *divio.Deployment) error {
+	if dep == nil || dep.EnvironmentVariables == nil {
+		return nil
+	}
+	if change.attach {
+		if missing := missingVariables(inst, dep.EnvironmentVariables); len(missing) > 0 {
+			return &variablesMissingError{Deployment: dep, Instance: inst, Missing: missing}
+		}
+		return nil
+	}
+	var left []string
+	for _, n := range envVarNames(inst.Type, inst.Prefix) {
+		if slices.Contains(dep.EnvironmentVariables, n) {
+			left = append(left, n)
+		}
+	}
+	if len(left) > 0 {
+		return &variablesMissingError{Deployment: dep, Instance: inst, Missing: left, Detached: true}
+	}
+	return nil
+}
+
+// variablesMissingError reports an instance that reads as the change wants, whose variables the
+// deployment did not give the application (or, detached, did not take away).
+type variablesMissingError struct {
+	Deployment *divio.Deployment
+	Instance   *divio.ServiceInstance
+	Missing    []string
+	Detached   bool
+}
+
+func (e *variablesMissingError) Error() string {
+	if e.Detached {
+		return fmt.Sprintf("service instance %s reads %s, but deployment %s still gave the application its variables %v",
+			e.Instance.UUID, e.Instance.Status, e.Deployment.UUID, e.Missing)
+	}
+	return fmt.Sprintf("service instance %s reads %s, but deployment %s did not give the application its variables %v",
+		e.Instance.UUID, e.Instance.Status, e.Deployment.UUID, e.Missing)
+}
+
+// changeUndoneError reports a change that a successful deployment of the batch did not carry out.
+type changeUndoneError struct {
+	Deployment *divio.Deployment
+	Instance   string
+	Attach     bool
+}
+
+func (e *changeUndoneError) Error() string {
+	what := "detached"
+	if e.Attach {
+		what = "attached"
+	}
+	return fmt.Sprintf("deployment %s succeeded, but service instance %s was not %s: its mark was probably changed outside Terraform while it deployed", e.Deployment.UUID, e.Instance, what)
 }

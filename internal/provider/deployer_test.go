@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -14,11 +15,11 @@ import (
 
 var deployerTestEnvID = simulator.EnvironmentID("demo-app", "test")
 
-// newTestDeployer serves a simulator whose deployments last deployDelay, and returns a deployer
-// that gathers for 20ms against it.
-func newTestDeployer(t *testing.T, deployDelay time.Duration) (*deployer, *divio.Client, *simulator.Simulator) {
+// testSimulator serves a simulator whose deployments last deployDelay, and returns a client that
+// polls it quickly.
+func testSimulator(t *testing.T, opts simulator.Options) (*divio.Client, *simulator.Simulator) {
 	t.Helper()
-	sim, err := simulator.New(simulator.Options{DeployDelay: deployDelay})
+	sim, err := simulator.New(opts)
 	if err != nil {
 		t.Fatalf("starting the simulator: %v", err)
 	}
@@ -36,26 +37,48 @@ func newTestDeployer(t *testing.T, deployDelay time.Duration) (*deployer, *divio
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newDeployer(client, newAPICache(client), 20*time.Millisecond), client, sim
+	return client, sim
+}
+
+// newTestDeployer returns a deployer that gathers for 20ms, as one provider process, against a
+// simulator whose deployments last deployDelay.
+func newTestDeployer(t *testing.T, deployDelay time.Duration) (*deployer, *divio.Client, *simulator.Simulator) {
+	t.Helper()
+	client, sim := testSimulator(t, simulator.Options{DeployDelay: deployDelay})
+	return deployerFor(client), client, sim
+}
+
+func deployerFor(client *divio.Client) *deployer {
+	return newDeployer(client, newAPICache(client), 20*time.Millisecond)
 }
 
 type deployResult struct {
-	deployment *divio.Deployment
-	err        error
+	outcome deployOutcome
+	err     error
 }
 
-// deployConcurrently calls Deploy n times at once and returns the results once all are back.
-func deployConcurrently(ctx context.Context, d *deployer, n int) []deployResult {
-	results := make([]deployResult, n)
+// attachConcurrently attaches every instance at once and returns the results once all are back.
+func attachConcurrently(ctx context.Context, d *deployer, envID string, ids []string) []deployResult {
+	results := make([]deployResult, len(ids))
 	var wg sync.WaitGroup
-	for i := range n {
+	for i, id := range ids {
 		wg.Go(func() {
-			dep, err := d.Deploy(ctx, deployerTestEnvID)
-			results[i] = deployResult{dep, err}
+			out, err := d.Attach(ctx, envID, id)
+			results[i] = deployResult{out, err}
 		})
 	}
 	wg.Wait()
 	return results
+}
+
+// addProvisioned adds n provisioned postgres instances with prefixes P0, P1, ...
+func addProvisioned(t *testing.T, client *divio.Client, envID string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("P%d", i), true).UUID
+	}
+	return ids
 }
 
 // waitForWorkingDeployment returns once the simulator runs a deployment.
@@ -71,142 +94,297 @@ func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
 	t.Fatal("no deployment started")
 }
 
-func TestDeployerConcurrentCallersShareOneDeployment(t *testing.T) {
-	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := addTestInstance(t, client, deployerTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-
-	results := deployConcurrently(t.Context(), d, 10)
-
-	if got := len(testDeployments(sim)); got != 1 {
-		t.Fatalf("10 concurrent callers started %d deployments, want 1", got)
-	}
-	for i, r := range results {
-		if r.err != nil {
-			t.Fatalf("caller %d: %v", i, r.err)
+func expectStatus(t *testing.T, sim *simulator.Simulator, status string, marked bool, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if in := simInstanceOf(t, sim, id); in.Status != status || in.AttachRequested != marked {
+			t.Errorf("instance %s is %s (marked %v), want %s (marked %v)", id, in.Status, in.AttachRequested, status, marked)
 		}
-		if r.deployment.UUID != testDeployments(sim)[0].UUID || r.deployment.Status != divio.DeploymentSuccess {
-			t.Errorf("caller %d got deployment %+v, want the simulator's only one, succeeded", i, r.deployment)
-		}
-	}
-	if got := simInstanceOf(t, sim, inst.UUID).Status; got != simulator.StatusAttached {
-		t.Errorf("the marked instance is %s after the deployment, want ATTACHED", got)
 	}
 }
 
-func TestDeployerCallersDuringADeploymentShareTheNextOne(t *testing.T) {
-	d, _, sim := newTestDeployer(t, 150*time.Millisecond)
+func TestDeployerConcurrentAttachmentsShareOneDeployment(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 4)
 
-	var first []deployResult
-	done := make(chan struct{})
-	go func() {
-		first = deployConcurrently(t.Context(), d, 3)
-		close(done)
-	}()
-	waitForWorkingDeployment(t, sim)
-	second := deployConcurrently(t.Context(), d, 5)
-	<-done
+	results := attachConcurrently(t.Context(), d, deployerTestEnvID, ids)
 
 	deps := testDeployments(sim)
-	if len(deps) != 2 {
-		t.Fatalf("callers during a running deployment led to %d deployments in all, want 2", len(deps))
+	if len(deps) != 1 {
+		t.Fatalf("4 concurrent attachments started %d deployments, want 1", len(deps))
 	}
-	if !deps[1].StartedAt.After(*deps[0].EndedAt) && !deps[1].StartedAt.Equal(*deps[0].EndedAt) {
-		t.Errorf("the second deployment started at %v, before the first ended at %v", deps[1].StartedAt, *deps[0].EndedAt)
-	}
-	for i, r := range first {
-		if r.err != nil || r.deployment.UUID != deps[0].UUID {
-			t.Errorf("first caller %d: %+v, %v; want deployment %s", i, r.deployment, r.err, deps[0].UUID)
+	for i, r := range results {
+		if r.err != nil || r.outcome.Deployment == nil || r.outcome.Deployment.UUID != deps[0].UUID || !r.outcome.Marked {
+			t.Errorf("caller %d: %+v, %v; want deployment %s", i, r.outcome, r.err, deps[0].UUID)
 		}
 	}
-	for i, r := range second {
-		if r.err != nil || r.deployment.UUID != deps[1].UUID {
-			t.Errorf("second caller %d: %+v, %v; want deployment %s", i, r.deployment, r.err, deps[1].UUID)
-		}
+	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+}
+
+// An instance already attached, whose variables the application has, needs no deployment; one that
+// reads ATTACHED without them (a deployment that did not give them) is deployed again.
+func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 0)
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
+	if err != nil || out.Deployment != nil || out.Marked {
+		t.Errorf("attaching an attached instance: %+v, %v; want no deployment, no mark", out, err)
+	}
+	if got := len(testDeployments(sim)); got != 1 {
+		t.Errorf("%d deployments, want 1", got)
+	}
+
+	// The next deployment reads ATTACHED but does not give the application the variables.
+	more := addProvisioned(t, client, simulator.EnvironmentID("demo-app", "live"), 1)
+	sim.DropVariablesNextDeploy()
+	_, err = d.Attach(t.Context(), simulator.EnvironmentID("demo-app", "live"), more[0])
+	var missing *variablesMissingError
+	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0] != "P0_DATABASE_DSN" {
+		t.Fatalf("attach through a deployment that dropped the variables: %v; want the variables reported missing", err)
+	}
+	expectStatus(t, sim, simulator.StatusAttached, false, more[0])
+	out, err = d.Attach(t.Context(), simulator.EnvironmentID("demo-app", "live"), more[0])
+	if err != nil || out.Deployment == nil {
+		t.Errorf("attaching it again: %+v, %v; want a deployment that gives the variables", out, err)
 	}
 }
 
-func TestDeployerWaitsOutADeploymentStartedElsewhere(t *testing.T) {
+// A deployment that was running before the instances were marked does not carry them out: the
+// batch waits for it, then deploys once.
+func TestDeployerWaitsOutADeploymentStartedBeforeItsMarks(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 2)
 	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	dep, err := d.Deploy(t.Context(), deployerTestEnvID)
-	if err != nil {
-		t.Fatalf("Deploy while another deployment ran: %v", err)
-	}
-	if dep.UUID == outside.UUID {
-		t.Fatal("Deploy returned the deployment started before it was called, which does not include the caller's changes")
-	}
+	results := attachConcurrently(t.Context(), d, deployerTestEnvID, ids)
 	deps := testDeployments(sim)
-	if len(deps) != 2 || deps[1].UUID != dep.UUID || deps[1].StartedAt.Before(*deps[0].EndedAt) {
-		t.Errorf("deployments %+v: want the outside one, then Deploy's, started after the first ended", deps)
+	if len(deps) != 2 || deps[0].UUID != outside.UUID || deps[1].StartedAt.Before(*deps[0].EndedAt) {
+		t.Fatalf("deployments %+v: want the outside one, then one started after it ended", deps)
+	}
+	for i, r := range results {
+		if r.err != nil || r.outcome.Deployment.UUID != deps[1].UUID {
+			t.Errorf("caller %d: %+v, %v; want deployment %s", i, r.outcome, r.err, deps[1].UUID)
+		}
+	}
+	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+}
+
+// A deployment started after the instances were marked carries them out: the batch waits for it and
+// starts none of its own (as the Divio CLI follows a running deployment instead of starting one).
+func TestDeployerFollowsADeploymentThatCarriesItsMarks(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
+	if err != nil || out.Deployment == nil || out.Deployment.UUID != outside.UUID {
+		t.Fatalf("attach: %+v, %v; want the outside deployment %s", out, err, outside.UUID)
+	}
+	if got := len(testDeployments(sim)); got != 1 {
+		t.Errorf("%d deployments, want 1", got)
+	}
+}
+
+// Workspaces are provider processes of their own: four applying three attachments each to one
+// environment at the same moment take at most two deployments, the first and one for what was
+// marked while it ran; and exactly one when everything was marked before the first started.
+func TestDeployerWorkspacesShareDeployments(t *testing.T) {
+	envID := simulator.EnvironmentID("bench-app-1", "live")
+	for _, markedFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("all marked before the first deployment: %v", markedFirst), func(t *testing.T) {
+			client, sim := testSimulator(t, simulator.Options{Dataset: simulator.DatasetBench, DeployDelay: 200 * time.Millisecond})
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			var all []string
+			for w := range 4 {
+				ids := make([]string, 3)
+				for i := range ids {
+					ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("W%dI%d", w, i), true).UUID
+					if markedFirst {
+						if err := client.AttachServiceInstance(t.Context(), ids[i]); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				all = append(all, ids...)
+				d := deployerFor(client) // a process of its own
+				wg.Go(func() {
+					<-start
+					for i, r := range attachConcurrently(t.Context(), d, envID, ids) {
+						if r.err != nil {
+							t.Errorf("workspace %d, attachment %d: %v", w, i, r.err)
+						}
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			got, want := len(sim.Deployments()), 2
+			if markedFirst {
+				want = 1
+			}
+			t.Logf("4 workspaces, 12 attachments: %d deployments", got)
+			if got > want || got == 0 {
+				t.Errorf("4 workspaces took %d deployments, want at most %d", got, want)
+			}
+			expectStatusIn(t, sim, envID, simulator.StatusAttached, all)
+		})
+	}
+}
+
+func expectStatusIn(t *testing.T, sim *simulator.Simulator, envID, status string, ids []string) {
+	t.Helper()
+	for _, in := range sim.Instances() {
+		if in.Environment == envID && in.Status != status {
+			t.Errorf("instance %s (%s) is %s, want %s", in.UUID, in.Prefix, in.Status, status)
+		}
+	}
+	if len(ids) == 0 {
+		t.Error("no instances")
 	}
 }
 
 func TestDeployerFailureReachesEveryMember(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	inst := addTestInstance(t, client, deployerTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	if err := client.AttachServiceInstance(t.Context(), inst.UUID); err != nil {
-		t.Fatal(err)
-	}
+	ids := addProvisioned(t, client, deployerTestEnvID, 3)
 	sim.FailNextDeploy()
 
-	for i, r := range deployConcurrently(t.Context(), d, 4) {
+	for i, r := range attachConcurrently(t.Context(), d, deployerTestEnvID, ids) {
 		var failed *divio.DeploymentFailedError
-		if !errors.As(r.err, &failed) || failed.Deployment.Status != divio.DeploymentFailure {
-			t.Errorf("caller %d: err %v, want a *DeploymentFailedError with status FAILURE", i, r.err)
+		if !errors.As(r.err, &failed) || failed.Deployment.Status != divio.DeploymentFailure || !r.outcome.Marked {
+			t.Errorf("caller %d: %+v, %v; want a *DeploymentFailedError with status FAILURE, marked", i, r.outcome, r.err)
 		}
 	}
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
-	if got := simInstanceOf(t, sim, inst.UUID).Status; got == simulator.StatusAttached {
-		t.Error("a failed deployment attached the instance")
-	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, true, ids...)
 }
 
 func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
-	d, _, sim := newTestDeployer(t, 200*time.Millisecond)
-	// The first caller opens the batch, whose work must not end with this caller's context.
+	d, client, sim := newTestDeployer(t, 200*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 4)
 	ctx, cancel := context.WithCancel(t.Context())
-	cancelled := make(chan error, 1)
+	cancelled := make(chan deployResult, 1)
 	go func() {
-		_, err := d.Deploy(ctx, deployerTestEnvID)
-		cancelled <- err
+		out, err := d.Attach(ctx, deployerTestEnvID, ids[0])
+		cancelled <- deployResult{out, err}
 	}()
-	time.Sleep(5 * time.Millisecond)
 	others := make(chan []deployResult, 1)
-	go func() { others <- deployConcurrently(t.Context(), d, 3) }()
+	go func() { others <- attachConcurrently(t.Context(), d, deployerTestEnvID, ids[1:]) }()
 
 	waitForWorkingDeployment(t, sim)
 	cancel()
 	select {
-	case err := <-cancelled:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the cancelled caller got %v, want context.Canceled", err)
+	case r := <-cancelled:
+		if !errors.Is(r.err, context.Canceled) || !r.outcome.Marked || r.outcome.Deployment == nil {
+			t.Errorf("the cancelled caller got %+v, %v; want context.Canceled, marked, with the running deployment", r.outcome, r.err)
 		}
 	case <-time.After(100 * time.Millisecond):
 		t.Fatal("the cancelled caller did not return promptly")
 	}
-
 	for i, r := range <-others {
-		if r.err != nil || r.deployment.Status != divio.DeploymentSuccess {
-			t.Errorf("caller %d: %+v, %v; want the deployment succeeded", i, r.deployment, r.err)
+		if r.err != nil || r.outcome.Deployment.Status != divio.DeploymentSuccess {
+			t.Errorf("caller %d: %+v, %v; want the deployment succeeded", i, r.outcome, r.err)
 		}
 	}
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
+	expectStatus(t, sim, simulator.StatusAttached, false, ids...) // the one who left too: its mark was carried out
 }
 
-// The performance goal: 50 attachments of one environment applied with Terraform's default
-// parallelism of 10 start at most 6 deployments. Each worker is a Terraform slot that marks an
-// instance (a request's worth of time) and then waits for the deployment.
+// Everyone gives up (Ctrl-C) while the batch waits for a deployment started elsewhere, before one of
+// its own started: the batch starts none, and undoes its marks, so that no later deployment attaches
+// the instances unasked.
+func TestDeployerUndoesTheMarksOfABatchEveryoneLeft(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 300*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 2)
+	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for { // once both are marked
+			marked := 0
+			for _, id := range ids {
+				if simInstanceOf(t, sim, id).AttachRequested {
+					marked++
+				}
+			}
+			if marked == len(ids) {
+				cancel()
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for i, r := range attachConcurrently(ctx, d, deployerTestEnvID, ids) {
+		if !errors.Is(r.err, context.Canceled) {
+			t.Errorf("caller %d: %v, want context.Canceled", i, r.err)
+		}
+	}
+	time.Sleep(400 * time.Millisecond) // past the outside deployment's end
+	if got := len(testDeployments(sim)); got != 1 {
+		t.Errorf("%d deployments, want only the outside one", got)
+	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+}
+
+func TestDeployerDetaches(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 0)
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	if err != nil || out.Deployment == nil {
+		t.Fatalf("detach: %+v, %v", out, err)
+	}
+	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+	// Detaching what is only marked clears the mark, without a deployment.
+	if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0]); err != nil || out.Deployment != nil {
+		t.Errorf("detaching a marked instance: %+v, %v; want no deployment", out, err)
+	}
+	if got := len(testDeployments(sim)); got != 2 {
+		t.Errorf("%d deployments, want 2", got)
+	}
+	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+}
+
+// divio_deployment's deployment: one that starts after the call, whatever runs.
+func TestDeployerDeployStartsAfterTheCall(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
+	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := d.Deploy(t.Context(), deployerTestEnvID)
+	if err != nil || dep.UUID == outside.UUID {
+		t.Fatalf("Deploy while another deployment ran: %+v, %v; want one of its own", dep, err)
+	}
+	if deps := testDeployments(sim); len(deps) != 2 || deps[1].UUID != dep.UUID {
+		t.Errorf("deployments %+v", deps)
+	}
+}
+
+// The performance goal: 50 deployments asked for in one environment with Terraform's default
+// parallelism of 10 start at most 6. Each worker is a Terraform slot that asks for a deployment
+// (after a request's worth of time) and waits for it.
 func TestDeployerFiftyCallersTenAtATimeStartAtMostSixDeployments(t *testing.T) {
 	d, _, sim := newTestDeployer(t, 50*time.Millisecond)
 	jobs := make(chan struct{}, 50)

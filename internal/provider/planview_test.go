@@ -259,7 +259,7 @@ func TestAccPlanView_subscription(t *testing.T) {
 				Check: func(*terraform.State) error { return expectLiveCount(sim, 2) },
 			},
 			{
-				Config:      queues("A", "B", "C"),
+				Config:      strings.Replace(queues("A", "B", "C"), `prefix         = "B"`, `prefix         = "OTHER"`, 1),
 				ExpectError: errorText("has no free instance of MySQL 8 (mysql-8) left, and this plan adds 1."),
 			},
 		},

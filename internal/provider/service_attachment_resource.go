@@ -117,16 +117,17 @@ func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.Cre
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.attach(ctx, &plan, &resp.Diagnostics)
-	// Once the instance is marked, record the attachment even if the deployment failed: Terraform
-	// keeps it as tainted and the next apply tries again, rather than forgetting the mark.
-	if !plan.ID.IsUnknown() {
+	// Only an attachment that holds is recorded. A create that fails leaves nothing in the state,
+	// so Terraform never taints an attachment: replacing one would detach its instance from the
+	// running application, with a deployment, only to attach it again with another.
+	if r.attach(ctx, &plan, &resp.Diagnostics) {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
 }
 
-// Update changes only deploy or timeouts; deploy turned true deploys an instance still waiting
-// for attachment. It runs under the create timeout, since it does what a create does.
+// Update changes only deploy or timeouts: deploy turned true, or an attachment whose deployment
+// was cut short or failed since (see attach), deploys an instance still waiting for attachment.
+// It runs under the create timeout, since it does what a create does.
 func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
@@ -137,16 +138,22 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 		return
 	}
 	r.attach(ctx, &plan, &resp.Diagnostics)
+	if plan.Status.IsUnknown() {
+		plan.Status = types.StringNull()
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// attach marks the instance for attachment and, if m.Deploy, deploys its environment and waits
-// until the instance is attached. It sets m's computed values; m.ID stays unknown until the
-// instance is marked. On errors m describes the instance as last seen, so that it can be saved.
-func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) {
+// attach has the instance attached: marked only, if m.Deploy is false; else marked and carried out
+// by a deployment (the deployer's), waited for. It sets m's computed values, and reports whether the
+// attachment holds and belongs in the state: attached, marked on purpose (deploy = false), or
+// marked with its deployment cut short (Ctrl-C, the timeout, an API that kept failing), which the
+// next plan finishes as an update. A deployment that failed, or an attachment that did not reach
+// the application, holds nothing: the mark is undone and the next apply attaches it again.
+func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) (holds bool) {
 	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Create, diags)
 	if !ok {
-		return
+		return false
 	}
 	defer cancel()
 
@@ -154,56 +161,96 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
 	if err != nil {
 		addAttachError(diags, id, err)
-		return
+		return false
 	}
 	envID := inst.Environment
-	err = r.data.client.AttachServiceInstance(ctx, id)
-	r.data.cache.ForgetInstances(envID)
-	if err != nil {
-		addAttachError(diags, id, err)
-		return
-	}
-	if marked, err := r.data.client.GetServiceInstance(ctx, id); err == nil {
-		inst = marked
-	} else {
-		inst.AttachRequested = true // as the attach just made it
-	}
-	modelFromAttachedInstance(m, inst)
+	where := r.data.cache.EnvironmentLabel(ctx, envID)
 	if m.DeploymentID.IsUnknown() {
 		m.DeploymentID = types.StringNull()
 	}
-	// An instance already attached (or whose pending detachment the attach just cancelled)
-	// needs no deployment.
-	if !m.Deploy.ValueBool() || (inst.Status == divio.StatusAttached && !inst.AttachRequested) {
-		return
+	if !m.Deploy.ValueBool() {
+		err = r.data.client.AttachServiceInstance(ctx, id)
+		r.data.cache.ForgetInstances(envID)
+		if err != nil {
+			addAttachError(diags, id, err)
+			return false
+		}
+		if marked, err := r.data.client.GetServiceInstance(ctx, id); err == nil {
+			inst = marked
+		} else {
+			inst.AttachRequested = true // as the attach just made it
+		}
+		modelFromAttachedInstance(m, inst)
+		return true
 	}
 
-	dep, err := r.data.deployer.Deploy(ctx, envID)
-	if err != nil {
-		addDeployError(diags, fmt.Sprintf("Service instance %s was not attached", id), err,
-			fmt.Sprintf("The deployment of environment %s that was to attach service instance %s did not succeed, so the instance is not attached "+
-				"and the application runs as before. The attachment is kept in Terraform's state, marked tainted, and the instance stays marked "+
-				"for attachment: fix the cause (see the deployment's log in the Divio Control Panel), then apply again to deploy again.", envID, id))
-		return
-	}
-	inst, err = r.data.client.WaitForInstance(ctx, id, "be attached", func(i *divio.ServiceInstance) bool {
-		// Still marked means still being provisioned and attached; unmarked and not attached
-		// means someone undid the attachment.
-		return i.Status == divio.StatusAttached || !i.AttachRequested
-	})
-	if m.DeploymentID.IsNull() {
-		m.DeploymentID = types.StringValue(dep.UUID)
-	}
-	if err != nil {
-		addAPIError(diags, fmt.Sprintf("Service instance %s was not attached", id), err)
-		return
+	out, err := r.data.deployer.Attach(ctx, envID, id)
+	r.data.cache.ForgetInstances(envID)
+	if out.Instance != nil {
+		inst = out.Instance
 	}
 	modelFromAttachedInstance(m, inst)
-	if inst.Status != divio.StatusAttached {
-		diags.AddError(fmt.Sprintf("Service instance %s was not attached", id),
-			fmt.Sprintf("Deployment %s of environment %s succeeded, but service instance %s is %s and no longer marked for attachment: "+
-				"its attachment was probably cancelled outside Terraform while deploying. Apply again to attach it.", dep.UUID, envID, id, inst.Status))
+	if out.Deployment != nil {
+		m.DeploymentID = types.StringValue(out.Deployment.UUID)
 	}
+	summary := fmt.Sprintf("Service instance %s was not attached", id)
+	var failed *divio.DeploymentFailedError
+	var missing *variablesMissingError
+	var undone *changeUndoneError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &failed):
+		r.unmark(ctx, id, out, diags)
+		diags.AddError(summary, fmt.Sprintf("Deployment %s of environment %s ended with status %s, so service instance %s is not attached and the application runs as before. "+
+			"The instance is no longer marked for attachment, and this attachment is not recorded: fix the cause (see the deployment's log in the Divio Control Panel), "+
+			"then apply again, which marks it and deploys again.", failed.Deployment.UUID, where, failed.Deployment.Status, id))
+		return false
+	case errors.As(err, &missing):
+		diags.AddError(summary, fmt.Sprintf("%s (environment %s). The application does not use the instance yet, so this attachment is not recorded; "+
+			"the next apply deploys again. If it keeps happening, see the deployment's log in the Divio Control Panel.", capitalize(missing.Error()), where))
+		return false
+	case errors.As(err, &undone):
+		diags.AddError(summary, capitalize(undone.Error())+". This attachment is not recorded; apply again to attach it.")
+		return false
+	case !out.Marked:
+		addAPIError(diags, summary, err)
+		return false
+	}
+	// Cut short after the instance was marked: the attachment goes on at Divio.
+	running := "No deployment had started for it yet; the next apply deploys."
+	if out.Deployment != nil {
+		running = fmt.Sprintf("Deployment %s, which carries it out, goes on at Divio.", out.Deployment.UUID)
+	}
+	diags.AddWarning("Service instance still being attached",
+		fmt.Sprintf("%s, while service instance %s was being attached in environment %s: %v. %s "+
+			"The attachment is saved in the state; the next terraform apply finds the instance attached, or deploys for it, and detaches nothing.",
+			cutShortCause(err), id, where, err, running))
+	return true
+}
+
+// unmark undoes the mark of an attachment whose deployment failed, so that no later deployment
+// attaches the instance unasked. It runs even when ctx has ended.
+func (r *ServiceAttachmentResource) unmark(ctx context.Context, id string, out deployOutcome, diags *diag.Diagnostics) {
+	if !out.Marked {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if err := r.data.client.DetachServiceInstance(ctx, id); err != nil && !errors.Is(err, divio.ErrNotFound) {
+		addAPIError(diags, fmt.Sprintf("Cannot clear the attachment mark of service instance %s", id), err)
+	}
+}
+
+// cutShortCause says, for a message, what ended a wait.
+func cutShortCause(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "The apply was interrupted"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The timeout ran out"
+	}
+	return "The Divio API kept failing"
 }
 
 func addAttachError(diags *diag.Diagnostics, id string, err error) {
@@ -280,62 +327,41 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
+	where := r.data.cache.EnvironmentLabel(ctx, envID)
 	summary := fmt.Sprintf("Service instance %s was not detached", id)
-	inst, err := r.data.client.GetServiceInstance(ctx, id)
-	if errors.Is(err, divio.ErrNotFound) {
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, summary, err)
-		return
-	}
-	if !attachedOrMarked(inst) && inst.Status != divio.StatusPendingDetachment {
-		return // detached already
-	}
-	err = r.data.client.DetachServiceInstance(ctx, id)
+	out, err := r.data.deployer.Detach(ctx, envID, id)
 	r.data.cache.ForgetInstances(envID)
-	if errors.Is(err, divio.ErrNotFound) {
-		return
-	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, summary, err)
-		return
-	}
-	// An instance that was only marked, never attached, is detached by clearing the mark.
-	if inst.Status != divio.StatusAttached && inst.Status != divio.StatusPendingDetachment {
-		return
-	}
-
-	if _, err := r.data.deployer.Deploy(ctx, envID); err != nil {
-		r.keepAttachedAfterFailure(ctx, id, envID, err, &resp.Diagnostics)
-		addDeployError(&resp.Diagnostics, summary, err,
-			fmt.Sprintf("The deployment of environment %s that was to detach service instance %s did not succeed, so the instance stays attached "+
-				"and the application keeps running with it. The attachment stays in Terraform's state. Fix the cause of the failed deployment "+
-				"(see its log in the Divio Control Panel), then run terraform apply or destroy again.", envID, id))
-		return
-	}
-	inst, err = r.data.client.WaitForInstance(ctx, id, "be detached", func(i *divio.ServiceInstance) bool {
-		return i.Status != divio.StatusPendingDetachment
-	})
+	var failed *divio.DeploymentFailedError
+	var undone *changeUndoneError
 	switch {
-	case errors.Is(err, divio.ErrNotFound):
-	case err != nil:
-		addAPIError(&resp.Diagnostics, summary, err)
-	case inst.Status == divio.StatusAttached:
+	case err == nil, errors.Is(err, divio.ErrNotFound):
+	case errors.As(err, &failed):
+		r.keepAttachedAfterFailure(ctx, id, envID, &resp.Diagnostics)
 		resp.Diagnostics.AddError(summary,
-			fmt.Sprintf("The deployment of environment %s succeeded, but service instance %s is ATTACHED again: it was probably re-attached outside Terraform "+
-				"while deploying. Run terraform destroy again to detach it.", envID, id))
+			fmt.Sprintf("Deployment %s of environment %s that was to detach service instance %s ended with status %s, so the instance stays attached "+
+				"and the application keeps running with it. The attachment stays in Terraform's state. Fix the cause of the failed deployment "+
+				"(see its log in the Divio Control Panel), then run terraform apply or destroy again.", failed.Deployment.UUID, where, id, failed.Deployment.Status))
+	case errors.As(err, &undone):
+		resp.Diagnostics.AddError(summary, capitalize(undone.Error())+". Run terraform apply or destroy again to detach it.")
+	case out.Marked:
+		running := "no deployment had started for it, so it was not detached"
+		if out.Deployment != nil {
+			running = fmt.Sprintf("deployment %s, which detaches it, goes on at Divio", out.Deployment.UUID)
+		}
+		resp.Diagnostics.AddError(summary, fmt.Sprintf("%s while service instance %s was being detached in environment %s: %v; %s. "+
+			"The attachment stays in the state: the next plan reads whether the instance was detached, and plans to detach it again if not.",
+			cutShortCause(err), id, where, err, running))
+	default:
+		addAPIError(&resp.Diagnostics, summary, err)
 	}
 }
 
 // keepAttachedAfterFailure cancels the pending detachment after its deployment failed: the
 // application still uses the instance, and an instance left PENDING_DETACHMENT would be detached
 // by whatever deploys the environment next, unasked, and read as detached by the next refresh.
-func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id, envID string, deployErr error, diags *diag.Diagnostics) {
-	var failed *divio.DeploymentFailedError
-	if !errors.As(deployErr, &failed) {
-		return // it may still be running, and then detaches the instance as asked
-	}
+func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id, envID string, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
 	err := r.data.client.AttachServiceInstance(ctx, id)
 	r.data.cache.ForgetInstances(envID)
 	if err != nil && !errors.Is(err, divio.ErrNotFound) {
@@ -442,4 +468,14 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 		return
 	}
 	r.planAttachment(state.ValueString(), &resp.Diagnostics)
+
+	// An attachment whose deployment was cut short, or failed after the apply stopped waiting, is
+	// marked but not attached: the rest is an update, which deploys unless it finds it attached.
+	var deploy types.Bool
+	var status types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
+	if deploy.ValueBool() && status.ValueString() != divio.StatusAttached {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+	}
 }

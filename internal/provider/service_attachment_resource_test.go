@@ -2,8 +2,8 @@ package provider
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -308,15 +308,17 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 		CheckDestroy:             checkNothingAttached(sim),
 		Steps: []resource.TestStep{
 			{
-				PreConfig:   sim.FailNextDeploy,
-				Config:      attachmentConfig(env, ids[0], ""),
-				ExpectError: regexp.MustCompile(`(?s)Service instance ` + ids[0] + `\s+was\s+not\s+attached.*Deployment\s+\S+\s+ended\s+with\s+status\s+FAILURE`),
+				PreConfig: sim.FailNextDeploy,
+				Config:    attachmentConfig(env, ids[0], ""),
+				ExpectError: errorText("Service instance "+ids[0]+" was not attached", "Deployment", "of environment demo-app/test",
+					"ended with status FAILURE, so service instance "+ids[0]+" is not attached and the application runs as before.",
+					"The instance is no longer marked for attachment, and this attachment is not recorded"),
 			},
 			{
-				// The simulator shows no change, and the attachment stayed in the state, tainted:
-				// the next apply replaces it, which deploys again.
+				// Nothing changed and nothing is left marked; the attachment is not in the state (so
+				// never tainted): the next apply creates it, which deploys again.
 				PreConfig: func() {
-					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true)(nil); err != nil {
+					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, false)(nil); err != nil {
 						t.Error(err)
 					}
 					if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
@@ -325,7 +327,7 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 				},
 				Config: attachmentConfig(env, ids[0], ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
@@ -549,6 +551,154 @@ resource "divio_service_attachment" "all" {
 }
 `, len(ids), hclList(ids))),
 				Check: resource.ComposeAggregateTestCheckFunc(append(checks, atMostDeployments(2))...),
+			},
+		},
+	})
+}
+
+// workingDeployment returns the simulator's running deployment, if any.
+func workingDeployment(sim *simulator.Simulator) *simulator.Deployment {
+	for _, d := range testDeployments(sim) {
+		if d.Status == simulator.DeploymentWorking {
+			return &d
+		}
+	}
+	return nil
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// Ctrl-C, or the create timeout, while an attachment waits for its deployment (issue: it used to
+// be tainted, and the next apply detached the instance from the running application, then attached
+// it again): the attachment stays in the state untainted, the deployment goes on, and once it has
+// attached the instance the next plan is empty. One deployment in all, and no detachment.
+func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		extra   string
+		signal  bool
+		warning string
+	}{
+		{"Ctrl-C", "", true, "The apply was interrupted, while service instance"},
+		{"create timeout", "  timeouts {\n    create = \"1s\"\n  }", false, "The timeout ran out, while service instance"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })
+			sim := env.requireSim(t)
+			ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+			cli := newTerraformCLI(t)
+			config := attachmentConfig(env, ids[0], tc.extra)
+			var out string
+			if tc.signal {
+				out = cli.interruptApply(config, func() bool { return workingDeployment(sim) != nil })
+			} else {
+				out = strings.Join(diagnosticStrings(cli.apply(config)), "\n")
+			}
+			if !strings.Contains(out, "Service instance still being attached") || !strings.Contains(out, tc.warning) ||
+				!strings.Contains(out, "The attachment is saved in the state; the next terraform apply finds the instance attached, or deploys for it, and detaches nothing.") {
+				t.Fatalf("want the warning that the attachment goes on, got:\n%s", out)
+			}
+			if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); strings.Contains(state, "tainted") {
+				t.Fatalf("the attachment is tainted:\n%s", state)
+			}
+			waitUntil(t, "the deployment has ended", func() bool { return workingDeployment(sim) == nil })
+			if empty, plan := cli.planIsEmpty(); !empty {
+				t.Errorf("the plan after the deployment ended is not empty:\n%s", plan)
+			}
+			if err := resource.ComposeAggregateTestCheckFunc(
+				expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+				expectDeployments(sim, 1),
+			)(nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func diagnosticStrings(diags []diagnostic) []string {
+	out := make([]string, len(diags))
+	for i, d := range diags {
+		out[i] = d.String()
+	}
+	return out
+}
+
+// Four workspaces (provider processes of their own), whose services exist, each adding three
+// attachments to one environment at the same moment, with a create timeout shorter than two
+// deployments: every apply succeeds and every instance is attached, with at most two deployments.
+func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) { o.Dataset = simulator.DatasetBench; o.DeployDelay = 3 * time.Second })
+	sim := env.requireSim(t)
+	envID := simulator.EnvironmentID("bench-app-1", "live")
+	workspaces := make([]*terraformCLI, 4)
+	configs := make([]string, 4)
+	for w := range workspaces {
+		var services, attachments strings.Builder
+		for i := range 3 {
+			fmt.Fprintf(&services, "resource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_%[1]d\"\n}\n", i, envID, w)
+			fmt.Fprintf(&attachments, "resource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n  timeouts {\n    create = \"10s\"\n  }\n}\n", i)
+		}
+		workspaces[w] = newTerraformCLI(t)
+		workspaces[w].apply(env.config(services.String()))
+		configs[w] = env.config(services.String() + attachments.String())
+		workspaces[w].write(configs[w])
+	}
+	var wg sync.WaitGroup
+	for w, cli := range workspaces {
+		wg.Go(func() {
+			if out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false"); failed {
+				t.Errorf("workspace %d failed:\n%s", w, out)
+			}
+		})
+	}
+	wg.Wait()
+	deps := sim.Deployments()
+	t.Logf("4 workspaces, 12 attachments: %d deployments", len(deps))
+	if len(deps) > 2 {
+		t.Errorf("%d deployments, want at most 2", len(deps))
+	}
+	for _, in := range sim.Instances() {
+		if in.Environment == envID && in.Status != simulator.StatusAttached {
+			t.Errorf("instance %s (%s) is %s, want ATTACHED", in.UUID, in.Prefix, in.Status)
+		}
+	}
+}
+
+// A deployment that "succeeds" and leaves the instance reading ATTACHED, but does not give the
+// application its variables, is an error that says so; the attachment is not recorded, and the next
+// apply deploys again.
+func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: sim.DropVariablesNextDeploy,
+				Config:    attachmentConfig(env, ids[0], ""),
+				ExpectError: errorText("Service instance "+ids[0]+" was not attached", "Service instance "+ids[0]+" reads ATTACHED, but deployment",
+					"did not give the application its variables [DB_1_DATABASE_DSN] (environment demo-app/test",
+					"The application does not use the instance yet, so this attachment is not recorded; the next apply deploys again."),
+			},
+			{
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 2),
+					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+				),
 			},
 		},
 	})

@@ -678,3 +678,44 @@ func TestAccServiceResource_interruptedProvisioning(t *testing.T) {
 		t.Fatalf("the plan after the recovering apply is not empty:\n%s", out)
 	}
 }
+
+// kill -9 of terraform while a service provisions (issue: the rerun failed with no id and no way
+// out): the instance exists at Divio but not in the state. The next plan names it, its status and
+// age, and the exact import; the import and the apply after it converge on that instance.
+func TestAccServiceResource_killedRun(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) { o.ProvisionDelay = 2 * time.Second })
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "")
+	cli.killApply(config, func() bool { return len(liveInstances(sim)) == 1 })
+	orphan, err := onlyLiveInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	diags, failed := cli.plan(config)
+	taken := withSummary(diags, "Prefix already in use")
+	if !failed || len(taken) != 1 {
+		t.Fatalf("want the plan to fail on the prefix, got %v", diags)
+	}
+	for _, want := range []string{
+		"Environment demo-app/test (" + demoTestEnvID + ") already has a DATABASE instance with prefix DEFAULT: " + orphan.UUID + " (postgres-15, status ",
+		", added ", " ago), which this configuration's state does not hold.",
+		"terraform import 'divio_service.<name>' " + orphan.UUID,
+		"import {\n    to = divio_service.<name>\n    id = \"" + orphan.UUID + "\"\n  }",
+	} {
+		if !strings.Contains(taken[0].Detail, want) {
+			t.Errorf("the message lacks %q:\n%s", want, taken[0].Detail)
+		}
+	}
+
+	// The recovery the message names.
+	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, orphan.UUID)
+	cli.apply(config)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != orphan.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after the import and apply: %+v, %v; want %s provisioned", in, err, orphan.UUID)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the recovery is not empty:\n%s", plan)
+	}
+}

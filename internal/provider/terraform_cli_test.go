@@ -186,6 +186,17 @@ func withSummary(diags []diagnostic, summary string) []diagnostic {
 // return what they have, and saves the state.
 func (c *terraformCLI) interruptApply(config string, when func() bool) string {
 	c.t.Helper()
+	return c.signalApply(config, os.Interrupt, when)
+}
+
+// killApply is interruptApply with SIGKILL: terraform dies at once and saves nothing.
+func (c *terraformCLI) killApply(config string, when func() bool) string {
+	c.t.Helper()
+	return c.signalApply(config, os.Kill, when)
+}
+
+func (c *terraformCLI) signalApply(config string, sig os.Signal, when func() bool) string {
+	c.t.Helper()
 	c.write(config)
 	c.init()
 	cmd := exec.Command(c.bin, "apply", "-auto-approve", "-json", "-input=false")
@@ -202,21 +213,37 @@ func (c *terraformCLI) interruptApply(config string, when func() bool) string {
 	for !when() {
 		select {
 		case <-done:
-			c.t.Fatalf("terraform apply ended before it could be interrupted:\n%s", out.String())
+			c.t.Fatalf("terraform apply ended before the signal:\n%s", out.String())
 		case <-deadline:
 			_ = cmd.Process.Kill()
-			c.t.Fatalf("the moment to interrupt terraform apply never came:\n%s", out.String())
+			c.t.Fatalf("the moment to signal terraform apply never came:\n%s", out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		c.t.Fatal(err)
 	}
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
 		_ = cmd.Process.Kill()
-		c.t.Fatalf("terraform apply did not stop after SIGINT:\n%s", out.String())
+		c.t.Fatalf("terraform apply did not stop after %v:\n%s", sig, out.String())
 	}
 	return out.String()
+}
+
+// planIsEmpty reports whether a plan of the folder's configuration changes nothing.
+func (c *terraformCLI) planIsEmpty() (bool, string) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, "plan", "-detailed-exitcode", "-no-color", "-input=false")
+	cmd.Dir, cmd.Env = c.dir, c.environ
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 2 {
+		return false, string(out)
+	}
+	if err != nil {
+		c.t.Fatalf("terraform plan: %v\n%s", err, out)
+	}
+	return true, string(out)
 }

@@ -100,10 +100,12 @@ func (e *testEnv) client(t *testing.T) *divio.Client {
 	return c
 }
 
-// addTestInstance adds an instance and, if provision, waits until it is functional.
+// addTestInstance adds an instance and, if provision, waits until it is functional. Its prefix is
+// testPrefix(prefix), so that on a real account the sweepers know it for a test's.
 func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
 	t.Helper()
 	ctx := context.Background()
+	prefix = testPrefix(prefix)
 	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
 		Environment: envID, Service: simulator.ServiceID(identifier), Prefix: prefix,
 	})

@@ -24,12 +24,7 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 	// The ids of live's instances by "<type>/<prefix>", filled in PreConfig for the checks after it.
 	ids := map[string]string{}
 	add := func(envID, service, prefix string) *divio.ServiceInstance {
-		inst, err := client.CreateServiceInstance(context.Background(), divio.CreateServiceInstanceRequest{
-			Environment: envID, Service: simulator.ServiceID(service), Prefix: prefix,
-		})
-		if err != nil {
-			t.Fatalf("adding %s %s: %v", service, prefix, err)
-		}
+		inst := addTestInstance(t, client, envID, service, prefix, false)
 		if envID == liveID {
 			ids[inst.Type+"/"+prefix] = inst.UUID
 		}

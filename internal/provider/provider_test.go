@@ -54,6 +54,13 @@ func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	if useRealAPI() {
 		return &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken)}
 	}
+	return newSimulatorEnv(t, opts...)
+}
+
+// newSimulatorEnv serves a simulator of the test's own, also when the suite runs against the
+// real API: for tests of what runs against any API, such as the sweepers.
+func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
+	t.Helper()
 	o := simulator.Options{}
 	for _, opt := range opts {
 		opt(&o)

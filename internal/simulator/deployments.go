@@ -218,6 +218,7 @@ func (st *state) finishDeployment(d *deploymentRecord) {
 		d.Status = DeploymentFailure
 		d.logf(ended, "Deployment failed: the build failed (injected with fail-next-deploy). "+
 			"Nothing was provisioned, attached or detached; the application keeps running its previous configuration.")
+		st.keepPlannedAttached(d)
 		return
 	}
 	d.Status = DeploymentSuccess
@@ -242,6 +243,18 @@ func (st *state) detachPlanned(d *deploymentRecord) {
 		d.logf(at, "Detached %s; the application no longer gets %s.", st.describe(in), variableNames(st.instanceVariables(in)))
 		if in.AttachRequested {
 			d.logf(at, "%s was marked for attachment while the deployment ran: the next deployment attaches it.", in.Prefix)
+		}
+	}
+}
+
+// keepPlannedAttached returns the instances a failed deployment was to detach to ATTACHED: the
+// application keeps running with them (the contract's rule 3), and no later deployment detaches
+// them unasked.
+func (st *state) keepPlannedAttached(d *deploymentRecord) {
+	for _, id := range d.Plan.Detach {
+		if in, err := st.instance(id); err == nil && in.Status == StatusPendingDetachment {
+			in.Status = StatusAttached
+			d.logf(*d.EndedAt, "%s stays attached.", st.describe(in))
 		}
 	}
 }

@@ -102,7 +102,8 @@ func TestDeploymentVariables(t *testing.T) {
 		{"attach both", nil, true, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN", "MEDIA_STORAGE_DSN"}},
 		{"nothing changed", nil, true, []string{"DATABASE_URL", "DEFAULT_DATABASE_DSN", "MEDIA_STORAGE_DSN"}},
 		{"detach the database, failed", func() { c.action(db.UUID, "detach"); sim.FailNextDeploy() }, false, []string{}},
-		{"detach the database", nil, true, []string{"MEDIA_STORAGE_DSN"}},
+		// Still attached (rule 3): the detachment is asked for again.
+		{"detach the database", func() { c.action(db.UUID, "detach") }, true, []string{"MEDIA_STORAGE_DSN"}},
 		{"detach the storage", func() { c.action(media.UUID, "detach") }, true, []string{}},
 	}
 	for _, s := range steps {
@@ -252,6 +253,7 @@ func TestDeploymentLogs(t *testing.T) {
 			stamp(6*time.Second) + "Building the application from branch main.",
 			stamp(8*time.Second) + "Deployment failed: the build failed (injected with fail-next-deploy). " +
 				"Nothing was provisioned, attached or detached; the application keeps running its previous configuration.",
+			stamp(8*time.Second) + desc + " stays attached.",
 		}},
 		{"detach, ended", false, 12 * time.Second, []string{
 			stamp(8*time.Second) + "Deployment of environment test of demo-app started.",
@@ -265,8 +267,10 @@ func TestDeploymentLogs(t *testing.T) {
 	elapsed := time.Duration(0)
 	for _, tt := range tests {
 		if d.UUID == "" || c.deployment(d.UUID).EndedAt != nil {
+			if d.UUID != "" {
+				c.action(db.UUID, "detach") // asked again after a failed detachment: it stays attached
+			}
 			if tt.fail {
-				c.action(db.UUID, "detach")
 				sim.FailNextDeploy()
 			}
 			d = c.deploy(demoTest)

@@ -334,9 +334,10 @@ func TestDeploymentsOverHTTP(t *testing.T) {
 	if got := c.deployment(failed.UUID); got.Status != DeploymentFailure || got.Success == nil || *got.Success {
 		t.Fatalf("failed deployment %+v", got)
 	}
-	if got := c.instance(in.UUID); got.Status != StatusPendingDetachment {
-		t.Errorf("a failed deployment changed the instance to %s", got.Status)
+	if got := c.instance(in.UUID); got.Status != StatusAttached {
+		t.Errorf("after a failed detachment the instance is %s, want ATTACHED (rule 3)", got.Status)
 	}
+	c.action(in.UUID, "detach")
 	if next := c.deploy(demoTest); next.UUID == failed.UUID {
 		t.Error("deployment ids repeat")
 	}

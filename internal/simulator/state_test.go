@@ -171,8 +171,11 @@ func TestDeploymentOutcome(t *testing.T) {
 					t.Fatal(err)
 				}
 				wantStatus, wantMarked, wantDeploy := tt.wantOK, tt.wantMarked, DeploymentSuccess
-				if fail { // a failed deployment changes nothing
+				if fail { // a failed deployment changes nothing, and what it was to detach stays attached (rule 3)
 					wantStatus, wantMarked, wantDeploy = tt.status, tt.marked, DeploymentFailure
+					if tt.status == StatusPendingDetachment {
+						wantStatus = StatusAttached
+					}
 				}
 				if in.Status != wantStatus || in.AttachRequested != wantMarked {
 					t.Errorf("instance %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, wantStatus, wantMarked)

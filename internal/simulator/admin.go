@@ -19,6 +19,7 @@ import (
 //	POST   /_sim/fail-next-backup       the next backup completes with FAILURE
 //	POST   /_sim/fail-next-restore      the next restore finishes with FAILURE
 //	GET    /_sim/faults, PUT /_sim/faults   Faults (latency as "50ms"; integer nanoseconds also read)
+//	GET    /_sim/delays, PUT /_sim/delays   Delays ({"provision": "2s", "deploy": "3s", "backup": "2s"})
 //	GET    /_sim/counters, DELETE /_sim/counters
 func (s *Simulator) adminRoutes() router {
 	return router{
@@ -33,6 +34,8 @@ func (s *Simulator) adminRoutes() router {
 		{http.MethodPost, "/_sim/fail-next-restore", s.adminFailNextRestore},
 		{http.MethodGet, "/_sim/faults", s.adminGetFaults},
 		{http.MethodPut, "/_sim/faults", s.adminPutFaults},
+		{http.MethodGet, "/_sim/delays", s.adminGetDelays},
+		{http.MethodPut, "/_sim/delays", s.adminPutDelays},
 		{http.MethodGet, "/_sim/counters", s.adminGetCounters},
 		{http.MethodDelete, "/_sim/counters", s.adminResetCounters},
 	}
@@ -117,4 +120,20 @@ func (s *Simulator) adminGetCounters(*http.Request, string) reply {
 func (s *Simulator) adminResetCounters(*http.Request, string) reply {
 	s.ResetCounters()
 	return noContent()
+}
+
+func (s *Simulator) adminGetDelays(*http.Request, string) reply {
+	return ok(s.Delays())
+}
+
+func (s *Simulator) adminPutDelays(r *http.Request, _ string) reply {
+	var d Delays
+	if err := decodeJSON(r, &d); err != nil {
+		return errorReply(err)
+	}
+	if d.Provision < 0 || d.Deploy < 0 || d.Backup < 0 {
+		return errorReply(fieldErrors{"non_field_errors": {"Delays must not be negative."}})
+	}
+	s.SetDelays(d)
+	return ok(d)
 }

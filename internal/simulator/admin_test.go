@@ -194,3 +194,26 @@ func TestCountersCountNewRoutes(t *testing.T) {
 		t.Errorf("counters %+v, want %v", got, want)
 	}
 }
+
+func TestAdminDelays(t *testing.T) {
+	sim, c, _ := testSim(t, Options{ProvisionDelay: time.Second})
+	if got := c.expect(http.StatusOK, http.MethodGet, "/_sim/delays", nil).object(t); got["provision"] != "1s" || got["deploy"] != "0s" {
+		t.Errorf("GET /_sim/delays = %v", got)
+	}
+	c.expect(http.StatusOK, http.MethodPut, "/_sim/delays", map[string]any{"provision": "0s", "deploy": "250ms", "backup": 1000})
+	if got := sim.Delays(); got != (Delays{Deploy: 250 * time.Millisecond, Backup: time.Microsecond}) {
+		t.Errorf("delays after PUT = %+v", got)
+	}
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	if got := c.action(in.UUID, "provision"); got.Status != StatusPendingAttachment {
+		t.Errorf("provisioning after the delay was set to 0s: %s", got.Status)
+	}
+	r := c.do(http.MethodPut, "/_sim/delays", map[string]any{"deploy": "-1s"})
+	if r.status != http.StatusBadRequest {
+		t.Errorf("a negative delay: %d %s", r.status, r.body)
+	}
+	r = c.do(http.MethodPut, "/_sim/delays", map[string]any{"deploy": "soon"})
+	if r.status != http.StatusBadRequest || fieldMessage(t, r, "deploy") == "" {
+		t.Errorf("a bad duration: %d %s", r.status, r.body)
+	}
+}

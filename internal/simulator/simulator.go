@@ -28,6 +28,9 @@
 package simulator
 
 import (
+	"maps"
+	"slices"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -252,6 +255,63 @@ func (s *Simulator) Reset() {
 	s.traffic.reset()
 }
 
+// Delays are how long provisioning, a deployment and a backup (or restore) take. In JSON each is a
+// Go duration string ("1500ms"); integer nanoseconds are read too.
+type Delays struct {
+	Provision time.Duration
+	Deploy    time.Duration
+	Backup    time.Duration
+}
+
+type delaysJSON struct {
+	Provision json.RawMessage `json:"provision"`
+	Deploy    json.RawMessage `json:"deploy"`
+	Backup    json.RawMessage `json:"backup"`
+}
+
+// MarshalJSON writes each delay as a duration string.
+func (d Delays) MarshalJSON() ([]byte, error) {
+	str := func(v time.Duration) json.RawMessage { b, _ := json.Marshal(v.String()); return b }
+	return json.Marshal(delaysJSON{str(d.Provision), str(d.Deploy), str(d.Backup)})
+}
+
+// UnmarshalJSON reads each delay as a duration string or integer nanoseconds.
+func (d *Delays) UnmarshalJSON(b []byte) error {
+	var raw delaysJSON
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	errs := fieldErrors{}
+	for field, target := range map[string]struct {
+		raw json.RawMessage
+		out *time.Duration
+	}{"provision": {raw.Provision, &d.Provision}, "deploy": {raw.Deploy, &d.Deploy}, "backup": {raw.Backup, &d.Backup}} {
+		v, err := parseLatency(target.raw)
+		if err != nil {
+			errs.add(field, err.Error())
+		}
+		*target.out = v
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// SetDelays changes the delays of what starts from now on; what runs keeps its own.
+func (s *Simulator) SetDelays(d Delays) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.provisionDelay, s.st.deployDelay, s.st.backupDelay = d.Provision, d.Deploy, d.Backup
+}
+
+// Delays returns the delays in effect.
+func (s *Simulator) Delays() Delays {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Delays{Provision: s.st.provisionDelay, Deploy: s.st.deployDelay, Backup: s.st.backupDelay}
+}
+
 // SetFaults replaces the injected faults.
 func (s *Simulator) SetFaults(f Faults) { s.traffic.setFaults(f) }
 
@@ -306,6 +366,29 @@ func (s *Simulator) Deployments() []Deployment {
 		}
 	})
 	return out
+}
+
+// DeploymentVariables returns the names of the variables a deployment gave the application, sorted:
+// none until it succeeds.
+func (s *Simulator) DeploymentVariables(id string) []string {
+	var names []string
+	_ = s.read(func(st *state) {
+		if d, err := st.deployment(id); err == nil {
+			names = slices.Sorted(maps.Keys(d.Variables))
+		}
+	})
+	return names
+}
+
+// DeploymentLog returns a deployment's log as GET deployments/<uuid>/logs gives it.
+func (s *Simulator) DeploymentLog(id string) string {
+	var text string
+	_ = s.read(func(st *state) {
+		if d, err := st.deployment(id); err == nil {
+			text = d.logText(s.now())
+		}
+	})
+	return text
 }
 
 // SetInstance changes an instance behind the client's back, as an operator

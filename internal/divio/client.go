@@ -43,6 +43,10 @@ type Config struct {
 	Endpoint  string
 	Token     string
 	UserAgent string
+	// TokenSource and EndpointSource say where the token and the endpoint came from, such as
+	// "the DIVIO_API_TOKEN environment variable", for the errors that send a user to check them.
+	TokenSource    string
+	EndpointSource string
 
 	// RetryMax, RetryWaitMin and RetryWaitMax shape the retries of 429, 5xx and connection errors;
 	// zero values take the defaults.
@@ -67,6 +71,16 @@ type Client struct {
 	log       func(ctx context.Context, msg string, fields map[string]any)
 	// pageWorkers is how many pages of a list are fetched at once (see the constant).
 	pageWorkers int
+	// tokenSource and endpointSource are Config's, for error hints.
+	tokenSource, endpointSource string
+}
+
+// from says, for a hint, where a setting came from: ", from <source>,", or nothing.
+func from(source string) string {
+	if source == "" {
+		return ""
+	}
+	return ", from " + source + ","
 }
 
 // ParseEndpoint checks an API base URL: absolute, https, or http on a loopback host only.
@@ -124,7 +138,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("no API token given")
 	}
-	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log, pageWorkers: pageWorkers}
+	c := &Client{base: base, token: cfg.Token, userAgent: cfg.UserAgent, poll: cfg.Poll.withDefaults(), log: cfg.Log, pageWorkers: pageWorkers,
+		tokenSource: cfg.TokenSource, endpointSource: cfg.EndpointSource}
 	if c.userAgent == "" {
 		c.userAgent = "terraform-provider-divio"
 	}
@@ -175,7 +190,28 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if isDialError(err) && isLoopback(c.base.Hostname()) {
 		return false, nil
 	}
+	if ctx.Value(onceKey{}) != nil && mayHaveApplied(resp, err) {
+		return false, nil
+	}
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+type onceKey struct{}
+
+// once returns a context under which a request is not sent again after an attempt that may have
+// taken effect unseen, for requests that must not happen twice and whose caller can find out what
+// happened instead. Attempts that surely did not take effect (refused, 429, 503, 500) are retried.
+func once(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onceKey{}, true)
+}
+
+// mayHaveApplied reports whether one attempt may have taken effect without its caller learning so:
+// it got no answer once connected, or a gateway said the server behind it did not answer in time.
+func mayHaveApplied(resp *http.Response, err error) bool {
+	if err != nil {
+		return !isDialError(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return resp != nil && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout)
 }
 
 // isDialError reports whether a request failed before it had a connection, as when the
@@ -302,14 +338,16 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out
 			return fmt.Errorf("%s %s: %w", method, u.Path, ctxErr)
 		}
 		if isDialError(err) {
-			return fmt.Errorf("%s %s: %w (is the API at %s reachable?)", method, u.Path, err, c.base)
+			return fmt.Errorf("%s %s: %w (is the API at %s%s reachable?)", method, u.Path, err, c.base, from(c.endpointSource))
 		}
 		return fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 300 {
-		return decodeError(method, u.Path, resp)
+		apiErr := decodeError(method, u.Path, resp)
+		apiErr.tokenSource = c.tokenSource
+		return apiErr
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -323,7 +361,7 @@ func (c *Client) doURL(ctx context.Context, method string, u *url.URL, body, out
 
 // decodeError turns an error answer into an APIError, reading DRF's shapes: {"detail": ...},
 // {"non_field_errors": [...]} and {"<field>": [...]}.
-func decodeError(method, path string, resp *http.Response) error {
+func decodeError(method, path string, resp *http.Response) *APIError {
 	apiErr := &APIError{StatusCode: resp.StatusCode, Method: method, Path: path}
 	if d, ok := retryAfter(resp.Header); ok {
 		apiErr.RetryAfter = d

@@ -519,3 +519,33 @@ func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
 		t.Errorf("%d attempts, want 1: nothing listens on a loopback port that refused", got)
 	}
 }
+
+// A deployment restarts the application: one whose answer was lost is not started again, and the
+// error says its outcome is unknown, for the caller to look it up.
+func TestCreateDeploymentIsNotRepeatedAfterALostAnswer(t *testing.T) {
+	_, sim, _ := newTestClient(t, simulator.Options{DeployDelay: time.Minute})
+	server := httptest.NewServer(dropFirst(sim, http.MethodPost, "/apps/v3/deployments/"))
+	t.Cleanup(server.Close)
+	c := newClientFor(t, server.URL, simulator.DemoToken)
+	_, err := c.CreateDeployment(t.Context(), demoLive)
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("err = %v, want ErrOutcomeUnknown", err)
+	}
+	if deps := sim.Deployments(); countIn(deps, demoLive) != 1 {
+		t.Errorf("the simulator ran %d deployments of the environment, want 1", countIn(deps, demoLive))
+	}
+	latest, err := c.LatestDeployment(t.Context(), DeploymentFilter{Environment: demoLive})
+	if err != nil || latest == nil || latest.Finished() {
+		t.Errorf("the lost deployment is the newest, still running: %+v, %v", latest, err)
+	}
+}
+
+func countIn(deps []simulator.Deployment, envID string) int {
+	n := 0
+	for _, d := range deps {
+		if d.Environment == envID {
+			n++
+		}
+	}
+	return n
+}

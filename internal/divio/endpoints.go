@@ -2,6 +2,7 @@ package divio
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"net/http"
 	"net/url"
@@ -166,12 +167,21 @@ func (c *Client) DeleteServiceInstance(ctx context.Context, id string) error {
 
 // CreateDeployment starts a deployment of an environment. While another one runs the API
 // answers with a conflict (errors.Is(err, ErrConflict)).
+//
+// A deployment restarts the application, so one whose answer was lost is not started again blindly:
+// the error then wraps ErrOutcomeUnknown, and the caller looks for the deployment it may have
+// started (the environment's newest) instead.
 func (c *Client) CreateDeployment(ctx context.Context, environmentID string) (*Deployment, error) {
+	var tries attempts
 	var d Deployment
-	if err := c.do(ctx, http.MethodPost, pathDeployments, map[string]string{"environment": environmentID}, &d); err != nil {
-		return nil, err
+	err := c.do(once(recordAttempts(ctx, &tries)), http.MethodPost, pathDeployments, map[string]string{"environment": environmentID}, &d)
+	switch {
+	case err == nil:
+		return &d, nil
+	case tries.mayHaveApplied():
+		return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
-	return &d, nil
+	return nil, err
 }
 
 func (c *Client) GetDeployment(ctx context.Context, id string) (*Deployment, error) {

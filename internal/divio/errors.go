@@ -17,6 +17,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrRateLimited  = errors.New("rate limited")
 	ErrServer       = errors.New("server error")
+	// ErrOutcomeUnknown wraps the error of a request that is not repeated blindly (see
+	// CreateDeployment): an attempt may have taken effect without its answer arriving.
+	ErrOutcomeUnknown = errors.New("the request may have taken effect, but its answer was lost")
 )
 
 // APIError is an error answer of the API, decoded from its DRF body.
@@ -29,6 +32,8 @@ type APIError struct {
 	// FieldErrors maps a request field to the API's complaints about it.
 	FieldErrors map[string][]string
 	RetryAfter  time.Duration
+	// tokenSource says where the token came from, for the hint of a refused token.
+	tokenSource string
 }
 
 func (e *APIError) Error() string {
@@ -66,6 +71,9 @@ func (e *APIError) Message() string {
 func (e *APIError) hint() string {
 	switch {
 	case errors.Is(e, ErrUnauthorized):
+		if e.tokenSource != "" {
+			return "check the API token, which came from " + e.tokenSource
+		}
 		return "check the provider's api_token or DIVIO_API_TOKEN"
 	case errors.Is(e, ErrRateLimited):
 		return "the API kept rate limiting after retries; try again later or lower terraform's -parallelism"

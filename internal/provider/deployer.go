@@ -352,6 +352,14 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			continue
 		}
 		started, err := d.client.CreateDeployment(ctx, b.environmentID)
+		if errors.Is(err, divio.ErrOutcomeUnknown) {
+			// The answer was lost: a deployment newer than the one just looked up is this one (or
+			// one that started after the marks, which carries them out all the same).
+			started, err = d.newerThan(ctx, b.environmentID, latest)
+			if started == nil && err == nil {
+				continue // it did not start: start one
+			}
+		}
 		if errors.Is(err, divio.ErrConflict) {
 			continue // one started since the look-up: wait for it instead
 		}
@@ -370,6 +378,15 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 		}
 		return
 	}
+}
+
+// newerThan returns the environment's newest deployment if it is not seen, the newest before.
+func (d *deployer) newerThan(ctx context.Context, environmentID string, seen *divio.Deployment) (*divio.Deployment, error) {
+	latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: environmentID})
+	if err != nil || latest == nil || seen != nil && latest.UUID == seen.UUID {
+		return nil, err
+	}
+	return latest, nil
 }
 
 func (d *deployer) endAll(members []*member, outcome deployOutcome, err error) {

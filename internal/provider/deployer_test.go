@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,4 +435,38 @@ func simInstanceOf(t *testing.T, sim *simulator.Simulator, id string) simulator.
 	}
 	t.Fatalf("the simulator has no instance %s", id)
 	return simulator.Instance{}
+}
+
+// A deployment whose answer was lost is not started again: the batch finds it (the environment's
+// newest) and follows it as its own. Without that, a retried POST after a quick deployment had
+// ended started a second one that changed nothing.
+func TestDeployerFindsItsDeploymentAfterALostAnswer(t *testing.T) {
+	sim, err := simulator.New(simulator.Options{DeployDelay: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped atomic.Bool
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/apps/v3/deployments/" && dropped.CompareAndSwap(false, true) {
+			sim.ServeHTTP(httptest.NewRecorder(), r) // applied; its answer lost on the way back
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { server.Close(); _ = sim.Close() })
+	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: 50 * time.Millisecond,
+		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	out, err := deployerFor(client).Attach(t.Context(), deployerTestEnvID, ids[0])
+	deps := testDeployments(sim)
+	if err != nil || len(deps) != 1 || out.Deployment == nil || out.Deployment.UUID != deps[0].UUID {
+		t.Fatalf("attach after a lost answer: %+v, %v; deployments %+v; want the one deployment", out, err, deps)
+	}
+	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
 }

@@ -98,25 +98,31 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 
-	token := valueOrEnv(config.APIToken, envToken)
+	token, tokenSource := valueOrEnv(config.APIToken, "api_token", envToken)
 	if token == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("api_token"), "Missing Divio API token",
 			"The provider needs an API token: set api_token in the provider block or the DIVIO_API_TOKEN environment variable. "+
 				"Find your token in the Divio Control Panel under Account settings → Access token.")
 		return
 	}
-	endpoint, attr := resolveEndpoint(config)
+	endpoint, attr, endpointSource := resolveEndpoint(config)
 	if _, err := divio.ParseEndpoint(endpoint); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid Divio API endpoint", err.Error())
+		if strings.HasPrefix(endpointSource, "the provider's") {
+			resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid Divio API endpoint", err.Error())
+		} else {
+			resp.Diagnostics.AddError("Invalid Divio API endpoint", fmt.Sprintf("The endpoint from %s: %v", endpointSource, err))
+		}
 		return
 	}
 
 	client, err := divio.New(divio.Config{
-		Endpoint:     endpoint,
-		Token:        token,
-		UserAgent:    fmt.Sprintf("terraform-provider-divio/%s (+https://registry.terraform.io/providers/divio/divio) terraform/%s", p.version, req.TerraformVersion),
-		RetryWaitMin: p.retryWaitMin,
-		Poll:         p.poll,
+		Endpoint:       endpoint,
+		Token:          token,
+		TokenSource:    tokenSource,
+		EndpointSource: endpointSource,
+		UserAgent:      fmt.Sprintf("terraform-provider-divio/%s (+https://registry.terraform.io/providers/divio/divio) terraform/%s", p.version, req.TerraformVersion),
+		RetryWaitMin:   p.retryWaitMin,
+		Poll:           p.poll,
 		Log: func(ctx context.Context, msg string, fields map[string]any) {
 			tflog.Debug(ctx, msg, fields)
 		},
@@ -131,23 +137,27 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.EphemeralResourceData = data
 }
 
-func valueOrEnv(v types.String, env string) string {
+// valueOrEnv returns a provider argument, or else its environment variable, and says which it was.
+func valueOrEnv(v types.String, attribute, env string) (value, source string) {
 	if !v.IsNull() {
-		return v.ValueString()
+		return v.ValueString(), "the provider's " + attribute
 	}
-	return os.Getenv(env)
+	if value = os.Getenv(env); value != "" {
+		return value, "the " + env + " environment variable"
+	}
+	return "", ""
 }
 
 // resolveEndpoint picks the API URL from endpoint, then zone, then their environment variables,
-// and names the attribute to blame if it is wrong.
-func resolveEndpoint(config providerModel) (endpoint, attribute string) {
-	if e := valueOrEnv(config.Endpoint, envEndpoint); e != "" {
-		return e, "endpoint"
+// names the attribute to blame if it is wrong, and says where it came from.
+func resolveEndpoint(config providerModel) (endpoint, attribute, source string) {
+	if e, source := valueOrEnv(config.Endpoint, "endpoint", envEndpoint); e != "" {
+		return e, "endpoint", source
 	}
-	if z := strings.Trim(valueOrEnv(config.Zone, envZone), "."); z != "" {
-		return "https://api." + z, "zone"
+	if z, source := valueOrEnv(config.Zone, "zone", envZone); strings.Trim(z, ".") != "" {
+		return "https://api." + strings.Trim(z, "."), "zone", source
 	}
-	return divio.DefaultEndpoint, "endpoint"
+	return divio.DefaultEndpoint, "endpoint", ""
 }
 
 func (p *DivioProvider) Resources(context.Context) []func() resource.Resource {

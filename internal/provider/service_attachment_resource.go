@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -225,7 +226,7 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 	diags.AddWarning("Service instance still being attached",
 		fmt.Sprintf("%s, while service instance %s was being attached in environment %s: %v. %s "+
 			"The attachment is saved in the state; the next terraform apply finds the instance attached, or deploys for it, and detaches nothing.",
-			cutShortCause(err), id, where, err, running))
+			cutShortCause(err), id, where, strings.TrimSuffix(err.Error(), "."), running))
 	return true
 }
 
@@ -256,7 +257,7 @@ func cutShortCause(err error) string {
 func addAttachError(diags *diag.Diagnostics, id string, err error) {
 	if errors.Is(err, divio.ErrNotFound) {
 		diags.AddAttributeError(path.Root("service_id"), "Service instance not found",
-			fmt.Sprintf("Service instance %s does not exist, was removed, or the API token may not see it: %v. "+
+			fmt.Sprintf("Service instance %s does not exist, was removed, or the API token may not see it (%v). "+
 				"Set service_id to the id of an existing divio_service.", id, err))
 		return
 	}
@@ -350,15 +351,17 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 		}
 		resp.Diagnostics.AddError(summary, fmt.Sprintf("%s while service instance %s was being detached in environment %s: %v; %s. "+
 			"The attachment stays in the state: the next plan reads whether the instance was detached, and plans to detach it again if not.",
-			cutShortCause(err), id, where, err, running))
+			cutShortCause(err), id, where, strings.TrimSuffix(err.Error(), "."), running))
 	default:
 		addAPIError(&resp.Diagnostics, summary, err)
 	}
 }
 
-// keepAttachedAfterFailure cancels the pending detachment after its deployment failed: the
-// application still uses the instance, and an instance left PENDING_DETACHMENT would be detached
-// by whatever deploys the environment next, unasked, and read as detached by the next refresh.
+// keepAttachedAfterFailure makes sure the instance stays attached after its detachment's deployment
+// failed: the contract says it does, and the application still uses it. Should an API leave it
+// PENDING_DETACHMENT instead, whatever deploys the environment next would detach it unasked, and
+// the next refresh would read it as detached: attaching it again cancels that (and is a no-op on
+// an ATTACHED instance).
 func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id, envID string, diags *diag.Diagnostics) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
@@ -472,10 +475,15 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 	// An attachment whose deployment was cut short, or failed after the apply stopped waiting, is
 	// marked but not attached: the rest is an update, which deploys unless it finds it attached.
 	var deploy types.Bool
-	var status types.String
+	var status, deploymentID types.String
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("deployment_id"), &deploymentID)...)
 	if deploy.ValueBool() && status.ValueString() != divio.StatusAttached {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+		if deploymentID.IsNull() {
+			// The deployment that attaches it becomes known with the update.
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("deployment_id"), types.StringUnknown())...)
+		}
 	}
 }

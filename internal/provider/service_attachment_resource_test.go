@@ -608,6 +608,15 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 			if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); strings.Contains(state, "tainted") {
 				t.Fatalf("the attachment is tainted:\n%s", state)
 			}
+			if tc.signal {
+				// Applied again at once, while the deployment runs: the update waits for it, and
+				// records it, without a deployment of its own.
+				cli.apply(config)
+				deps := testDeployments(sim)
+				if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); len(deps) != 1 || !strings.Contains(state, deps[0].UUID) {
+					t.Errorf("deployments %+v; want one, recorded as the attachment's:\n%s", deps, state)
+				}
+			}
 			waitUntil(t, "the deployment has ended", func() bool { return workingDeployment(sim) == nil })
 			if empty, plan := cli.planIsEmpty(); !empty {
 				t.Errorf("the plan after the deployment ended is not empty:\n%s", plan)

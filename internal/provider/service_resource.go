@@ -350,9 +350,8 @@ func addCreateError(diags *diag.Diagnostics, identifier string, err error) {
 		attr, known := createFieldAttributes[field]
 		switch {
 		case field == "service" && strings.Contains(strings.ToLower(text), "subscription"):
-			diags.AddAttributeError(path.Root("service"), "Subscription does not include this service",
-				fmt.Sprintf("The API refused to add %s: %s\n\nThe organisation's subscription does not include a (further) instance of %s. "+
-					"Remove another instance of it, or upgrade the subscription in the Divio Control Panel, then apply again.", identifier, text, identifier))
+			diags.AddAttributeError(path.Root("service"), "Subscription has no free instance of this service",
+				fmt.Sprintf("The API refused to add %s: %s\n\nRemove an instance of it that is no longer needed, or upgrade the subscription in the Divio Control Panel, then apply again.", identifier, text))
 		case known:
 			diags.AddAttributeError(path.Root(attr), "Cannot add the service instance", fmt.Sprintf("The API refused the %s: %s", attr, text))
 		default:
@@ -468,11 +467,15 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
 	defer r.data.cache.ForgetInstances(envID)
-	// A detachment in flight (its divio_service_attachment removed in the same run) ends with its
-	// deployment; removal must wait for it rather than fail.
-	inst, err := r.data.client.WaitForInstance(ctx, id, "finish its detachment", func(i *divio.ServiceInstance) bool {
-		return i.Status != divio.StatusPendingDetachment
-	})
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if inst != nil && inst.Status == divio.StatusPendingDetachment {
+		// Its detachment was asked for (outside Terraform, or by a run cut short) but not carried
+		// out: removal waits for the deployment that carries it out, or runs one.
+		var out deployOutcome
+		if out, err = r.data.deployer.Detach(ctx, envID, id); out.Instance != nil {
+			inst = out.Instance
+		}
+	}
 	if errors.Is(err, divio.ErrNotFound) {
 		return
 	}
@@ -484,7 +487,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddError("Service instance is attached",
 			fmt.Sprintf("Service instance %s (%s) in environment %s is %s, so removing it is refused and nothing was removed. "+
 				"Remove its divio_service_attachment (which detaches it with a deployment) and apply first, then remove the service.",
-				id, state.Service.ValueString(), envID, usageOf(inst)))
+				id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), usageOf(inst)))
 		return
 	}
 	if err := r.data.client.DeleteServiceInstance(ctx, id); err != nil {

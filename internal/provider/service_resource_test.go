@@ -719,3 +719,35 @@ func TestAccServiceResource_killedRun(t *testing.T) {
 		t.Errorf("the plan after the recovery is not empty:\n%s", plan)
 	}
 }
+
+// An instance whose detachment was asked for but not carried out (outside Terraform, or by a run cut
+// short) is removed once a deployment has carried it out: the removal runs one, rather than waiting
+// for one that may never come.
+func TestAccServiceResource_removePendingDetachment(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNoInstanceLeft(sim),
+		Steps: []resource.TestStep{
+			{Config: serviceConfig(env, "postgres-15", "")},
+			{
+				PreConfig: func() {
+					in, err := onlyLiveInstance(sim)
+					pending := simulator.StatusPendingDetachment
+					if err == nil {
+						err = sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &pending})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: env.config(""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkNoInstanceLeft(sim),
+					expectDeployments(sim, 1),
+				),
+			},
+		},
+	})
+}

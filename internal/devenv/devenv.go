@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -70,23 +71,62 @@ func WriteCLIConfig(dir string, providerDirs map[string]string) (string, error) 
 type Simulator struct {
 	*simulator.Simulator
 	URL    string
+	opts   simulator.Options
+	addr   string
 	server *http.Server
 }
 
 // StartSimulator starts a simulator with opts on 127.0.0.1 and a free port.
 func StartSimulator(opts simulator.Options) (*Simulator, error) {
-	sim, err := simulator.New(opts)
-	if err != nil {
+	s := &Simulator{opts: opts, addr: "127.0.0.1:0"}
+	if err := s.start(); err != nil {
 		return nil, err
 	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	s.URL = "http://" + s.addr
+	return s, nil
+}
+
+func (s *Simulator) start() error {
+	sim, err := simulator.New(s.opts)
 	if err != nil {
+		return err
+	}
+	s.Simulator = sim
+	if err := s.serve(); err != nil {
 		_ = sim.Close()
-		return nil, err
+		return err
 	}
-	server := &http.Server{Handler: sim}
-	go func() { _ = server.Serve(listener) }()
-	return &Simulator{Simulator: sim, URL: "http://" + listener.Addr().String(), server: server}, nil
+	return nil
+}
+
+func (s *Simulator) serve() error {
+	listener, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	s.addr = listener.Addr().String()
+	s.server = &http.Server{Handler: s.Simulator}
+	go func() { _ = s.server.Serve(listener) }()
+	return nil
+}
+
+// Restart stops serving for down, as a restart of the API looks to its clients: refused
+// connections meanwhile, and what was under way carried on. With a data file the simulator itself
+// is stopped and started again from it; without one it keeps its state in memory. It needs no other
+// use of the simulator while it runs.
+func (s *Simulator) Restart(down time.Duration) error {
+	if err := s.server.Close(); err != nil {
+		return err
+	}
+	if s.opts.DataFile == "" {
+		time.Sleep(down)
+		return s.serve()
+	}
+	if err := s.Simulator.Close(); err != nil {
+		return err
+	}
+	time.Sleep(down)
+	return s.start()
 }
 
 // Close stops serving, then stops the simulator, which saves its data file last.
@@ -97,14 +137,32 @@ func (s *Simulator) Close() error {
 // Terraform returns a terraform-exec runner in workDir that uses the CLI configuration at
 // cliConfig and talks to the API at endpoint with token.
 func Terraform(workDir, cliConfig, endpoint, token string) (*tfexec.Terraform, error) {
-	bin, err := exec.LookPath("terraform")
+	bin, err := TerraformBinary()
 	if err != nil {
-		return nil, errors.New("terraform is not on PATH: install Terraform 1.5 or newer")
+		return nil, err
 	}
 	tf, err := tfexec.NewTerraform(workDir, bin)
 	if err != nil {
 		return nil, err
 	}
+	if err := tf.SetEnv(TerraformEnv(cliConfig, endpoint, token)); err != nil {
+		return nil, err
+	}
+	return tf, nil
+}
+
+// TerraformBinary is the terraform on PATH.
+func TerraformBinary() (string, error) {
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		return "", errors.New("terraform is not on PATH: install Terraform 1.5 or newer")
+	}
+	return bin, nil
+}
+
+// TerraformEnv is the environment terraform runs in: this process's, without its TF_ variables,
+// with the CLI configuration at cliConfig and the API at endpoint with token.
+func TerraformEnv(cliConfig, endpoint, token string) map[string]string {
 	env := map[string]string{
 		"TF_CLI_CONFIG_FILE": cliConfig,
 		"DIVIO_API_URL":      endpoint,
@@ -117,8 +175,5 @@ func Terraform(workDir, cliConfig, endpoint, token string) (*tfexec.Terraform, e
 			env[name] = value
 		}
 	}
-	if err := tf.SetEnv(env); err != nil {
-		return nil, err
-	}
-	return tf, nil
+	return env
 }

@@ -2,9 +2,11 @@ package devenv
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
@@ -60,5 +62,44 @@ output "vendor" { value = data.divio_region.aws.vendor }
 	}
 	if got := string(outputs["vendor"].Value); got != `"aws"` {
 		t.Errorf("vendor output = %s, want \"aws\"", got)
+	}
+}
+
+// A restart refuses connections while down, then serves the same state on the same address, with
+// and without a data file.
+func TestSimulatorRestart(t *testing.T) {
+	for _, file := range []string{"", filepath.Join(t.TempDir(), "sim.json")} {
+		testSimulatorRestart(t, simulator.Options{DataFile: file})
+	}
+}
+
+func testSimulatorRestart(t *testing.T, opts simulator.Options) {
+	sim, err := StartSimulator(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	before := len(sim.Instances())
+	get := func() error {
+		resp, err := http.Get(sim.URL + "/apps/v3/regions/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	down := make(chan error, 1)
+	go func() { down <- sim.Restart(300 * time.Millisecond) }()
+	time.Sleep(100 * time.Millisecond)
+	if err := get(); err == nil {
+		t.Error("the simulator answered while restarting")
+	}
+	if err := <-down; err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err != nil {
+		t.Errorf("after the restart: %v", err)
+	}
+	if after := len(sim.Instances()); after != before {
+		t.Errorf("%d instances after the restart, %d before", after, before)
 	}
 }

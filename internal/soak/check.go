@@ -164,3 +164,85 @@ func statusOf(live map[string]simulator.Instance, id string) string {
 	}
 	return "gone"
 }
+
+// DeploymentAudit follows an environment's successful deployments from one check to the next, and
+// tells what each changed: a deployment restarts the application, so one that gives it the same
+// variables as the deployment before changed nothing and should not have run, and one that takes
+// away the variables of an attachment that stayed in the configuration detached it by accident.
+type DeploymentAudit struct {
+	seen map[string]bool     // deployments audited
+	last map[string][]string // environment -> variables of its last successful deployment
+}
+
+// AuditedDeployment is what a successful deployment changed.
+type AuditedDeployment struct {
+	Deployment simulator.Deployment
+	Added      []string // variables it gave the application
+	Removed    []string // variables it took away
+}
+
+// Unchanged reports a deployment that changed nothing.
+func (a AuditedDeployment) Unchanged() bool { return len(a.Added) == 0 && len(a.Removed) == 0 }
+
+// Audit returns what each successful deployment not audited before changed, oldest first;
+// variables gives the names of the variables a deployment gave the application. Failed deployments
+// change nothing by design and are left out.
+func (a *DeploymentAudit) Audit(deployments []simulator.Deployment, variables func(id string) []string) []AuditedDeployment {
+	if a.seen == nil {
+		a.seen, a.last = map[string]bool{}, map[string][]string{}
+	}
+	var out []AuditedDeployment
+	for _, d := range deployments {
+		if a.seen[d.UUID] || d.EndedAt == nil {
+			continue
+		}
+		a.seen[d.UUID] = true
+		if d.Status != simulator.DeploymentSuccess {
+			continue
+		}
+		before, now := a.last[d.Environment], variables(d.UUID)
+		out = append(out, AuditedDeployment{Deployment: d, Added: without(now, before), Removed: without(before, now)})
+		a.last[d.Environment] = now
+	}
+	return out
+}
+
+// without returns the names of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// VariableNames are the names of the variables an attached service gives its application.
+func (s Service) VariableNames() []string {
+	suffix := map[string]string{simulator.TypeDatabase: "_DATABASE_DSN", simulator.TypeStorage: "_STORAGE_DSN",
+		simulator.TypeSearch: "_HAYSTACK_URL", simulator.TypeMessageQueue: "_AMQP_BROKER_URL"}[ServiceTypes[s.Service]]
+	names := []string{s.Prefix + suffix}
+	if ServiceTypes[s.Service] == simulator.TypeDatabase && s.Prefix == "DEFAULT" {
+		names = append(names, "DATABASE_URL")
+	}
+	return names
+}
+
+// AccidentalDetachments returns the attachments configured both before and after a cycle whose
+// variables one of the deployments took away.
+func AccidentalDetachments(before, after Config, audited []AuditedDeployment) []string {
+	var found []string
+	for _, s := range after.Services {
+		prev, existed := before.find(s.Name)
+		if !existed || !prev.Attached || !s.Attached || prev.key() != s.key() {
+			continue
+		}
+		for _, a := range audited {
+			if a.Deployment.Environment == Environments[s.Env].ID() && slices.ContainsFunc(s.VariableNames(), func(n string) bool { return slices.Contains(a.Removed, n) }) {
+				found = append(found, fmt.Sprintf("deployment %s detached %s (%s %s), which stayed attached in the configuration", a.Deployment.UUID, s.Name, s.Service, s.Prefix))
+			}
+		}
+	}
+	return found
+}

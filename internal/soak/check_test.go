@@ -2,7 +2,9 @@ package soak
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 
@@ -68,5 +70,37 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check = %+v, want %+v; problems:\n%v", got, tt.want, Check(tt.cfg, tt.state, tt.instances).Problems)
 			}
 		})
+	}
+}
+
+func TestDeploymentAudit(t *testing.T) {
+	env := Environments[0].ID()
+	ended := time.Now()
+	vars := map[string][]string{}
+	dep := func(id, status string, names ...string) simulator.Deployment {
+		vars[id] = names
+		return simulator.Deployment{UUID: id, Environment: env, Status: status, EndedAt: &ended}
+	}
+	variables := func(id string) []string { return vars[id] }
+	var a DeploymentAudit
+	got := a.Audit([]simulator.Deployment{
+		dep("1", simulator.DeploymentSuccess, "DEFAULT_DATABASE_DSN", "DATABASE_URL"),
+		dep("2", simulator.DeploymentFailure),
+		dep("3", simulator.DeploymentSuccess, "DEFAULT_DATABASE_DSN", "DATABASE_URL"),
+		dep("4", simulator.DeploymentSuccess, "MEDIA_STORAGE_DSN"),
+	}, variables)
+	if len(got) != 3 || got[0].Unchanged() || !got[1].Unchanged() || got[2].Unchanged() {
+		t.Fatalf("audit: %+v; want 3 successful deployments, the second unchanged", got)
+	}
+	if again := a.Audit([]simulator.Deployment{dep("4", simulator.DeploymentSuccess)}, variables); len(again) != 0 {
+		t.Errorf("a deployment audited twice: %+v", again)
+	}
+	before := Config{Services: []Service{{Name: "db", Env: 0, Service: simulator.ServicePostgres15, Prefix: "DEFAULT", Attached: true}}}
+	if d := AccidentalDetachments(before, before, got); len(d) != 1 || !strings.Contains(d[0], "deployment 4 detached db") {
+		t.Errorf("accidental detachments: %v", d)
+	}
+	detached := Config{Services: []Service{{Name: "db", Env: 0, Service: simulator.ServicePostgres15, Prefix: "DEFAULT"}}}
+	if d := AccidentalDetachments(before, detached, got); len(d) != 0 {
+		t.Errorf("a detachment the configuration asked for was counted: %v", d)
 	}
 }

@@ -68,18 +68,36 @@ type stats struct {
 	failedDeploysArmed, stalledProvisionsArmed              int
 	errors                                                  map[string]int // error summaries of failed commands, ids blanked
 	findings                                                Findings
+
+	interruptions         map[string]int // by kind, those that happened
+	interruptedCycles     int
+	recoveredUnaided      int // interrupted cycles that converged without a manual step
+	namedSteps            int // steps a failed apply's message named, run (imports after a killed run)
+	accidentalDetachments int // attachments configured all along that a deployment detached
+	unchangedDeployments  int // successful deployments that changed nothing
+	workspaceRuns         int
+	workspaceProblems     int
+	workspaceDeployments  []int // deployments per concurrent-workspaces run
 }
 
 // soaker runs terraform in one working directory against one simulator.
 type soaker struct {
 	t       *testing.T
 	tf      *tfexec.Terraform
+	bin     string            // terraform, for commands run without terraform-exec
+	env     map[string]string // their environment, as terraform-exec's
 	sim     *devenv.Simulator
 	work    string
 	logPath string
 	keepDir string // where the output of failed commands is kept for reading afterwards
 	rng     *rand.Rand
 	stats   stats
+
+	lastOutput  string // of the last command run
+	interrupted bool   // this cycle's first apply was cut short
+	audit       DeploymentAudit
+	// counted holds the simulator's counters from before its restarts, which zero them.
+	counted simulator.Counters
 }
 
 // TestSoak is `make soak`: randomised cycles of apply, modify and destroy through the real
@@ -118,9 +136,8 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Small but real delays, so that waiters poll and deployments overlap as they do in use.
 	sim, err := devenv.StartSimulator(simulator.Options{Dataset: simulator.DatasetBench,
-		ProvisionDelay: 50 * time.Millisecond, DeployDelay: 100 * time.Millisecond, Seed: seed})
+		ProvisionDelay: defaultDelays.Provision, DeployDelay: defaultDelays.Deploy, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +148,17 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.Remove(keepDir) }) // only if empty: nothing failed
-	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)), stats: stats{errors: map[string]int{}}}
+	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)),
+		stats: stats{errors: map[string]int{}, interruptions: map[string]int{}}}
 	s.logPath = filepath.Join(s.work, "provider.log")
 	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
 		t.Fatal(err)
 	}
+	if s.bin, err = devenv.TerraformBinary(); err != nil {
+		t.Fatal(err)
+	}
+	s.env = devenv.TerraformEnv(cliConfig, sim.URL, simulator.DemoToken)
+	s.env["TF_LOG_CORE"], s.env["TF_LOG_PROVIDER"], s.env["TF_LOG_PATH"] = "OFF", "DEBUG", s.logPath
 	// The provider logs every request attempt at DEBUG: that is how retries are counted.
 	for _, err := range []error{s.tf.SetLogCore("OFF"), s.tf.SetLogProvider("DEBUG"), s.tf.SetLogPath(s.logPath)} {
 		if err != nil {
@@ -146,21 +169,28 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 }
 
 // cycle applies the generator's next configuration with faults on until it converges, every
-// destroyEvery cycles destroys everything the same way, and checks with faults off.
+// destroyEvery cycles destroys everything the same way, and checks with faults off. Some cycles'
+// first apply is cut short (interrupt), and some run concurrent workspaces beside.
 func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	destroy := n%destroyEvery == 0
+	before := gen.Config()
 	cfg, changes := gen.Next(destroy)
 	s.t.Logf("cycle %d: %s", n, strings.Join(changes, "; "))
-	if err := os.WriteFile(filepath.Join(s.work, "main.tf"), []byte(cfg.HCL()), 0o600); err != nil {
+	if err := os.WriteFile(s.mainTF(), []byte(cfg.HCL()), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
 	s.stats.cycles++
 
 	s.armHardFaults(n)
 	s.sim.SetFaults(faults)
+	s.interrupted = false
+	s.interrupt(ctx, n)
 	converged := s.converge(ctx, n, "apply",
 		func(ctx context.Context) error { s.stats.applies++; return s.tf.Apply(ctx) },
 		func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx) })
+	if s.interrupted {
+		s.stats.interruptedCycles++
+	}
 	if converged && destroy {
 		cfg = Config{}
 		s.stats.destroys++
@@ -168,12 +198,73 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 			func(ctx context.Context) error { return s.tf.Destroy(ctx) },
 			func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx, tfexec.Destroy(true)) })
 	}
+	if n%destroyEvery == 5 {
+		s.stats.workspaceRuns++
+		for _, p := range s.concurrentWorkspaces(ctx, n) {
+			s.stats.workspaceProblems++
+			s.t.Errorf("cycle %d: concurrent workspaces: %s", n, p)
+		}
+	}
 	s.sim.SetFaults(simulator.Faults{})
 	if !converged {
 		s.stats.nonConverged++
 		s.t.Errorf("cycle %d did not converge in %d attempts", n, maxApplies)
 	}
 	s.check(ctx, n, cfg)
+	s.auditDeployments(n, before, cfg)
+}
+
+func (s *soaker) mainTF() string { return filepath.Join(s.work, "main.tf") }
+
+// auditDeployments counts the deployments since the last cycle that changed nothing, and those
+// that detached an attachment configured all along.
+func (s *soaker) auditDeployments(cycle int, before, after Config) {
+	audited := s.audit.Audit(s.sim.Deployments(), s.sim.DeploymentVariables)
+	for _, a := range audited {
+		if a.Unchanged() {
+			s.stats.unchangedDeployments++
+			s.t.Errorf("cycle %d: deployment %s of environment %s changed nothing; its log:\n%s", cycle, a.Deployment.UUID, a.Deployment.Environment, s.sim.DeploymentLog(a.Deployment.UUID))
+		}
+	}
+	for _, d := range AccidentalDetachments(before, after, audited) {
+		s.stats.accidentalDetachments++
+		s.t.Errorf("cycle %d: %s", cycle, d)
+	}
+}
+
+// keepCounters adds the simulator's counters to those kept, before a restart zeroes them.
+func (s *soaker) keepCounters() {
+	c := s.sim.Counters()
+	s.counted.Total += c.Total
+	s.counted.Injected5xx += c.Injected5xx
+	s.counted.Injected429 += c.Injected429
+	s.counted.DroppedResponses += c.DroppedResponses
+}
+
+// keepOutput keeps the output of a command run without terraform-exec, for reading afterwards.
+func (s *soaker) keepOutput(what, output string) {
+	s.lastOutput = output
+	for _, mark := range panicMarks {
+		if strings.Contains(output, mark) {
+			s.stats.panics++
+			s.t.Errorf("%s: the provider crashed (%q):\n%s", what, mark, output)
+			break
+		}
+	}
+	s.countRetries()
+}
+
+// runIn runs a terraform command through terraform-exec in another working folder.
+func (s *soaker) runIn(ctx context.Context, tf *tfexec.Terraform, command string) error {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	switch command {
+	case "apply":
+		return tf.Apply(ctx)
+	case "destroy":
+		return tf.Destroy(ctx)
+	}
+	return fmt.Errorf("unknown command %q", command)
 }
 
 // armHardFaults makes, at random, the next deployment fail or the next provisioning stall. An armed
@@ -193,12 +284,14 @@ func (s *soaker) armHardFaults(cycle int) {
 
 // converge runs change until it succeeds and a following plan is empty, at most maxApplies times.
 func (s *soaker) converge(ctx context.Context, cycle int, what string, change func(context.Context) error, plan func(context.Context) (bool, error)) bool {
+	stepped := false
 	for attempt := 1; attempt <= maxApplies; attempt++ {
 		if err := s.run(ctx, cycle, what, change); err != nil {
 			if what == "destroy" {
 				s.stats.failedDestroys++
 			} else {
 				s.stats.failedApplies++
+				stepped = s.recover(ctx, cycle, s.lastOutput) || stepped
 			}
 			continue
 		}
@@ -215,6 +308,9 @@ func (s *soaker) converge(ctx context.Context, cycle int, what string, change fu
 			s.stats.dirtyPlans++
 			s.t.Errorf("cycle %d: the plan after a successful %s has changes", cycle, what)
 		default:
+			if s.interrupted && what == "apply" && !stepped {
+				s.stats.recoveredUnaided++
+			}
 			return true
 		}
 	}
@@ -238,6 +334,7 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 	if err != nil {
 		text += "\n" + err.Error()
 	}
+	s.lastOutput = text
 	for _, mark := range panicMarks {
 		if strings.Contains(text, mark) {
 			s.stats.panics++
@@ -312,7 +409,8 @@ func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
 }
 
 func (s *soaker) report(elapsed time.Duration) {
-	st, c := s.stats, s.sim.Counters()
+	s.keepCounters()
+	st, c := s.stats, s.counted
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak summary (%s)\n", elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "  cycles             %d (%d full destroys)\n", st.cycles, st.destroys)
@@ -334,6 +432,15 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  ghosts             %d\n", st.findings.Ghosts)
 	fmt.Fprintf(&b, "  attachment errors  %d\n", st.findings.Attachments)
 	fmt.Fprintf(&b, "  drift              %d\n", st.findings.Drift)
+	fmt.Fprintf(&b, "  interruptions      %d cycles began with one; %d of them converged with no manual step\n", st.interruptedCycles, st.recoveredUnaided)
+	for _, kind := range slices.Sorted(maps.Keys(st.interruptions)) {
+		fmt.Fprintf(&b, "    %3d x %s\n", st.interruptions[kind], kind)
+	}
+	fmt.Fprintf(&b, "  named steps run    %d (the import a killed run's next plan names)\n", st.namedSteps)
+	fmt.Fprintf(&b, "  accidental detachments %d (attachments configured all along that a deployment detached)\n", st.accidentalDetachments)
+	fmt.Fprintf(&b, "  idle deployments   %d (successful deployments that changed nothing)\n", st.unchangedDeployments)
+	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments at once; deployments each: %v; problems %d)\n",
+		st.workspaceRuns, st.workspaceDeployments, st.workspaceProblems)
 	if len(st.errors) > 0 {
 		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")
 		for _, e := range slices.Sorted(maps.Keys(st.errors)) {
@@ -348,6 +455,10 @@ func (s *soaker) report(elapsed time.Duration) {
 	}
 	if n := st.findings.Ghosts + st.findings.Attachments + st.findings.Drift; n > 0 {
 		failed = append(failed, fmt.Sprintf("%d other disagreements between state and simulator", n))
+	}
+	if st.accidentalDetachments > 0 || st.unchangedDeployments > 0 || st.workspaceProblems > 0 {
+		failed = append(failed, fmt.Sprintf("%d accidental detachments, %d deployments that changed nothing, %d problems of concurrent workspaces",
+			st.accidentalDetachments, st.unchangedDeployments, st.workspaceProblems))
 	}
 	if st.panics > 0 {
 		failed = append(failed, fmt.Sprintf("%d panics", st.panics))

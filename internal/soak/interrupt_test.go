@@ -1,0 +1,306 @@
+//go:build soak
+
+package soak
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// interruptOdds is the chance that a cycle's first apply is cut short, in one of the ways users'
+// runs are: Ctrl-C, a timeout, a killed CI runner, an API that restarts.
+const interruptOdds = 0.35
+
+// defaultDelays are the simulator's delays between interruptions: small but real, so that waiters
+// poll and deployments overlap as they do in use. An interruption lengthens them so that it can
+// land while something provisions or deploys.
+var defaultDelays = simulator.Delays{Provision: 50 * time.Millisecond, Deploy: 100 * time.Millisecond}
+
+// interruption is one way of cutting an apply short. run reports whether it happened: an apply
+// with nothing to provision or deploy cannot be interrupted there.
+type interruption struct {
+	name   string
+	weight int
+	run    func(ctx context.Context, s *soaker) bool
+}
+
+var interruptions = []interruption{
+	{"SIGINT during provisioning", 3, func(ctx context.Context, s *soaker) bool {
+		return s.signalApply(ctx, simulator.Delays{Provision: 2 * time.Second, Deploy: defaultDelays.Deploy}, syscall.SIGINT, s.provisioning)
+	}},
+	{"SIGINT during a deployment", 3, func(ctx context.Context, s *soaker) bool {
+		return s.signalApply(ctx, simulator.Delays{Provision: defaultDelays.Provision, Deploy: 2 * time.Second}, syscall.SIGINT, s.deploying)
+	}},
+	{"timeout during a deployment", 2, func(ctx context.Context, s *soaker) bool { return s.timeoutDuringDeployment(ctx) }},
+	{"SIGKILL of terraform", 2, func(ctx context.Context, s *soaker) bool {
+		busy := func() bool { return s.provisioning() || s.deploying() }
+		return s.signalApply(ctx, simulator.Delays{Provision: 2 * time.Second, Deploy: 2 * time.Second}, syscall.SIGKILL, busy)
+	}},
+	{"API restart of 5s", 2, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, 5*time.Second) }},
+	{"API restart of 60s", 1, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, time.Minute) }},
+}
+
+// interrupt picks an interruption at random, runs it against the cycle's configuration, and counts
+// it if it happened; the cycle's normal applies follow, and must repair what it left.
+func (s *soaker) interrupt(ctx context.Context, cycle int) {
+	if s.rng.Float64() >= interruptOdds {
+		return
+	}
+	total := 0
+	for _, in := range interruptions {
+		total += in.weight
+	}
+	pick := s.rng.IntN(total)
+	for _, in := range interruptions {
+		if pick -= in.weight; pick < 0 {
+			happened := in.run(ctx, s)
+			s.sim.SetDelays(defaultDelays)
+			s.t.Logf("cycle %d: %s (happened: %v)", cycle, in.name, happened)
+			if happened {
+				s.stats.interruptions[in.name]++
+				s.interrupted = true
+			}
+			return
+		}
+	}
+}
+
+// terraformCmd is a terraform command run directly, for what terraform-exec cannot do: signal it.
+// It runs in a process group of its own, so that SIGKILL takes its provider with it, as a killed
+// CI runner takes everything it started.
+func (s *soaker) terraformCmd(ctx context.Context, args ...string) (*exec.Cmd, *strings.Builder) {
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Dir = s.work
+	for name, value := range s.env {
+		cmd.Env = append(cmd.Env, name+"="+value)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
+}
+
+// signalApply starts an apply with the simulator's delays set to delays, sends sig once busy()
+// is true, and waits for terraform to end. It reports whether the signal was sent.
+func (s *soaker) signalApply(ctx context.Context, delays simulator.Delays, sig syscall.Signal, busy func() bool) bool {
+	s.sim.SetDelays(delays)
+	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	sent := false
+	for !sent {
+		select {
+		case <-done:
+			s.keepOutput("interrupted apply", out.String())
+			return false
+		case <-time.After(20 * time.Millisecond):
+			if busy() {
+				target := cmd.Process.Pid
+				if sig == syscall.SIGKILL {
+					target = -target // the process group
+				}
+				_ = syscall.Kill(target, sig)
+				sent = true
+			}
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(commandTimeout):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		s.t.Errorf("terraform apply did not end within %s of %v", commandTimeout, sig)
+	}
+	s.keepOutput("interrupted apply", out.String())
+	return true
+}
+
+// timeoutDuringDeployment applies with the attachments' create timeout shorter than a deployment:
+// the applies end while their deployments go on.
+func (s *soaker) timeoutDuringDeployment(ctx context.Context) bool {
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 4 * time.Second})
+	before := len(s.sim.Deployments())
+	config, err := os.ReadFile(s.mainTF())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	short := strings.ReplaceAll(string(config), "  deploy     = true\n", "  deploy     = true\n\n  timeouts {\n    create = \"1s\"\n  }\n")
+	if err := os.WriteFile(s.mainTF(), []byte(short), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	defer func() { _ = os.WriteFile(s.mainTF(), config, 0o600) }()
+	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	_ = cmd.Run()
+	s.keepOutput("apply with short timeouts", out.String())
+	return len(s.sim.Deployments()) > before
+}
+
+// restartDuringApply restarts the API while an apply runs: its connections are refused for down.
+func (s *soaker) restartDuringApply(ctx context.Context, down time.Duration) bool {
+	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(500 * time.Millisecond):
+	}
+	s.keepCounters()
+	if err := s.sim.Restart(down); err != nil {
+		s.t.Fatalf("restarting the simulator: %v", err)
+	}
+	s.sim.SetFaults(faults) // a restart forgets them, as it forgets its counters
+	<-done
+	s.keepOutput("apply across an API restart", out.String())
+	return true
+}
+
+// provisioning and deploying report whether the simulator provisions an instance or runs a
+// deployment in the soak's environments.
+func (s *soaker) provisioning() bool {
+	for _, in := range s.sim.Instances() {
+		if in.Status == simulator.StatusProvisioning {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *soaker) deploying() bool {
+	for _, d := range s.sim.Deployments() {
+		if d.Status == simulator.DeploymentWorking {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	// importHint is the command the plan's "Prefix already in use" error names, and with which
+	// address: the recovery a killed run's user is told to run.
+	importHint  = regexp.MustCompile(`terraform import 'divio_service\.<name>' ([0-9a-f-]{36})`)
+	hintAddress = regexp.MustCompile(`with (divio_service\.[A-Za-z0-9_]+),`)
+)
+
+// recover runs the one step a failed apply's message names, if it names one: the import of an
+// instance that a killed run added but did not save. It reports whether it ran one.
+func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
+	ids, addresses := importHint.FindStringSubmatch(output), hintAddress.FindStringSubmatch(output)
+	if ids == nil || addresses == nil {
+		return false
+	}
+	err := s.run(ctx, cycle, "import named by the error", func(ctx context.Context) error {
+		return s.tf.Import(ctx, addresses[1], ids[1])
+	})
+	if err == nil {
+		s.stats.namedSteps++
+		s.t.Logf("cycle %d: ran the step the error named: terraform import %s %s", cycle, addresses[1], ids[1])
+	}
+	return err == nil
+}
+
+// workspaceEnv is where the concurrent workspaces add their services: an environment of the bench
+// data set that the generator leaves alone.
+var workspaceEnv = Environment{"bench-app-3", simulator.EnvLive}
+
+// concurrentWorkspaces has four workspaces (working folders with states of their own, each with its
+// own provider process) add three services each to one environment, then attach them all at the
+// same moment, then destroy everything the same way. A deployment lasts long next to the moments
+// at which the attachments are marked, as on Divio, where it takes minutes: then at most two
+// deployments attach them all, the first and one for what was marked while it ran. It returns the
+// problems it saw.
+func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
+	const workspaces, services = 4, 3
+	defer s.sim.SetDelays(defaultDelays)
+	var problems []string
+	var mu sync.Mutex
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	dirs := make([]string, workspaces)
+	write := func(w int, attach bool) {
+		var b strings.Builder
+		b.WriteString("terraform {\n  required_providers {\n    divio = { source = \"divio/divio\" }\n  }\n}\n\nprovider \"divio\" {}\n")
+		for i := range services {
+			fmt.Fprintf(&b, "\nresource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_C%[4]d_%[1]d\"\n}\n", i, workspaceEnv.ID(), w, cycle)
+			if attach {
+				fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n}\n", i)
+			}
+		}
+		if err := os.WriteFile(dirs[w]+"/main.tf", []byte(b.String()), 0o600); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	each := func(what string) {
+		var wg sync.WaitGroup
+		for w, dir := range dirs {
+			wg.Go(func() {
+				tf, err := devenv.Terraform(dir, s.env["TF_CLI_CONFIG_FILE"], s.sim.URL, simulator.DemoToken)
+				if err == nil {
+					err = s.runIn(ctx, tf, what)
+				}
+				if err != nil {
+					problem("workspace %d: %s failed: %v", w, what, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for w := range dirs {
+		dirs[w] = s.t.TempDir()
+		write(w, false)
+	}
+	each("apply")
+	for w := range dirs {
+		write(w, true)
+	}
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 10 * time.Second})
+	before := s.deploymentsIn(workspaceEnv.ID())
+	each("apply")
+	deployed := s.deploymentsIn(workspaceEnv.ID()) - before
+	s.stats.workspaceDeployments = append(s.stats.workspaceDeployments, deployed)
+	if deployed > 2 {
+		problem("%d workspaces adding %d attachments each took %d deployments, want at most 2", workspaces, services, deployed)
+	}
+	for _, in := range s.sim.Instances() {
+		if in.Environment == workspaceEnv.ID() && in.Status != simulator.StatusRemoved && in.Status != simulator.StatusAttached {
+			problem("instance %s (%s) of a workspace is %s after its apply, want ATTACHED", in.UUID, in.Prefix, in.Status)
+		}
+	}
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: time.Second})
+	each("destroy")
+	for _, in := range s.sim.Instances() {
+		if in.Environment == workspaceEnv.ID() && in.Status != simulator.StatusRemoved {
+			problem("instance %s (%s) of a workspace is %s after its destroy", in.UUID, in.Prefix, in.Status)
+		}
+	}
+	return problems
+}
+
+func (s *soaker) deploymentsIn(envID string) int {
+	n := 0
+	for _, d := range s.sim.Deployments() {
+		if d.Environment == envID {
+			n++
+		}
+	}
+	return n
+}

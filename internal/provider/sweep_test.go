@@ -482,12 +482,12 @@ func TestSweepers_failedDeployment(t *testing.T) {
 	sim.FailNextDeploy()
 	out, passed := runSweep(t, env.URL, simulator.DemoApp+"/"+simulator.EnvTest)
 	if passed || !strings.Contains(out, "TFACC_ATTACHED DATABASE "+attached.UUID+" (ATTACHED) was not detached, so it stays in use") ||
-		!strings.Contains(out, "TFACC_ATTACHED DATABASE "+attached.UUID+" (PENDING_DETACHMENT) is still in use, so it was not removed") {
+		!strings.Contains(out, "TFACC_ATTACHED DATABASE "+attached.UUID+" (ATTACHED) is still in use, so it was not removed") {
 		t.Fatalf("want the sweep to fail and say why:\n%s", out)
 	}
 	now := instancesByID(sim)
-	if got := now[attached.UUID]; got.Status != simulator.StatusPendingDetachment {
-		t.Errorf("the attached test instance is %s after the failed deployment, want PENDING_DETACHMENT: still in use", got.Status)
+	if got := now[attached.UUID]; got.Status != simulator.StatusAttached {
+		t.Errorf("the attached test instance is %s after the failed deployment, want ATTACHED (the contract's rule 3): still in use", got.Status)
 	}
 	if got := now[detached.UUID]; got.Status != simulator.StatusRemoved {
 		t.Errorf("the detached test instance is %s, want REMOVED", got.Status)

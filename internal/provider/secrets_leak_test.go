@@ -177,15 +177,25 @@ func echoHoldsTheCredentials(t *testing.T, client *divio.Client, envID string) s
 	})
 }
 
-// logHoldsNone fails if a secret is in the log, or if the log lacks the lines of Terraform or of
-// the provider: a check of a log that captured nothing could not fail.
+// logHoldsNone fails if a secret is in the log, or if the log lacks the lines of Terraform (or
+// OpenTofu) or of the provider: a check of a log that captured nothing could not fail.
 func logHoldsNone(logPath string, secrets []string) error {
 	raw, err := os.ReadFile(logPath)
 	if err != nil {
 		return fmt.Errorf("reading the captured log: %w", err)
 	}
-	log := withoutTestConfigurations(string(raw))
-	for _, marker := range []string{"Terraform version:", "Divio API request", "divio_service_credentials"} {
+	return textHoldsNone(withoutTestConfigurations(string(raw)), secrets)
+}
+
+// cliVersionLine begins the log of the CLI that ran the test: Terraform logs "Terraform
+// version: 1.11.4", OpenTofu "OpenTofu version: 1.12.6".
+var cliVersionLine = regexp.MustCompile(`(Terraform|OpenTofu) version: `)
+
+func textHoldsNone(log string, secrets []string) error {
+	if !cliVersionLine.MatchString(log) {
+		return fmt.Errorf("the captured log (%d bytes) has no line that matches %q: the capture is broken", len(log), cliVersionLine)
+	}
+	for _, marker := range []string{"Divio API request", "divio_service_credentials"} {
 		if !strings.Contains(log, marker) {
 			return fmt.Errorf("the captured log (%d bytes) has no line with %q: the capture is broken", len(log), marker)
 		}
@@ -239,4 +249,36 @@ func randomHex(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// TestTextHoldsNone checks the leak check itself on the logs of both CLIs: that it recognises
+// each one's log, finds a secret in either, and refuses a log without a CLI's lines.
+func TestTextHoldsNone(t *testing.T) {
+	const provider = "2026-11-24T05:45:58.600Z [DEBUG] provider: Divio API request: method=GET\n" +
+		"2026-11-24T05:45:58.601Z [TRACE] provider: ephemeral divio_service_credentials opened\n"
+	terraformLog := "2026-11-24T05:45:58.557Z [INFO]  Terraform version: 1.14.9\n" + provider
+	openTofuLog := "2026-11-24T05:45:58.514Z [INFO]  OpenTofu version: 1.12.6\n" + provider
+	secrets := []string{"the-token", "postgres://user:pw@db/x", "s3://key:secret@bucket"}
+	leak := "2026-11-24T05:45:58.602Z [DEBUG] provider: header Authorization=Token the-token\n"
+
+	for _, tc := range []struct {
+		name, log, wantErr string
+	}{
+		{"Terraform's log", terraformLog, ""},
+		{"OpenTofu's log", openTofuLog, ""},
+		{"a leak in Terraform's log", terraformLog + leak, `a secret (9 characters) is in the log, after: "2026-11-24T05:45:58.602Z [DEBUG] provider: header Authorization=Token "`},
+		{"a leak in OpenTofu's log", openTofuLog + leak, `a secret (9 characters) is in the log, after: "2026-11-24T05:45:58.602Z [DEBUG] provider: header Authorization=Token "`},
+		{"no CLI's lines", "2026-11-24T05:45:58.514Z [INFO]  Go runtime version: go1.26.8\n" + provider, "has no line that matches"},
+		{"no provider's lines", terraformLog[:strings.Index(terraformLog, "\n")+1], `has no line with "Divio API request"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := textHoldsNone(tc.log, secrets)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("want no error, got %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("want an error with %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
 }

@@ -210,7 +210,9 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 		}
 	}()
 	d.close(b)
-	d.mark(waitCtx, b)
+	// Marking is quick, and a mark sent must be known, to be undone if everyone leaves: it does not
+	// stop with the waiting.
+	d.mark(ctx, b)
 	d.carryOut(waitCtx, ctx, b)
 	// Whatever the outcome, the environment's instances may have changed.
 	d.cache.ForgetInstances(b.environmentID)
@@ -307,6 +309,13 @@ func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 			err = d.client.DetachServiceInstance(ctx, inst.UUID)
 		}
 		if err != nil {
+			// A mark refused (4xx) was not made; one whose answer never came may have been.
+			var apiErr *divio.APIError
+			if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
+				d.mu.Lock()
+				m.marked = false
+				d.mu.Unlock()
+			}
 			d.end(m, deployOutcome{Instance: inst}, err)
 			continue
 		}
@@ -323,12 +332,12 @@ func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 // given up; undoCtx, for undoing their marks then, does not.
 func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 	for {
-		pending := d.pending(b)
-		if len(pending) == 0 {
+		if d.abandoned(b) {
+			d.undo(undoCtx, b)
 			return
 		}
-		if d.abandoned(b) {
-			d.undo(undoCtx, b, pending)
+		pending := d.pending(b)
+		if len(pending) == 0 {
 			return
 		}
 		latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: b.environmentID})
@@ -445,31 +454,35 @@ func (d *deployer) notCarriedOut(m *member, dep *divio.Deployment) error {
 }
 
 // undo clears the marks of a batch that everybody left before a deployment of its own started: a
-// mark left behind would be carried out, unasked, by whatever deploys the environment next.
-func (d *deployer) undo(ctx context.Context, b *deployBatch, members []*member) {
+// mark left behind would be carried out, unasked, by whatever deploys the environment next. That
+// includes a mark whose request failed after it may have been made; not a member's whose change
+// is done (clearing a mark may be all a detachment needs).
+func (d *deployer) undo(ctx context.Context, b *deployBatch) {
 	ctx, cancel := context.WithTimeout(ctx, undoTimeout)
 	defer cancel()
-	for _, m := range members {
+	pending := d.pending(b)
+	for _, m := range b.members {
 		d.mu.Lock()
 		marked := m.marked
 		d.mu.Unlock()
-		if marked {
-			var err error
-			if m.change.attach {
-				err = d.client.DetachServiceInstance(ctx, m.change.instance)
-			} else {
-				err = d.client.AttachServiceInstance(ctx, m.change.instance)
-			}
-			if err == nil {
-				d.mu.Lock()
-				m.marked = false
-				d.mu.Unlock()
-			} else {
-				tflog.Warn(ctx, "Cannot undo the mark of an instance whose deployment nobody waits for", map[string]any{"instance": m.change.instance, "error": err.Error()})
-			}
+		if !marked || !slices.Contains(pending, m) && m.err == nil {
+			continue
 		}
-		d.end(m, deployOutcome{Deployment: b.running}, errNobodyWaiting)
+		var err error
+		if m.change.attach {
+			err = d.client.DetachServiceInstance(ctx, m.change.instance)
+		} else {
+			err = d.client.AttachServiceInstance(ctx, m.change.instance)
+		}
+		if err != nil {
+			tflog.Warn(ctx, "Cannot undo the mark of an instance whose deployment nobody waits for", map[string]any{"instance": m.change.instance, "error": err.Error()})
+			continue
+		}
+		d.mu.Lock()
+		m.marked = false
+		d.mu.Unlock()
 	}
+	d.endAll(pending, deployOutcome{Deployment: b.running}, errNobodyWaiting)
 }
 
 // lastDeploymentVariables returns the names of the variables the environment's last finished

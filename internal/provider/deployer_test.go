@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -469,4 +470,36 @@ func TestDeployerFindsItsDeploymentAfterALostAnswer(t *testing.T) {
 		t.Fatalf("attach after a lost answer: %+v, %v; deployments %+v; want the one deployment", out, err, deps)
 	}
 	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+}
+
+// The only caller gives up (Ctrl-C) while the request that marks its instance is on its way: the
+// mark, made all the same, is undone, and no deployment starts.
+func TestDeployerUndoesAMarkSentAsEveryoneLeft(t *testing.T) {
+	sim, err := simulator.New(simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/attach/") {
+			cancel() // Ctrl-C while the mark is on its way
+			time.Sleep(50 * time.Millisecond)
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { server.Close(); _ = sim.Close() })
+	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
+		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	out, err := deployerFor(client).Attach(ctx, deployerTestEnvID, ids[0])
+	if !errors.Is(err, context.Canceled) || out.Marked {
+		t.Errorf("attach: %+v, %v; want context.Canceled, and the mark undone", out, err)
+	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+	if got := len(testDeployments(sim)); got != 0 {
+		t.Errorf("%d deployments, want 0", got)
+	}
 }

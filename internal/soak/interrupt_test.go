@@ -223,10 +223,14 @@ var workspaceEnv = Environment{"bench-app-3", simulator.EnvLive}
 // own provider process) add three services each to one environment, then attach them all at the
 // same moment, then destroy everything the same way. A deployment lasts long next to the moments
 // at which the attachments are marked, as on Divio, where it takes minutes: then at most two
-// deployments attach them all, the first and one for what was marked while it ran. It returns the
+// deployments attach them all, the first and one for what was marked while it ran. Faults are off
+// meanwhile: the retries they cause (a 429's Retry-After, backoffs of seconds) would spread "the
+// same moment" over several deployments, and every other operation meets them. It returns the
 // problems it saw.
 func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 	const workspaces, services = 4, 3
+	s.sim.SetFaults(simulator.Faults{})
+	defer s.sim.SetFaults(faults)
 	defer s.sim.SetDelays(defaultDelays)
 	var problems []string
 	var mu sync.Mutex
@@ -272,7 +276,7 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 	for w := range dirs {
 		write(w, true)
 	}
-	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 10 * time.Second})
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 5 * time.Second})
 	before := s.deploymentsIn(workspaceEnv.ID())
 	each("apply")
 	deployed := s.deploymentsIn(workspaceEnv.ID()) - before

@@ -383,7 +383,7 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 		}
 		d.settle(ctx, b, finished, true)
 		for _, m := range d.pending(b) {
-			d.end(m, deployOutcome{Deployment: finished}, d.notCarriedOut(m, finished))
+			d.end(m, deployOutcome{Deployment: finished}, d.notCarriedOut(m, finished, nil))
 		}
 		return
 	}
@@ -436,7 +436,7 @@ func (d *deployer) settle(ctx context.Context, b *deployBatch, finished *divio.D
 		}
 		if !statusSatisfied(inst, m.change) {
 			if own {
-				d.end(m, deployOutcome{Deployment: finished, Instance: inst}, d.notCarriedOut(m, finished))
+				d.end(m, deployOutcome{Deployment: finished, Instance: inst}, d.notCarriedOut(m, finished, inst))
 			}
 			continue
 		}
@@ -445,12 +445,12 @@ func (d *deployer) settle(ctx context.Context, b *deployBatch, finished *divio.D
 }
 
 // notCarriedOut is the error of a member that a successful deployment of its own batch did not
-// serve: someone changed the instance's mark outside Terraform while it deployed.
-func (d *deployer) notCarriedOut(m *member, dep *divio.Deployment) error {
+// serve; inst is its instance as read after it, if it was.
+func (d *deployer) notCarriedOut(m *member, dep *divio.Deployment, inst *divio.ServiceInstance) error {
 	if m.change.instance == "" {
 		return nil
 	}
-	return &changeUndoneError{Deployment: dep, Instance: m.change.instance, Attach: m.change.attach}
+	return &changeUndoneError{Deployment: dep, ID: m.change.instance, Instance: inst, Attach: m.change.attach}
 }
 
 // undo clears the marks of a batch that everybody left before a deployment of its own started: a
@@ -569,7 +569,8 @@ func (e *variablesMissingError) Error() string {
 // changeUndoneError reports a change that a successful deployment of the batch did not carry out.
 type changeUndoneError struct {
 	Deployment *divio.Deployment
-	Instance   string
+	ID         string
+	Instance   *divio.ServiceInstance // as read after the deployment, if it was
 	Attach     bool
 }
 
@@ -578,5 +579,12 @@ func (e *changeUndoneError) Error() string {
 	if e.Attach {
 		what = "attached"
 	}
-	return fmt.Sprintf("deployment %s succeeded, but service instance %s was not %s: its mark was probably changed outside Terraform while it deployed", e.Deployment.UUID, e.Instance, what)
+	msg := fmt.Sprintf("deployment %s succeeded, but service instance %s was not %s", e.Deployment.UUID, e.ID, what)
+	switch {
+	case e.Instance == nil:
+		return msg
+	case e.Attach && e.Instance.AttachRequested && !e.Instance.Functional():
+		return msg + fmt.Sprintf(": it is %s, and the deployment could not attach it before its provisioning finished (see the deployment's log)", e.Instance.Status)
+	}
+	return msg + fmt.Sprintf(": it is %s (marked for attachment: %t); its mark was probably changed outside Terraform while it deployed", e.Instance.Status, e.Instance.AttachRequested)
 }

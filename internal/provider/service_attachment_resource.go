@@ -212,7 +212,8 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 			"the next apply deploys again. If it keeps happening, see the deployment's log in the Divio Control Panel.", capitalize(missing.Error()), where))
 		return false
 	case errors.As(err, &undone):
-		diags.AddError(summary, capitalize(undone.Error())+". This attachment is not recorded; apply again to attach it.")
+		r.unmark(ctx, id, out, diags)
+		diags.AddError(summary, capitalize(undone.Error())+". The instance is no longer marked for attachment, and this attachment is not recorded; apply again to attach it.")
 		return false
 	case !out.Marked:
 		addAPIError(diags, summary, err)
@@ -238,7 +239,14 @@ func (r *ServiceAttachmentResource) unmark(ctx context.Context, id string, out d
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	if err := r.data.client.DetachServiceInstance(ctx, id); err != nil && !errors.Is(err, divio.ErrNotFound) {
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if err == nil && (!inst.AttachRequested || inst.Status == divio.StatusAttached || inst.Status == divio.StatusPendingDetachment) {
+		return // not marked any more, or attached after all: a detach would take it from the application
+	}
+	if err == nil {
+		err = r.data.client.DetachServiceInstance(ctx, id)
+	}
+	if err != nil && !errors.Is(err, divio.ErrNotFound) {
 		addAPIError(diags, fmt.Sprintf("Cannot clear the attachment mark of service instance %s", id), err)
 	}
 }

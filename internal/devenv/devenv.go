@@ -105,8 +105,9 @@ func (s *Simulator) serve() error {
 		return err
 	}
 	s.addr = listener.Addr().String()
-	s.server = &http.Server{Handler: s.Simulator}
-	go func() { _ = s.server.Serve(listener) }()
+	server := &http.Server{Handler: s.Simulator}
+	s.server = server
+	go func() { _ = server.Serve(listener) }()
 	return nil
 }
 

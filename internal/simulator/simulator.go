@@ -28,12 +28,12 @@
 package simulator
 
 import (
-	"maps"
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"

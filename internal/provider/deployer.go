@@ -26,6 +26,8 @@ const (
 	sharedDeployTimeout = 6 * time.Hour
 	// undoTimeout bounds undoing the marks of a batch that everyone left (Ctrl-C).
 	undoTimeout = 30 * time.Second
+	// leaveGrace is how long a caller that gave up waits to see whether the others give up too.
+	leaveGrace = 200 * time.Millisecond
 )
 
 // errNobodyWaiting ends a batch whose members all gave up before its deployment started: nobody
@@ -132,17 +134,21 @@ func (d *deployer) request(ctx context.Context, environmentID string, change dep
 		return m.outcome, m.err
 	case <-ctx.Done():
 	}
-	outcome := d.leave(b, m)
-	if outcome.Marked && d.abandoned(b) {
-		// The last caller to give up waits, briefly, for the batch to undo its marks (or for the
-		// deployment that carries them out to be known), so that what it reports is what is left.
+	if d.leave(b, m) {
+		// Terraform stops every operation at once (Ctrl-C): if the others leave too, the batch
+		// undoes the marks no deployment of its own carries out. Wait for that, briefly, so that what
+		// this caller reports is what is left.
 		select {
-		case <-b.done:
-			outcome = m.outcome
-		case <-time.After(undoTimeout):
+		case <-b.abandon:
+			select {
+			case <-m.done:
+			case <-time.After(undoTimeout):
+			}
+		case <-m.done:
+		case <-time.After(leaveGrace):
 		}
 	}
-	return outcome, fmt.Errorf("gave up waiting for the deployment of environment %s: %w", environmentID, ctx.Err())
+	return d.leftBehind(b, m), fmt.Errorf("gave up waiting for the deployment of environment %s: %w", environmentID, ctx.Err())
 }
 
 // join adds the caller to the environment's gathering batch, or opens one.
@@ -166,9 +172,9 @@ func (d *deployer) join(ctx context.Context, environmentID string, m *member) *d
 	return b
 }
 
-// leave records that a caller gave up, and says what it leaves behind. When nobody is left, the
-// batch is abandoned: it stops waiting, and undoes the marks that no deployment carries out.
-func (d *deployer) leave(b *deployBatch, m *member) deployOutcome {
+// leave records that a caller gave up, and reports whether its instance is marked. When nobody is
+// left, the batch is abandoned: it stops waiting, and undoes the marks that no deployment carries out.
+func (d *deployer) leave(b *deployBatch, m *member) (marked bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m.gone = true
@@ -176,6 +182,19 @@ func (d *deployer) leave(b *deployBatch, m *member) deployOutcome {
 		b.abandoned = true
 		close(b.abandon)
 	}
+	return m.marked
+}
+
+// leftBehind says what a caller that gave up leaves behind: its mark, and the deployment that
+// carries it out if one is known.
+func (d *deployer) leftBehind(b *deployBatch, m *member) deployOutcome {
+	select {
+	case <-m.done:
+		return m.outcome
+	default:
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return deployOutcome{Deployment: b.running, Marked: m.marked}
 }
 
@@ -329,7 +348,7 @@ func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 
 // carryOut has the batch's marks carried out: by a deployment already running if it does, else
 // by one it starts. It deploys only while a member still needs it. ctx ends when every member has
-// given up; undoCtx, for undoing their marks then, does not.
+// given up; undoCtx, for undoing their marks then and for starting a deployment, does not.
 func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 	for {
 		if d.abandoned(b) {
@@ -341,6 +360,9 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			return
 		}
 		latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: b.environmentID})
+		if err != nil && d.abandoned(b) {
+			continue // undone at the top
+		}
 		if err != nil {
 			d.endAll(pending, deployOutcome{}, err)
 			return
@@ -360,11 +382,13 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			d.settle(ctx, b, finished, false)
 			continue
 		}
-		started, err := d.client.CreateDeployment(ctx, b.environmentID)
+		// Once sent, a deployment carries the marks out, and no leaving caller may undo them: the
+		// request is not cut short by everyone leaving.
+		started, err := d.client.CreateDeployment(undoCtx, b.environmentID)
 		if errors.Is(err, divio.ErrOutcomeUnknown) {
 			// The answer was lost: a deployment newer than the one just looked up is this one (or
 			// one that started after the marks, which carries them out all the same).
-			started, err = d.newerThan(ctx, b.environmentID, latest)
+			started, err = d.newerThan(undoCtx, b.environmentID, latest)
 			if started == nil && err == nil {
 				continue // it did not start: start one
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,12 @@ func newTestDeployer(t *testing.T, deployDelay time.Duration) (*deployer, *divio
 
 func deployerFor(client *divio.Client) *deployer {
 	return newDeployer(client, newAPICache(client), 20*time.Millisecond)
+}
+
+// slowGatherer gathers for long enough that callers started together join one batch even on a
+// loaded machine.
+func slowGatherer(client *divio.Client) *deployer {
+	return newDeployer(client, newAPICache(client), 300*time.Millisecond)
 }
 
 type deployResult struct {
@@ -276,7 +283,8 @@ func TestDeployerFailureReachesEveryMember(t *testing.T) {
 }
 
 func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
-	d, client, sim := newTestDeployer(t, 200*time.Millisecond)
+	client, sim := testSimulator(t, simulator.Options{DeployDelay: 3 * time.Second})
+	d := slowGatherer(client)
 	ids := addProvisioned(t, client, deployerTestEnvID, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancelled := make(chan deployResult, 1)
@@ -294,8 +302,8 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 		if !errors.Is(r.err, context.Canceled) || !r.outcome.Marked || r.outcome.Deployment == nil {
 			t.Errorf("the cancelled caller got %+v, %v; want context.Canceled, marked, with the running deployment", r.outcome, r.err)
 		}
-	case <-time.After(100 * time.Millisecond):
-		t.Fatal("the cancelled caller did not return promptly")
+	case <-time.After(2 * time.Second): // the deployment lasts 3s
+		t.Fatal("the cancelled caller did not return before the deployment ended")
 	}
 	for i, r := range <-others {
 		if r.err != nil || r.outcome.Deployment.Status != divio.DeploymentSuccess {
@@ -312,7 +320,8 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 // its own started: the batch starts none, and undoes its marks, so that no later deployment attaches
 // the instances unasked.
 func TestDeployerUndoesTheMarksOfABatchEveryoneLeft(t *testing.T) {
-	d, client, sim := newTestDeployer(t, 300*time.Millisecond)
+	client, sim := testSimulator(t, simulator.Options{DeployDelay: 3 * time.Second})
+	d := slowGatherer(client)
 	ids := addProvisioned(t, client, deployerTestEnvID, 2)
 	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
 		t.Fatal(err)
@@ -334,15 +343,27 @@ func TestDeployerUndoesTheMarksOfABatchEveryoneLeft(t *testing.T) {
 		}
 	}()
 	for i, r := range attachConcurrently(ctx, d, deployerTestEnvID, ids) {
-		if !errors.Is(r.err, context.Canceled) {
-			t.Errorf("caller %d: %v, want context.Canceled", i, r.err)
+		if !errors.Is(r.err, context.Canceled) || r.outcome.Marked {
+			t.Errorf("caller %d: %+v, %v; want context.Canceled, the mark undone", i, r.outcome, r.err)
 		}
 	}
-	time.Sleep(400 * time.Millisecond) // past the outside deployment's end
+	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+	waitForNoWorkingDeployment(t, sim)
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want only the outside one", got)
 	}
 	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+}
+
+// waitForNoWorkingDeployment returns once the simulator runs no deployment.
+func waitForNoWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentWorking }) {
+			return
+		}
+	}
+	t.Fatal("a deployment is still running")
 }
 
 func TestDeployerDetaches(t *testing.T) {

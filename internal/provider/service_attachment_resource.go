@@ -220,7 +220,7 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 		return false
 	}
 	// Cut short after the instance was marked: the attachment goes on at Divio.
-	running := "No deployment had started for it yet; the next apply deploys."
+	running := "No deployment was seen to start for it before the apply stopped waiting."
 	if out.Deployment != nil {
 		running = fmt.Sprintf("Deployment %s, which carries it out, goes on at Divio.", out.Deployment.UUID)
 	}
@@ -353,7 +353,7 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	case errors.As(err, &undone):
 		resp.Diagnostics.AddError(summary, capitalize(undone.Error())+". Run terraform apply or destroy again to detach it.")
 	case out.Marked:
-		running := "no deployment had started for it, so it was not detached"
+		running := "no deployment was seen to start for it before the apply stopped waiting"
 		if out.Deployment != nil {
 			running = fmt.Sprintf("deployment %s, which detaches it, goes on at Divio", out.Deployment.UUID)
 		}

@@ -643,7 +643,9 @@ func diagnosticStrings(diags []diagnostic) []string {
 // attachments to one environment at the same moment, with a create timeout shorter than two
 // deployments: every apply succeeds and every instance is attached, with at most two deployments.
 func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
-	env := newTestEnv(t, func(o *simulator.Options) { o.Dataset = simulator.DatasetBench; o.DeployDelay = 3 * time.Second })
+	// Long deployments, as on Divio, where they take minutes: the four applies start together, but
+	// terraform takes its own while to get to the attachments on a loaded machine.
+	env := newTestEnv(t, func(o *simulator.Options) { o.Dataset = simulator.DatasetBench; o.DeployDelay = 8 * time.Second })
 	sim := env.requireSim(t)
 	envID := simulator.EnvironmentID("bench-app-1", "live")
 	workspaces := make([]*terraformCLI, 4)
@@ -652,7 +654,7 @@ func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
 		var services, attachments strings.Builder
 		for i := range 3 {
 			fmt.Fprintf(&services, "resource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_%[1]d\"\n}\n", i, envID, w)
-			fmt.Fprintf(&attachments, "resource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n  timeouts {\n    create = \"10s\"\n  }\n}\n", i)
+			fmt.Fprintf(&attachments, "resource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n  timeouts {\n    create = \"30s\"\n  }\n}\n", i)
 		}
 		workspaces[w] = newTerraformCLI(t)
 		workspaces[w].apply(env.config(services.String()))

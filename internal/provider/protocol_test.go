@@ -97,6 +97,63 @@ func (p *protocolProvider) read(typeName string, state tftypes.Value, private []
 	return p.decode(resp.NewState, state.Type()), p.identity(typeName, resp.NewIdentity), resp.Diagnostics
 }
 
+// importByID imports as `terraform import` and an import block with an id do, then reads, as
+// Terraform does after an import.
+func (p *protocolProvider) importByID(typeName, id string) (state tftypes.Value, identity map[string]string) {
+	p.t.Helper()
+	resp, err := p.server.ImportResourceState(context.Background(), &tfprotov6.ImportResourceStateRequest{TypeName: typeName, ID: id})
+	p.requireNoErrors("ImportResourceState", resp.Diagnostics, err)
+	if len(resp.ImportedResources) != 1 {
+		p.t.Fatalf("import of %s %s gave %d resources, want 1", typeName, id, len(resp.ImportedResources))
+	}
+	imported := resp.ImportedResources[0]
+	typ := p.schemas.ResourceSchemas[typeName].ValueType()
+	state, identity, diags := p.read(typeName, p.decode(imported.State, typ), imported.Private)
+	p.requireNoErrors("ReadResource after import", diags, nil)
+	return state, identity
+}
+
+// listed is one result of a list resource, decoded.
+type listed struct {
+	displayName string
+	identity    map[string]string
+	resource    tftypes.Value
+}
+
+// list runs a list resource with the given configuration and include_resource = true, and
+// returns its results and the text of its error diagnostics ("" when there are none).
+func (p *protocolProvider) list(typeName string, config map[string]string) (results []listed, errs string) {
+	p.t.Helper()
+	values := map[string]tftypes.Value{}
+	for name, v := range config {
+		values[name] = tftypes.NewValue(tftypes.String, v)
+	}
+	configValue := p.value(p.schemas.ListResourceSchemas[typeName].ValueType(), values)
+	lister, ok := p.server.(tfprotov6.ListResourceServer)
+	if !ok {
+		p.t.Fatal("the provider server cannot list resources")
+	}
+	stream, err := lister.ListResource(context.Background(), &tfprotov6.ListResourceRequest{
+		TypeName: typeName, Config: p.dynamic(configValue), IncludeResource: true,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var texts []string
+	for result := range stream.Results {
+		if msg := errorsOf(result.Diagnostics); msg != "" {
+			texts = append(texts, msg)
+			continue
+		}
+		results = append(results, listed{
+			displayName: result.DisplayName,
+			identity:    p.identity(typeName, result.Identity),
+			resource:    p.decode(result.Resource, p.schemas.ResourceSchemas[typeName].ValueType()),
+		})
+	}
+	return results, strings.Join(texts, "\n")
+}
+
 func (p *protocolProvider) decode(dv *tfprotov6.DynamicValue, typ tftypes.Type) tftypes.Value {
 	p.t.Helper()
 	if dv == nil {

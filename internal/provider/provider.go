@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -32,6 +33,7 @@ const (
 var (
 	_ provider.Provider                       = &DivioProvider{}
 	_ provider.ProviderWithEphemeralResources = &DivioProvider{}
+	_ provider.ProviderWithListResources      = &DivioProvider{}
 )
 
 // DivioProvider is the provider. The unexported tuning fields are zero in releases and set by
@@ -129,6 +131,7 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
+	resp.ListResourceData = data
 }
 
 func valueOrEnv(v types.String, env string) string {
@@ -172,5 +175,12 @@ func (p *DivioProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewApplicationDataSource,
 		NewEnvironmentDataSource,
 		NewServiceInstancesDataSource,
+	}
+}
+
+func (p *DivioProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{
+		NewServiceListResource,
+		NewServiceAttachmentListResource,
 	}
 }

@@ -2,13 +2,10 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -17,90 +14,11 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// acceptanceCLI is the Terraform (or OpenTofu) CLI the acceptance tests run.
-type acceptanceCLI struct {
-	path         string
-	major, minor int
-	openTofu     bool
-}
-
-// terraformAtLeast reports whether the CLI is Terraform major.minor or newer.
-func (c acceptanceCLI) terraformAtLeast(major, minor int) bool {
-	return !c.openTofu && (c.major > major || c.major == major && c.minor >= minor)
-}
-
-func (c acceptanceCLI) String() string {
-	name := "Terraform"
-	if c.openTofu {
-		name = "OpenTofu"
-	}
-	return fmt.Sprintf("%s %d.%d", name, c.major, c.minor)
-}
-
-// findAcceptanceCLI returns TF_ACC_TERRAFORM_PATH's CLI, else the terraform on PATH, and puts it
-// first on PATH under the name terraform, where devenv looks for it.
-func findAcceptanceCLI(t *testing.T) acceptanceCLI {
-	t.Helper()
-	cli := acceptanceCLI{path: os.Getenv("TF_ACC_TERRAFORM_PATH")}
-	if cli.path == "" {
-		var err error
-		if cli.path, err = exec.LookPath("terraform"); err != nil {
-			t.Skip("no terraform on PATH and no TF_ACC_TERRAFORM_PATH")
-		}
-	}
-	text, err := exec.Command(cli.path, "version").Output()
-	if err != nil {
-		t.Fatalf("%s version: %v", cli.path, err)
-	}
-	cli.openTofu = strings.HasPrefix(string(text), "OpenTofu")
-	var versionJSON struct {
-		Version string `json:"terraform_version"`
-	}
-	out, err := exec.Command(cli.path, "version", "-json").Output()
-	if err == nil {
-		err = json.Unmarshal(out, &versionJSON)
-	}
-	if err != nil {
-		t.Fatalf("%s version -json: %v", cli.path, err)
-	}
-	if _, err := fmt.Sscanf(versionJSON.Version, "%d.%d", &cli.major, &cli.minor); err != nil {
-		t.Fatalf("version %q: %v", versionJSON.Version, err)
-	}
-	dir := t.TempDir()
-	if err := os.Symlink(cli.path, filepath.Join(dir, "terraform")); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return cli
-}
-
 // TestAccAdoptExisting runs examples/adopt-existing as its README does, on the simulator's
 // legacy-app, whose services were added outside Terraform: the real CLI and a build of the
 // provider, each way ending with the imports applied, an empty plan, and Divio untouched.
 func TestAccAdoptExisting(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
-	if useRealAPI() {
-		t.Skip("adopts the simulator's legacy-app")
-	}
-	cli := findAcceptanceCLI(t)
-	ctx := context.Background()
-	root, err := devenv.ModuleRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	if _, err := devenv.BuildProvider(ctx, root, bin); err != nil {
-		t.Fatal(err)
-	}
-	cliConfig, err := devenv.WriteCLIConfig(bin, map[string]string{
-		devenv.ProviderAddress:              bin,
-		"registry.opentofu.org/divio/divio": bin,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli, root, cliConfig := cliWithProviderBuild(t)
 	want := []string{
 		"divio_service.%[1]s", "divio_service.%[2]s", "divio_service_attachment.%[1]s", "divio_service_attachment.%[2]s",
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -118,11 +117,7 @@ func TestResourceIdentity_importByIdentity(t *testing.T) {
 	liveEnvID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
 
 	importByIdentity := func(typeName string, identity map[string]string) (*tfprotov6.ImportResourceStateResponse, map[string]string) {
-		values := map[string]tftypes.Value{}
-		for name, v := range identity {
-			values[name] = tftypes.NewValue(tftypes.String, v)
-		}
-		data := p.value(p.identities[typeName].ValueType(), values)
+		data := p.value(p.identities[typeName].ValueType(), stringValues(identity))
 		resp, err := p.server.ImportResourceState(context.Background(), &tfprotov6.ImportResourceStateRequest{
 			TypeName: typeName, Identity: &tfprotov6.ResourceIdentityData{IdentityData: p.dynamic(data)},
 		})

@@ -51,11 +51,7 @@ func newProtocolProvider(t *testing.T, env *testEnv, configure bool) *protocolPr
 
 // state is a state of typeName with the given attributes, every other one null.
 func (p *protocolProvider) state(typeName string, attributes map[string]string) tftypes.Value {
-	values := map[string]tftypes.Value{}
-	for name, v := range attributes {
-		values[name] = tftypes.NewValue(tftypes.String, v)
-	}
-	return p.value(p.schemas.ResourceSchemas[typeName].ValueType(), values)
+	return p.value(p.schemas.ResourceSchemas[typeName].ValueType(), stringValues(attributes))
 }
 
 // value is an object of typ with the given attributes, every other one null.
@@ -124,11 +120,7 @@ type listed struct {
 // returns its results and the text of its error diagnostics ("" when there are none).
 func (p *protocolProvider) list(typeName string, config map[string]string) (results []listed, errs string) {
 	p.t.Helper()
-	values := map[string]tftypes.Value{}
-	for name, v := range config {
-		values[name] = tftypes.NewValue(tftypes.String, v)
-	}
-	configValue := p.value(p.schemas.ListResourceSchemas[typeName].ValueType(), values)
+	configValue := p.value(p.schemas.ListResourceSchemas[typeName].ValueType(), stringValues(config))
 	lister, ok := p.server.(tfprotov6.ListResourceServer)
 	if !ok {
 		p.t.Fatal("the provider server cannot list resources")
@@ -152,6 +144,39 @@ func (p *protocolProvider) list(typeName string, config map[string]string) (resu
 		})
 	}
 	return results, strings.Join(texts, "\n")
+}
+
+// invoke runs an action with the given configuration, and returns its progress messages and the
+// text of its error diagnostics ("" when there are none).
+func (p *protocolProvider) invoke(actionType string, config map[string]string) (progress []string, errs string) {
+	p.t.Helper()
+	configValue := p.value(p.schemas.ActionSchemas[actionType].Schema.ValueType(), stringValues(config))
+	invoker, ok := p.server.(tfprotov6.ActionServer)
+	if !ok {
+		p.t.Fatal("the provider server cannot invoke actions")
+	}
+	stream, err := invoker.InvokeAction(context.Background(), &tfprotov6.InvokeActionRequest{ActionType: actionType, Config: p.dynamic(configValue)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for event := range stream.Events {
+		switch e := event.Type.(type) {
+		case tfprotov6.ProgressInvokeActionEventType:
+			progress = append(progress, e.Message)
+		case tfprotov6.CompletedInvokeActionEventType:
+			errs = errorsOf(e.Diagnostics)
+		}
+	}
+	return progress, errs
+}
+
+// stringValues converts attributes to Terraform strings.
+func stringValues(attributes map[string]string) map[string]tftypes.Value {
+	values := map[string]tftypes.Value{}
+	for name, v := range attributes {
+		values[name] = tftypes.NewValue(tftypes.String, v)
+	}
+	return values
 }
 
 func (p *protocolProvider) decode(dv *tfprotov6.DynamicValue, typ tftypes.Type) tftypes.Value {

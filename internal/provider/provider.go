@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/list"
@@ -34,6 +35,7 @@ var (
 	_ provider.Provider                       = &DivioProvider{}
 	_ provider.ProviderWithEphemeralResources = &DivioProvider{}
 	_ provider.ProviderWithListResources      = &DivioProvider{}
+	_ provider.ProviderWithActions            = &DivioProvider{}
 )
 
 // DivioProvider is the provider. The unexported tuning fields are zero in releases and set by
@@ -132,6 +134,7 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
 	resp.ListResourceData = data
+	resp.ActionData = data
 }
 
 func valueOrEnv(v types.String, env string) string {
@@ -182,5 +185,11 @@ func (p *DivioProvider) ListResources(context.Context) []func() list.ListResourc
 	return []func() list.ListResource{
 		NewServiceListResource,
 		NewServiceAttachmentListResource,
+	}
+}
+
+func (p *DivioProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{
+		NewDeployAction,
 	}
 }

@@ -54,7 +54,7 @@ func (a *DeployAction) Schema(ctx context.Context, _ action.SchemaRequest, resp 
 		MarkdownDescription: "Deploys an environment and waits until the deployment ends, reporting its progress (Terraform 1.14 and newer). " +
 			"A deployment attaches and detaches every service instance marked for it. Invoke it from a resource's `action_trigger`, " +
 			"e.g. after `divio_service_attachment`s with `deploy = false` are created, or on demand with `terraform apply -invoke=action.divio_deploy.<name>`. " +
-			"A deployment requested while others of the same environment gather or run joins them, as the resources' do. " +
+			"Like an attachment's, its deployment is shared with the attachments of the same environment that Terraform applies at the same time. " +
 			"A failed deployment fails the action with the end of its log; the application keeps running its previous configuration.",
 		Attributes: map[string]schema.Attribute{
 			"environment_id": schema.StringAttribute{

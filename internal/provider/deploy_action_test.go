@@ -14,33 +14,11 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
-
-// deploymentsOf returns the simulator's deployments of one environment, oldest first.
-func deploymentsOf(sim *simulator.Simulator, envID string) []simulator.Deployment {
-	var deps []simulator.Deployment
-	for _, d := range sim.Deployments() {
-		if d.Environment == envID {
-			deps = append(deps, d)
-		}
-	}
-	return deps
-}
-
-// expectDeploymentsOf checks how many deployments of an environment the simulator ran.
-func expectDeploymentsOf(sim *simulator.Simulator, envID string, want int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if got := len(deploymentsOf(sim, envID)); got != want {
-			return fmt.Errorf("the simulator ran %d deployments of environment %s, want %d", got, envID, want)
-		}
-		return nil
-	}
-}
 
 // A deployment that takes a while, so that its percent can be seen moving.
 func withDeployDelay(d time.Duration) func(*simulator.Options) {
@@ -61,9 +39,9 @@ func TestDeployAction_invoke(t *testing.T) {
 	if errs != "" {
 		t.Fatal(errs)
 	}
-	deployments := deploymentsOf(sim, demoTestEnvID)
+	deployments := testDeployments(sim)
 	if len(deployments) != 1 {
-		t.Fatalf("the simulator ran %d deployments of the environment, want 1", len(deployments))
+		t.Fatalf("the simulator ran %d deployments, want 1", len(deployments))
 	}
 	id := deployments[0].UUID
 	t.Logf("progress: %q", progress)
@@ -96,9 +74,9 @@ func TestDeployAction_failedDeploymentShowsItsLog(t *testing.T) {
 	p := newProtocolProvider(t, env, true)
 
 	_, errs := p.invoke("divio_deploy", map[string]string{"environment_id": demoTestEnvID})
-	deployments := deploymentsOf(sim, demoTestEnvID)
+	deployments := testDeployments(sim)
 	if len(deployments) != 1 {
-		t.Fatalf("the simulator ran %d deployments of the environment, want 1", len(deployments))
+		t.Fatalf("the simulator ran %d deployments, want 1", len(deployments))
 	}
 	want := fmt.Sprintf("Deployment of demo-app/test failed: Deployment %s of demo-app/test ended with status FAILURE. "+
 		"The application keeps running its previous configuration", deployments[0].UUID)
@@ -183,15 +161,14 @@ func TestAccDeployAction_trigger(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_14_0)},
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		// Destroying the attachment detaches the instance with a deployment of its own.
-		CheckDestroy: expectSimInstance(sim, ids[0], simulator.StatusDetached, false),
+		CheckDestroy:             checkNothingAttached(sim),
 		Steps: []resource.TestStep{
 			{
 				// The attachment only marks the instance; the action's deployment attaches it.
 				Config: deployTriggerConfig(env, ids[0], "after_create", "10m"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeploymentsOf(sim, attachTestEnvID, 1),
+					expectDeployments(sim, 1),
 				),
 			},
 			{
@@ -200,11 +177,11 @@ func TestAccDeployAction_trigger(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectDeploymentsOf(sim, attachTestEnvID, 1),
+				Check: expectDeployments(sim, 1),
 			},
 			{
 				Config: deployTriggerConfig(env, ids[0], "after_create, after_update", "12m"),
-				Check:  expectDeploymentsOf(sim, attachTestEnvID, 2),
+				Check:  expectDeployments(sim, 2),
 			},
 		},
 	})
@@ -223,7 +200,16 @@ func TestAccDeployAction_invokeFromCLI(t *testing.T) {
 	}
 	defer sim.Close()
 	liveEnvID := simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvLive)
-	before := len(deploymentsOf(sim.Simulator, liveEnvID))
+	liveDeployments := func() []simulator.Deployment {
+		var deps []simulator.Deployment
+		for _, d := range sim.Deployments() {
+			if d.Environment == liveEnvID {
+				deps = append(deps, d)
+			}
+		}
+		return deps
+	}
+	before := len(liveDeployments())
 
 	work := t.TempDir()
 	config := `
@@ -259,7 +245,7 @@ action "divio_deploy" "live" {
 	if err != nil {
 		t.Fatalf("terraform apply -invoke: %v\n%s", err, out)
 	}
-	deployments := deploymentsOf(sim.Simulator, liveEnvID)
+	deployments := liveDeployments()
 	if len(deployments) != before+1 {
 		t.Fatalf("the simulator ran %d deployments of legacy-app/live, want 1\n%s", len(deployments)-before, out)
 	}

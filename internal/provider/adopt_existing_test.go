@@ -18,7 +18,8 @@ import (
 // legacy-app, whose services were added outside Terraform: the real CLI and a build of the
 // provider, each way ending with the imports applied, an empty plan, and Divio untouched.
 func TestAccAdoptExisting(t *testing.T) {
-	cli, root, cliConfig := cliWithProviderBuild(t)
+	cli := findAcceptanceCLI(t)
+	root, cliConfig := buildProviderForCLI(t)
 	want := []string{
 		"divio_service.%[1]s", "divio_service.%[2]s", "divio_service_attachment.%[1]s", "divio_service_attachment.%[2]s",
 	}

@@ -37,10 +37,13 @@ func (c acceptanceCLI) String() string {
 	return fmt.Sprintf("%s %d.%d", name, c.major, c.minor)
 }
 
-// findAcceptanceCLI returns TF_ACC_TERRAFORM_PATH's CLI, else the terraform on PATH, and puts it
-// first on PATH under the name terraform, where devenv looks for it.
+// findAcceptanceCLI skips unless TF_ACC is set, and returns TF_ACC_TERRAFORM_PATH's CLI, else
+// the terraform on PATH, putting it first on PATH under the name terraform, where devenv looks.
 func findAcceptanceCLI(t *testing.T) acceptanceCLI {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1")
+	}
 	cli := acceptanceCLI{path: os.Getenv("TF_ACC_TERRAFORM_PATH")}
 	if cli.path == "" {
 		var err error
@@ -74,15 +77,10 @@ func findAcceptanceCLI(t *testing.T) acceptanceCLI {
 	return cli
 }
 
-// cliWithProviderBuild skips unless TF_ACC is set, and returns the acceptance tests' CLI, the
-// module's root, and a CLI configuration whose dev_overrides point Terraform and OpenTofu at a
-// fresh build of the provider.
-func cliWithProviderBuild(t *testing.T) (cli acceptanceCLI, root, cliConfig string) {
+// buildProviderForCLI builds the provider and returns the module's root and a CLI
+// configuration whose dev_overrides point Terraform and OpenTofu at the build.
+func buildProviderForCLI(t *testing.T) (root, cliConfig string) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
-	cli = findAcceptanceCLI(t)
 	ctx := context.Background()
 	root, err := devenv.ModuleRoot(ctx)
 	if err != nil {
@@ -99,5 +97,5 @@ func cliWithProviderBuild(t *testing.T) (cli acceptanceCLI, root, cliConfig stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cli, root, cliConfig
+	return root, cliConfig
 }

@@ -190,10 +190,10 @@ func TestAccDeployAction_trigger(t *testing.T) {
 // `terraform apply -invoke` runs the action alone and shows its progress; the testing framework
 // cannot drive it, so the CLI runs on a build of the provider.
 func TestAccDeployAction_invokeFromCLI(t *testing.T) {
-	cli, _, cliConfig := cliWithProviderBuild(t)
-	if !cli.terraformAtLeast(1, 14) {
+	if cli := findAcceptanceCLI(t); !cli.terraformAtLeast(1, 14) {
 		t.Skipf("actions need Terraform 1.14 or newer; this is %s", cli)
 	}
+	_, cliConfig := buildProviderForCLI(t)
 	sim, err := devenv.StartSimulator(simulator.Options{DeployDelay: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
@@ -187,9 +188,9 @@ func TestAccDeployAction_trigger(t *testing.T) {
 	})
 }
 
-// `terraform apply -invoke` runs the action alone and shows its progress; the testing framework
-// cannot drive it, so the CLI runs on a build of the provider.
-func TestAccDeployAction_invokeFromCLI(t *testing.T) {
+// `terraform apply -invoke` runs an action alone and shows its progress; the testing framework
+// cannot drive it, so the CLI runs on a build of the provider, with both actions on legacy-app.
+func TestAccActions_applyInvoke(t *testing.T) {
 	if cli := findAcceptanceCLI(t); !cli.terraformAtLeast(1, 14) {
 		t.Skipf("actions need Terraform 1.14 or newer; this is %s", cli)
 	}
@@ -209,10 +210,24 @@ func TestAccDeployAction_invokeFromCLI(t *testing.T) {
 		}
 		return deps
 	}
-	before := len(liveDeployments())
+	var database *divio.ServiceInstance
+	client := (&testEnv{URL: sim.URL, Token: simulator.DemoToken}).client(t)
+	instances, err := client.ListServiceInstances(context.Background(), liveEnvID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range instances {
+		if instances[i].Type == divio.TypeDatabase {
+			database = &instances[i]
+		}
+	}
+	if database == nil {
+		t.Fatalf("legacy-app/live has no database: %+v", instances)
+	}
+	part := addTestBackup(t, client, database)
 
 	work := t.TempDir()
-	config := `
+	config := fmt.Sprintf(`
 terraform {
   required_providers {
     divio = { source = "divio/divio" }
@@ -233,29 +248,52 @@ action "divio_deploy" "live" {
     environment_id = data.divio_environment.live.id
   }
 }
-`
+
+action "divio_restore_backup" "database" {
+  config {
+    service_instance_backup_id = %q
+  }
+}
+`, part.UUID)
 	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// terraform is the acceptance tests' CLI, first on PATH.
-	cmd := exec.Command("terraform", "apply", "-auto-approve", "-no-color", "-invoke=action.divio_deploy.live")
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "DIVIO_API_URL="+sim.URL, "DIVIO_API_TOKEN="+simulator.DemoToken, "CHECKPOINT_DISABLE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("terraform apply -invoke: %v\n%s", err, out)
+	applyInvoke := func(address string) string {
+		t.Helper()
+		// terraform is the acceptance tests' CLI, first on PATH.
+		cmd := exec.Command("terraform", "apply", "-auto-approve", "-no-color", "-invoke="+address)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "DIVIO_API_URL="+sim.URL, "DIVIO_API_TOKEN="+simulator.DemoToken, "CHECKPOINT_DISABLE=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("terraform apply -invoke=%s: %v\n%s", address, err, out)
+		}
+		return string(out)
 	}
+	expectOutput := func(out string, lines ...string) {
+		t.Helper()
+		for _, want := range append(lines, "Actions: 1 invoked.") {
+			if !strings.Contains(out, want) {
+				t.Errorf("the output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+
+	before := len(liveDeployments())
+	out := applyInvoke("action.divio_deploy.live")
 	deployments := liveDeployments()
 	if len(deployments) != before+1 {
 		t.Fatalf("the simulator ran %d deployments of legacy-app/live, want 1\n%s", len(deployments)-before, out)
 	}
-	for _, want := range []string{
+	expectOutput(out,
 		"Action action.divio_deploy.live (triggered by CLI): Deploying legacy-app/live\n",
-		fmt.Sprintf("Action action.divio_deploy.live (triggered by CLI): Deployment %s of legacy-app/live succeeded\n", deployments[len(deployments)-1].UUID),
-		"Actions: 1 invoked.",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the output lacks %q:\n%s", want, out)
-		}
+		fmt.Sprintf("Action action.divio_deploy.live (triggered by CLI): Deployment %s of legacy-app/live succeeded\n", deployments[len(deployments)-1].UUID))
+
+	out = applyInvoke("action.divio_restore_backup.database")
+	restores := sim.Restores()
+	if len(restores) != 1 || restores[0].Backup != part.Backup || restores[0].Success == nil || *restores[0].Success != "SUCCESS" {
+		t.Fatalf("the simulator's restores are %+v, want one successful restore of backup %s\n%s", restores, part.Backup, out)
 	}
+	expectOutput(out, fmt.Sprintf("Action action.divio_restore_backup.database (triggered by CLI): Restore %s of the DATABASE DEFAULT backup %s into service instance %s succeeded\n",
+		restores[0].UUID, part.Backup, database.UUID))
 }

@@ -191,5 +191,6 @@ func (p *DivioProvider) ListResources(context.Context) []func() list.ListResourc
 func (p *DivioProvider) Actions(context.Context) []func() action.Action {
 	return []func() action.Action{
 		NewDeployAction,
+		NewRestoreBackupAction,
 	}
 }

@@ -1,51 +1,57 @@
 package provider
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
-
-	"github.com/divio/terraform-provider-divio/internal/devenv"
-	"github.com/divio/terraform-provider-divio/internal/simulator"
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
+// terraformAtLeast reports whether the CLI is Terraform (not OpenTofu) major.minor or newer, and
+// names the CLI for a test's skip message.
+func (c *terraformCLI) terraformAtLeast(major, minor int) (ok bool, name string) {
+	c.t.Helper()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("version", "-json")), &v); err != nil {
+		c.t.Fatal(err)
+	}
+	var gotMajor, gotMinor int
+	if _, err := fmt.Sscanf(v.Version, "%d.%d", &gotMajor, &gotMinor); err != nil {
+		c.t.Fatalf("version %q: %v", v.Version, err)
+	}
+	if strings.HasPrefix(c.mustRun("version"), "OpenTofu") {
+		return false, "OpenTofu " + v.Version
+	}
+	return gotMajor > major || gotMajor == major && gotMinor >= minor, "Terraform " + v.Version
+}
+
 // TestAccAdoptExisting runs examples/adopt-existing as its README does, on the simulator's
-// legacy-app, whose services were added outside Terraform: the real CLI and a build of the
-// provider, each way ending with the imports applied, an empty plan, and Divio untouched.
+// legacy-app, whose services were added outside Terraform: each way ends with the imports
+// applied, an empty plan, and Divio untouched.
 func TestAccAdoptExisting(t *testing.T) {
-	cli := findAcceptanceCLI(t)
-	root, cliConfig := buildProviderForCLI(t)
 	want := []string{
 		"divio_service.%[1]s", "divio_service.%[2]s", "divio_service_attachment.%[1]s", "divio_service_attachment.%[2]s",
 	}
-
 	t.Run("import blocks", func(t *testing.T) {
-		if !cli.openTofu && !cli.terraformAtLeast(1, 6) {
-			t.Skipf("import blocks with ids from data sources need Terraform 1.6 or newer; this is %s", cli)
+		cli := newTerraformCLI(t)
+		if ok, name := cli.terraformAtLeast(1, 6); !ok && !strings.HasPrefix(name, "OpenTofu") {
+			t.Skipf("import blocks with ids from data sources need Terraform 1.6 or newer; this is %s", name)
 		}
-		adopt(t, root, "import-blocks", cliConfig, names(want, "database", "storage"), nil)
+		adopt(t, cli, "import-blocks", names(want, "database", "storage"))
 	})
 	t.Run("terraform query", func(t *testing.T) {
-		if !cli.terraformAtLeast(1, 14) {
-			t.Skipf("terraform query needs Terraform 1.14 or newer; this is %s", cli)
+		cli := newTerraformCLI(t)
+		if ok, name := cli.terraformAtLeast(1, 14); !ok {
+			t.Skipf("terraform query needs Terraform 1.14 or newer; this is %s", name)
 		}
-		adopt(t, root, "query", cliConfig, names(want, "live_0", "live_1"), func(ctx context.Context, tf *tfexec.Terraform) error {
-			messages, err := tf.QueryJSON(ctx, tfexec.GenerateConfigOut("generated.tf"))
-			if err != nil {
-				return err
-			}
-			for m := range messages {
-				if m.Err != nil {
-					return m.Err
-				}
-			}
-			return nil
-		})
+		adopt(t, cli, "query", names(want, "live_0", "live_1"))
 	})
 }
 
@@ -58,39 +64,33 @@ func names(formats []string, first, second string) []string {
 	return out
 }
 
-// adopt copies an example folder, runs prepare in it, then plans, applies and plans again: the
-// first plan must only import the resources named in want, the second be empty, and the
-// simulator must have run no deployment and changed no instance.
-func adopt(t *testing.T, root, folder, cliConfig string, want []string, prepare func(context.Context, *tfexec.Terraform) error) {
+// adopt copies an example folder, with the test's simulator as the provider's endpoint, and
+// runs it: the first plan (after terraform query, in a folder that has a query) must only import
+// the resources named in want, and the next be empty; the simulator must have run no deployment
+// and changed no instance.
+func adopt(t *testing.T, cli *terraformCLI, folder string, want []string) {
 	t.Helper()
-	ctx := context.Background()
-	sim, err := devenv.StartSimulator(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
 	before := sim.Instances()
 	deployments := len(sim.Deployments())
 
-	work := t.TempDir()
-	if err := os.CopyFS(work, os.DirFS(filepath.Join(root, "examples", "adopt-existing", folder))); err != nil {
+	example := filepath.Join("..", "..", "examples", "adopt-existing", folder)
+	if err := os.CopyFS(cli.dir, os.DirFS(example)); err != nil {
 		t.Fatal(err)
 	}
-	tf, err := devenv.Terraform(work, cliConfig, sim.URL, simulator.DemoToken)
-	if err != nil {
+	// An override file sets the endpoint and token, so the example's own files run unchanged.
+	if err := os.WriteFile(filepath.Join(cli.dir, "provider_override.tf"), []byte(env.config("")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if prepare != nil {
-		if err := prepare(ctx, tf); err != nil {
-			t.Fatal(err)
-		}
+	cli.init()
+	if queries, _ := filepath.Glob(filepath.Join(cli.dir, "*.tfquery.hcl")); len(queries) > 0 {
+		cli.mustRun("query", "-generate-config-out=generated.tf", "-no-color")
 	}
 
-	if _, err := tf.Plan(ctx, tfexec.Out("adopt.plan")); err != nil {
-		t.Fatal(err)
-	}
-	plan, err := tf.ShowPlanFile(ctx, "adopt.plan")
-	if err != nil {
+	cli.mustRun("plan", "-out=adopt.plan", "-input=false", "-no-color")
+	var plan tfjson.Plan
+	if err := json.Unmarshal([]byte(cli.mustRun("show", "-json", "adopt.plan")), &plan); err != nil {
 		t.Fatal(err)
 	}
 	var imported []string
@@ -104,15 +104,9 @@ func adopt(t *testing.T, root, folder, cliConfig string, want []string, prepare 
 	if !slices.Equal(imported, want) {
 		t.Fatalf("the plan imports %q, want %q", imported, want)
 	}
-	if err := tf.Apply(ctx, tfexec.DirOrPlan("adopt.plan")); err != nil {
-		t.Fatal(err)
-	}
-	changes, err := tf.Plan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changes {
-		t.Error("the plan after the imports is not empty")
+	cli.mustRun("apply", "-input=false", "-no-color", "adopt.plan")
+	if out, changes := cli.run("plan", "-detailed-exitcode", "-input=false", "-no-color"); changes {
+		t.Errorf("the plan after the imports is not empty:\n%s", out)
 	}
 	if got := len(sim.Deployments()); got != deployments {
 		t.Errorf("the simulator ran %d deployments, want none", got-deployments)

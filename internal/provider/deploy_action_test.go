@@ -3,9 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
@@ -189,17 +185,14 @@ func TestAccDeployAction_trigger(t *testing.T) {
 }
 
 // `terraform apply -invoke` runs an action alone and shows its progress; the testing framework
-// cannot drive it, so the CLI runs on a build of the provider, with both actions on legacy-app.
+// cannot drive it, so the test runs the CLI itself, with both actions on legacy-app.
 func TestAccActions_applyInvoke(t *testing.T) {
-	if cli := findAcceptanceCLI(t); !cli.terraformAtLeast(1, 14) {
-		t.Skipf("actions need Terraform 1.14 or newer; this is %s", cli)
+	cli := newTerraformCLI(t)
+	if ok, name := cli.terraformAtLeast(1, 14); !ok {
+		t.Skipf("actions need Terraform 1.14 or newer; this is %s", name)
 	}
-	_, cliConfig := buildProviderForCLI(t)
-	sim, err := devenv.StartSimulator(simulator.Options{DeployDelay: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	env := newTestEnv(t, withDeployDelay(500*time.Millisecond))
+	sim := env.requireSim(t)
 	liveEnvID := simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvLive)
 	liveDeployments := func() []simulator.Deployment {
 		var deps []simulator.Deployment
@@ -210,12 +203,12 @@ func TestAccActions_applyInvoke(t *testing.T) {
 		}
 		return deps
 	}
-	var database *divio.ServiceInstance
-	client := (&testEnv{URL: sim.URL, Token: simulator.DemoToken}).client(t)
+	client := env.client(t)
 	instances, err := client.ListServiceInstances(context.Background(), liveEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var database *divio.ServiceInstance
 	for i := range instances {
 		if instances[i].Type == divio.TypeDatabase {
 			database = &instances[i]
@@ -226,14 +219,7 @@ func TestAccActions_applyInvoke(t *testing.T) {
 	}
 	part := addTestBackup(t, client, database)
 
-	work := t.TempDir()
-	config := fmt.Sprintf(`
-terraform {
-  required_providers {
-    divio = { source = "divio/divio" }
-  }
-}
-
+	cli.write(env.config(fmt.Sprintf(`
 data "divio_application" "legacy" {
   slug = "legacy-app"
 }
@@ -254,22 +240,8 @@ action "divio_restore_backup" "database" {
     service_instance_backup_id = %q
   }
 }
-`, part.UUID)
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	applyInvoke := func(address string) string {
-		t.Helper()
-		// terraform is the acceptance tests' CLI, first on PATH.
-		cmd := exec.Command("terraform", "apply", "-auto-approve", "-no-color", "-invoke="+address)
-		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "DIVIO_API_URL="+sim.URL, "DIVIO_API_TOKEN="+simulator.DemoToken, "CHECKPOINT_DISABLE=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("terraform apply -invoke=%s: %v\n%s", address, err, out)
-		}
-		return string(out)
-	}
+`, part.UUID)))
+	cli.init()
 	expectOutput := func(out string, lines ...string) {
 		t.Helper()
 		for _, want := range append(lines, "Actions: 1 invoked.") {
@@ -280,7 +252,7 @@ action "divio_restore_backup" "database" {
 	}
 
 	before := len(liveDeployments())
-	out := applyInvoke("action.divio_deploy.live")
+	out := cli.mustRun("apply", "-auto-approve", "-no-color", "-invoke=action.divio_deploy.live")
 	deployments := liveDeployments()
 	if len(deployments) != before+1 {
 		t.Fatalf("the simulator ran %d deployments of legacy-app/live, want 1\n%s", len(deployments)-before, out)
@@ -289,7 +261,7 @@ action "divio_restore_backup" "database" {
 		"Action action.divio_deploy.live (triggered by CLI): Deploying legacy-app/live\n",
 		fmt.Sprintf("Action action.divio_deploy.live (triggered by CLI): Deployment %s of legacy-app/live succeeded\n", deployments[len(deployments)-1].UUID))
 
-	out = applyInvoke("action.divio_restore_backup.database")
+	out = cli.mustRun("apply", "-auto-approve", "-no-color", "-invoke=action.divio_restore_backup.database")
 	restores := sim.Restores()
 	if len(restores) != 1 || restores[0].Backup != part.Backup || restores[0].Success == nil || *restores[0].Success != "SUCCESS" {
 		t.Fatalf("the simulator's restores are %+v, want one successful restore of backup %s\n%s", restores, part.Backup, out)

@@ -28,6 +28,23 @@ func (a *configuredAction) Configure(_ context.Context, req action.ConfigureRequ
 	a.data = data
 }
 
+// begin starts an Invoke: it reads the action's configuration into config and bounds ctx by its
+// timeouts block's invoke value; ok is false, with the reason in resp, when the action cannot run.
+func (a *configuredAction) begin(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse, config any, t *timeouts.Value) (_ context.Context, cancel context.CancelFunc, ok bool) {
+	resp.Diagnostics.Append(req.Config.Get(ctx, config)...)
+	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
+		return ctx, func() {}, false
+	}
+	return withTimeout(ctx, t.Invoke, &resp.Diagnostics)
+}
+
+// progressOf returns a printf-like function that reports an action's progress to Terraform.
+func progressOf(resp *action.InvokeResponse) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		resp.SendProgress(action.InvokeProgressEvent{Message: fmt.Sprintf(format, args...)})
+	}
+}
+
 // DeployAction deploys an environment (Terraform 1.14 actions): from a resource's
 // action_trigger, or on demand with `terraform apply -invoke=action.divio_deploy.<name>`. It
 // changes no state: the deployment is its one side effect.
@@ -70,15 +87,11 @@ func (a *DeployAction) Schema(ctx context.Context, _ action.SchemaRequest, resp 
 
 func (a *DeployAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var config deployActionModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
-		return
-	}
-	ctx, cancel, ok := withTimeout(ctx, config.Timeouts.Invoke, &resp.Diagnostics)
+	ctx, cancel, ok := a.begin(ctx, req, resp, &config, &config.Timeouts)
+	defer cancel()
 	if !ok {
 		return
 	}
-	defer cancel()
 
 	envID := config.EnvironmentID.ValueString()
 	env, err := a.data.cache.Environment(ctx, envID)
@@ -87,9 +100,7 @@ func (a *DeployAction) Invoke(ctx context.Context, req action.InvokeRequest, res
 		return
 	}
 	where := environmentSlugs(ctx, a.data, env)
-	progress := func(format string, args ...any) {
-		resp.SendProgress(action.InvokeProgressEvent{Message: fmt.Sprintf(format, args...)})
-	}
+	progress := progressOf(resp)
 	progress("Deploying %s", where)
 	dep, err := a.deploy(ctx, env, where, progress)
 	if err != nil {

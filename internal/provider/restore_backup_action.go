@@ -60,18 +60,12 @@ func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest
 
 func (a *RestoreBackupAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var config restoreBackupActionModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
-		return
-	}
-	ctx, cancel, ok := withTimeout(ctx, config.Timeouts.Invoke, &resp.Diagnostics)
+	ctx, cancel, ok := a.begin(ctx, req, resp, &config, &config.Timeouts)
+	defer cancel()
 	if !ok {
 		return
 	}
-	defer cancel()
-	progress := func(format string, args ...any) {
-		resp.SendProgress(action.InvokeProgressEvent{Message: fmt.Sprintf(format, args...)})
-	}
+	progress := progressOf(resp)
 
 	id := config.ServiceInstanceBackupID.ValueString()
 	part, err := a.data.client.GetServiceInstanceBackup(ctx, id)

@@ -20,6 +20,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = &DeploymentResource{}
 	_ resource.ResourceWithImportState = &DeploymentResource{}
+	_ resource.ResourceWithIdentity    = &DeploymentResource{}
 )
 
 // DeploymentResource runs one deployment of an environment.
@@ -107,7 +108,12 @@ func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 	}
 }
 
+func (r *DeploymentResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentity("The id of the deployment.", nil)
+}
+
 func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -138,6 +144,7 @@ func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequ
 }
 
 func (r *DeploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State, &req.State)
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
@@ -162,6 +169,7 @@ func (r *DeploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 
 // Update changes only timeouts: everything else replaces the deployment.
 func (r *DeploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	var plan deploymentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -175,9 +183,9 @@ func (r *DeploymentResource) Delete(context.Context, resource.DeleteRequest, *re
 }
 
 func (r *DeploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id, err := parseImportID("deployment", req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
+	id, ok := importID(ctx, "deployment", req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)

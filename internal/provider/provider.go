@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -32,6 +34,8 @@ const (
 var (
 	_ provider.Provider                       = &DivioProvider{}
 	_ provider.ProviderWithEphemeralResources = &DivioProvider{}
+	_ provider.ProviderWithListResources      = &DivioProvider{}
+	_ provider.ProviderWithActions            = &DivioProvider{}
 )
 
 // DivioProvider is the provider. The unexported tuning fields are zero in releases and set by
@@ -135,6 +139,8 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
+	resp.ListResourceData = data
+	resp.ActionData = data
 }
 
 // valueOrEnv returns a provider argument, or else its environment variable, and says which it was.
@@ -182,5 +188,19 @@ func (p *DivioProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewApplicationDataSource,
 		NewEnvironmentDataSource,
 		NewServiceInstancesDataSource,
+	}
+}
+
+func (p *DivioProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{
+		NewServiceListResource,
+		NewServiceAttachmentListResource,
+	}
+}
+
+func (p *DivioProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{
+		NewDeployAction,
+		NewRestoreBackupAction,
 	}
 }

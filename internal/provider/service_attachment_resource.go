@@ -24,6 +24,7 @@ var (
 	_ resource.ResourceWithConfigure   = &ServiceAttachmentResource{}
 	_ resource.ResourceWithImportState = &ServiceAttachmentResource{}
 	_ resource.ResourceWithModifyPlan  = &ServiceAttachmentResource{}
+	_ resource.ResourceWithIdentity    = &ServiceAttachmentResource{}
 )
 
 // ServiceAttachmentResource attaches a service instance to its environment's application.
@@ -86,7 +87,7 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 					"environment's next deployment, e.g. a `divio_deployment`. Changing it to `true` deploys then, if the instance is not attached yet.",
 				Optional: true,
 				Computed: true,
-				Default:  booldefault.StaticBool(true),
+				Default:  booldefault.StaticBool(defaultDeploy),
 			},
 			"environment_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the environment the instance belongs to, and whose deployment attaches it.",
@@ -109,7 +110,16 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 	}
 }
 
+// defaultDeploy is deploy's default, and what an attachment Terraform did not make (imported, or
+// listed by `terraform query`) gets, so that a configuration that leaves deploy out plans no change.
+const defaultDeploy = true
+
+func (r *ServiceAttachmentResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentity("The id of the attached service instance.", nil)
+}
+
 func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -130,6 +140,7 @@ func (r *ServiceAttachmentResource) Create(ctx context.Context, req resource.Cre
 // was cut short or failed since (see attach), deploys an instance still waiting for attachment.
 // It runs under the create timeout, since it does what a create does.
 func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -284,6 +295,7 @@ func addDeployError(diags *diag.Diagnostics, summary string, err error, whenFail
 }
 
 func (r *ServiceAttachmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State, &req.State)
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
@@ -381,15 +393,14 @@ func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context
 }
 
 func (r *ServiceAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id, err := parseImportID("service instance", req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
+	id, ok := importID(ctx, "service instance", req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	// Read fills in the rest from the instance; deploy takes its default, so that importing an
-	// attachment whose configuration leaves it out plans no change.
+	// Read fills in the rest from the instance.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deploy"), true)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deploy"), defaultDeploy)...)
 }
 
 // ModifyPlan checks what spans resources through the provider's view of the plan: one attachment per

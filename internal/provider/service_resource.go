@@ -33,6 +33,7 @@ var (
 	_ resource.ResourceWithConfigure   = &ServiceResource{}
 	_ resource.ResourceWithImportState = &ServiceResource{}
 	_ resource.ResourceWithModifyPlan  = &ServiceResource{}
+	_ resource.ResourceWithIdentity    = &ServiceResource{}
 )
 
 const defaultPrefix = "DEFAULT"
@@ -180,7 +181,14 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	}
 }
 
+func (r *ServiceResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentity("The service instance's id.", map[string]string{
+		"environment_id": "The id of the environment the instance belongs to; an import that gives it fails if the instance is in another environment.",
+	})
+}
+
 func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -364,6 +372,7 @@ func addCreateError(diags *diag.Diagnostics, identifier string, err error) {
 }
 
 func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State, &req.State)
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
@@ -405,6 +414,7 @@ func (r *ServiceResource) identifierOf(ctx context.Context, inst *divio.ServiceI
 }
 
 func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -520,12 +530,9 @@ func (r *ServiceResource) deletionProtectedDetail(ctx context.Context, state *se
 }
 
 func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id, err := parseImportID("service instance", req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", err.Error())
-		return
-	}
-	if !requireConfigured(r.data, &resp.Diagnostics) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
+	id, ok := importID(ctx, "service instance", req, &resp.Diagnostics)
+	if !ok || !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
 	// The environment is not known yet, so the instance is read directly rather than through
@@ -535,13 +542,25 @@ func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportSt
 		addAPIError(&resp.Diagnostics, "Cannot import service instance "+id, err)
 		return
 	}
+	if envID := importIdentityAttribute(ctx, req, "environment_id", &resp.Diagnostics); envID != "" && envID != inst.Environment {
+		resp.Diagnostics.AddError("Service instance is in another environment",
+			fmt.Sprintf("Service instance %s belongs to environment %s, not to environment %s that the import's identity names. Correct environment_id in the identity, or leave it out.", id, inst.Environment, envID))
+		return
+	}
 	var m serviceResourceModel
 	resp.Diagnostics.Append(resp.State.GetAttribute(ctx, path.Root("timeouts"), &m.Timeouts)...)
-	modelFromInstance(&m, inst)
-	m.Service = types.StringValue(r.identifierOf(ctx, inst, &resp.Diagnostics))
+	r.modelFromUnmanagedInstance(ctx, &m, inst, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// modelFromUnmanagedInstance fills the model of an instance that Terraform did not create, for
+// import and for `terraform query`, so that a listed instance is what its import makes: the
+// service by catalog identifier, provision as the instance is, and deletion_protection off.
+func (r *ServiceResource) modelFromUnmanagedInstance(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, diags *diag.Diagnostics) {
+	modelFromInstance(m, inst)
+	m.Service = types.StringValue(r.identifierOf(ctx, inst, diags))
 	m.Provision = types.BoolValue(inst.Functional())
 	m.DeletionProtection = types.BoolValue(false)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
 // ModifyPlan checks against the API what the schema cannot: that the region offers the service and

@@ -1,0 +1,6 @@
+import {
+  to = divio_deployment.services
+  identity = {
+    id = "<deployment id>"
+  }
+}

@@ -150,8 +150,9 @@ func newChecker(ctx context.Context, root, work string) (*checker, error) {
 	return c, err
 }
 
-// findExamples lists the folders under dir (relative to it) that hold Terraform configuration,
-// sorted; a module's tests/ folder belongs to its module.
+// findExamples lists the folders under dir (relative to it) that hold a root module (.tf files
+// other than import files), sorted; a module's tests/ folder belongs to its module, and a folder of
+// .tfquery.hcl files alone is a fragment for the docs.
 func findExamples(dir string) ([]string, error) {
 	var found []string
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -161,7 +162,7 @@ func findExamples(dir string) ([]string, error) {
 		if d.IsDir() && (d.Name() == ".terraform" || d.Name() == "tests") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !isConfiguration(d.Name()) || isImportFile(d.Name()) {
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ".tf") || isImportFile(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, filepath.Dir(path))

@@ -66,6 +66,10 @@ func (c *checker) applyAndDestroy(ctx context.Context, example, dir string, want
 	if err := validate(ctx, tf); err != nil {
 		return err
 	}
+	if want.validateOnly != "" {
+		r.step("apply skipped: " + want.validateOnly)
+		return nil
+	}
 	if want.planError != "" {
 		r.step("plan refused")
 		_, err := tf.Plan(ctx)
@@ -111,7 +115,9 @@ func validate(ctx context.Context, tf *tfexec.Terraform) error {
 	if !out.Valid {
 		var msgs []string
 		for _, d := range out.Diagnostics {
-			msgs = append(msgs, d.Summary+": "+d.Detail)
+			if d.Severity == tfjson.DiagnosticSeverityError {
+				msgs = append(msgs, d.Summary+": "+d.Detail)
+			}
 		}
 		return fmt.Errorf("terraform validate: %s", strings.Join(msgs, "; "))
 	}

@@ -19,12 +19,14 @@ ephemeral "divio_service_credentials" "database" {
 }
 
 # Ephemeral values can go where Terraform does not store them: provider configurations,
-# provisioners, write-only attributes. Here, a one-off migration run with the database's DSN.
+# provisioners, write-only attributes. Here a command, run once for each new database, receives the
+# database's DSN in its environment. It only checks that the DSN is there: put your own command in
+# its place, such as a schema migration ("python manage.py migrate").
 resource "terraform_data" "migrate" {
   triggers_replace = [divio_service.database.id]
 
   provisioner "local-exec" {
-    command = "./manage.py migrate"
+    command = "test -n \"$DATABASE_URL\""
     environment = {
       DATABASE_URL = ephemeral.divio_service_credentials.database.variables["DATABASE_URL"]
     }

@@ -1,2 +1,2 @@
-# A deployment is imported by its id. Its triggers are known only to the configuration.
+# The same id as in the import block above.
 terraform import divio_deployment.services <deployment id>

@@ -14,7 +14,8 @@ resource "divio_service" "db" {
   prefix         = each.key
 }
 
-# Only mark the instances for attachment...
+# Only mark the instances for attachment... (deploy = false is about attaching: destroying an
+# attachment always detaches its instance with a deployment of the environment.)
 resource "divio_service_attachment" "db" {
   for_each   = divio_service.db
   service_id = each.value.id

@@ -1,2 +1,2 @@
-# A service instance is imported by its id.
+# The same id as in the import block above.
 terraform import divio_service.database <instance id>

@@ -1,2 +1,2 @@
-# An attachment is imported by the id of the attached service instance.
+# The same id as in the import block above: the attached service instance's.
 terraform import divio_service_attachment.database <instance id>

@@ -14,6 +14,8 @@ resource "divio_service" "database" {
 
 # Attaches the database to the application: deploys the environment and waits until the
 # instance is ATTACHED. Attachments of one environment applied together share a deployment.
+# Destroying it detaches the instance with a deployment, also with deploy = false; the instance and
+# its data stay until its divio_service is destroyed.
 resource "divio_service_attachment" "database" {
   service_id = divio_service.database.id
 

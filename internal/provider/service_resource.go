@@ -689,8 +689,10 @@ func (r *ServiceResource) addPrefixKeptAndAdded(ctx context.Context, diags *diag
 
 // detachmentPlanPatience is how long the plan of an attached service's removal waits for the plan of
 // its attachment's removal before it warns that none comes (planView.awaitDetachment): Terraform
-// plans the two at once when nothing orders them, so it comes within milliseconds if it comes.
-const detachmentPlanPatience = 2 * time.Second
+// plans the two at once when nothing orders them, so it comes within milliseconds if it comes. One
+// order it cannot catch: an attachment made with for_each over the services is planned only after
+// the service it stops iterating over; the service then warns, although the attachment goes too.
+const detachmentPlanPatience = time.Second
 
 func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	var state serviceResourceModel

@@ -298,7 +298,8 @@ func (d *deployer) end(m *member, outcome deployOutcome, err error) {
 }
 
 // mark marks each member's instance for its change. A member whose instance is already as it
-// wants is done without a deployment; one that gave up before its turn is left alone.
+// wants is done without a deployment; one that gave up before its turn is left alone. It runs again
+// after another's deployment that failed, which may have dropped marks (a detachment's, rule 3).
 func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 	envVars := d.lastDeploymentVariables(ctx, b.environmentID)
 	for _, m := range d.pending(b) {
@@ -316,7 +317,9 @@ func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 		}
 		d.mu.Lock()
 		gone := m.gone
-		m.marked = !gone
+		if !gone {
+			m.marked = true // before the request, which may take effect unseen
+		}
 		d.mu.Unlock()
 		if gone {
 			d.end(m, deployOutcome{Instance: inst}, errNobodyWaiting)
@@ -380,6 +383,9 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 				return
 			}
 			d.settle(ctx, b, finished, false)
+			if failed != nil {
+				d.mark(undoCtx, b)
+			}
 			continue
 		}
 		// Once sent, a deployment carries the marks out, and no leaving caller may undo them: the

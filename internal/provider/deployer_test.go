@@ -524,3 +524,27 @@ func TestDeployerUndoesAMarkSentAsEveryoneLeft(t *testing.T) {
 		t.Errorf("%d deployments, want 0", got)
 	}
 }
+
+// A detachment whose deployment (started elsewhere) fails is dropped: the instance stays attached
+// (the contract's rule 3). The batch that waited for it marks again before it deploys, so that its
+// own deployment detaches rather than changing nothing.
+func TestDeployerMarksAgainAfterAFailedDeploymentDroppedTheMark(t *testing.T) {
+	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.DetachServiceInstance(t.Context(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	sim.FailNextDeploy()
+	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	deps := testDeployments(sim)
+	if err != nil || out.Deployment == nil || len(deps) != 3 || out.Deployment.UUID != deps[2].UUID || deps[1].Status != simulator.DeploymentFailure {
+		t.Fatalf("detach after a failed deployment: %+v, %v; deployments %+v; want its own, after the failed one", out, err, deps)
+	}
+	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+}

@@ -310,8 +310,11 @@ func (r *ServiceAttachmentResource) Read(ctx context.Context, req resource.ReadR
 		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
 		return
 	}
-	// REMOVED, DETACHED and PENDING_DETACHMENT alike: someone else undid the attachment.
-	if inst == nil || !attachedOrMarked(inst) {
+	// REMOVED and DETACHED alike: someone else undid the attachment. PENDING_DETACHMENT is kept:
+	// a detachment whose deployment fails leaves the instance attached (the contract's rule 3), so
+	// the attachment holds until a deployment has carried the detachment out; the next plan then
+	// finishes what this configuration says (an update attaches it again, a destroy detaches it).
+	if inst == nil || !attachedOrMarked(inst) && inst.Status != divio.StatusPendingDetachment {
 		removeGone(ctx, resp, "the attachment of service instance "+id)
 		return
 	}

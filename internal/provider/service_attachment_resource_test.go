@@ -714,3 +714,35 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 		},
 	})
 }
+
+// A detachment asked for outside Terraform (PENDING_DETACHMENT) keeps the attachment in the state,
+// since a failed deployment would leave the instance attached; the next apply attaches it again,
+// which cancels the detachment, with no deployment.
+func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             checkNothingAttached(sim),
+		Steps: []resource.TestStep{
+			{Config: attachmentConfig(env, ids[0], "")},
+			{
+				PreConfig: func() {
+					pending := simulator.StatusPendingDetachment
+					if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &pending}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: attachmentConfig(env, ids[0], ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectDeployments(sim, 1),
+				),
+			},
+		},
+	})
+}

@@ -184,7 +184,7 @@ func (r *DeploymentResource) Delete(context.Context, resource.DeleteRequest, *re
 
 func (r *DeploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
-	id, ok := importID(ctx, "deployment", req, &resp.Diagnostics)
+	id, ok := importID(ctx, importDeployment, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}

@@ -43,11 +43,23 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// importKind says what an import ID is the id of, and where a user finds one, for its errors.
+type importKind struct{ of, where string }
+
+var (
+	importService = importKind{"service instance",
+		"divio_service_instances lists the ids of an environment's instances"}
+	importAttachment = importKind{"service instance that is attached (an attachment is imported by its instance's id)",
+		"divio_service_instances lists the ids of an environment's instances, with their status"}
+	importDeployment = importKind{"deployment",
+		"divio_environment's last_finished_deployment_id gives an environment's newest"}
+)
+
 // parseImportID checks the ID given to `terraform import`: one API id, without spaces or slashes.
-func parseImportID(kind, raw string) (string, error) {
+func parseImportID(kind importKind, raw string) (string, error) {
 	id := strings.TrimSpace(raw)
 	if id == "" || strings.ContainsAny(id, "/?#") || strings.ContainsFunc(id, unicode.IsSpace) {
-		return "", fmt.Errorf("%q is not a valid import ID for %s: give the id of the %s, e.g. `terraform import <address> 0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77`", raw, kind, kind)
+		return "", fmt.Errorf("%q is not a valid import ID: give the id of the %s, e.g. `terraform import <address> 0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77` (%s)", raw, kind.of, kind.where)
 	}
 	return id, nil
 }

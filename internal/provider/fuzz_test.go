@@ -81,7 +81,7 @@ func FuzzParseImportID(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		id, err := parseImportID("service instance", raw)
+		id, err := parseImportID(importService, raw)
 		if err != nil {
 			if !strings.Contains(err.Error(), "service instance") {
 				t.Errorf("the error for %q does not name the kind: %v", raw, err)
@@ -91,10 +91,10 @@ func FuzzParseImportID(f *testing.F) {
 		if id == "" || strings.ContainsRune(id, '/') || strings.ContainsFunc(id, unicode.IsSpace) {
 			t.Fatalf("parseImportID(%q) accepted %q", raw, id)
 		}
-		if again, err := parseImportID("service instance", id); err != nil || again != id {
+		if again, err := parseImportID(importService, id); err != nil || again != id {
 			t.Errorf("parseImportID(%q) = %q, %v: not a round trip of %q", id, again, err, raw)
 		}
-		if padded, err := parseImportID("service instance", " "+id+"\n"); err != nil || padded != id {
+		if padded, err := parseImportID(importService, " "+id+"\n"); err != nil || padded != id {
 			t.Errorf("parseImportID with spaces around %q = %q, %v", id, padded, err)
 		}
 	})

@@ -54,7 +54,7 @@ func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, diags *d
 
 // importID returns the API id to import: the import ID of `terraform import` or of an import
 // block's `id`, or the `id` of an import block's `identity`. kind names the object in errors.
-func importID(ctx context.Context, kind string, req resource.ImportStateRequest, diags *diag.Diagnostics) (string, bool) {
+func importID(ctx context.Context, kind importKind, req resource.ImportStateRequest, diags *diag.Diagnostics) (string, bool) {
 	if req.ID != "" || req.Identity == nil {
 		id, err := parseImportID(kind, req.ID)
 		if err != nil {
@@ -68,7 +68,7 @@ func importID(ctx context.Context, kind string, req resource.ImportStateRequest,
 	id, err := parseImportID(kind, raw.ValueString())
 	if err != nil {
 		diags.AddError("Invalid import identity",
-			fmt.Sprintf("The identity's id %q is not the id of a %s: give the id the API gives it, e.g. identity = { id = \"0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77\" }.", raw.ValueString(), kind))
+			fmt.Sprintf("The identity's id %q is not the id of a %s: give the id the API gives it, e.g. identity = { id = \"0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77\" } (%s).", raw.ValueString(), kind.of, kind.where))
 		return "", false
 	}
 	return id, true

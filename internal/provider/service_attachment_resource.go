@@ -397,7 +397,7 @@ func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context
 
 func (r *ServiceAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
-	id, ok := importID(ctx, "service instance", req, &resp.Diagnostics)
+	id, ok := importID(ctx, importAttachment, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}

@@ -136,6 +136,13 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"deployment_id"},
 			},
 			{
+				ResourceName:  attachmentAddr,
+				ImportState:   true,
+				ImportStateId: "demo-app/test/postgres-15",
+				ExpectError: errorText(`"demo-app/test/postgres-15" is not a valid import ID: give the id of the service instance that is attached `+
+					`(an attachment is imported by its instance's id)`, "divio_service_instances lists the ids of an environment's instances, with their status"),
+			},
+			{
 				Config: attachmentConfig(env, ids[0], "  deploy = false"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},

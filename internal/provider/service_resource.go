@@ -531,7 +531,7 @@ func (r *ServiceResource) deletionProtectedDetail(ctx context.Context, state *se
 
 func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
-	id, ok := importID(ctx, "service instance", req, &resp.Diagnostics)
+	id, ok := importID(ctx, importService, req, &resp.Diagnostics)
 	if !ok || !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -798,9 +798,11 @@ func (r *ServiceResource) addPrefixTaken(ctx context.Context, diags *diag.Diagno
 			"Only one instance per environment, type and prefix can exist. Either choose another prefix, or bring that instance under this resource:\n\n"+
 			"  terraform import 'divio_service.<name>' %s\n\nor, in the configuration (Terraform 1.5 or later):\n\n"+
 			"  import {\n    to = divio_service.<name>\n    id = %q\n  }\n\n"+
+			"or, by resource identity (Terraform 1.12 or later):\n\n"+
+			"  import {\n    to       = divio_service.<name>\n    identity = { id = %q }\n  }\n\n"+
 			"where divio_service.<name> is this resource's address.",
 			r.data.cache.EnvironmentLabel(ctx, holder.Environment), svc.Type, holder.Prefix, holder.UUID, r.identifierOf(ctx, holder, diags),
-			holder.Status, age(holder.CreatedAt), holder.UUID, holder.UUID))
+			holder.Status, age(holder.CreatedAt), holder.UUID, holder.UUID, holder.UUID))
 }
 
 // checkSubscription refuses a create that the organisation's subscription has no free instance of,

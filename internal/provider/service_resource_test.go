@@ -149,7 +149,7 @@ func TestAccServiceResource_basic(t *testing.T) {
 				ResourceName:  serviceAddr,
 				ImportState:   true,
 				ImportStateId: "demo-app/test",
-				ExpectError:   errorText(`"demo-app/test" is not a valid import ID for service instance`),
+				ExpectError:   errorText(`"demo-app/test" is not a valid import ID: give the id of the service instance, e.g.`, "divio_service_instances lists the ids of an environment's instances"),
 			},
 			{
 				// The uuid of the same catalog entry is the same service: no change.
@@ -703,6 +703,7 @@ func TestAccServiceResource_killedRun(t *testing.T) {
 		", added ", " ago), which this configuration's state does not hold.",
 		"terraform import 'divio_service.<name>' " + orphan.UUID,
 		"import {\n    to = divio_service.<name>\n    id = \"" + orphan.UUID + "\"\n  }",
+		"import {\n    to       = divio_service.<name>\n    identity = { id = \"" + orphan.UUID + "\" }\n  }",
 	} {
 		if !strings.Contains(taken[0].Detail, want) {
 			t.Errorf("the message lacks %q:\n%s", want, taken[0].Detail)

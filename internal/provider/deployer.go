@@ -388,6 +388,14 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			}
 			continue
 		}
+		if latest != nil && latest.Success != nil && !*latest.Success {
+			// The last deployment failed, perhaps since the marks were made: it dropped those of
+			// the detachments it was to carry out (rule 3). Mark again what is not in effect.
+			d.mark(undoCtx, b)
+			if len(d.pending(b)) == 0 {
+				return
+			}
+		}
 		// Once sent, a deployment carries the marks out, and no leaving caller may undo them: the
 		// request is not cut short by everyone leaving.
 		started, err := d.client.CreateDeployment(undoCtx, b.environmentID)

@@ -548,3 +548,46 @@ func TestDeployerMarksAgainAfterAFailedDeploymentDroppedTheMark(t *testing.T) {
 	}
 	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
 }
+
+// The same, when the failed deployment ends between the batch's marks and its look-up of the
+// running deployment: the batch sees the last deployment failed, and marks again before deploying.
+func TestDeployerMarksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
+	sim, err := simulator.New(simulator.Options{DeployDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held atomic.Bool
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/apps/v3/deployments/" && held.CompareAndSwap(false, true) {
+			// The batch has marked: let the failing deployment end before it looks.
+			for !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentFailure }) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { server.Close(); _ = sim.Close() })
+	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
+		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+	attached := simulator.StatusAttached
+	if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &attached}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.DetachServiceInstance(t.Context(), ids[0]); err != nil { // a run cut short marked it
+		t.Fatal(err)
+	}
+	sim.FailNextDeploy()
+	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+		t.Fatal(err)
+	}
+	out, err := deployerFor(client).Detach(t.Context(), deployerTestEnvID, ids[0])
+	deps := testDeployments(sim)
+	if err != nil || len(deps) != 2 || out.Deployment == nil || out.Deployment.UUID != deps[1].UUID || sim.DeploymentPlanned(deps[1].UUID) != 1 {
+		t.Fatalf("detach: %+v, %v; deployments %+v; want a second deployment that detaches", out, err, deps)
+	}
+	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+}

@@ -380,6 +380,18 @@ func (s *Simulator) DeploymentVariables(id string) []string {
 	return names
 }
 
+// DeploymentPlanned returns how many instances a deployment was to attach and detach when it
+// started (what it built from).
+func (s *Simulator) DeploymentPlanned(id string) int {
+	n := 0
+	_ = s.read(func(st *state) {
+		if d, err := st.deployment(id); err == nil && d.Plan != nil {
+			n = len(d.Plan.Attach) + len(d.Plan.Detach)
+		}
+	})
+	return n
+}
+
 // DeploymentLog returns a deployment's log as GET deployments/<uuid>/logs gives it.
 func (s *Simulator) DeploymentLog(id string) string {
 	var text string

@@ -179,15 +179,20 @@ type AuditedDeployment struct {
 	Deployment simulator.Deployment
 	Added      []string // variables it gave the application
 	Removed    []string // variables it took away
+	Planned    int      // instances it was to attach or detach when it started
 }
 
-// Unchanged reports a deployment that changed nothing.
-func (a AuditedDeployment) Unchanged() bool { return len(a.Added) == 0 && len(a.Removed) == 0 }
+// Idle reports a deployment that had nothing to do and changed nothing: one that should not have
+// run. (One with work planned that an injected fault kept from doing it, such as a stalled
+// provisioning, was not idle.)
+func (a AuditedDeployment) Idle() bool {
+	return a.Planned == 0 && len(a.Added) == 0 && len(a.Removed) == 0
+}
 
 // Audit returns what each successful deployment not audited before changed, oldest first;
-// variables gives the names of the variables a deployment gave the application. Failed deployments
-// change nothing by design and are left out.
-func (a *DeploymentAudit) Audit(deployments []simulator.Deployment, variables func(id string) []string) []AuditedDeployment {
+// variables gives the names of the variables a deployment gave the application, planned how many
+// instances it was to attach or detach. Failed deployments change nothing by design and are left out.
+func (a *DeploymentAudit) Audit(deployments []simulator.Deployment, variables func(id string) []string, planned func(id string) int) []AuditedDeployment {
 	if a.seen == nil {
 		a.seen, a.last = map[string]bool{}, map[string][]string{}
 	}
@@ -201,7 +206,7 @@ func (a *DeploymentAudit) Audit(deployments []simulator.Deployment, variables fu
 			continue
 		}
 		before, now := a.last[d.Environment], variables(d.UUID)
-		out = append(out, AuditedDeployment{Deployment: d, Added: without(now, before), Removed: without(before, now)})
+		out = append(out, AuditedDeployment{Deployment: d, Added: without(now, before), Removed: without(before, now), Planned: planned(d.UUID)})
 		a.last[d.Environment] = now
 	}
 	return out

@@ -82,17 +82,24 @@ func TestDeploymentAudit(t *testing.T) {
 		return simulator.Deployment{UUID: id, Environment: env, Status: status, EndedAt: &ended}
 	}
 	variables := func(id string) []string { return vars[id] }
+	planned := func(id string) int {
+		if id == "5" {
+			return 1 // was to attach something, which a fault kept it from
+		}
+		return 0
+	}
 	var a DeploymentAudit
 	got := a.Audit([]simulator.Deployment{
 		dep("1", simulator.DeploymentSuccess, "DEFAULT_DATABASE_DSN", "DATABASE_URL"),
 		dep("2", simulator.DeploymentFailure),
 		dep("3", simulator.DeploymentSuccess, "DEFAULT_DATABASE_DSN", "DATABASE_URL"),
 		dep("4", simulator.DeploymentSuccess, "MEDIA_STORAGE_DSN"),
-	}, variables)
-	if len(got) != 3 || got[0].Unchanged() || !got[1].Unchanged() || got[2].Unchanged() {
-		t.Fatalf("audit: %+v; want 3 successful deployments, the second unchanged", got)
+		dep("5", simulator.DeploymentSuccess, "MEDIA_STORAGE_DSN"),
+	}, variables, planned)
+	if len(got) != 4 || got[0].Idle() || !got[1].Idle() || got[2].Idle() || got[3].Idle() {
+		t.Fatalf("audit: %+v; want 4 successful deployments, the second idle", got)
 	}
-	if again := a.Audit([]simulator.Deployment{dep("4", simulator.DeploymentSuccess)}, variables); len(again) != 0 {
+	if again := a.Audit([]simulator.Deployment{dep("4", simulator.DeploymentSuccess)}, variables, planned); len(again) != 0 {
 		t.Errorf("a deployment audited twice: %+v", again)
 	}
 	before := Config{Services: []Service{{Name: "db", Env: 0, Service: simulator.ServicePostgres15, Prefix: "DEFAULT", Attached: true}}}

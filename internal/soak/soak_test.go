@@ -219,9 +219,9 @@ func (s *soaker) mainTF() string { return filepath.Join(s.work, "main.tf") }
 // auditDeployments counts the deployments since the last cycle that changed nothing, and those
 // that detached an attachment configured all along.
 func (s *soaker) auditDeployments(cycle int, before, after Config) {
-	audited := s.audit.Audit(s.sim.Deployments(), s.sim.DeploymentVariables)
+	audited := s.audit.Audit(s.sim.Deployments(), s.sim.DeploymentVariables, s.sim.DeploymentPlanned)
 	for _, a := range audited {
-		if a.Unchanged() {
+		if a.Idle() {
 			s.stats.unchangedDeployments++
 			s.t.Errorf("cycle %d: deployment %s of environment %s changed nothing; its log:\n%s", cycle, a.Deployment.UUID, a.Deployment.Environment, s.sim.DeploymentLog(a.Deployment.UUID))
 		}

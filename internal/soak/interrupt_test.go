@@ -198,21 +198,27 @@ var (
 	hintAddress = regexp.MustCompile(`with (divio_service\.[A-Za-z0-9_]+),`)
 )
 
-// recover runs the one step a failed apply's message names, if it names one: the import of an
-// instance that a killed run added but did not save. It reports whether it ran one.
+// recover runs the steps a failed apply's messages name: the import of each instance that a killed
+// run added but did not save, one per "Prefix already in use" error (a run killed while terraform
+// wrote its state file can lose every resource of it). It reports whether it ran any.
 func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
-	ids, addresses := importHint.FindStringSubmatch(output), hintAddress.FindStringSubmatch(output)
-	if ids == nil || addresses == nil {
-		return false
+	ran := false
+	for _, block := range strings.Split(output, "Error: ")[1:] { // one error each
+		ids, addresses := importHint.FindStringSubmatch(block), hintAddress.FindStringSubmatch(block)
+		if ids == nil || addresses == nil {
+			continue
+		}
+		address, id := addresses[1], ids[1]
+		err := s.run(ctx, cycle, "import named by the error", func(ctx context.Context) error {
+			return s.tf.Import(ctx, address, id)
+		})
+		if err == nil {
+			s.stats.namedSteps++
+			ran = true
+			s.t.Logf("cycle %d: ran the step the error named: terraform import %s %s", cycle, address, id)
+		}
 	}
-	err := s.run(ctx, cycle, "import named by the error", func(ctx context.Context) error {
-		return s.tf.Import(ctx, addresses[1], ids[1])
-	})
-	if err == nil {
-		s.stats.namedSteps++
-		s.t.Logf("cycle %d: ran the step the error named: terraform import %s %s", cycle, addresses[1], ids[1])
-	}
-	return err == nil
+	return ran
 }
 
 // workspaceEnv is where the concurrent workspaces add their services: an environment of the bench

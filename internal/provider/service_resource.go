@@ -273,6 +273,20 @@ func (r *ServiceResource) reportUnfinishedProvisioning(ctx context.Context, m *s
 			m.Status.ValueString(), createTimeout))
 }
 
+// provisioningDeadline bounds the wait of an update that finishes a create's provisioning by the
+// create timeout, counted from when the instance was added: past it the next plan replaces the
+// instance as stuck (planUnfinished), so waiting longer, up to the update timeout, would only delay
+// that. The context it returns ends with ctx.
+func provisioningDeadline(ctx context.Context, inst *divio.ServiceInstance, m *serviceResourceModel) context.Context {
+	createTimeout, diags := m.Timeouts.Create(ctx, defaultTimeout)
+	if diags.HasError() || inst.CreatedAt.IsZero() {
+		return ctx
+	}
+	ctx, cancel := context.WithDeadline(ctx, inst.CreatedAt.Add(createTimeout))
+	context.AfterFunc(ctx, cancel) // released with ctx, or at the deadline
+	return ctx
+}
+
 // provision starts provisioning an instance and waits until it is functional. On failure it
 // returns the instance as last seen, if it was seen.
 func (r *ServiceResource) provision(ctx context.Context, id string) (*divio.ServiceInstance, error) {
@@ -437,12 +451,17 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	if plan.Provision.ValueBool() && !inst.Functional() {
-		seen, err := r.provision(ctx, id)
+		seen, err := r.provision(provisioningDeadline(ctx, inst, &plan), id)
 		r.data.cache.ForgetInstances(envID)
 		if seen != nil {
 			inst = seen
 		}
 		if err != nil {
+			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
+				time.Since(inst.CreatedAt) >= createTimeout {
+				err = fmt.Errorf("it is still %s, %s after it was added, past its create timeout (%s): the next plan replaces it, "+
+					"since it never became functional and holds no data", inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout)
+			}
 			addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", id, state.Service.ValueString()), err)
 			// Keep provision as it was, so that the next apply waits again.
 			plan.Provision = state.Provision
@@ -651,8 +670,8 @@ func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResource
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
-	if since := time.Since(inst.CreatedAt); m.DeletionProtection.ValueBool() || since <= createTimeout {
-		return false
+	if since := time.Since(inst.CreatedAt); m.DeletionProtection.ValueBool() || inst.CreatedAt.IsZero() || since <= createTimeout {
+		return false // not stuck yet (or its age is not known: created_at is modelled)
 	}
 	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
 	resp.Diagnostics.AddWarning("Service instance stuck in provisioning",

@@ -752,3 +752,30 @@ func TestAccServiceResource_removePendingDetachment(t *testing.T) {
 		},
 	})
 }
+
+// A provisioning that never ends, cut short by Ctrl-C: the next apply waits only until the create
+// timeout has passed since the instance was added, and says the next plan replaces it; which it
+// does, removing nothing that holds data.
+func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"6s\"\n  }")
+	sim.StallNextProvision()
+	cli.interruptApply(config, func() bool {
+		live := liveInstances(sim)
+		return len(live) == 1 && live[0].Status == simulator.StatusProvisioning
+	})
+	stuck, err := onlyLiveInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
+	if !failed || !errorText("past its create timeout (6s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
+		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
+	}
+	cli.apply(config)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
+	}
+}

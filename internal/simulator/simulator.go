@@ -380,6 +380,23 @@ func (s *Simulator) DeploymentVariables(id string) []string {
 	return names
 }
 
+// ArmedFaults are the one-shot faults armed and not yet met.
+type ArmedFaults struct {
+	FailNextDeploy, DropVariablesNextDeploy, StallNextProvision, FailNextBackup, FailNextRestore bool
+}
+
+// Any reports whether a fault is armed.
+func (a ArmedFaults) Any() bool { return a != ArmedFaults{} }
+
+// Armed returns the one-shot faults armed and not yet met.
+func (s *Simulator) Armed() ArmedFaults {
+	var a ArmedFaults
+	_ = s.read(func(st *state) {
+		a = ArmedFaults{st.FailNextDeploy, st.DropVariablesNextDeploy, st.StallNextProvision, st.FailNextBackup, st.FailNextRestore}
+	})
+	return a
+}
+
 // DeploymentPlanned returns how many instances a deployment was to attach and detach when it
 // started (what it built from).
 func (s *Simulator) DeploymentPlanned(id string) int {

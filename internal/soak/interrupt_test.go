@@ -235,6 +235,13 @@ var workspaceEnv = Environment{"bench-app-3", simulator.EnvLive}
 // problems it saw.
 func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 	const workspaces, services = 4, 3
+	if armed := s.sim.Armed(); armed.Any() {
+		// A failed deployment or a stalled provisioning meant for the main configuration would
+		// meet the workspaces instead.
+		s.t.Logf("cycle %d: concurrent workspaces skipped: a fault is armed (%+v)", cycle, armed)
+		return nil
+	}
+	s.stats.workspaceRuns++
 	s.sim.SetFaults(simulator.Faults{})
 	defer s.sim.SetFaults(faults)
 	defer s.sim.SetDelays(defaultDelays)

@@ -75,6 +75,7 @@ type stats struct {
 	namedSteps            int // steps a failed apply's message named, run (imports after a killed run)
 	accidentalDetachments int // attachments configured all along that a deployment detached
 	unchangedDeployments  int // successful deployments that changed nothing
+	cutShortApplies       int // applies that warned that work goes on at Divio, left to the next
 	workspaceRuns         int
 	workspaceProblems     int
 	workspaceDeployments  []int // deployments per concurrent-workspaces run
@@ -199,7 +200,6 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 			func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx, tfexec.Destroy(true)) })
 	}
 	if n%destroyEvery == 5 {
-		s.stats.workspaceRuns++
 		for _, p := range s.concurrentWorkspaces(ctx, n) {
 			s.stats.workspaceProblems++
 			s.t.Errorf("cycle %d: concurrent workspaces: %s", n, p)
@@ -295,6 +295,12 @@ func (s *soaker) converge(ctx context.Context, cycle int, what string, change fu
 			}
 			continue
 		}
+		if cutShort.MatchString(s.lastOutput) {
+			// An apply that warns that provisioning or an attachment goes on at Divio leaves the
+			// rest to the next apply, by design: not a dirty plan, one more attempt.
+			s.stats.cutShortApplies++
+			continue
+		}
 		var changed bool
 		err := s.run(ctx, cycle, "plan after "+what, func(ctx context.Context) (err error) {
 			changed, err = plan(ctx)
@@ -351,6 +357,9 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 	}
 	return err
 }
+
+// cutShort matches the warnings of an apply that left work going on at Divio for the next apply.
+var cutShort = regexp.MustCompile(`Warning: Service instance still (provisioning|being attached)`)
 
 var (
 	errorLine = regexp.MustCompile(`(?m)^[│ ]*Error: (.+)$`)
@@ -437,6 +446,7 @@ func (s *soaker) report(elapsed time.Duration) {
 		fmt.Fprintf(&b, "    %3d x %s\n", st.interruptions[kind], kind)
 	}
 	fmt.Fprintf(&b, "  named steps run    %d (the import a killed run's next plan names)\n", st.namedSteps)
+	fmt.Fprintf(&b, "  cut-short applies  %d (warned that provisioning or an attachment goes on; the next apply finished it)\n", st.cutShortApplies)
 	fmt.Fprintf(&b, "  accidental detachments %d (attachments configured all along that a deployment detached)\n", st.accidentalDetachments)
 	fmt.Fprintf(&b, "  idle deployments   %d (successful deployments that changed nothing)\n", st.unchangedDeployments)
 	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments at once; deployments each: %v; problems %d)\n",

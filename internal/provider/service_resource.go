@@ -273,6 +273,10 @@ func (r *ServiceResource) reportUnfinishedProvisioning(ctx context.Context, m *s
 			m.Status.ValueString(), createTimeout))
 }
 
+// stuckProtected says what keeps a stuck instance from being replaced, and the step that lets it be.
+const stuckProtected = "it never became functional and holds no data, but deletion_protection = true keeps it from being replaced: " +
+	"set deletion_protection = false and apply, and the apply after replaces it"
+
 // provisioningDeadline bounds the wait of an update that finishes a create's provisioning by the
 // create timeout, counted from when the instance was added: past it the next plan replaces the
 // instance as stuck (planUnfinished), so waiting longer, up to the update timeout, would only delay
@@ -459,8 +463,19 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 		if err != nil {
 			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
 				time.Since(inst.CreatedAt) >= createTimeout {
-				err = fmt.Errorf("it is still %s, %s after it was added, past its create timeout (%s): the next plan replaces it, "+
-					"since it never became functional and holds no data", inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout)
+				// Past the create timeout: stuck, which the next plan deals with; the rest of the
+				// update (deletion_protection, timeouts) is recorded.
+				next := "the next plan replaces it, since it never became functional and holds no data"
+				if plan.DeletionProtection.ValueBool() {
+					next = stuckProtected
+				}
+				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
+					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
+						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, next))
+				plan.Provision = state.Provision
+				modelFromInstance(&plan, inst)
+				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+				return
 			}
 			addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", id, state.Service.ValueString()), err)
 			// Keep provision as it was, so that the next apply waits again.
@@ -670,8 +685,15 @@ func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResource
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
-	if since := time.Since(inst.CreatedAt); m.DeletionProtection.ValueBool() || inst.CreatedAt.IsZero() || since <= createTimeout {
+	if inst.CreatedAt.IsZero() || time.Since(inst.CreatedAt) <= createTimeout {
 		return false // not stuck yet (or its age is not known: created_at is modelled)
+	}
+	if m.DeletionProtection.ValueBool() {
+		resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
+			fmt.Sprintf("Service instance %s (%s) in environment %s is still %s, %s since it was added, longer than its create timeout (%s). "+
+				"It appears stuck, but "+stuckProtected+".",
+				id, m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout))
+		return false
 	}
 	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
 	resp.Diagnostics.AddWarning("Service instance stuck in provisioning",

@@ -771,11 +771,43 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 		t.Fatal(err)
 	}
 	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
-	if !failed || !errorText("past its create timeout (6s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
+	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (6s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
 		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
 	}
 	cli.apply(config)
 	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
+	}
+}
+
+// The same with deletion_protection: the stuck instance is not replaced, and the error names the
+// step that lets it be.
+func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n  timeouts {\n    create = \"2s\"\n  }")
+	sim.StallNextProvision()
+	cli.interruptApply(config, func() bool { return len(liveInstances(sim)) == 1 })
+	time.Sleep(2 * time.Second) // past the create timeout
+	diags, failed := cli.plan(config)
+	if failed || len(withSummary(diags, "Service instance stuck in provisioning")) != 1 ||
+		!strings.Contains(withSummary(diags, "Service instance stuck in provisioning")[0].Detail, "It appears stuck, but "+stuckProtected) {
+		t.Fatalf("want the warning that the protected stuck instance is not replaced, got %v", diags)
+	}
+	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
+	if failed || !errorText("deletion_protection = true keeps it from being replaced: set deletion_protection = false and apply, and the apply after replaces it").MatchString(out) {
+		t.Fatalf("want the update to warn, naming the step, got:\n%s", out)
+	}
+	stuck, err := onlyLiveInstance(sim)
+	if err != nil || stuck.Status != simulator.StatusProvisioning {
+		t.Fatalf("the protected instance was not kept: %+v, %v", stuck, err)
+	}
+	// The step, and the apply after it.
+	unprotected := strings.Replace(config, "deletion_protection = true", "deletion_protection = false", 1)
+	cli.apply(unprotected)
+	cli.apply(unprotected)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after turning deletion_protection off: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }

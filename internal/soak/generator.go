@@ -191,8 +191,11 @@ func (m *mutation) addService() bool {
 		return false
 	}
 	m.g.names++
+	// New services are never protected at once: one whose provisioning the soak stalls must be
+	// replaceable, which deletion_protection rightly refuses (the user's step, not the soak's);
+	// toggleProtection protects existing ones.
 	s := Service{Name: fmt.Sprintf("s%d", m.g.names), Env: env, Service: service, Prefix: prefix,
-		Attached: m.g.rng.IntN(3) == 0, Protected: m.g.rng.IntN(5) == 0}
+		Attached: m.g.rng.IntN(3) == 0}
 	m.next.Services = append(m.next.Services, s)
 	m.touched[s.Name] = true
 	m.changes = append(m.changes, fmt.Sprintf("add %s: %s %s on %s (attached %t, protected %t)",

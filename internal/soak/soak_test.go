@@ -359,7 +359,7 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 }
 
 // cutShort matches the warnings of an apply that left work going on at Divio for the next apply.
-var cutShort = regexp.MustCompile(`Warning: Service instance still (provisioning|being attached)`)
+var cutShort = regexp.MustCompile(`Warning: Service instance (still provisioning|still being attached|stuck in provisioning)`)
 
 var (
 	errorLine = regexp.MustCompile(`(?m)^[│ ]*Error: (.+)$`)

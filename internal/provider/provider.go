@@ -171,6 +171,7 @@ func (p *DivioProvider) Resources(context.Context) []func() resource.Resource {
 		NewServiceResource,
 		NewServiceAttachmentResource,
 		NewDeploymentResource,
+		NewServiceBackupResource,
 	}
 }
 

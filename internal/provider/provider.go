@@ -189,6 +189,7 @@ func (p *DivioProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewApplicationDataSource,
 		NewEnvironmentDataSource,
 		NewServiceInstancesDataSource,
+		NewServiceBackupsDataSource,
 	}
 }
 

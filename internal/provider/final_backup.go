@@ -30,16 +30,30 @@ func backupable(serviceType string) bool {
 
 // finalBackupNotes are the notes of the final backup of an instance. They name the instance, so
 // that a later Delete of the same instance recognises the backup as its own (findFinalBackup), and
-// a reader of the environment's backups (the data source, the Control Panel) sees what it is.
+// a reader of the environment's backups (the data source, the Control Panel, the sweepers) sees
+// what it is and of which instance: finalBackupInstance reads them back.
 func finalBackupNotes(inst *divio.ServiceInstance) string {
-	return fmt.Sprintf("%s%s (%s %s), taken by Terraform before removing it.", finalBackupNotesStart, inst.UUID, inst.Type, inst.Prefix)
+	return fmt.Sprintf(finalBackupNotesFormat, inst.UUID, inst.Type, inst.Prefix)
 }
 
-const finalBackupNotesStart = "Final backup of service instance "
+const finalBackupNotesFormat = "Final backup of service instance %s (%s %s), taken by Terraform before removing it."
+
+var finalBackupNotesPattern = regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(finalBackupNotesFormat), "%s", `(\S+)`) + "$")
+
+// finalBackupInstance returns the instance (id, type and prefix) whose final backup has these
+// notes, or nil if they are not a final backup's.
+func finalBackupInstance(notes string) *divio.ServiceInstance {
+	m := finalBackupNotesPattern.FindStringSubmatch(notes)
+	if m == nil {
+		return nil
+	}
+	return &divio.ServiceInstance{UUID: m[1], Type: m[2], Prefix: m[3]}
+}
 
 // isFinalBackup reports whether a backup is the final backup of the instance serviceID.
 func isFinalBackup(b *divio.Backup, serviceID string) bool {
-	return strings.HasPrefix(b.Notes, finalBackupNotesStart+serviceID+" ")
+	in := finalBackupInstance(b.Notes)
+	return in != nil && in.UUID == serviceID
 }
 
 // finalBackupOn reports whether the state asks for a final backup. A state written before the

@@ -531,3 +531,19 @@ func TestParseRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestFinalBackupNotes(t *testing.T) {
+	inst := &divio.ServiceInstance{UUID: "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77", Type: divio.TypeStorage, Prefix: "MEDIA_2"}
+	notes := finalBackupNotes(inst)
+	if want := "Final backup of service instance 0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77 (STORAGE MEDIA_2), taken by Terraform before removing it."; notes != want {
+		t.Errorf("notes %q, want %q", notes, want)
+	}
+	if got := finalBackupInstance(notes); got == nil || *got != *inst {
+		t.Errorf("read back %+v, want %+v", got, inst)
+	}
+	for _, other := range []string{"", "before the upgrade", notes + " ", "TFACC_ " + notes, strings.Replace(notes, "Final", "Last", 1)} {
+		if got := finalBackupInstance(other); got != nil {
+			t.Errorf("finalBackupInstance(%q) = %+v, want nil", other, got)
+		}
+	}
+}

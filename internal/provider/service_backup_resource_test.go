@@ -40,7 +40,7 @@ resource "divio_service_backup" "db" {
 func backupsOtherThanFinal(sim *simulator.Simulator) []simulator.Backup {
 	var out []simulator.Backup
 	for _, b := range sim.Backups() {
-		if !strings.HasPrefix(b.Notes, finalBackupNotesStart) {
+		if finalBackupInstance(b.Notes) == nil {
 			out = append(out, b)
 		}
 	}
@@ -298,6 +298,7 @@ func TestAccServiceBackupResource_failed(t *testing.T) {
 // What the API would refuse mid-apply is refused at plan time when the instance is known.
 func TestAccServiceBackupResource_planGuards(t *testing.T) {
 	env := newTestEnv(t)
+	env.requireSim(t) // it adds an instance that it never removes
 	client := env.client(t)
 	queue := addTestInstance(t, client, demoTestEnvID, simulator.ServiceRabbitMQ3, "DEFAULT", true)
 	resource.ParallelTest(t, resource.TestCase{

@@ -80,7 +80,7 @@ func (d *ServiceBackupsDataSource) Schema(_ context.Context, _ datasource.Schema
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the backups of an environment's service instances, newest first, also those of instances that were removed since: " +
-			"whether Terraform took them (`divio_service_backup`, or the final backup of a removed `divio_service`), Divio's schedule, or someone in the Control Panel. " +
+			"whoever took them: Terraform (`divio_service_backup`, or the final backup of a removed `divio_service`), or someone in the Divio Control Panel or CLI. " +
 			"A backup of several instances gives one entry per instance.",
 		Attributes: map[string]schema.Attribute{
 			"id": computed("Identifier of this lookup: the `environment_id`."),

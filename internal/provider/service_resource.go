@@ -161,7 +161,9 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "Whether Terraform backs the instance up before it removes or replaces it, and removes it only once that backup has completed with success: " +
 					"a failed or unfinished backup removes nothing. The backup outlives the instance for `final_backup_retention`; the apply names it, and `divio_service_backups` finds it. " +
 					"Defaults to `true`. Only `DATABASE` and `STORAGE` instances can be backed up: for other types it is ignored (with a plan warning if set to `true`), " +
-					"and an instance that never became functional holds no data to back up.",
+					"and an instance that never became functional holds no data to back up. " +
+					"Divio restores a backup only into the instance it was taken from, so once the instance is gone its final backup cannot be restored through the API: " +
+					"it stays among the environment's backups in the Divio Control Panel (and `divio_service_backups`) until `final_backup_retention` has passed.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),

@@ -28,6 +28,7 @@ var (
 	_ resource.ResourceWithConfigure   = &ServiceBackupResource{}
 	_ resource.ResourceWithImportState = &ServiceBackupResource{}
 	_ resource.ResourceWithModifyPlan  = &ServiceBackupResource{}
+	_ resource.ResourceWithIdentity    = &ServiceBackupResource{}
 )
 
 // ServiceBackupResource is a backup of one service instance, kept while the resource exists.
@@ -179,6 +180,10 @@ func (r *ServiceBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 	}
 }
 
+func (r *ServiceBackupResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentity("The backup's id.", nil)
+}
+
 // deleteAtFollowsRetention plans delete_at when the configuration leaves it out: unknown while
 // retention gives a new deletion time (at create, or when retention changes, which replaces the
 // backup); null for a new backup without retention; otherwise the deletion time it has.
@@ -264,6 +269,7 @@ func addInstanceNotFound(diags *diag.Diagnostics, id string) {
 }
 
 func (r *ServiceBackupResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -370,6 +376,7 @@ func (r *ServiceBackupResource) await(ctx context.Context, m *serviceBackupModel
 }
 
 func (r *ServiceBackupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State, &req.State)
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
@@ -419,6 +426,7 @@ func (r *ServiceBackupResource) removeGone(ctx context.Context, m *serviceBackup
 // Update changes only what Terraform alone knows (timeouts), or finishes the wait of a create
 // that was cut short.
 func (r *ServiceBackupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
@@ -468,9 +476,9 @@ var importBackup = importKind{"backup", "divio_service_backups lists an environm
 // describe it with delete_at (or leave both out), since a retention written after the import
 // would take a new backup.
 func (r *ServiceBackupResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id, err := parseImportID(importBackup, req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+	defer setIdentity(ctx, resp.Identity, &resp.Diagnostics, &resp.State)
+	id, ok := importID(ctx, importBackup, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !requireConfigured(r.data, &resp.Diagnostics) {

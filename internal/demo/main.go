@@ -25,11 +25,12 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// Short but realistic delays, so that the demo shows waiting for provisioning and deployments
-// without making anyone wait long.
+// Short but realistic delays, so that the demo shows waiting for provisioning, deployments and
+// backups without making anyone wait long.
 const (
 	provisionDelay = time.Second
 	deployDelay    = 2 * time.Second
+	backupDelay    = time.Second
 )
 
 func main() {
@@ -90,7 +91,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 
 	d.heading("Starting the Divio API simulator")
 	dataFile := filepath.Join(work, "simulator.json")
-	d.sim, err = devenv.StartSimulator(simulator.Options{DataFile: dataFile, ProvisionDelay: provisionDelay, DeployDelay: deployDelay})
+	d.sim, err = devenv.StartSimulator(simulator.Options{DataFile: dataFile, ProvisionDelay: provisionDelay, DeployDelay: deployDelay, BackupDelay: backupDelay})
 	if err != nil {
 		return fmt.Errorf("starting the simulator: %w", err)
 	}
@@ -98,7 +99,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		fmt.Fprintln(out, "\nstopping the simulator and removing", work)
 		err = errors.Join(err, d.sim.Close())
 	}()
-	fmt.Fprintf(out, "listening on %s (data: %s; provisioning takes %s, a deployment %s)\n", d.sim.URL, dataFile, provisionDelay, deployDelay)
+	fmt.Fprintf(out, "listening on %s (data: %s; provisioning takes %s, a deployment %s, a backup %s)\n", d.sim.URL, dataFile, provisionDelay, deployDelay, backupDelay)
 
 	quickstart, err := d.terraform("quickstart")
 	if err != nil {
@@ -133,14 +134,17 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 		return err
 	}
 
-	d.heading("terraform destroy: detach (one deployment) and remove both services")
+	d.heading("terraform destroy: detach (one deployment), back up and remove both services")
 	if err := tf.Destroy(ctx); err != nil {
 		return fmt.Errorf("terraform destroy: %w", err)
 	}
 	if left := d.instancesLeft(); len(left) > 0 {
 		return fmt.Errorf("after destroy the simulator still holds %s", strings.Join(left, ", "))
 	}
-	fmt.Fprintln(d.out, "the simulator holds no service instance any more")
+	fmt.Fprintln(d.out, "the simulator holds no service instance any more; their data outlives them in the final backups:")
+	if err := d.showFinalBackups(); err != nil {
+		return err
+	}
 
 	d.heading("Done")
 	fmt.Fprintln(d.out, "to try your own configuration against the simulator: make simulator (see README.md)")
@@ -245,6 +249,32 @@ func (d *demo) showGuard(ctx context.Context) error {
 	}
 	fmt.Fprintln(d.out, "terraform plan failed, as it should, before creating anything:")
 	_, _ = io.Copy(indent(d.out), &stderr)
+	return nil
+}
+
+// showFinalBackups prints the backups that the destroy took of the removed instances: what each
+// holds, and until when the simulator keeps it.
+func (d *demo) showFinalBackups() error {
+	parts := map[string]simulator.ServiceInstanceBackup{}
+	for _, p := range d.sim.ServiceInstanceBackups() {
+		parts[p.UUID] = p
+	}
+	var shown int
+	for _, b := range d.sim.Backups() {
+		if b.Environment != quickstartEnvironment || b.Success == nil || *b.Success != simulator.BackupSuccess || b.ScheduledForDeletionAt == nil {
+			continue
+		}
+		for _, id := range b.ServiceInstanceBackups {
+			p := parts[id]
+			fmt.Fprintf(d.out, "  backup %s  %-8s prefix %-8s of instance %s, %d bytes, kept until %s\n",
+				b.UUID, p.ServiceType, p.Prefix, p.ServiceInstance, *p.Size, b.ScheduledForDeletionAt.Format(time.DateOnly))
+			shown++
+		}
+	}
+	if shown != 2 {
+		return fmt.Errorf("after destroy the simulator holds %d final backups of the two services, want 2", shown)
+	}
+	fmt.Fprintln(d.out, "data \"divio_service_backups\" finds them by environment, instance, type or prefix")
 	return nil
 }
 

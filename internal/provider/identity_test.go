@@ -58,6 +58,13 @@ func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 	deploymentState := func(id string) map[string]string {
 		return map[string]string{"id": id, "environment_id": demoTestEnvID}
 	}
+	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{inst.UUID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backupState := func(id string) map[string]string {
+		return map[string]string{"id": id, "service_id": inst.UUID, "state": divio.BackupStateCompleted}
+	}
 	configured := newProtocolProvider(t, env, true)
 	unconfigured := newProtocolProvider(t, env, false)
 
@@ -87,6 +94,12 @@ func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 			map[string]string{"id": goneID}, true},
 		{"deployment, provider not configured", unconfigured, "divio_deployment", deploymentState(dep.UUID),
 			map[string]string{"id": dep.UUID}, false},
+		{"backup", configured, "divio_service_backup", backupState(backup.UUID),
+			map[string]string{"id": backup.UUID}, false},
+		{"backup gone", configured, "divio_service_backup", backupState(goneID),
+			map[string]string{"id": goneID}, true},
+		{"backup, provider not configured", unconfigured, "divio_service_backup", backupState(backup.UUID),
+			map[string]string{"id": backup.UUID}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.provider.t = t
@@ -112,7 +125,12 @@ func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 func TestResourceIdentity_importByIdentity(t *testing.T) {
 	env := newTestEnv(t)
 	env.requireSim(t)
-	inst := addTestInstance(t, env.client(t), demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	client := env.client(t)
+	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{inst.UUID}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := newProtocolProvider(t, env, true)
 	liveEnvID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
 
@@ -146,6 +164,7 @@ func TestResourceIdentity_importByIdentity(t *testing.T) {
 			`Invalid import identity: The identity's id "demo-app/test" is not the id of a service instance`},
 		{"attachment", "divio_service_attachment", map[string]string{"id": inst.UUID}, map[string]string{"id": inst.UUID}, ""},
 		{"deployment", "divio_deployment", map[string]string{"id": "d-1"}, map[string]string{"id": "d-1"}, ""},
+		{"backup", "divio_service_backup", map[string]string{"id": backup.UUID}, map[string]string{"id": backup.UUID}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.t = t
@@ -187,10 +206,15 @@ resource "divio_deployment" "d" {
   depends_on     = [divio_service_attachment.db]
 %[2]s
 }
+
+resource "divio_service_backup" "db" {
+  service_id = divio_service.db.id
+%[2]s
+}
 `, demoTestEnvID, extra))
 }
 
-var identityAddrs = []string{"divio_service.db", "divio_service_attachment.db", "divio_deployment.d"}
+var identityAddrs = []string{"divio_service.db", "divio_service_attachment.db", "divio_deployment.d", "divio_service_backup.db"}
 
 // expectIdentities checks every resource's identity: its id is the state's, and the service's
 // identity also names its environment.
@@ -201,6 +225,7 @@ func expectIdentities() []statecheck.StateCheck {
 		}),
 		statecheck.ExpectIdentity("divio_service_attachment.db", map[string]knownvalue.Check{"id": knownvalue.NotNull()}),
 		statecheck.ExpectIdentity("divio_deployment.d", map[string]knownvalue.Check{"id": knownvalue.NotNull()}),
+		statecheck.ExpectIdentity("divio_service_backup.db", map[string]knownvalue.Check{"id": knownvalue.NotNull()}),
 	}
 	for _, addr := range identityAddrs {
 		checks = append(checks, statecheck.ExpectIdentityValueMatchesState(addr, tfjsonpath.New("id")))
@@ -250,6 +275,7 @@ func TestResourceIdentity_schemas(t *testing.T) {
 		"divio_deployment":         {"id (required for import)"},
 		"divio_service":            {"environment_id (optional for import)", "id (required for import)"},
 		"divio_service_attachment": {"id (required for import)"},
+		"divio_service_backup":     {"id (required for import)"},
 	}
 	got := map[string][]string{}
 	for typeName, schema := range p.identities {

@@ -171,6 +171,7 @@ func (p *DivioProvider) Resources(context.Context) []func() resource.Resource {
 		NewServiceResource,
 		NewServiceAttachmentResource,
 		NewDeploymentResource,
+		NewServiceBackupResource,
 	}
 }
 
@@ -188,6 +189,7 @@ func (p *DivioProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewApplicationDataSource,
 		NewEnvironmentDataSource,
 		NewServiceInstancesDataSource,
+		NewServiceBackupsDataSource,
 	}
 }
 

@@ -79,6 +79,8 @@ type serviceResourceModel struct {
 	Prefix             types.String   `tfsdk:"prefix"`
 	Provision          types.Bool     `tfsdk:"provision"`
 	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
+	FinalBackup        types.Bool     `tfsdk:"final_backup"`
+	FinalRetention     types.String   `tfsdk:"final_backup_retention"`
 	RegionID           types.String   `tfsdk:"region_id"`
 	Type               types.String   `tfsdk:"type"`
 	Status             types.String   `tfsdk:"status"`
@@ -87,7 +89,8 @@ type serviceResourceModel struct {
 }
 
 // modelFromInstance sets what the API says about an instance; the arguments only the
-// configuration knows (service as written, provision, deletion_protection, timeouts) stay.
+// configuration knows (service as written, provision, deletion_protection, final_backup,
+// final_backup_retention, timeouts) stay.
 func modelFromInstance(m *serviceResourceModel, inst *divio.ServiceInstance) {
 	m.ID = types.StringValue(inst.UUID)
 	m.EnvironmentID = types.StringValue(inst.Environment)
@@ -153,6 +156,24 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
+			},
+			"final_backup": schema.BoolAttribute{
+				MarkdownDescription: "Whether Terraform backs the instance up before it removes or replaces it, and removes it only once that backup has completed with success: " +
+					"a failed or unfinished backup removes nothing. The backup outlives the instance for `final_backup_retention`; the apply names it, and `divio_service_backups` finds it. " +
+					"Defaults to `true`. Only `DATABASE` and `STORAGE` instances can be backed up: for other types it is ignored (with a plan warning if set to `true`), " +
+					"and an instance that never became functional holds no data to back up. " +
+					"Divio restores a backup only into the instance it was taken from, so once the instance is gone its final backup cannot be restored through the API: " +
+					"it stays among the environment's backups in the Divio Control Panel (and `divio_service_backups`) until `final_backup_retention` has passed.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
+			"final_backup_retention": schema.StringAttribute{
+				MarkdownDescription: "How long Divio keeps the final backup before deleting it: a number with a unit, `d` (days), `h`, `m` or `s`, such as `30d`, `36h` or `1d12h`. Defaults to `30d`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(defaultFinalRetention),
+				Validators:          []validator.String{retentionValidator{}},
 			},
 			"region_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the region the instance runs in: that of the environment's application.",
@@ -410,6 +431,7 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
 	modelFromInstance(&state, inst)
+	setFinalBackupDefaults(&state)
 	// The service stays as the configuration wrote it, identifier or uuid.
 	if state.Service.IsNull() {
 		state.Service = types.StringValue(r.identifierOf(ctx, inst, &resp.Diagnostics))
@@ -534,9 +556,23 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 				id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), usageOf(inst)))
 		return
 	}
+	// The backup is taken only once nothing stands in the way of the removal but the backup itself,
+	// so that it holds the data as it is removed.
+	var finalBackup *divio.Backup
+	if takesFinalBackup(&state, inst) {
+		if finalBackup, ok = r.takeFinalBackup(ctx, &state, inst, &resp.Diagnostics); !ok {
+			return
+		}
+	}
 	if err := r.data.client.DeleteServiceInstance(ctx, id); err != nil {
+		if finalBackup != nil {
+			err = fmt.Errorf("%w\n\nIts final backup %s has completed and is kept; the next apply removes the instance without taking another", err, finalBackup.UUID)
+		}
 		addAPIError(&resp.Diagnostics, "Cannot remove service instance "+id, err)
 		return
+	}
+	if finalBackup != nil {
+		r.reportFinalBackup(ctx, &state, inst, finalBackup, &resp.Diagnostics)
 	}
 	if org, err := r.organisationOf(ctx, envID); err == nil {
 		r.data.plan.removedInstance(slotKey{organisation: org, service: inst.Service})
@@ -589,12 +625,14 @@ func (r *ServiceResource) ImportState(ctx context.Context, req resource.ImportSt
 
 // modelFromUnmanagedInstance fills the model of an instance that Terraform did not create, for
 // import and for `terraform query`, so that a listed instance is what its import makes: the
-// service by catalog identifier, provision as the instance is, and deletion_protection off.
+// service by catalog identifier, provision as the instance is, deletion_protection off and the
+// final backup's defaults.
 func (r *ServiceResource) modelFromUnmanagedInstance(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, diags *diag.Diagnostics) {
 	modelFromInstance(m, inst)
 	m.Service = types.StringValue(r.identifierOf(ctx, inst, diags))
 	m.Provision = types.BoolValue(inst.Functional())
 	m.DeletionProtection = types.BoolValue(false)
+	setFinalBackupDefaults(m)
 }
 
 // ModifyPlan checks against the API what the schema cannot: that the region offers the service and
@@ -619,6 +657,9 @@ func (r *ServiceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	default:
 		r.planChange(ctx, req, resp)
 		r.rememberInstance(ctx, req.State, resp)
+	}
+	if !req.Plan.Raw.IsNull() {
+		r.warnFinalBackupIgnored(ctx, req, resp)
 	}
 }
 
@@ -757,6 +798,9 @@ func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPl
 			fmt.Sprintf("Service instance %s (%s) in environment %s is %s, and this plan does not destroy a divio_service_attachment of it, "+
 				"so the apply will refuse to remove it and remove nothing. Remove its divio_service_attachment in the same run (or first) to detach it.",
 				inst.UUID, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, inst.Environment), usageOf(inst)))
+	}
+	if inst != nil {
+		r.warnFinalBackupPlanned(ctx, &state, inst, "removing", &resp.Diagnostics)
 	}
 }
 
@@ -978,6 +1022,9 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 				"Remove its divio_service_attachment and apply first (that detaches it with a deployment), then change the service.",
 				strings.Join(forcing, ", "), id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, state.EnvironmentID.ValueString()), usageOf(inst)))
 		return
+	}
+	if inst != nil {
+		r.warnFinalBackupPlanned(ctx, &state, inst, "replacing", &resp.Diagnostics)
 	}
 	// Terraform plans the new instance of the replacement next, as a create; that records this one as
 	// replaced (planReplaced), since its prefix and subscription slot are freed first.

@@ -504,10 +504,11 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)
 	nullObject := tftypes.NewValue(schemaResp.Schema.Type().TerraformType(ctx), nil)
 
-	planDestroy := func(protected bool) diag.Diagnostics {
+	planDestroy := func(protected, finalBackup bool) diag.Diagnostics {
 		state := tfsdk.State{Schema: schemaResp.Schema, Raw: nullObject}
 		for attribute, value := range map[string]any{
 			"id": inst.UUID, "environment_id": demoTestEnvID, "service": "postgres-15", "deletion_protection": protected,
+			"final_backup": finalBackup, "final_backup_retention": "7d",
 		} {
 			if diags := state.SetAttribute(ctx, path.Root(attribute), value); diags.HasError() {
 				t.Fatal(diags)
@@ -518,22 +519,32 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 		return resp.Diagnostics
 	}
 
-	diags := planDestroy(false)
-	if diags.HasError() || diags.WarningsCount() != 1 {
-		t.Fatalf("want one warning, got %v", diags)
+	diags := planDestroy(false, true)
+	if diags.HasError() || diags.WarningsCount() != 2 {
+		t.Fatalf("want two warnings, got %v", diags)
 	}
 	if detail := diags.Warnings()[0].Detail(); !strings.Contains(detail, inst.UUID+" (postgres-15) in environment demo-app/test ("+demoTestEnvID+") is ATTACHED") ||
 		!strings.Contains(detail, "this plan does not destroy a divio_service_attachment of it, so the apply will refuse to remove it") {
 		t.Errorf("warning detail: %s", detail)
 	}
+	finalBackupWarning := "Before removing service instance " + inst.UUID + " (postgres-15, prefix DEFAULT) in environment demo-app/test (" + demoTestEnvID + "), " +
+		"the apply takes a backup of it and waits until the backup has completed (final_backup = true); only then is the instance removed, and if the backup fails, nothing is removed. " +
+		"The backup is kept for 7d (final_backup_retention), until about " + time.Now().Add(7*24*time.Hour).UTC().Format(time.DateOnly) + "."
+	if w := diags.Warnings()[1]; w.Summary() != "Final backup before removal" || !strings.HasPrefix(w.Detail(), finalBackupWarning) {
+		t.Errorf("final backup warning: %s: %s\nwant it to start with %s", w.Summary(), w.Detail(), finalBackupWarning)
+	}
 
-	// With its attachment destroyed in the same plan (planned first, as Terraform does), no warning.
+	// With its attachment destroyed in the same plan (planned first, as Terraform does), only the
+	// final backup's warning; none without a final backup.
 	r.data.plan.planDetachment(inst.UUID)
-	if diags := planDestroy(false); diags.HasError() || diags.WarningsCount() != 0 {
+	if diags := planDestroy(false, true); diags.HasError() || diags.WarningsCount() != 1 || diags.Warnings()[0].Summary() != "Final backup before removal" {
+		t.Errorf("want the final backup's warning only, got %v", diags)
+	}
+	if diags := planDestroy(false, false); diags.HasError() || diags.WarningsCount() != 0 {
 		t.Errorf("want no warning, got %v", diags)
 	}
 
-	diags = planDestroy(true)
+	diags = planDestroy(true, true)
 	if diags.ErrorsCount() != 1 || !strings.Contains(diags.Errors()[0].Detail(), "Set deletion_protection = false and apply first") {
 		t.Errorf("want the deletion protection error, got %v", diags)
 	}

@@ -51,10 +51,12 @@ func testPrefix(name string) string {
 func isTestInstance(in *divio.ServiceInstance) bool { return strings.HasPrefix(in.Prefix, testStem) }
 
 // isTestBackup tells the tests' backups by their notes, which a test that takes a backup on a real
-// account starts with testStem. Hook: the final backup divio_service takes before it removes an
-// instance (being built) has notes the provider writes; once they name the instance's prefix, a
-// final backup of a test instance is the tests' too, and belongs here.
-func isTestBackup(b *divio.Backup) bool { return strings.HasPrefix(b.Notes, testStem) }
+// account starts with testStem; the final backup divio_service takes before it removes a test
+// instance is the tests' too, and its notes name the instance's prefix.
+func isTestBackup(b *divio.Backup) bool {
+	in := finalBackupInstance(b.Notes)
+	return strings.HasPrefix(b.Notes, testStem) || in != nil && isTestInstance(in)
+}
 
 // sweptEnvironments are the environments the acceptance tests use on a real account, as
 // "application/environment" slugs (README.md). legacy-app, a project made before Terraform,
@@ -413,14 +415,18 @@ func TestSweepers(t *testing.T) {
 
 	ctx := t.Context()
 	var keptBackup string
-	for _, b := range []struct{ prefix, notes string }{{"TFACC_DETACHED", "TFACC_ backup of a test"}, {"DEFAULT", "before the upgrade"}} {
-		id := ""
+	// A final backup's notes are the provider's: "" stands for them.
+	for _, b := range []struct{ prefix, notes string }{{"TFACC_DETACHED", "TFACC_ backup of a test"}, {"TFACC_DETACHED", ""}, {"DEFAULT", "before the upgrade"}} {
+		var of divio.ServiceInstance
 		for _, in := range f.added {
 			if in.Environment == demoTest && in.Prefix == b.prefix {
-				id = in.UUID
+				of = divio.ServiceInstance{UUID: in.UUID, Type: in.Type, Prefix: in.Prefix}
 			}
 		}
-		backup, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTest, Services: []string{id}, Notes: b.notes})
+		if b.notes == "" {
+			b.notes = finalBackupNotes(&of)
+		}
+		backup, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTest, Services: []string{of.UUID}, Notes: b.notes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +457,7 @@ func TestSweepers(t *testing.T) {
 		"sweep demo-app/test: removed 6 test instances; left alone 1 that are not the tests': DEFAULT STORAGE",
 		"sweep demo-app/live: removed 1 test instances; left alone 1 that are not the tests': DEFAULT DATABASE",
 		"sweep azure-app/live: removed 0 test instances; left alone 0",
-		"sweep demo-app/test: deleted 1 test backups; left alone 1 others",
+		"sweep demo-app/test: deleted 2 test backups; left alone 1 others",
 	} {
 		if !strings.Contains(out, line) {
 			t.Errorf("the sweep's report lacks %q:\n%s", line, out)

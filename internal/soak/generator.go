@@ -67,6 +67,9 @@ type Service struct {
 	Prefix    string
 	Protected bool // deletion_protection
 	Attached  bool
+	// Backup is the generation of its divio_service_backup's triggers; 0 is none.
+	Backup        int
+	NoFinalBackup bool // final_backup = false
 }
 
 // key identifies the instance the simulator allows only once.
@@ -127,7 +130,8 @@ func (g *Generator) Next(clearProtection bool) (Config, []string) {
 	for _, s := range m.prev.Services {
 		m.keys[s.key()] = true
 	}
-	ops := []func() bool{m.addService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection}
+	ops := []func() bool{m.addService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
+		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup}
 	// Bounded, in case no change is possible: a cycle that changes nothing still applies and checks.
 	for want, tries := 1+g.rng.IntN(3), 0; want > 0 && tries < 100; tries++ {
 		if ops[g.rng.IntN(len(ops))]() {
@@ -247,6 +251,9 @@ func (m *mutation) replaceService() bool {
 	}
 	m.changes = append(m.changes, fmt.Sprintf("replace %s: %s %s -> %s %s", s.Name, s.Service, s.Prefix, service, prefix))
 	s.Service, s.Prefix = service, prefix
+	if !backupable(service) {
+		s.Backup = 0 // the API backs up DATABASE and STORAGE instances only
+	}
 	return true
 }
 
@@ -297,8 +304,9 @@ func (c Config) HCL() string {
 			e.dataName(), app, e.Slug)
 	}
 	for _, s := range c.Services {
-		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n\n  timeouts {\n    create = %q\n  }\n}\n",
-			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, CreateTimeout)
+		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n  final_backup        = %t\n\n  timeouts {\n    create = %q\n  }\n}\n",
+			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, !s.NoFinalBackup, CreateTimeout)
+		b.WriteString(s.backupHCL())
 		if s.Attached {
 			fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" %q {\n  service_id = divio_service.%s.id\n  deploy     = true\n}\n", s.Name, s.Name)
 		}

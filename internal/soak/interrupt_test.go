@@ -24,7 +24,7 @@ const interruptOdds = 0.35
 // defaultDelays are the simulator's delays between interruptions: small but real, so that waiters
 // poll and deployments overlap as they do in use. An interruption lengthens them so that it can
 // land while something provisions or deploys.
-var defaultDelays = simulator.Delays{Provision: 50 * time.Millisecond, Deploy: 100 * time.Millisecond}
+var defaultDelays = simulator.Delays{Provision: 50 * time.Millisecond, Deploy: 100 * time.Millisecond, Backup: 50 * time.Millisecond}
 
 // interruption is one way of cutting an apply short. run reports whether it happened: an apply
 // with nothing to provision or deploy cannot be interrupted there.
@@ -42,7 +42,7 @@ var interruptions = []interruption{
 		return s.signalApply(ctx, simulator.Delays{Provision: defaultDelays.Provision, Deploy: 2 * time.Second}, syscall.SIGINT, s.deploying)
 	}},
 	{"timeout during a deployment", 2, func(ctx context.Context, s *soaker) bool { return s.timeoutDuringDeployment(ctx) }},
-	{"SIGKILL of terraform", 2, func(ctx context.Context, s *soaker) bool {
+	{sigkillInterruption, 2, func(ctx context.Context, s *soaker) bool {
 		busy := func() bool { return s.provisioning() || s.deploying() }
 		return s.signalApply(ctx, simulator.Delays{Provision: 2 * time.Second, Deploy: 2 * time.Second}, syscall.SIGKILL, busy)
 	}},
@@ -257,7 +257,8 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 		var b strings.Builder
 		b.WriteString("terraform {\n  required_providers {\n    divio = { source = \"divio/divio\" }\n  }\n}\n\nprovider \"divio\" {}\n")
 		for i := range services {
-			fmt.Fprintf(&b, "\nresource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_C%[4]d_%[1]d\"\n}\n", i, workspaceEnv.ID(), w, cycle)
+			// No final backup: a backup failure armed for the main configuration must not land here.
+			fmt.Fprintf(&b, "\nresource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_C%[4]d_%[1]d\"\n  final_backup   = false\n}\n", i, workspaceEnv.ID(), w, cycle)
 			if attach {
 				fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n}\n", i)
 			}

@@ -66,7 +66,9 @@ type stats struct {
 	cycles, applies, failedApplies, failedPlans, dirtyPlans int
 	destroys, failedDestroys, nonConverged, panics, retries int
 	failedDeploysArmed, stalledProvisionsArmed              int
-	errors                                                  map[string]int // error summaries of failed commands, ids blanked
+	failedBackupsArmed                                      int
+	backupsLeftByKill                                       map[string]bool // ids
+	errors                                                  map[string]int  // error summaries of failed commands, ids blanked
 	findings                                                Findings
 
 	interruptions         map[string]int // by kind, those that happened
@@ -99,6 +101,8 @@ type soaker struct {
 	audit       DeploymentAudit
 	// counted holds the simulator's counters from before its restarts, which zero them.
 	counted simulator.Counters
+	// killedApplies are when applies killed by SIGKILL ran: a backup started then may be in no state.
+	killedApplies [][2]time.Time
 }
 
 // TestSoak is `make soak`: randomised cycles of apply, modify and destroy through the real
@@ -138,7 +142,7 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 		t.Fatal(err)
 	}
 	sim, err := devenv.StartSimulator(simulator.Options{Dataset: simulator.DatasetBench,
-		ProvisionDelay: defaultDelays.Provision, DeployDelay: defaultDelays.Deploy, Seed: seed})
+		ProvisionDelay: defaultDelays.Provision, DeployDelay: defaultDelays.Deploy, BackupDelay: defaultDelays.Backup, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +154,7 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 	}
 	t.Cleanup(func() { _ = os.Remove(keepDir) }) // only if empty: nothing failed
 	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)),
-		stats: stats{errors: map[string]int{}, interruptions: map[string]int{}}}
+		stats: stats{errors: map[string]int{}, interruptions: map[string]int{}, backupsLeftByKill: map[string]bool{}}}
 	s.logPath = filepath.Join(s.work, "provider.log")
 	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
 		t.Fatal(err)
@@ -185,7 +189,11 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	s.armHardFaults(n)
 	s.sim.SetFaults(faults)
 	s.interrupted = false
+	kills, started := s.stats.interruptions[sigkillInterruption], time.Now()
 	s.interrupt(ctx, n)
+	if s.stats.interruptions[sigkillInterruption] > kills {
+		s.killedApplies = append(s.killedApplies, [2]time.Time{started, time.Now()})
+	}
 	converged := s.converge(ctx, n, "apply",
 		func(ctx context.Context) error { s.stats.applies++; return s.tf.Apply(ctx) },
 		func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx) })
@@ -212,6 +220,19 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	}
 	s.check(ctx, n, cfg)
 	s.auditDeployments(n, before, cfg)
+}
+
+// sigkillInterruption names the interruption that kills terraform, as interruptions does.
+const sigkillInterruption = "SIGKILL of terraform"
+
+// startedByKilledApply reports whether a backup was started while an apply that SIGKILL ended ran.
+func (s *soaker) startedByKilledApply(b simulator.Backup) bool {
+	for _, w := range s.killedApplies {
+		if !b.CreatedAt.Before(w[0]) && !b.CreatedAt.After(w[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *soaker) mainTF() string { return filepath.Join(s.work, "main.tf") }
@@ -279,6 +300,12 @@ func (s *soaker) armHardFaults(cycle int) {
 		s.stats.stalledProvisionsArmed++
 		s.sim.StallNextProvision()
 		s.t.Logf("cycle %d: the next provisioning will stall", cycle)
+	}
+	// A failed final backup keeps its instance; a failed divio_service_backup is replaced.
+	if s.rng.Float64() < hardFaultOdds {
+		s.stats.failedBackupsArmed++
+		s.sim.FailNextBackup()
+		s.t.Logf("cycle %d: the next backup will fail", cycle)
 	}
 }
 
@@ -404,7 +431,13 @@ func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
 	if err != nil {
 		s.t.Fatalf("cycle %d: terraform show: %v", cycle, err)
 	}
-	f := Check(cfg, state, s.sim.Instances())
+	instances := s.sim.Instances()
+	f := Check(cfg, state, instances)
+	backupFindings, killed := CheckBackups(cfg, state, instances, s.sim.Backups(), s.startedByKilledApply)
+	f.merge(backupFindings)
+	for _, id := range killed {
+		s.stats.backupsLeftByKill[id] = true
+	}
 	if f.Total() == 0 {
 		return
 	}
@@ -427,9 +460,12 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  API requests       %d\n", c.Total)
 	fmt.Fprintf(&b, "  injected faults    %d (5xx %d, 429 %d, lost responses %d)\n",
 		c.Injected5xx+c.Injected429+c.DroppedResponses, c.Injected5xx, c.Injected429, c.DroppedResponses)
-	fmt.Fprintf(&b, "  hard faults        %d failed deployments, %d stalled provisionings armed\n", st.failedDeploysArmed, st.stalledProvisionsArmed)
+	fmt.Fprintf(&b, "  hard faults        %d failed deployments, %d stalled provisionings, %d failed backups armed\n", st.failedDeploysArmed, st.stalledProvisionsArmed, st.failedBackupsArmed)
 	fmt.Fprintf(&b, "  retries            %d (by the provider's client; net/http itself replays some idempotent requests whose answer was lost)\n", st.retries)
 	fmt.Fprintf(&b, "  deployments        %d\n", len(s.sim.Deployments()))
+	backups := s.sim.Backups()
+	fmt.Fprintf(&b, "  backups            %d at the end, %d of them final backups of removed instances; %d left outside the state by SIGKILL of terraform\n",
+		len(backups), FinalBackups(s.sim.Instances(), backups), len(st.backupsLeftByKill))
 	fmt.Fprintf(&b, "  failed applies     %d\n", st.failedApplies)
 	fmt.Fprintf(&b, "  failed destroys    %d\n", st.failedDestroys)
 	fmt.Fprintf(&b, "  failed plans       %d\n", st.failedPlans)

@@ -7,14 +7,17 @@ data "divio_environment" "live" {
   slug           = "live"
 }
 
-# The application's database: provisioned right away, protected from removal.
+# The application's database: provisioned right away, protected from removal. Once it may be
+# removed, its removal backs it up first (final_backup) and keeps that backup for 90 days.
 resource "divio_service" "database" {
-  environment_id      = data.divio_environment.live.id
-  service             = "postgres-15"
-  deletion_protection = true
+  environment_id         = data.divio_environment.live.id
+  service                = "postgres-15"
+  deletion_protection    = true
+  final_backup_retention = "90d"
 
   timeouts {
     create = "30m"
+    delete = "2h" # bounds the final backup's wait too
   }
 }
 

@@ -1,0 +1,147 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// The data source finds the final backup of an instance that the configuration removed, among
+// the environment's other backups, newest first, one entry per backed-up instance.
+func TestAccServiceBackupsDataSource(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := env.client(t)
+	ctx := context.Background()
+	var removedID string
+	var media, other *divio.ServiceInstance
+	backUp := func(notes string, instances ...*divio.ServiceInstance) {
+		var ids []string
+		for _, in := range instances {
+			ids = append(ids, in.UUID)
+		}
+		b, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTestEnvID, Services: ids, Notes: notes})
+		if err == nil {
+			_, err = client.WaitForBackup(ctx, b.UUID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(id *string, typ, prefix string, notes func() string, final bool) knownvalue.Check {
+		return knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"service_id": knownvalue.StringFunc(func(v string) error {
+				if v != *id {
+					return fmt.Errorf("service_id %s, want %s", v, *id)
+				}
+				return nil
+			}),
+			"type": knownvalue.StringExact(typ), "prefix": knownvalue.StringExact(prefix),
+			"notes": knownvalue.StringFunc(func(v string) error {
+				if want := notes(); v != want {
+					return fmt.Errorf("notes %q, want %q", v, want)
+				}
+				return nil
+			}),
+			"final": knownvalue.Bool(final), "state": knownvalue.StringExact(divio.BackupStateCompleted), "success": knownvalue.StringExact(divio.BackupSuccess),
+		})
+	}
+	var otherID string
+	// Known before the test case is built, for the configuration that names it.
+	media = addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "MEDIA", true)
+	mediaID := media.UUID
+	backUp("older", media)
+	notes := func(text string) func() string { return func() string { return text } }
+	finalNotes := func() string {
+		return finalBackupNotes(&divio.ServiceInstance{UUID: removedID, Type: divio.TypeDatabase, Prefix: "DEFAULT"})
+	}
+	lookups := `
+data "divio_service_backups" "all" {
+  environment_id = "` + demoTestEnvID + `"
+}
+
+data "divio_service_backups" "database" {
+  environment_id = "` + demoTestEnvID + `"
+  type           = "DATABASE"
+  prefix         = "DEFAULT"
+}
+
+data "divio_service_backups" "media" {
+  environment_id = "` + demoTestEnvID + `"
+  service_id     = "` + "%s" + `"
+}
+`
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: serviceConfig(env, "postgres-15", ""),
+				Check: func(s *terraform.State) error {
+					removedID = s.RootModule().Resources[serviceAddr].Primary.ID
+					return nil
+				},
+			},
+			{
+				Config: env.config(""), // removed: its final backup is taken
+			},
+			{
+				PreConfig: func() {
+					other = addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "OTHER", true)
+					otherID = other.UUID
+					backUp("both", media, other)
+				},
+				Config: env.config(fmt.Sprintf(lookups, mediaID)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_service_backups.all", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
+						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("both"), false),
+						entry(&otherID, divio.TypeDatabase, "OTHER", notes("both"), false),
+						entry(&removedID, divio.TypeDatabase, "DEFAULT", finalNotes, true),
+						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("older"), false),
+					})),
+					statecheck.ExpectKnownValue("data.divio_service_backups.database", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
+						entry(&removedID, divio.TypeDatabase, "DEFAULT", finalNotes, true),
+					})),
+					statecheck.ExpectKnownValue("data.divio_service_backups.media", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
+						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("both"), false),
+						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("older"), false),
+					})),
+				},
+				Check: func(s *terraform.State) error {
+					// The final backup's entry is what the API says of it, and names its part for a restore.
+					b, err := finalBackupOf(ctx, client, demoTestEnvID, removedID)
+					if err != nil {
+						return err
+					}
+					part, err := client.GetServiceInstanceBackup(ctx, b.ServiceInstanceBackups[0])
+					if err != nil {
+						return err
+					}
+					const final = "data.divio_service_backups.database"
+					return resource.ComposeAggregateTestCheckFunc(
+						resource.TestCheckResourceAttr(final, "id", demoTestEnvID),
+						resource.TestCheckResourceAttr(final, "backups.0.id", b.UUID),
+						resource.TestCheckResourceAttr(final, "backups.0.service_instance_backup_id", part.UUID),
+						resource.TestCheckResourceAttr(final, "backups.0.size", fmt.Sprint(*part.Size)),
+						resource.TestCheckResourceAttr(final, "backups.0.delete_at", b.ScheduledForDeletionAt.UTC().Format("2006-01-02T15:04:05.999999999Z07:00")),
+						resource.TestCheckNoResourceAttr(final, "backups.0.errors"),
+						func(*terraform.State) error {
+							if len(liveInstances(sim)) != 2 {
+								return fmt.Errorf("want the two instances added through the API, got %+v", liveInstances(sim))
+							}
+							return nil
+						},
+					)(s)
+				},
+			},
+		},
+	})
+}

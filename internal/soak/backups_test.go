@@ -1,0 +1,96 @@
+package soak
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+func backup(id, notes, success string) simulator.Backup {
+	return simulator.Backup{UUID: id, Notes: notes, State: simulator.BackupCompleted, Success: &success}
+}
+
+func TestCheckBackups(t *testing.T) {
+	cfg := Config{Services: []Service{{Name: "s1", Env: 0, Service: "postgres-15", Prefix: "MAIN", Backup: 1}}}
+	state := stateOf(managed("divio_service", "s1", "i1"), managed("divio_service_backup", "s1", "b1"))
+	instances := []simulator.Instance{
+		instance("i1", 0, "postgres-15", "MAIN", simulator.StatusPendingAttachment),
+		instance("gone", 0, "mysql-8", "MAIN", simulator.StatusRemoved),
+	}
+	final := "Final backup of service instance gone (DATABASE MAIN), taken by Terraform before removing it."
+	held, finalBackup := backup("b1", "", simulator.BackupSuccess), backup("f1", final, simulator.BackupSuccess)
+
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		state   *tfjson.State
+		backups []simulator.Backup
+		want    Findings // counts only
+	}{
+		{"settled", cfg, state, []simulator.Backup{held, finalBackup}, Findings{}},
+		{"a failed final backup before the one that worked", cfg, state, []simulator.Backup{held, backup("f0", final, simulator.BackupFailure), finalBackup}, Findings{}},
+		{"orphan", cfg, state, []simulator.Backup{held, backup("b2", "", simulator.BackupSuccess)}, Findings{Orphans: 1}},
+		{"left by a killed terraform", cfg, state, []simulator.Backup{held, backup("killed", "", simulator.BackupSuccess)}, Findings{}},
+		{"final backup of an instance whose removal failed after it", cfg, state,
+			[]simulator.Backup{held, backup("f2", "Final backup of service instance i1 (DATABASE MAIN), taken by Terraform before removing it.", simulator.BackupSuccess)}, Findings{}},
+		{"backup of a removed instance taken by hand", cfg, state, []simulator.Backup{held, backup("b2", "before the upgrade", simulator.BackupSuccess)}, Findings{Orphans: 1}},
+		{"two final backups of one instance", cfg, state, []simulator.Backup{held, finalBackup, backup("f2", final, simulator.BackupSuccess)}, Findings{Duplicates: 1}},
+		{"ghost", cfg, state, nil, Findings{Ghosts: 1}},
+		{"two resources hold one backup", Config{Services: []Service{{Name: "a", Backup: 1}, {Name: "b", Backup: 2}}},
+			stateOf(managed("divio_service_backup", "a", "b1"), managed("divio_service_backup", "b", "b1")), []simulator.Backup{held}, Findings{Duplicates: 1}},
+		{"configured, not in the state", cfg, stateOf(), nil, Findings{Drift: 1}},
+		{"in the state, not configured", Config{}, state, []simulator.Backup{held}, Findings{Drift: 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, killed := CheckBackups(tt.cfg, tt.state, instances, tt.backups, func(b simulator.Backup) bool { return b.UUID == "killed" })
+			if wantKilled := tt.name == "left by a killed terraform"; wantKilled != reflect.DeepEqual(killed, []string{"killed"}) {
+				t.Errorf("left by kill: %v", killed)
+			}
+			problems := got.Problems
+			got.Problems = nil
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("CheckBackups = %+v, want %+v; problems:\n%v", got, tt.want, problems)
+			}
+		})
+	}
+	if n := FinalBackups(instances, []simulator.Backup{held, finalBackup}); n != 1 {
+		t.Errorf("FinalBackups = %d, want 1", n)
+	}
+}
+
+// The generator backs up only what the API can back up, and does back up, retrigger and drop.
+func TestGeneratorBackups(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := uint64(1); seed <= 30; seed++ {
+		g := NewGenerator(seed)
+		for cycle := range 200 {
+			next, changes := g.Next(false)
+			for _, s := range next.Services {
+				if s.Backup > 0 && !backupable(s.Service) {
+					t.Fatalf("seed %d cycle %d %v: %s (%s) has a backup", seed, cycle, changes, s.Name, s.Service)
+				}
+			}
+			for _, c := range changes {
+				seen[strings.Fields(c)[0]+" "+strings.Fields(c)[1]] = true
+			}
+		}
+	}
+	for _, want := range []string{"back up", "drop the", "retrigger the"} {
+		if !seen[want] {
+			t.Errorf("no change %q in 30 seeds x 200 cycles", want)
+		}
+	}
+	hcl := Config{Services: []Service{{Name: "s1", Env: 0, Service: "s3", Prefix: "MEDIA", Backup: 3, NoFinalBackup: true}}}.HCL()
+	for _, want := range []string{
+		"  final_backup        = false\n",
+		"resource \"divio_service_backup\" \"s1\" {\n  service_id = divio_service.s1.id\n  triggers   = { generation = \"3\" }\n}",
+	} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("HCL lacks\n%s\nin\n%s", want, hcl)
+		}
+	}
+}

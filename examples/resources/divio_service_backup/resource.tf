@@ -10,6 +10,7 @@ data "divio_environment" "live" {
 variable "release" {
   description = "The release being deployed; a new one takes a new backup."
   type        = string
+  default     = "2026.11.1"
 }
 
 resource "divio_service" "database" {

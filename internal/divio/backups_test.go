@@ -77,7 +77,7 @@ func TestBackupCalls(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if part.Backup != b.UUID || part.EndedAt == nil || part.Errors != nil || part.Size == nil || part.Prefix != "DEFAULT" {
+		if part.Backup != b.UUID || part.EndedAt == nil || part.Errors != "" || part.Size == nil || part.Prefix != "DEFAULT" {
 			t.Errorf("part %+v", part)
 		}
 		instances = append(instances, part.ServiceInstance+"="+part.ServiceType)

@@ -298,7 +298,7 @@ func recordAnswer(_ retryablehttp.Logger, resp *http.Response) {
 	}
 }
 
-// url makes the absolute URL of an API path; every API path ends in a slash.
+// url makes the absolute URL of an API path; every API path ends in a slash (but getUnder's).
 func (c *Client) url(path string, query url.Values) *url.URL {
 	u := c.base.JoinPath(path)
 	// JoinPath leaves the path relative when the endpoint has none, and errors show the path.

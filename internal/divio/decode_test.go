@@ -85,12 +85,12 @@ var (
 		StartedAt: at("2024-05-03T09:00:00.5Z"), Percent: 42, EnvironmentVariables: []string{},
 	}
 	finishedDeployment = Deployment{
-		UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentSuccess, Success: ptr(true),
+		UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentSuccess, Success: ptr(Verdict(true)),
 		StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
 		Percent: 100, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL", "DEFAULT_STORAGE_DSN"},
 	}
 	failedDeployment = Deployment{
-		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(false),
+		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(Verdict(false)),
 		StartedAt: at("2024-04-30T16:20:00Z"), EndedAt: at("2024-04-30T16:22:10Z"),
 		Percent: 63.5, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
 	}
@@ -123,7 +123,7 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		}, {
 			UUID: liveEnvID, Slug: "live", Application: appID, Branch: "main",
 			LastFinishedDeployment: &Deployment{
-				UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(false),
+				UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(Verdict(false)),
 				StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
 				Percent: 87, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
 			},
@@ -181,7 +181,7 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 	}, {
 		request: "GET /apps/v3/deployments/<uuid>/environment-variables",
 		name:    "a deployment's environment-variables",
-		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/environment-variables/?": "deployment-environment-variables.json"},
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/environment-variables?": "deployment-environment-variables.json"},
 		call: func(ctx context.Context, c *Client) (any, error) {
 			return c.GetDeploymentEnvironmentVariables(ctx, finishedDeplID)
 		},
@@ -194,7 +194,7 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 	}, {
 		request: "GET /apps/v3/deployments/<uuid>/logs",
 		name:    "a deployment's logs",
-		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/logs/?": "deployment-logs.json"},
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/logs?": "deployment-logs.json"},
 		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeploymentLogs(ctx, finishedDeplID) },
 		want: &DeploymentLogs{
 			UUID: finishedDeplID,
@@ -223,6 +223,17 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		routes:  map[string]string{"/iam/v3/organisations/" + orgID + "/?": "organisation.json"},
 		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetOrganisation(ctx, orgID) },
 		want:    &Organisation{UUID: orgID, Name: "Shop Ltd", CreatedAt: *at("2021-03-04T05:06:07.891011Z")},
+	}, {
+		request: "GET /apps/v3/service-instance-backups/<uuid>/",
+		name:    "a service-instance backup as the Divio documentation shows one: errors is a list",
+		routes:  map[string]string{"/apps/v3/service-instance-backups/q4yb3wqmwzhavmwlcsxyncwf2y/?": "service-instance-backup.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.GetServiceInstanceBackup(ctx, "q4yb3wqmwzhavmwlcsxyncwf2y")
+		},
+		want: &ServiceInstanceBackup{
+			UUID: "q4yb3wqmwzhavmwlcsxyncwf2y", Backup: "7kd5fvj6ynbb5pd6wqk6ocfl2a", ServiceInstance: "2fc5k3rtk5gbpj5h4z7zv6tbsm",
+			ServiceType: TypeDatabase, StartedAt: at("2024-05-03T09:00:01.2Z"), EndedAt: at("2024-05-03T09:00:09.3Z"), Size: ptr(int64(5242880)),
+		},
 	}, {
 		request: "GET /iam/v3/me/",
 		name:    "me: the token's user",
@@ -263,5 +274,54 @@ func TestLastFinishedDeploymentID(t *testing.T) {
 	var never Environment
 	if id := never.LastFinishedDeploymentID(); id != nil {
 		t.Errorf("never deployed: LastFinishedDeploymentID() = %q, want nil", *id)
+	}
+}
+
+// The fields whose type the contract leaves open decode in every form the evidence allows, and a
+// deployment is judged as the Divio CLI judges it: ended once ended_at is set, failed when its
+// status says "failure" in any case (or its success is false).
+func TestDecodesOpenShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		body                 string
+		finished, failed     bool
+		variables, errorText string
+	}{
+		{name: "running, success false as a boolean field's default", body: `{"status": "WORKING", "success": false, "ended_at": null}`},
+		{name: "running, success null", body: `{"status": "WORKING", "success": null, "ended_at": null}`},
+		{name: "ended, status in lower case", body: `{"status": "failure", "success": null, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "ended, success false", body: `{"status": "FAILURE", "success": false, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "ended, success spelled out", body: `{"status": "success", "success": "SUCCESS", "ended_at": "2024-05-03T09:00:00Z"}`, finished: true},
+		{name: "ended, failure spelled out", body: `{"status": "", "success": "FAILURE", "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "variables as a list", body: `{"environment_variables": ["B_DSN", "A_DSN"]}`, variables: "B_DSN A_DSN"},
+		{name: "variables as an object", body: `{"environment_variables": {"B_DSN": "x", "A_DSN": "y"}}`, variables: "A_DSN B_DSN"},
+		{name: "variables null", body: `{"environment_variables": null}`},
+		{name: "errors as text", body: `{"errors": "disk full"}`, errorText: "disk full"},
+		{name: "errors as a list", body: `{"errors": ["disk full", {"code": "E1"}]}`, errorText: `disk full; {"code": "E1"}`},
+		{name: "errors null", body: `{"errors": null}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d Deployment
+			if err := json.Unmarshal([]byte(tc.body), &d); err != nil {
+				t.Fatal(err)
+			}
+			var part ServiceInstanceBackup
+			if err := json.Unmarshal([]byte(tc.body), &part); err != nil {
+				t.Fatal(err)
+			}
+			if d.Finished() != tc.finished || d.Failed() != tc.failed {
+				t.Errorf("finished %v, failed %v; want %v, %v", d.Finished(), d.Failed(), tc.finished, tc.failed)
+			}
+			if got := strings.Join(d.EnvironmentVariables, " "); got != tc.variables {
+				t.Errorf("variables %q, want %q", got, tc.variables)
+			}
+			if string(part.Errors) != tc.errorText {
+				t.Errorf("errors %q, want %q", part.Errors, tc.errorText)
+			}
+		})
+	}
+	var d Deployment
+	if err := json.Unmarshal([]byte(`{"success": 3}`), &d); err == nil {
+		t.Errorf("success 3 decoded as %v, want an error", *d.Success)
 	}
 }

@@ -30,8 +30,8 @@ const (
 	pathOrganisations = "iam/v3/organisations"
 	pathMe            = "iam/v3/me"
 
-	// Under a deployment. The Divio CLI sends these two without a trailing slash; the API serves
-	// both forms.
+	// Under a deployment. The Divio CLI sends these two without a trailing slash, so that is how
+	// they are sent (getUnder): the spelling known to work against the API.
 	subpathEnvironmentVariables = "environment-variables"
 	subpathLogs                 = "logs"
 
@@ -220,11 +220,11 @@ func (c *Client) LatestDeployment(ctx context.Context, f DeploymentFilter) (*Dep
 // GetDeploymentEnvironmentVariables returns the variables, values included, that a deployment
 // gave the application.
 func (c *Client) GetDeploymentEnvironmentVariables(ctx context.Context, deploymentID string) (*DeploymentEnvironmentVariables, error) {
-	return get[DeploymentEnvironmentVariables](ctx, c, pathDeployments, deploymentID, subpathEnvironmentVariables)
+	return getUnder[DeploymentEnvironmentVariables](ctx, c, pathDeployments, deploymentID, subpathEnvironmentVariables)
 }
 
 func (c *Client) GetDeploymentLogs(ctx context.Context, deploymentID string) (*DeploymentLogs, error) {
-	return get[DeploymentLogs](ctx, c, pathDeployments, deploymentID, subpathLogs)
+	return getUnder[DeploymentLogs](ctx, c, pathDeployments, deploymentID, subpathLogs)
 }
 
 // EnvironmentVariableFilter narrows a list of environment variables; empty fields do not filter.
@@ -266,11 +266,22 @@ func (c *Client) CurrentUser(ctx context.Context) (*User, error) {
 	return &u, nil
 }
 
-// get fetches one object of a collection, or what lies under it when sub names a part.
-func get[T any](ctx context.Context, c *Client, collection, id string, sub ...string) (*T, error) {
+// get fetches one object of a collection.
+func get[T any](ctx context.Context, c *Client, collection, id string) (*T, error) {
 	var out T
-	path := strings.Join(append([]string{collection, url.PathEscape(id)}, sub...), "/")
-	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, collection+"/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// getUnder fetches what lies under one object of a collection, at a path without the trailing
+// slash, as the Divio CLI asks for it.
+func getUnder[T any](ctx context.Context, c *Client, collection, id, sub string) (*T, error) {
+	var out T
+	u := c.url(collection+"/"+url.PathEscape(id)+"/"+sub, nil)
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if err := c.doURL(ctx, http.MethodGet, u, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -1,6 +1,14 @@
 package divio
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // The structs below decode the API's answers; encoding/json ignores the fields they leave out, so
 // the API may add fields freely. A field marked [modelled] is not in the public Divio CLI's use of
@@ -18,12 +26,42 @@ const (
 )
 
 // Deployment states. [modelled]: the Divio CLI reads `ended_at`, `success` and `percent`, and
-// compares status only to a lower case "failure".
+// compares status only to a lower case "failure", so the client compares status in any case.
 const (
 	DeploymentWorking = "WORKING"
 	DeploymentSuccess = "SUCCESS"
 	DeploymentFailure = "FAILURE"
 )
+
+// PrefixPattern is what the API accepts as an instance's prefix. [modelled]: the contract's
+// rule 5 confirms upper case; the exact pattern is ours.
+var PrefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
+
+// DefaultPrefix is the prefix projects use; its database is also published as DATABASE_URL.
+const DefaultPrefix = "DEFAULT"
+
+// variableSuffixes names the variable an instance of each catalog type publishes after its prefix.
+var variableSuffixes = map[string]string{
+	TypeDatabase:     "_DATABASE_DSN",
+	TypeStorage:      "_STORAGE_DSN",
+	TypeSearch:       "_HAYSTACK_URL",    // [modelled], as the type is
+	TypeMessageQueue: "_AMQP_BROKER_URL", // [modelled], as the type is
+}
+
+// VariableNames returns, sorted, the names of the environment variables that a provisioned
+// instance of serviceType with prefix publishes in its environment.
+func VariableNames(serviceType, prefix string) []string {
+	suffix, ok := variableSuffixes[serviceType]
+	if !ok {
+		return []string{}
+	}
+	names := []string{prefix + suffix}
+	if serviceType == TypeDatabase && prefix == DefaultPrefix {
+		names = append(names, "DATABASE_URL")
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Catalog service types.
 const (
@@ -47,8 +85,8 @@ type Service struct {
 	Identifier  string `json:"identifier"`
 	Description string `json:"description"`
 	// Available is the number of instances of it the organisation's subscription has free; only
-	// in a catalog listed for an application (website=). [modelled]
-	Available int `json:"available"`
+	// in a catalog listed for an application (website=), nil where the API does not say. [modelled]
+	Available *int `json:"available"`
 }
 
 type Application struct {
@@ -129,20 +167,94 @@ type CreateServiceInstanceRequest struct {
 }
 
 type Deployment struct {
-	UUID        string     `json:"uuid"`
-	Environment string     `json:"environment"`
-	Status      string     `json:"status"`
-	Success     *bool      `json:"success"`
-	StartedAt   *time.Time `json:"started_at"`
-	EndedAt     *time.Time `json:"ended_at"`
+	UUID        string `json:"uuid"`
+	Environment string `json:"environment"`
+	Status      string `json:"status"`
+	// Success is null until the deployment ends; its type is [modelled] (see Verdict).
+	Success   *Verdict   `json:"success"`
+	StartedAt *time.Time `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at"`
 	// Percent is the progress, 0 to 100; a float so that a fractional value decodes too.
 	Percent float64 `json:"percent"`
 	// EnvironmentVariables are the names of the variables this deployment gave the application.
-	EnvironmentVariables []string `json:"environment_variables"`
+	EnvironmentVariables VariableNameList `json:"environment_variables"`
 }
 
-// Finished reports whether the deployment has ended, either way.
-func (d *Deployment) Finished() bool { return d.Success != nil }
+// Finished reports whether the deployment has ended, either way: its ended_at is set, which is
+// what the Divio CLI waits for (its success may say so too, but only ended_at is confirmed).
+func (d *Deployment) Finished() bool { return d.EndedAt != nil }
+
+// Failed reports whether the deployment ended in failure: its status is "failure" in any case,
+// which is what the Divio CLI checks, or its success is false.
+func (d *Deployment) Failed() bool {
+	return d.Finished() && (strings.EqualFold(d.Status, DeploymentFailure) || d.Success != nil && !bool(*d.Success))
+}
+
+// Verdict decodes a deployment's success: true or false [modelled]. A spelled-out value, as
+// backups use ("SUCCESS", "FAILURE", "PARTIAL", any case), decodes too, true only for SUCCESS,
+// so that another spelling does not break every read of an environment, whose
+// last_finished_deployment carries it.
+type Verdict bool
+
+func (v *Verdict) UnmarshalJSON(b []byte) error {
+	var flag bool
+	if err := json.Unmarshal(b, &flag); err == nil {
+		*v = Verdict(flag)
+		return nil
+	}
+	var word string
+	if err := json.Unmarshal(b, &word); err != nil {
+		return fmt.Errorf("success: want true, false or a word, got %s", b)
+	}
+	*v = Verdict(strings.EqualFold(word, DeploymentSuccess) || strings.EqualFold(word, "true"))
+	return nil
+}
+
+// VariableNameList decodes the names of a deployment's variables: a list of names, as the
+// contract gives them, or an object keyed by name (its keys, sorted), since the Divio CLI only
+// joins what it gets and so would print either.
+type VariableNameList []string
+
+func (l *VariableNameList) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err == nil {
+		*l = names
+		return nil
+	}
+	var byName map[string]json.RawMessage
+	if err := json.Unmarshal(b, &byName); err != nil {
+		return fmt.Errorf("environment_variables: want a list of names or an object, got %s", b)
+	}
+	*l = slices.Sorted(maps.Keys(byName))
+	return nil
+}
+
+// ErrorText decodes an `errors` field: null or text as the contract gives it, or a list (the
+// Divio documentation's example answer shows `[]`) whose items, text or objects, are joined.
+// Empty means no error.
+type ErrorText string
+
+func (e *ErrorText) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err == nil {
+		*e = ErrorText(text)
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return fmt.Errorf("errors: want text or a list, got %s", b)
+	}
+	parts := make([]string, 0, len(items))
+	for _, item := range items {
+		var text string
+		if json.Unmarshal(item, &text) != nil {
+			text = string(item) // an object: shown as the API wrote it
+		}
+		parts = append(parts, text)
+	}
+	*e = ErrorText(strings.Join(parts, "; "))
+	return nil
+}
 
 type EnvironmentVariable struct {
 	Name        string `json:"name"`
@@ -174,4 +286,116 @@ type User struct {
 	Email     string `json:"email"`
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
+}
+
+// Backup states and outcomes, as the API names them. A backup's state ends at COMPLETED; its
+// success then says how it went. A restore's success says the same once it is finished.
+// PENDING, WORKING and FAILURE are [modelled]; the Divio CLI also meets success PARTIAL.
+const (
+	BackupStatePending   = "PENDING"
+	BackupStateWorking   = "WORKING"
+	BackupStateCompleted = "COMPLETED"
+	BackupSuccess        = "SUCCESS"
+	BackupFailure        = "FAILURE"
+
+	backupTriggerManual = "MANUAL"
+)
+
+// Backup is a backup of some of an environment's service instances. It outlives them.
+type Backup struct {
+	UUID                   string     `json:"uuid"`
+	Environment            string     `json:"environment"`
+	State                  string     `json:"state"`
+	Success                *string    `json:"success"`
+	ServiceInstanceBackups []string   `json:"service_instance_backups"`
+	Notes                  string     `json:"notes"`
+	ScheduledForDeletionAt *time.Time `json:"scheduled_for_deletion_at"`
+	Trigger                string     `json:"trigger"`    // [modelled]
+	CreatedAt              *time.Time `json:"created_at"` // [modelled]
+}
+
+// Completed reports whether the backup has ended, either way.
+func (b *Backup) Completed() bool { return b.State == BackupStateCompleted }
+
+// Succeeded reports whether the backup completed with SUCCESS. As the Divio CLI reads it, any
+// other success value of a completed backup (FAILURE, PARTIAL, none) is a failure.
+func (b *Backup) Succeeded() bool {
+	return b.Completed() && b.Success != nil && *b.Success == BackupSuccess
+}
+
+// ServiceInstanceBackup is one instance's part of a backup.
+type ServiceInstanceBackup struct {
+	UUID            string     `json:"uuid"`
+	Backup          string     `json:"backup"`
+	ServiceInstance string     `json:"service_instance"` // [modelled]
+	ServiceType     string     `json:"service_type"`
+	Prefix          string     `json:"prefix"`     // [modelled]
+	StartedAt       *time.Time `json:"started_at"` // [modelled]
+	EndedAt         *time.Time `json:"ended_at"`
+	Errors          ErrorText  `json:"errors"`
+	Size            *int64     `json:"size"` // bytes [modelled]
+}
+
+// CreateBackupRequest asks for a backup of some of an environment's instances.
+type CreateBackupRequest struct {
+	Environment string
+	Services    []string // service instance uuids: DATABASE and STORAGE instances only
+	Notes       string
+	// ScheduledForDeletionAt is when the API deletes the backup; zero keeps it until deleted.
+	// It is sent, and compared, to the microsecond.
+	ScheduledForDeletionAt time.Time
+}
+
+// createBackupBody is what the Divio CLI sends: the trigger is always MANUAL, the deletion
+// time in UTC with a "Z", as DRF writes times.
+type createBackupBody struct {
+	Environment            string   `json:"environment"`
+	Services               []string `json:"services"`
+	Trigger                string   `json:"trigger"`
+	Notes                  string   `json:"notes,omitempty"`
+	ScheduledForDeletionAt string   `json:"scheduled_for_deletion_at,omitempty"`
+}
+
+const drfTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func (r CreateBackupRequest) body() createBackupBody {
+	b := createBackupBody{Environment: r.Environment, Services: r.Services, Trigger: backupTriggerManual, Notes: r.Notes}
+	if !r.ScheduledForDeletionAt.IsZero() {
+		b.ScheduledForDeletionAt = r.ScheduledForDeletionAt.UTC().Format(drfTimeFormat)
+	}
+	return b
+}
+
+// Restore writes parts of a backup back into the instances they were taken from.
+type Restore struct {
+	UUID     string    `json:"uuid"`
+	Backup   string    `json:"backup"` // [modelled]
+	Finished bool      `json:"finished"`
+	Success  *string   `json:"success"`
+	Errors   ErrorText `json:"errors"` // [modelled]
+	Notes    string    `json:"notes"`  // [modelled]
+}
+
+// Succeeded reports whether the restore finished with SUCCESS; as for backups, anything else
+// a finished restore says is a failure.
+func (r *Restore) Succeeded() bool {
+	return r.Finished && r.Success != nil && *r.Success == BackupSuccess
+}
+
+// CreateRestoreRequest names a backup and the parts of it to write back; each part goes back
+// into the instance it was taken from.
+type CreateRestoreRequest struct {
+	Backup                 string
+	ServiceInstanceBackups []string
+	Notes                  string
+}
+
+type serviceInstanceRestore struct {
+	ServiceInstanceBackup string `json:"service_instance_backup"`
+}
+
+type createRestoreBody struct {
+	Backup                  string                   `json:"backup"`
+	ServiceInstanceRestores []serviceInstanceRestore `json:"service_instance_restores"`
+	Notes                   string                   `json:"notes,omitempty"`
 }

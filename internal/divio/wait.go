@@ -82,7 +82,7 @@ func (c *Client) WaitForDeploymentProgress(ctx context.Context, id string, progr
 	if err != nil {
 		return d, err
 	}
-	if !*d.Success {
+	if d.Failed() {
 		return d, &DeploymentFailedError{Deployment: d}
 	}
 	return d, nil

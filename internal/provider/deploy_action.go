@@ -128,7 +128,11 @@ func (a *DeployAction) deploy(ctx context.Context, env *divio.Environment, where
 	filter := divio.DeploymentFilter{Application: env.Application, Environment: env.UUID}
 	_ = a.data.client.Poll(watching, "the deployment of "+where, func(ctx context.Context) (bool, error) {
 		// A failed look is skipped, not returned: it would end the watch, not the deployment.
+		// The percent is read from the deployment itself, as the Divio CLI reads it.
 		running, err := a.data.client.LatestDeployment(ctx, filter)
+		if err == nil && running != nil && !running.Finished() {
+			running, err = a.data.client.GetDeployment(ctx, running.UUID)
+		}
 		if err == nil && running != nil && !running.Finished() {
 			if report := fmt.Sprintf("Deployment %s of %s: %.0f%%", running.UUID, where, running.Percent); report != last {
 				progress("%s", report)

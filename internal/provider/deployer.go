@@ -362,7 +362,7 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 		if len(pending) == 0 {
 			return
 		}
-		latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: b.environmentID})
+		latest, err := d.latestDeployment(ctx, b.environmentID)
 		if err != nil && d.abandoned(b) {
 			continue // undone at the top
 		}
@@ -388,7 +388,7 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			}
 			continue
 		}
-		if latest != nil && latest.Success != nil && !*latest.Success {
+		if latest != nil && latest.Failed() {
 			// The last deployment failed, perhaps since the marks were made: it dropped those of
 			// the detachments it was to carry out (rule 3). Mark again what is not in effect.
 			d.mark(undoCtx, b)
@@ -427,9 +427,19 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 	}
 }
 
+// latestDeployment returns the environment's newest deployment, asked for as the Divio CLI asks:
+// by application and environment.
+func (d *deployer) latestDeployment(ctx context.Context, environmentID string) (*divio.Deployment, error) {
+	env, err := d.cache.Environment(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	return d.client.LatestDeployment(ctx, divio.DeploymentFilter{Application: env.Application, Environment: environmentID})
+}
+
 // newerThan returns the environment's newest deployment if it is not seen, the newest before.
 func (d *deployer) newerThan(ctx context.Context, environmentID string, seen *divio.Deployment) (*divio.Deployment, error) {
-	latest, err := d.client.LatestDeployment(ctx, divio.DeploymentFilter{Environment: environmentID})
+	latest, err := d.latestDeployment(ctx, environmentID)
 	if err != nil || latest == nil || seen != nil && latest.UUID == seen.UUID {
 		return nil, err
 	}
@@ -524,13 +534,18 @@ func (d *deployer) undo(ctx context.Context, b *deployBatch) {
 }
 
 // lastDeploymentVariables returns the names of the variables the environment's last finished
-// deployment gave the application, or nil when that is not known.
+// deployment gave the application, or nil when that is not known. The deployment is read by its
+// uuid, which is all of last_finished_deployment that the Divio CLI relies on.
 func (d *deployer) lastDeploymentVariables(ctx context.Context, environmentID string) []string {
 	env, err := d.client.GetEnvironment(ctx, environmentID)
-	if err != nil || env.LastFinishedDeployment == nil || env.LastFinishedDeployment.Success == nil || !*env.LastFinishedDeployment.Success {
+	if err != nil || env.LastFinishedDeployment == nil {
 		return nil
 	}
-	return env.LastFinishedDeployment.EnvironmentVariables
+	last, err := d.client.GetDeployment(ctx, env.LastFinishedDeployment.UUID)
+	if err != nil || !last.Finished() || last.Failed() {
+		return nil
+	}
+	return last.EnvironmentVariables
 }
 
 // statusSatisfied reports whether an instance's status is as the change wants.
@@ -554,7 +569,7 @@ func satisfied(inst *divio.ServiceInstance, change deployChange, lastVariables [
 // missingVariables returns the names of the instance's variables that are not among names.
 func missingVariables(inst *divio.ServiceInstance, names []string) []string {
 	var missing []string
-	for _, n := range envVarNames(inst.Type, inst.Prefix) {
+	for _, n := range divio.VariableNames(inst.Type, inst.Prefix) {
 		if !slices.Contains(names, n) {
 			missing = append(missing, n)
 		}
@@ -575,7 +590,7 @@ func variablesCheck(inst *divio.ServiceInstance, change deployChange, dep *divio
 		return nil
 	}
 	var left []string
-	for _, n := range envVarNames(inst.Type, inst.Prefix) {
+	for _, n := range divio.VariableNames(inst.Type, inst.Prefix) {
 		if slices.Contains(dep.EnvironmentVariables, n) {
 			left = append(left, n)
 		}

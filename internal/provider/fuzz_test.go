@@ -35,22 +35,22 @@ func FuzzPrefix(f *testing.F) {
 			return
 		}
 		for _, typ := range []string{divio.TypeDatabase, divio.TypeStorage, divio.TypeSearch, divio.TypeMessageQueue} {
-			names := envVarNames(typ, prefix)
+			names := divio.VariableNames(typ, prefix)
 			if len(names) == 0 || !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
-				t.Errorf("envVarNames(%s, %q) = %q: want a sorted list without duplicates", typ, prefix, names)
+				t.Errorf("divio.VariableNames(%s, %q) = %q: want a sorted list without duplicates", typ, prefix, names)
 			}
 			for _, name := range names {
 				own := strings.HasPrefix(name, prefix+"_")
 				alias := name == "DATABASE_URL" && typ == divio.TypeDatabase && prefix == "DEFAULT"
 				if !own && !alias {
-					t.Errorf("envVarNames(%s, %q) has %q, which does not start with the prefix", typ, prefix, name)
+					t.Errorf("divio.VariableNames(%s, %q) has %q, which does not start with the prefix", typ, prefix, name)
 				}
 				if !validEnvVarName(name) {
-					t.Errorf("envVarNames(%s, %q) has %q, not an environment variable name", typ, prefix, name)
+					t.Errorf("divio.VariableNames(%s, %q) has %q, not an environment variable name", typ, prefix, name)
 				}
 			}
 		}
-		if names := envVarNames("NO_SUCH_TYPE", prefix); len(names) != 0 {
+		if names := divio.VariableNames("NO_SUCH_TYPE", prefix); len(names) != 0 {
 			t.Errorf("an unknown type publishes %q", names)
 		}
 	})

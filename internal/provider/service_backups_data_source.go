@@ -53,6 +53,10 @@ func instanceBackupModelFrom(b *divio.Backup, part *divio.ServiceInstanceBackup)
 	if b.ScheduledForDeletionAt != nil {
 		deleteAt = types.StringValue(b.ScheduledForDeletionAt.UTC().Format(time.RFC3339Nano))
 	}
+	errorText := types.StringNull() // null when the part reported no error
+	if part.Errors != "" {
+		errorText = types.StringValue(string(part.Errors))
+	}
 	return instanceBackupModel{
 		ID:                      types.StringValue(b.UUID),
 		ServiceInstanceBackupID: types.StringValue(part.UUID),
@@ -61,7 +65,7 @@ func instanceBackupModelFrom(b *divio.Backup, part *divio.ServiceInstanceBackup)
 		Prefix:                  types.StringValue(part.Prefix),
 		State:                   types.StringValue(b.State),
 		Success:                 types.StringPointerValue(b.Success),
-		Errors:                  types.StringPointerValue(part.Errors),
+		Errors:                  errorText,
 		Size:                    types.Int64PointerValue(part.Size),
 		Notes:                   types.StringValue(b.Notes),
 		Final:                   types.BoolValue(isFinalBackup(b, part.ServiceInstance)),

@@ -133,7 +133,7 @@ func (r *ServiceCredentialsEphemeralResource) Open(ctx context.Context, req ephe
 
 // publishedVariables picks the instance's own variables out of its environment's.
 func publishedVariables(inst *divio.ServiceInstance, vars []divio.EnvironmentVariable) map[string]string {
-	names := envVarNames(inst.Type, inst.Prefix)
+	names := divio.VariableNames(inst.Type, inst.Prefix)
 	published := map[string]string{}
 	for _, v := range vars {
 		if slices.Contains(names, v.Name) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -36,35 +35,8 @@ var (
 	_ resource.ResourceWithIdentity    = &ServiceResource{}
 )
 
-const defaultPrefix = "DEFAULT"
-
-var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
-
-var prefixValidator = stringvalidator.RegexMatches(prefixPattern,
+var prefixValidator = stringvalidator.RegexMatches(divio.PrefixPattern,
 	"must be an upper-case letter followed by up to 29 upper-case letters, digits or underscores, e.g. DEFAULT or MEDIA_2")
-
-// envVarSuffixes names the variable an instance of each catalog type publishes after its prefix.
-var envVarSuffixes = map[string]string{
-	divio.TypeDatabase:     "_DATABASE_DSN",
-	divio.TypeStorage:      "_STORAGE_DSN",
-	divio.TypeSearch:       "_HAYSTACK_URL",
-	divio.TypeMessageQueue: "_AMQP_BROKER_URL",
-}
-
-// envVarNames returns, sorted, the names of the environment variables that a provisioned instance
-// of serviceType with prefix publishes in its environment.
-func envVarNames(serviceType, prefix string) []string {
-	suffix, ok := envVarSuffixes[serviceType]
-	if !ok {
-		return []string{}
-	}
-	names := []string{prefix + suffix}
-	if serviceType == divio.TypeDatabase && prefix == defaultPrefix {
-		names = append(names, "DATABASE_URL")
-	}
-	sort.Strings(names)
-	return names
-}
 
 type ServiceResource struct {
 	configuredResource
@@ -103,7 +75,7 @@ func modelFromInstance(m *serviceResourceModel, inst *divio.ServiceInstance) {
 
 func envVarNamesValue(serviceType, prefix string) types.List {
 	var elems []attr.Value
-	for _, name := range envVarNames(serviceType, prefix) {
+	for _, name := range divio.VariableNames(serviceType, prefix) {
 		elems = append(elems, types.StringValue(name))
 	}
 	return types.ListValueMust(types.StringType, elems)
@@ -140,7 +112,7 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"Defaults to `DEFAULT`. Changing it replaces the instance.",
 				Optional:      true,
 				Computed:      true,
-				Default:       stringdefault.StaticString(defaultPrefix),
+				Default:       stringdefault.StaticString(divio.DefaultPrefix),
 				Validators:    []validator.String{prefixValidator},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
@@ -910,7 +882,12 @@ func (r *ServiceResource) checkSubscription(ctx context.Context, envID string, s
 	}
 	freeNow := 0
 	if s := findService(addable, svc.UUID); s != nil {
-		freeNow = s.Available
+		if s.Available == nil {
+			// An API that does not count free instances ([modelled] field): the create says
+			// at apply whether the subscription has room.
+			return
+		}
+		freeNow = *s.Available
 	}
 	pending, free, ok := r.data.plan.claimSlot(slotKey{organisation: app.Organisation, service: svc.UUID}, freeNow)
 	if ok {

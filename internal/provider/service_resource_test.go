@@ -619,8 +619,8 @@ func TestEnvVarNames(t *testing.T) {
 		{"MESSAGE_QUEUE", "Q", []string{"Q_AMQP_BROKER_URL"}},
 		{"UNKNOWN", "DEFAULT", []string{}},
 	} {
-		if got := envVarNames(tc.serviceType, tc.prefix); !slices.Equal(got, tc.want) {
-			t.Errorf("envVarNames(%q, %q) = %q, want %q", tc.serviceType, tc.prefix, got, tc.want)
+		if got := divio.VariableNames(tc.serviceType, tc.prefix); !slices.Equal(got, tc.want) {
+			t.Errorf("divio.VariableNames(%q, %q) = %q, want %q", tc.serviceType, tc.prefix, got, tc.want)
 		}
 	}
 }

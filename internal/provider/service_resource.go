@@ -485,8 +485,9 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 		if err != nil {
 			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
 				time.Since(inst.CreatedAt) >= createTimeout {
-				// Past the create timeout: stuck, which the next plan deals with; the rest of the
-				// update (deletion_protection, timeouts) is recorded.
+				// Past the create timeout: stuck, which the next plan deals with; the update is
+				// recorded as planned, provision = true included, by which the next plan knows it
+				// for stuck (also an imported instance, whose state said false).
 				next := "the next plan replaces it, since it never became functional and holds no data"
 				if plan.DeletionProtection.ValueBool() {
 					next = stuckProtected
@@ -494,7 +495,6 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
 					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
 						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, next))
-				plan.Provision = state.Provision
 				modelFromInstance(&plan, inst)
 				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 				return

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -820,5 +821,41 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	cli.apply(unprotected)
 	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after turning deletion_protection off: %+v, %v; want a new, provisioned instance", in, err)
+	}
+}
+
+// An instance imported while it is still provisioning, and stuck there (issue 10, seen in the soak):
+// the update that finishes its provisioning stops at the create timeout and keeps provision = true,
+// as planned (it wrote provision = false back, an inconsistent result), and says that the next plan
+// replaces it; which it does.
+func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := env.client(t)
+	sim.StallNextProvision()
+	stuck := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, defaultPrefix, false)
+	if err := client.ProvisionServiceInstance(context.Background(), stuck.UUID); err != nil {
+		t.Fatal(err)
+	}
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"3s\"\n  }")
+	cli.write(config)
+	cli.init()
+	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, stuck.UUID)
+
+	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
+	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (3s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
+		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
+	}
+	if state := cli.mustRun("state", "show", "-no-color", serviceAddr); !regexp.MustCompile(`provision\s+= true`).MatchString(state) {
+		t.Errorf("want provision = true in the state, as planned:\n%s", state)
+	}
+	plan, _ := cli.run("plan", "-no-color", "-input=false")
+	if !strings.Contains(plan, serviceAddr+" must be replaced") {
+		t.Errorf("want the next plan to replace the stuck instance, got:\n%s", plan)
+	}
+	cli.apply(config)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }

@@ -301,10 +301,11 @@ const stuckProtected = "it never became functional and holds no data, but deleti
 // provisioningDeadline bounds the wait of an update that finishes a create's provisioning by the
 // create timeout, counted from when the instance was added: past it the next plan replaces the
 // instance as stuck (planUnfinished), so waiting longer, up to the update timeout, would only delay
-// that. The context it returns ends with ctx.
+// that. An instance still NEW has not started provisioning: the update starts it, and waits
+// within the update timeout alone. The context it returns ends with ctx.
 func provisioningDeadline(ctx context.Context, inst *divio.ServiceInstance, m *serviceResourceModel) context.Context {
 	createTimeout, diags := m.Timeouts.Create(ctx, defaultTimeout)
-	if diags.HasError() || inst.CreatedAt.IsZero() {
+	if diags.HasError() || inst.CreatedAt.IsZero() || inst.Status != divio.StatusProvisioning {
 		return ctx
 	}
 	ctx, cancel := context.WithDeadline(ctx, inst.CreatedAt.Add(createTimeout))

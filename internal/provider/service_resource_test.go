@@ -859,3 +859,30 @@ func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) 
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }
+
+// An instance added with provision = false, and provisioned by a later apply once its create
+// timeout has passed since it was added: that update starts the provisioning, so it waits for it
+// within the update timeout. It used to give up at once, as if the create's provisioning were stuck,
+// and the next plan replaced the instance instead of provisioning it.
+func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	const timeout1s = "  timeouts {\n    create = \"1s\"\n  }"
+	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+timeout1s))
+	added, err := onlyLiveInstance(sim)
+	if err != nil || added.Status != simulator.StatusNew {
+		t.Fatalf("want a NEW instance, got %+v, %v", added, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the create timeout
+	config := serviceConfig(env, "postgres-15", "  provision = true\n"+timeout1s)
+	if diags := cli.apply(config); len(diags) != 0 {
+		t.Errorf("want no diagnostics, got %v", diags)
+	}
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != added.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after provision = true: %+v, %v; want instance %s provisioned", in, err, added.UUID)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the provisioning is not empty:\n%s", plan)
+	}
+}

@@ -61,19 +61,26 @@ func onlyBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceIn
 	return simulator.Backup{}, simulator.ServiceInstanceBackup{}, fmt.Errorf("backup %s has no part", backups[0].UUID)
 }
 
+// onlySuccessfulBackup returns the simulator's one backup, with its part and instance, if it is a
+// completed, successful backup of the simulator's one instance.
+func onlySuccessfulBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, simulator.Instance, error) {
+	b, part, err := onlyBackup(sim)
+	if err != nil {
+		return b, part, simulator.Instance{}, err
+	}
+	in, err := onlyLiveInstance(sim)
+	if err == nil && (part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess) {
+		err = fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+	}
+	return b, part, in, err
+}
+
 // expectStateIsOnlyBackup checks that the state holds the simulator's one backup, as the API has it.
 func expectStateIsOnlyBackup(sim *simulator.Simulator) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		b, part, err := onlyBackup(sim)
+		b, part, in, err := onlySuccessfulBackup(sim)
 		if err != nil {
 			return err
-		}
-		in, err := onlyLiveInstance(sim)
-		if err != nil {
-			return err
-		}
-		if part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess {
-			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
 		}
 		return resource.ComposeAggregateTestCheckFunc(
 			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
@@ -450,16 +457,9 @@ func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
 // expectBackupOfOnlyInstance checks that the simulator holds one completed, successful backup of its
 // one instance, and the state that backup.
 func expectBackupOfOnlyInstance(cli *terraformCLI, sim *simulator.Simulator) error {
-	b, part, err := onlyBackup(sim)
+	b, _, _, err := onlySuccessfulBackup(sim)
 	if err != nil {
 		return err
-	}
-	in, err := onlyLiveInstance(sim)
-	if err != nil {
-		return err
-	}
-	if part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess {
-		return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
 	}
 	if state := cli.mustRun("state", "show", "-no-color", backupAddr); !strings.Contains(state, b.UUID) {
 		return fmt.Errorf("the state does not hold backup %s:\n%s", b.UUID, state)

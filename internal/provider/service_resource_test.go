@@ -782,12 +782,27 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	if err != nil {
 		t.Fatal(err)
 	}
+	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
+}
+
+// expectStuckInstanceReplaced applies config, whose update finds instance stuckID still
+// provisioning: it stops at the create timeout (as written in config), warns that the next plan
+// replaces the instance, and records provision = true, as planned; the next plan and apply then
+// replace it with a new, provisioned instance.
+func expectStuckInstanceReplaced(t *testing.T, cli *terraformCLI, sim *simulator.Simulator, config, stuckID, createTimeout string) {
+	t.Helper()
 	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
-	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (6s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
+	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout ("+createTimeout+"): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
 		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
 	}
+	if state := cli.mustRun("state", "show", "-no-color", serviceAddr); !regexp.MustCompile(`provision\s+= true`).MatchString(state) {
+		t.Errorf("want provision = true in the state, as planned:\n%s", state)
+	}
+	if plan, _ := cli.run("plan", "-no-color", "-input=false"); !strings.Contains(plan, serviceAddr+" must be replaced") {
+		t.Errorf("want the next plan to replace the stuck instance, got:\n%s", plan)
+	}
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuckID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }
@@ -842,22 +857,7 @@ func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) 
 	cli.write(config)
 	cli.init()
 	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, stuck.UUID)
-
-	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
-	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (3s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
-		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
-	}
-	if state := cli.mustRun("state", "show", "-no-color", serviceAddr); !regexp.MustCompile(`provision\s+= true`).MatchString(state) {
-		t.Errorf("want provision = true in the state, as planned:\n%s", state)
-	}
-	plan, _ := cli.run("plan", "-no-color", "-input=false")
-	if !strings.Contains(plan, serviceAddr+" must be replaced") {
-		t.Errorf("want the next plan to replace the stuck instance, got:\n%s", plan)
-	}
-	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
-		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
-	}
+	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "3s")
 }
 
 // An instance added with provision = false, and provisioned by a later apply once its create

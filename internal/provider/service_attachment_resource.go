@@ -497,15 +497,13 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 	// An attachment whose deployment was cut short, or failed after the apply stopped waiting, is
 	// marked but not attached: the rest is an update, which deploys unless it finds it attached.
 	var deploy types.Bool
-	var status, deploymentID types.String
+	var status types.String
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("deployment_id"), &deploymentID)...)
 	if deploy.ValueBool() && status.ValueString() != divio.StatusAttached {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
-		if deploymentID.IsNull() {
-			// The deployment that attaches it becomes known with the update.
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("deployment_id"), types.StringUnknown())...)
-		}
+		// The deployment that attaches it becomes known with the update: the one recorded may
+		// have failed since, and then the update deploys again, under a new id.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("deployment_id"), types.StringUnknown())...)
 	}
 }

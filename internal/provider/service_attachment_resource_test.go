@@ -586,20 +586,29 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // be tainted, and the next apply detached the instance from the running application, then attached
 // it again): the attachment stays in the state untainted, the deployment goes on, and once it has
 // attached the instance the next plan is empty. One deployment in all, and no detachment.
+//
+// When that deployment fails after the apply stopped waiting (issue 10, seen in the soak), the next
+// apply deploys again and records its new deployment, with no inconsistent result: two in all.
 func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		extra   string
-		signal  bool
-		warning string
+		name            string
+		extra           string
+		signal          bool
+		deploymentFails bool
+		warning         string
 	}{
-		{"Ctrl-C", "", true, "The apply was interrupted, while service instance"},
-		{"create timeout", "  timeouts {\n    create = \"1s\"\n  }", false, "The timeout ran out, while service instance"},
+		{"Ctrl-C", "", true, false, "The apply was interrupted, while service instance"},
+		{"create timeout", "  timeouts {\n    create = \"1s\"\n  }", false, false, "The timeout ran out, while service instance"},
+		{"Ctrl-C, then the deployment fails", "", true, true, "The apply was interrupted, while service instance"},
+		{"create timeout, then the deployment fails", "  timeouts {\n    create = \"1s\"\n  }", false, true, "The timeout ran out, while service instance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })
 			sim := env.requireSim(t)
 			ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+			if tc.deploymentFails {
+				sim.FailNextDeploy()
+			}
 			cli := newTerraformCLI(t)
 			config := attachmentConfig(env, ids[0], tc.extra)
 			var out string
@@ -615,7 +624,19 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 			if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); strings.Contains(state, "tainted") {
 				t.Fatalf("the attachment is tainted:\n%s", state)
 			}
-			if tc.signal {
+			wantDeployments := 1
+			switch {
+			case tc.deploymentFails:
+				// Applied again once the deployment has failed: the update deploys again, and
+				// records that deployment.
+				waitUntil(t, "the deployment has failed", func() bool { return workingDeployment(sim) == nil })
+				cli.apply(config)
+				wantDeployments = 2
+				deps := testDeployments(sim)
+				if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); len(deps) != 2 || !strings.Contains(state, deps[1].UUID) {
+					t.Errorf("deployments %+v; want two, the second recorded as the attachment's:\n%s", deps, state)
+				}
+			case tc.signal:
 				// Applied again at once, while the deployment runs: the update waits for it, and
 				// records it, without a deployment of its own.
 				cli.apply(config)
@@ -630,7 +651,7 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 			}
 			if err := resource.ComposeAggregateTestCheckFunc(
 				expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-				expectDeployments(sim, 1),
+				expectDeployments(sim, wantDeployments),
 			)(nil); err != nil {
 				t.Error(err)
 			}

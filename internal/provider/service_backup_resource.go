@@ -110,7 +110,7 @@ func (r *ServiceBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 				PlanModifiers:       keep,
 			},
 			"service_id": schema.StringAttribute{
-				MarkdownDescription: "The id of the service instance to back up, such as `divio_service.db.id`: a functional `DATABASE` or `STORAGE` instance.",
+				MarkdownDescription: "The id of the service instance to back up, such as `divio_service.db.id`: a functional `DATABASE` or `STORAGE` instance. An instance still provisioning is waited for, within the create timeout.",
 				Required:            true,
 				PlanModifiers:       replace,
 			},
@@ -294,6 +294,9 @@ func (r *ServiceBackupResource) Create(ctx context.Context, req resource.CreateR
 		addAPIError(&resp.Diagnostics, "Cannot read service instance "+serviceID, err)
 		return
 	}
+	if inst = r.awaitProvisioning(ctx, &plan, inst, &resp.Diagnostics); inst == nil {
+		return
+	}
 	backup, err := r.data.client.CreateBackup(ctx, divio.CreateBackupRequest{
 		Environment: inst.Environment, Services: []string{inst.UUID}, Notes: plan.Notes.ValueString(),
 		ScheduledForDeletionAt: plannedDeletion(&plan),
@@ -309,6 +312,34 @@ func (r *ServiceBackupResource) Create(ctx context.Context, req resource.CreateR
 		return
 	}
 	r.await(ctx, &plan, &resp.State, &resp.Diagnostics)
+}
+
+// awaitProvisioning waits, within the create timeout, for an instance that is still provisioning,
+// since the API backs up only a provisioned one: that of a divio_service whose create stopped
+// waiting for it, in the same configuration. It returns the instance as it is then, or nil when
+// there is nothing to back up yet.
+func (r *ServiceBackupResource) awaitProvisioning(ctx context.Context, m *serviceBackupModel, inst *divio.ServiceInstance, diags *diag.Diagnostics) *divio.ServiceInstance {
+	if inst.Status != divio.StatusProvisioning {
+		return inst // provisioned, or not provisioning at all: the API says what it makes of it
+	}
+	provisioned, err := r.data.client.WaitForInstance(ctx, inst.UUID, "finish provisioning", func(i *divio.ServiceInstance) bool {
+		return i.Status != divio.StatusProvisioning
+	})
+	switch {
+	case err == nil:
+		return provisioned
+	case errors.Is(err, divio.ErrNotFound):
+		addInstanceNotFound(diags, inst.UUID)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+		diags.AddAttributeError(path.Root("service_id"), "Service instance not provisioned yet",
+			fmt.Sprintf("%s before service instance %s (%s, prefix %s) had finished provisioning (create timeout %s), so no backup was taken: "+
+				"Divio backs up only a provisioned instance. The next apply takes the backup, once the instance is provisioned.",
+				cutShortCause(err), inst.UUID, inst.Type, inst.Prefix, createTimeout))
+	default:
+		addAPIError(diags, fmt.Sprintf("Cannot back up service instance %s, which is provisioning", inst.UUID), err)
+	}
+	return nil
 }
 
 // plannedDeletion is when the API is asked to delete a new backup: delete_at, or retention from

@@ -61,19 +61,26 @@ func onlyBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceIn
 	return simulator.Backup{}, simulator.ServiceInstanceBackup{}, fmt.Errorf("backup %s has no part", backups[0].UUID)
 }
 
+// onlySuccessfulBackup returns the simulator's one backup, with its part and instance, if it is a
+// completed, successful backup of the simulator's one instance.
+func onlySuccessfulBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, simulator.Instance, error) {
+	b, part, err := onlyBackup(sim)
+	if err != nil {
+		return b, part, simulator.Instance{}, err
+	}
+	in, err := onlyLiveInstance(sim)
+	if err == nil && (part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess) {
+		err = fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+	}
+	return b, part, in, err
+}
+
 // expectStateIsOnlyBackup checks that the state holds the simulator's one backup, as the API has it.
 func expectStateIsOnlyBackup(sim *simulator.Simulator) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		b, part, err := onlyBackup(sim)
+		b, part, in, err := onlySuccessfulBackup(sim)
 		if err != nil {
 			return err
-		}
-		in, err := onlyLiveInstance(sim)
-		if err != nil {
-			return err
-		}
-		if part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess {
-			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
 		}
 		return resource.ComposeAggregateTestCheckFunc(
 			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
@@ -389,4 +396,73 @@ func TestServiceBackupResource_interruptedCreateKeepsTheBackup(t *testing.T) {
 	if n := len(sim.Backups()); n != 1 {
 		t.Errorf("%d backups, want the one", n)
 	}
+}
+
+// A backup of an instance whose create timed out while it was still provisioning, in the same
+// configuration (issue 12: the API refuses a backup of an instance that is not provisioned, and the
+// apply failed): the backup waits for the provisioning to finish within its create timeout, and
+// says so if that runs out, taking no backup; the next apply takes it.
+func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
+	const createTimeout1s = "  timeouts {\n    create = \"1s\"\n  }"
+	// The service's create stops waiting after 1s, while its instance provisions for longer.
+	configWithBackup := func(env *testEnv, backupExtra string) string {
+		return serviceConfig(env, "postgres-15", createTimeout1s) +
+			fmt.Sprintf("\nresource \"divio_service_backup\" \"db\" {\n  service_id = divio_service.db.id\n%s\n}\n", backupExtra)
+	}
+	t.Run("in time", func(t *testing.T) {
+		env := newTestEnv(t, func(o *simulator.Options) { o.ProvisionDelay = 3 * time.Second })
+		sim := env.requireSim(t)
+		cli := newTerraformCLI(t)
+		config := configWithBackup(env, "")
+		diags := cli.apply(config)
+		if len(withSummary(diags, "Service instance still provisioning")) != 1 {
+			t.Fatalf("want the service's create cut short by its timeout, got %v", diags)
+		}
+		if err := expectBackupOfOnlyInstance(cli, sim); err != nil {
+			t.Fatal(err)
+		}
+		if empty, plan := cli.planIsEmpty(); !empty {
+			t.Errorf("the plan after the apply is not empty:\n%s", plan)
+		}
+	})
+	t.Run("out of time", func(t *testing.T) {
+		env := newTestEnv(t, func(o *simulator.Options) { o.ProvisionDelay = 4 * time.Second })
+		sim := env.requireSim(t)
+		cli := newTerraformCLI(t)
+		config := configWithBackup(env, createTimeout1s)
+		cli.write(config)
+		cli.init()
+		out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
+		if !failed || !errorText("Error: Service instance not provisioned yet", "The timeout ran out before service instance", "had finished provisioning (create timeout 1s), so no backup was taken",
+			"The next apply takes the backup, once the instance is provisioned.").MatchString(out) {
+			t.Fatalf("want the backup's create to fail, saying why and what comes next, got:\n%s", out)
+		}
+		if backups := backupsOtherThanFinal(sim); len(backups) != 0 {
+			t.Fatalf("backups were taken: %+v", backups)
+		}
+		if state, _ := cli.run("state", "list"); strings.Contains(state, backupAddr) {
+			t.Fatalf("the backup is in the state:\n%s", state)
+		}
+		waitUntil(t, "the instance is provisioned", func() bool {
+			in, err := onlyLiveInstance(sim)
+			return err == nil && in.Status == simulator.StatusPendingAttachment
+		})
+		cli.apply(config)
+		if err := expectBackupOfOnlyInstance(cli, sim); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// expectBackupOfOnlyInstance checks that the simulator holds one completed, successful backup of its
+// one instance, and the state that backup.
+func expectBackupOfOnlyInstance(cli *terraformCLI, sim *simulator.Simulator) error {
+	b, _, _, err := onlySuccessfulBackup(sim)
+	if err != nil {
+		return err
+	}
+	if state := cli.mustRun("state", "show", "-no-color", backupAddr); !strings.Contains(state, b.UUID) {
+		return fmt.Errorf("the state does not hold backup %s:\n%s", b.UUID, state)
+	}
+	return nil
 }

@@ -273,10 +273,11 @@ const stuckProtected = "it never became functional and holds no data, but deleti
 // provisioningDeadline bounds the wait of an update that finishes a create's provisioning by the
 // create timeout, counted from when the instance was added: past it the next plan replaces the
 // instance as stuck (planUnfinished), so waiting longer, up to the update timeout, would only delay
-// that. The context it returns ends with ctx.
+// that. An instance still NEW has not started provisioning: the update starts it, and waits
+// within the update timeout alone. The context it returns ends with ctx.
 func provisioningDeadline(ctx context.Context, inst *divio.ServiceInstance, m *serviceResourceModel) context.Context {
 	createTimeout, diags := m.Timeouts.Create(ctx, defaultTimeout)
-	if diags.HasError() || inst.CreatedAt.IsZero() {
+	if diags.HasError() || inst.CreatedAt.IsZero() || inst.Status != divio.StatusProvisioning {
 		return ctx
 	}
 	ctx, cancel := context.WithDeadline(ctx, inst.CreatedAt.Add(createTimeout))
@@ -457,8 +458,9 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 		if err != nil {
 			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
 				time.Since(inst.CreatedAt) >= createTimeout {
-				// Past the create timeout: stuck, which the next plan deals with; the rest of the
-				// update (deletion_protection, timeouts) is recorded.
+				// Past the create timeout: stuck, which the next plan deals with; the update is
+				// recorded as planned, provision = true included, by which the next plan knows it
+				// for stuck (also an imported instance, whose state said false).
 				next := "the next plan replaces it, since it never became functional and holds no data"
 				if plan.DeletionProtection.ValueBool() {
 					next = stuckProtected
@@ -466,7 +468,6 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
 					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
 						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, next))
-				plan.Provision = state.Provision
 				modelFromInstance(&plan, inst)
 				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 				return

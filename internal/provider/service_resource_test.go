@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -781,12 +782,27 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	if err != nil {
 		t.Fatal(err)
 	}
+	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
+}
+
+// expectStuckInstanceReplaced applies config, whose update finds instance stuckID still
+// provisioning: it stops at the create timeout (as written in config), warns that the next plan
+// replaces the instance, and records provision = true, as planned; the next plan and apply then
+// replace it with a new, provisioned instance.
+func expectStuckInstanceReplaced(t *testing.T, cli *terraformCLI, sim *simulator.Simulator, config, stuckID, createTimeout string) {
+	t.Helper()
 	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
-	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (6s): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
+	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout ("+createTimeout+"): the next plan replaces it, since it never became functional and holds no data").MatchString(out) {
 		t.Fatalf("want the update to stop at the create timeout and say what comes next, got:\n%s", out)
 	}
+	if state := cli.mustRun("state", "show", "-no-color", serviceAddr); !regexp.MustCompile(`provision\s+= true`).MatchString(state) {
+		t.Errorf("want provision = true in the state, as planned:\n%s", state)
+	}
+	if plan, _ := cli.run("plan", "-no-color", "-input=false"); !strings.Contains(plan, serviceAddr+" must be replaced") {
+		t.Errorf("want the next plan to replace the stuck instance, got:\n%s", plan)
+	}
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuckID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }
@@ -820,5 +836,53 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	cli.apply(unprotected)
 	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after turning deletion_protection off: %+v, %v; want a new, provisioned instance", in, err)
+	}
+}
+
+// An instance imported while it is still provisioning, and stuck there (issue 10, seen in the soak):
+// the update that finishes its provisioning stops at the create timeout and keeps provision = true,
+// as planned (it wrote provision = false back, an inconsistent result), and says that the next plan
+// replaces it; which it does.
+func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := env.client(t)
+	sim.StallNextProvision()
+	stuck := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, divio.DefaultPrefix, false)
+	if err := client.ProvisionServiceInstance(context.Background(), stuck.UUID); err != nil {
+		t.Fatal(err)
+	}
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"3s\"\n  }")
+	cli.write(config)
+	cli.init()
+	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, stuck.UUID)
+	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "3s")
+}
+
+// An instance added with provision = false, and provisioned by a later apply once its create
+// timeout has passed since it was added: that update starts the provisioning, so it waits for it
+// within the update timeout. It used to give up at once, as if the create's provisioning were stuck,
+// and the next plan replaced the instance instead of provisioning it.
+func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	const timeout1s = "  timeouts {\n    create = \"1s\"\n  }"
+	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+timeout1s))
+	added, err := onlyLiveInstance(sim)
+	if err != nil || added.Status != simulator.StatusNew {
+		t.Fatalf("want a NEW instance, got %+v, %v", added, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the create timeout
+	config := serviceConfig(env, "postgres-15", "  provision = true\n"+timeout1s)
+	if diags := cli.apply(config); len(diags) != 0 {
+		t.Errorf("want no diagnostics, got %v", diags)
+	}
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != added.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after provision = true: %+v, %v; want instance %s provisioned", in, err, added.UUID)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the provisioning is not empty:\n%s", plan)
 	}
 }

@@ -461,12 +461,13 @@ func TestAccServiceResource_replacementKnownOnlyAtApply(t *testing.T) {
 }
 
 // What terraform prints: the plan of a removal warns that a final backup is taken; the apply
-// names it and says until when it is kept.
+// names it and says until when it is kept. The service is named by its catalog identifier also
+// where the configuration gives its uuid.
 func TestAccServiceResource_finalBackupWarnings(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	cli.apply(serviceConfig(env, "postgres-15", `  final_backup_retention = "7d"`))
+	cli.apply(serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), `  final_backup_retention = "7d"`))
 	inst, err := onlyLiveInstance(sim)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ const serviceAddr = "divio_service.db"
 var demoTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 
 // serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
+// Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
 func serviceConfig(env *testEnv, service, extra string) string {
 	return env.config(fmt.Sprintf(`
 resource "divio_service" "db" {
@@ -38,7 +39,7 @@ resource "divio_service" "db" {
   service        = %q
 %s
 }
-`, demoTestEnvID, service, extra))
+`, env.demoTest(), service, env.withPrefixes(extra)))
 }
 
 func liveInstances(sim *simulator.Simulator) []simulator.Instance {
@@ -109,32 +110,31 @@ func stringList(values ...string) knownvalue.Check {
 
 func TestAccServiceResource_basic(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("prefix"), knownvalue.StringExact(env.prefix("DEFAULT"))),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("region_id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAWSEUCentral1))),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("region_id"), knownvalue.StringExact(testRegionID(t, simulator.RegionAWSEUCentral1))),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), env.defaultDatabaseVarNames()),
 				},
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate),
 						// Known at plan time, for the resources that use them.
-						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), env.defaultDatabaseVarNames()),
 						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -153,14 +153,14 @@ func TestAccServiceResource_basic(t *testing.T) {
 			},
 			{
 				// The uuid of the same catalog entry is the same service: no change.
-				Config: serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), ""),
+				Config: serviceConfig(env, testServiceID(t, simulator.ServicePostgres15), ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
 				},
-				Check: expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -168,19 +168,18 @@ func TestAccServiceResource_basic(t *testing.T) {
 
 func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	uuid := simulator.ServiceID(simulator.ServiceS3)
+	uuid := testServiceID(t, simulator.ServiceS3)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, uuid, `  prefix = "MEDIA"`),
-				Check:  expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+				Check:  env.expectLiveInstance(simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact(uuid)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("STORAGE")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("MEDIA_STORAGE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList(env.prefix("MEDIA")+"_STORAGE_DSN")),
 				},
 			},
 			{
@@ -188,7 +187,7 @@ func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -196,14 +195,13 @@ func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 
 func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "mysql-8", `  provision = false`),
-				Check:  expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusNew),
+				Check:  env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusNew),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusNew)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
@@ -214,7 +212,7 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(true)),
@@ -236,7 +234,7 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
@@ -248,16 +246,15 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 
 func TestAccServiceResource_replace(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	var firstID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: func(*terraform.State) error {
-					in, err := onlyLiveInstance(sim)
+					in, err := env.onlyLiveInstance()
 					firstID = in.UUID
 					return err
 				},
@@ -268,17 +265,17 @@ func TestAccServiceResource_replace(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 					func(*terraform.State) error {
-						if in, _ := onlyLiveInstance(sim); in.UUID == firstID {
+						if in, _ := env.onlyLiveInstance(); in.UUID == firstID {
 							return fmt.Errorf("instance %s was not replaced", firstID)
 						}
 						return nil
 					},
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("REPORTS_DATABASE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList(env.prefix("REPORTS")+"_DATABASE_DSN")),
 				},
 			},
 			{
@@ -287,7 +284,7 @@ func TestAccServiceResource_replace(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -295,23 +292,23 @@ func TestAccServiceResource_replace(t *testing.T) {
 
 func TestAccServiceResource_drift(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	var firstID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: func(*terraform.State) error {
-					in, err := onlyLiveInstance(sim)
+					in, err := env.onlyLiveInstance()
 					firstID = in.UUID
 					return err
 				},
 			},
 			{
 				PreConfig: func() {
-					if err := sim.DeleteInstanceOutOfBand(firstID); err != nil {
+					// Removed outside Terraform, as the Divio Control Panel would.
+					if err := env.client(t).DeleteServiceInstance(context.Background(), firstID); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -320,8 +317,8 @@ func TestAccServiceResource_drift(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 				),
 			},
 		},
@@ -359,11 +356,10 @@ func TestAccServiceResource_invalidPrefix(t *testing.T) {
 
 func TestAccServiceResource_prefixTaken(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	first := serviceConfig(env, "postgres-15", "")
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{Config: first},
 			{
@@ -371,14 +367,15 @@ func TestAccServiceResource_prefixTaken(t *testing.T) {
 resource "divio_service" "other" {
   environment_id = %q
   service        = "mysql-8"
+  prefix         = %q
 }
-`, demoTestEnvID),
-				ExpectError: errorText("Prefix already in use", "has prefix DEFAULT and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
+`, env.demoTest(), env.prefix("DEFAULT")),
+				ExpectError: errorText("Prefix already in use", "has prefix "+env.prefix("DEFAULT")+" and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
 			},
 			{
 				// Nothing was added.
 				Config: first,
-				Check:  expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+				Check:  env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 		},
 	})

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -282,4 +284,260 @@ func (e *testEnv) withPrefixes(args string) string {
 		sub := prefixArgument.FindStringSubmatch(m)
 		return sub[1] + strconv.Quote(e.prefix(sub[2]))
 	})
+}
+
+// expectInstance checks an instance's status and attachment mark through the API.
+func (e *testEnv) expectInstance(id, status string, marked bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		in, err := e.instance(id)
+		if err != nil {
+			return fmt.Errorf("reading instance %s: %w", id, err)
+		}
+		if in.Status != status || in.AttachRequested != marked {
+			return fmt.Errorf("instance %s is %s (attach_requested %v), want %s (attach_requested %v)", id, in.Status, in.AttachRequested, status, marked)
+		}
+		return nil
+	}
+}
+
+// expectDeployments checks how many deployments the test's simulator ran in all. Against the
+// real API, where other tests (and sweeps) deploy the same environments, it checks nothing: the
+// count of an environment's deployments is not the test's to know there.
+func (e *testEnv) expectDeployments(want int) resource.TestCheckFunc {
+	if e.Sim == nil {
+		return func(*terraform.State) error { return nil }
+	}
+	return expectDeployments(e.Sim, want)
+}
+
+// expectLastDeploymentIn checks that attribute holds the id of the newest deployment of the
+// test's simulator; against the real API, that it holds a deployment of envID that succeeded.
+func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource.TestCheckFunc {
+	if e.Sim != nil {
+		return expectLastDeploymentIn(e.Sim, addr, attribute)
+	}
+	return func(s *terraform.State) error {
+		rs, ok := s.RootModule().Resources[addr]
+		if !ok {
+			return fmt.Errorf("no %s in the state", addr)
+		}
+		id := rs.Primary.Attributes[attribute]
+		d, err := e.client(e.t).GetDeployment(context.Background(), id)
+		if err != nil {
+			return fmt.Errorf("%s.%s = %q: reading the deployment: %w", addr, attribute, id, err)
+		}
+		if d.Environment != envID || d.Status != divio.DeploymentSuccess {
+			return fmt.Errorf("%s.%s is deployment %s of environment %s, %s; want a successful one of %s", addr, attribute, id, d.Environment, d.Status, envID)
+		}
+		return nil
+	}
+}
+
+// checkNothingAttached is a CheckDestroy: none of the test's instances in envID is attached or
+// marked any more.
+func (e *testEnv) checkNothingAttached(envID string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		own, err := e.ownInstances(envID)
+		if err != nil {
+			return err
+		}
+		for _, in := range own {
+			if in.InUse() {
+				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+			}
+		}
+		return nil
+	}
+}
+
+// addInstance is addTestInstance in the test's environment; against the real API it removes the
+// instance once the test is over (removeWhenDone).
+func (e *testEnv) addInstance(envID, identifier, name string, provision bool) *divio.ServiceInstance {
+	e.t.Helper()
+	client := e.client(e.t)
+	inst := addTestInstance(e.t, client, envID, identifier, name, provision)
+	e.removeWhenDone(envID, inst.UUID)
+	return inst
+}
+
+// removeWhenDone removes, against the real API, an instance that the test added through the API,
+// once the test is over: detached first (by a deployment) if it is in use, as a sweep would. A
+// simulator of the test's own needs no cleaning.
+func (e *testEnv) removeWhenDone(envID, id string) {
+	if e.Sim != nil {
+		return
+	}
+	client := e.client(e.t)
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+		defer cancel()
+		in, err := client.GetServiceInstance(ctx, id)
+		if errors.Is(err, divio.ErrNotFound) || err == nil && in.Status == divio.StatusRemoved {
+			return
+		}
+		if err == nil && in.InUse() {
+			_, err = newDeployer(client, newAPICache(client), 0).Detach(ctx, envID, id)
+		}
+		if err == nil {
+			err = client.DeleteServiceInstance(ctx, id)
+		}
+		if err != nil {
+			e.t.Errorf("removing test instance %s: %v (make sweep removes it)", id, err)
+		}
+	})
+}
+
+// The data sources read what the account holds: the demo data's records exactly against a
+// simulator of the test's own; against the real API, which may hold more (regions, catalog
+// entries, environments) and name them its own way, the test's records among them, by id.
+
+// listOf is ListExact against a simulator of the test's own, SetPartial against the real API.
+func (e *testEnv) listOf(checks ...knownvalue.Check) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.SetPartial(checks)
+	}
+	return knownvalue.ListExact(checks)
+}
+
+// mapOf is MapExact against a simulator of the test's own, MapPartial against the real API.
+func (e *testEnv) mapOf(checks map[string]knownvalue.Check) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.MapPartial(checks)
+	}
+	return knownvalue.MapExact(checks)
+}
+
+// objectOf is ObjectExact against a simulator of the test's own; against the real API only the
+// attributes named by keys are checked (ids and identifiers, not the account's wording).
+func (e *testEnv) objectOf(checks map[string]knownvalue.Check, keys ...string) knownvalue.Check {
+	if e.Sim != nil {
+		return knownvalue.ObjectExact(checks)
+	}
+	partial := map[string]knownvalue.Check{}
+	for _, k := range keys {
+		partial[k] = checks[k]
+	}
+	return knownvalue.ObjectPartial(partial)
+}
+
+// inSim is text against a simulator of the test's own, and short, its beginning, against the
+// real API: for messages that list what the account holds.
+func (e *testEnv) inSim(text, short string) string {
+	if e.Sim == nil {
+		return short
+	}
+	return text
+}
+
+// stringInSim is StringExact(v) against a simulator of the test's own, NotNull against the real
+// API: for names the account chooses.
+func (e *testEnv) stringInSim(v string) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.NotNull()
+	}
+	return knownvalue.StringExact(v)
+}
+
+// nullInSim is Null against a simulator of the test's own, and anything against the real API:
+// for what others change there, such as an environment's last deployment.
+func nullInSim(e *testEnv) knownvalue.Check {
+	if e.Sim == nil {
+		return anyValue{}
+	}
+	return knownvalue.Null()
+}
+
+type anyValue struct{}
+
+func (anyValue) CheckValue(any) error { return nil }
+func (anyValue) String() string       { return "anything" }
+
+// notes are the notes of a backup the test takes: the text itself against a simulator of the
+// test's own; against the real API behind testStem and the test's tag, so that the sweepers
+// delete it (isTestBackup) and the test tells its own backups from the others'.
+func (e *testEnv) notes(text string) string {
+	if e.Sim != nil {
+		return text
+	}
+	return testStem + testTag(e.t) + " " + text
+}
+
+// ownBackups lists through the API the test's backups in demo-app/test that are not final
+// backups (those are the test's when they are of its instances), oldest first.
+func (e *testEnv) ownBackups() ([]divio.Backup, error) {
+	all, err := e.client(e.t).ListBackups(context.Background(), e.demoTest())
+	if err != nil {
+		return nil, err
+	}
+	all = slices.DeleteFunc(all, func(b divio.Backup) bool {
+		return finalBackupInstance(b.Notes) != nil || e.Sim == nil && !strings.HasPrefix(b.Notes, e.notes(""))
+	})
+	slices.SortStableFunc(all, func(a, b divio.Backup) int { return a.CreatedAt.Compare(*b.CreatedAt) })
+	return all, nil
+}
+
+// onlyBackup returns the test's one backup that is not a final backup, and its part.
+func (e *testEnv) onlyBackup() (divio.Backup, divio.ServiceInstanceBackup, error) {
+	backups, err := e.ownBackups()
+	if err != nil {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, err
+	}
+	if len(backups) != 1 || len(backups[0].ServiceInstanceBackups) != 1 {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, fmt.Errorf("want one backup of one instance, got %+v", backups)
+	}
+	part, err := e.client(e.t).GetServiceInstanceBackup(context.Background(), backups[0].ServiceInstanceBackups[0])
+	if err != nil {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, err
+	}
+	return backups[0], *part, nil
+}
+
+// expectStateIsOnlyBackup checks that the state holds the test's one backup, as the API has it.
+func (e *testEnv) expectStateIsOnlyBackup() resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		b, part, err := e.onlyBackup()
+		if err != nil {
+			return err
+		}
+		in, err := e.onlyLiveInstance()
+		if err != nil {
+			return err
+		}
+		if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
+			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+		}
+		return resource.ComposeAggregateTestCheckFunc(
+			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "service_id", in.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "environment_id", e.demoTest()),
+			resource.TestCheckResourceAttr(backupAddr, "service_instance_backup_id", part.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "size", fmt.Sprint(*part.Size)),
+			resource.TestCheckResourceAttr(backupAddr, "created_at", b.CreatedAt.UTC().Format(time.RFC3339)),
+			resource.TestCheckResourceAttr(backupAddr, "notes", b.Notes),
+		)(s)
+	}
+}
+
+// checkOnlyFinalBackupsLeft is CheckDestroy for configurations with a divio_service_backup: it
+// deleted its backup, and the service's final backup is all that is left of the test's.
+func (e *testEnv) checkOnlyFinalBackupsLeft() resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		left, err := e.ownBackups()
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("backups left after destroy: %+v", left)
+		}
+		return e.checkNoInstanceLeft()(s)
+	}
+}
+
+// rememberLiveInstance keeps the id of the test's only live instance in *id.
+func (e *testEnv) rememberLiveInstance(id *string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		in, err := e.onlyLiveInstance()
+		*id = in.UUID
+		return err
+	}
 }

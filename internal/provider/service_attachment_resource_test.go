@@ -32,6 +32,7 @@ func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []s
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
+		env.removeWhenDone(envID, ids[i])
 	}
 	return ids
 }
@@ -97,12 +98,12 @@ func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
 
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 2)
+	envID := env.demoTest()
+	ids := addAttachableInstances(t, env, envID, 2)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(envID),
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], ""),
@@ -111,14 +112,14 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[0])),
-					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(attachTestEnvID)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(envID)),
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deploy"), knownvalue.Bool(true)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 			{
@@ -152,9 +153,9 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 			{
@@ -168,10 +169,10 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusDetached, false),
-					expectSimInstance(sim, ids[1], simulator.StatusAttached, false),
-					expectDeployments(sim, 3),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusDetached, false),
+					env.expectInstance(ids[1], simulator.StatusAttached, false),
+					env.expectDeployments(3),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 		},

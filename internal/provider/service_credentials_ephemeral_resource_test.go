@@ -34,12 +34,16 @@ var ephemeralResourcesSupported = []tfversion.TerraformVersionCheck{tfversion.Sk
 
 func TestAccServiceCredentialsEphemeralResource(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
 	client := env.client(t)
-	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-	db := addTestInstance(t, client, envID, simulator.ServicePostgres15, "DEFAULT", true)
+	envID := env.demoTest()
+	db := env.addInstance(envID, simulator.ServicePostgres15, "DEFAULT", true)
 	// Another instance in the same environment, whose variable must not show up.
-	addTestInstance(t, client, envID, simulator.ServiceS3, "MEDIA", true)
+	env.addInstance(envID, simulator.ServiceS3, "MEDIA", true)
+	// DEFAULT's alias too against a simulator of the test's own.
+	dbVariables := []string{db.Prefix + "_DATABASE_DSN"}
+	if db.Prefix == "DEFAULT" {
+		dbVariables = append(dbVariables, "DATABASE_URL")
+	}
 	config := fmt.Sprintf(`
 ephemeral "divio_service_credentials" "db" {
   service_id = %q
@@ -61,10 +65,10 @@ resource "echo" "credentials" {}
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("service_id"), knownvalue.StringExact(db.UUID)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("environment_id"), knownvalue.StringExact(envID)),
-					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("prefix"), knownvalue.StringExact(db.Prefix)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("type"), knownvalue.StringExact(divio.TypeDatabase)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("variables"),
-						knownvalue.MapExact(knownStrings(envValues(t, client, envID, "DEFAULT_DATABASE_DSN", "DATABASE_URL")))),
+						knownvalue.MapExact(knownStrings(envValues(t, client, envID, dbVariables...)))),
 				},
 			},
 			{
@@ -80,10 +84,7 @@ resource "echo" "credentials" {}
 
 func TestAccServiceCredentialsEphemeralResource_errors(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
-	client := env.client(t)
-	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-	unprovisioned := addTestInstance(t, client, envID, simulator.ServicePostgres15, "LATER", false)
+	unprovisioned := env.addInstance(env.demoTest(), simulator.ServicePostgres15, "LATER", false)
 
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralResourcesSupported,

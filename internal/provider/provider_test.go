@@ -59,7 +59,9 @@ type testEnv struct {
 func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	t.Helper()
 	if useRealAPI() {
-		return &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken), t: t}
+		e := &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken), t: t}
+		t.Cleanup(e.deleteOwnBackups)
+		return e
 	}
 	return newSimulatorEnv(t, opts...)
 }

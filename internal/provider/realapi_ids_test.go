@@ -541,3 +541,70 @@ func (e *testEnv) rememberLiveInstance(id *string) resource.TestCheckFunc {
 		return err
 	}
 }
+
+// ownEntries checks, against the real API, that a list of instances (objects with a prefix) holds
+// exactly n of the test's: with listOf's SetPartial, that nothing else of the test's is listed,
+// such as its removed instances or those of another environment. Against a simulator of the
+// test's own listOf's ListExact says so already.
+func (e *testEnv) ownEntries(n int) knownvalue.Check {
+	if e.Sim != nil {
+		return anyValue{}
+	}
+	return ownEntries{suffix: "_" + testTag(e.t), want: n}
+}
+
+type ownEntries struct {
+	suffix string
+	want   int
+}
+
+func (c ownEntries) CheckValue(v any) error {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("want a list, got %T", v)
+	}
+	n := 0
+	for _, entry := range list {
+		if obj, ok := entry.(map[string]any); ok {
+			if p, ok := obj["prefix"].(string); ok && strings.HasPrefix(p, testStem) && strings.HasSuffix(p, c.suffix) {
+				n++
+			}
+		}
+	}
+	if n != c.want {
+		return fmt.Errorf("%d of the test's instances listed, want %d", n, c.want)
+	}
+	return nil
+}
+
+func (c ownEntries) String() string { return fmt.Sprintf("%d of the test's instances", c.want) }
+
+// deleteOwnBackups deletes, once a test against the real API is over, the backups it left in
+// demo-app's environments: those with its notes (testEnv.notes) and the final backups of its
+// instances, which divio_service keeps after removing them. Nothing else it adds outlives it, so
+// that a sweep finds nothing of a test that passed.
+func (e *testEnv) deleteOwnBackups() {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+	defer cancel()
+	client := e.client(e.t)
+	for _, envID := range []string{e.demoTest(), testEnvironmentID(e.t, simulator.DemoApp, simulator.EnvLive)} {
+		backups, err := client.ListBackups(ctx, envID)
+		if err != nil {
+			e.t.Errorf("listing the backups of %s to delete the test's: %v", envID, err)
+			continue
+		}
+		for _, b := range backups {
+			in := finalBackupInstance(b.Notes)
+			own := strings.HasPrefix(b.Notes, e.notes("")) || in != nil && isOwnInstance(e.t, in)
+			if !own || b.Environment != envID {
+				continue
+			}
+			if _, err := client.WaitForBackup(ctx, b.UUID); err != nil {
+				e.t.Logf("backup %s: %v", b.UUID, err) // deleted all the same
+			}
+			if err := client.DeleteBackup(ctx, b.UUID); err != nil && !errors.Is(err, divio.ErrNotFound) {
+				e.t.Errorf("deleting the test's backup %s: %v (make sweep deletes it)", b.UUID, err)
+			}
+		}
+	}
+}

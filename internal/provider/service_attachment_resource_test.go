@@ -97,11 +97,14 @@ func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
 }
 
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
 	envID := env.demoTest()
 	ids := addAttachableInstances(t, env, envID, 2)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             env.checkNothingAttached(envID),
 		Steps: []resource.TestStep{

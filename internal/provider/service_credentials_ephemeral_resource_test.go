@@ -33,6 +33,9 @@ var testAccEchoProviderFactories = map[string]func() (tfprotov6.ProviderServer, 
 var ephemeralResourcesSupported = []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)}
 
 func TestAccServiceCredentialsEphemeralResource(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
 	client := env.client(t)
 	envID := env.demoTest()
@@ -50,7 +53,7 @@ ephemeral "divio_service_credentials" "db" {
 }
 `, db.UUID)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralResourcesSupported,
 		ProtoV6ProviderFactories: testAccEchoProviderFactories,
 		Steps: []resource.TestStep{
@@ -83,10 +86,13 @@ resource "echo" "credentials" {}
 }
 
 func TestAccServiceCredentialsEphemeralResource_errors(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
 	unprovisioned := env.addInstance(env.demoTest(), simulator.ServicePostgres15, "LATER", false)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralResourcesSupported,
 		ProtoV6ProviderFactories: testAccEchoProviderFactories,
 		Steps: []resource.TestStep{

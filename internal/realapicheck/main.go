@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
@@ -77,12 +78,18 @@ func check(parallel int, timeout time.Duration, run string) error {
 	testsTook := time.Since(testsStarted)
 	counts, countErr := countTests(jsonFile)
 
+	leftByTests, leftErr := leftForTheSweep(ctx, url)
+	if leftErr != nil {
+		return errors.Join(fmt.Errorf("reading what the tests left: %w", leftErr), stopProcess(proc))
+	}
+	fmt.Println("==> " + leftByTests)
 	fmt.Println("==> make sweep, against it")
 	sweepErr := command(ctx, root, env, "make", "--no-print-directory", "sweep").Run()
 
 	stopErr := stopProcess(proc)
 	left, leftErr := leftBehind(dataFile)
 	fmt.Printf("==> %s in %s\n", counts, testsTook.Round(time.Second))
+	fmt.Println("==> " + leftByTests)
 	fmt.Println("==> " + left.summary)
 	fmt.Printf("==> %s in all\n", time.Since(started).Round(time.Second))
 	var errs []error
@@ -266,4 +273,50 @@ func leftBehind(dataFile string) (leftover, error) {
 	l.summary = fmt.Sprintf("the tests created %d service instances (%d with the %s prefix, %d without); left behind after the sweep: %d instances not REMOVED, %d backups",
 		created, tagged, testStem, len(l.untagged), len(l.liveTestInstances), len(l.backups))
 	return l, nil
+}
+
+// leftForTheSweep says what the tests left on the account for the sweep, read through the API as
+// the sweepers read it: instances with the test prefix that are not removed, and backups, in
+// every environment the token sees. A test removes what it adds, also what it adds through the
+// API, and deletes its backups, so that this is nothing after a run where every test passed.
+func leftForTheSweep(ctx context.Context, url string) (string, error) {
+	client, err := divio.New(divio.Config{Endpoint: url, Token: simulator.DemoToken, UserAgent: "testacc-realapi"})
+	if err != nil {
+		return "", err
+	}
+	apps, err := client.FindApplications(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	var instances, backups []string
+	for _, app := range apps {
+		envs, err := client.FindEnvironments(ctx, app.UUID, "")
+		if err != nil {
+			return "", err
+		}
+		for _, env := range envs {
+			name := app.Slug + "/" + env.Slug
+			all, err := client.ListServiceInstances(ctx, env.UUID)
+			if err != nil {
+				return "", err
+			}
+			for _, in := range all {
+				if strings.HasPrefix(in.Prefix, testStem) {
+					instances = append(instances, fmt.Sprintf("%s: %s %s (%s)", name, in.Prefix, in.Type, in.Status))
+				}
+			}
+			bs, err := client.ListBackups(ctx, env.UUID)
+			if err != nil {
+				return "", err
+			}
+			for _, b := range bs {
+				backups = append(backups, fmt.Sprintf("%s: backup %s (notes %q)", name, b.UUID, b.Notes))
+			}
+		}
+	}
+	text := fmt.Sprintf("the tests left %d test instances and %d backups for the sweep", len(instances), len(backups))
+	if all := append(instances, backups...); len(all) > 0 {
+		text += ":\n    " + strings.Join(all, "\n    ")
+	}
+	return text, nil
 }

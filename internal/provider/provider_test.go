@@ -86,12 +86,15 @@ func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim, t: t}
 }
 
-// requireSim returns the simulator, or skips a test that needs its admin API when running
-// against the real API.
+// requireSim returns the simulator, or skips, against the real API, a test that needs a simulator
+// of its own: its admin API (a forced state, an injected fault, a stall or its clock), or an
+// environment that no one else deploys meanwhile (an instance left marked, an exact count of
+// deployments), or what only the demo data holds (DEFAULT, legacy-app). The tests that run
+// against the real API read what they check through it (realapi_ids_test.go).
 func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
 	t.Helper()
 	if e.Sim == nil {
-		t.Skip("needs the simulator's admin API; skipped against the real Divio API")
+		t.Skip("needs a simulator of its own (its admin API, faults or clock, or an environment no one else deploys); skipped against the real Divio API")
 	}
 	return e.Sim
 }

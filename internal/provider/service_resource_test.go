@@ -327,15 +327,15 @@ func TestAccServiceResource_drift(t *testing.T) {
 
 func TestAccServiceResource_notOfferedInRegion(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "ms-blob", ""),
-				ExpectError: errorText(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. ` +
-					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`),
+				ExpectError: errorText(env.inSim(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. `+
+					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`,
+					`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. Services offered there:`)),
 			},
 		},
 	})

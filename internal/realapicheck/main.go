@@ -161,20 +161,21 @@ func stopProcess(cmd *exec.Cmd) error {
 	return cmd.Wait()
 }
 
-// testCounts counts the tests of gotestsum's JSON file: top-level tests, and subtests apart.
+// testCounts counts the tests of gotestsum's JSON file: top-level tests, the acceptance tests
+// (TestAcc...) among them, and subtests apart.
 type testCounts struct {
 	passed, failed, skipped                         int
+	accPassed, accFailed, accSkipped                int
 	subtestsPassed, subtestsFailed, subtestsSkipped int
-	skipReasons                                     map[string]int
 }
 
 func (c testCounts) String() string {
-	return fmt.Sprintf("%d tests ran (%d passed, %d failed), %d skipped; subtests: %d passed, %d failed, %d skipped",
-		c.passed+c.failed, c.passed, c.failed, c.skipped, c.subtestsPassed, c.subtestsFailed, c.subtestsSkipped)
+	return fmt.Sprintf("%d tests ran (%d passed, %d failed), %d skipped; of them acceptance tests (TestAcc...): %d ran, %d skipped; subtests: %d passed, %d failed, %d skipped",
+		c.passed+c.failed, c.passed, c.failed, c.skipped, c.accPassed+c.accFailed, c.accSkipped, c.subtestsPassed, c.subtestsFailed, c.subtestsSkipped)
 }
 
 func countTests(jsonFile string) (testCounts, error) {
-	c := testCounts{skipReasons: map[string]int{}}
+	var c testCounts
 	f, err := os.Open(jsonFile)
 	if err != nil {
 		return c, fmt.Errorf("reading the tests' results: %w", err)
@@ -188,6 +189,16 @@ func countTests(jsonFile string) (testCounts, error) {
 			continue
 		}
 		sub := strings.Contains(ev.Test, "/")
+		if strings.HasPrefix(ev.Test, "TestAcc") && !sub {
+			switch ev.Action {
+			case "pass":
+				c.accPassed++
+			case "fail":
+				c.accFailed++
+			case "skip":
+				c.accSkipped++
+			}
+		}
 		switch {
 		case ev.Action == "pass" && !sub:
 			c.passed++

@@ -458,24 +458,16 @@ func hclList(values []string) string {
 // Services and their attachments, created and destroyed in one run each.
 func TestAccServiceAttachment_fullStack(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: func(*terraform.State) error {
-			for _, in := range testInstances(sim) {
-				if in.Status != simulator.StatusRemoved {
-					return fmt.Errorf("instance %s is %s after destroy, want REMOVED", in.UUID, in.Status)
-				}
-			}
-			return nil
-		},
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: env.config(fmt.Sprintf(`
 resource "divio_service" "db" {
-  environment_id = %q
-  service        = "postgres-15"
+  environment_id = %[1]q
+  service        = "postgres-15"%[2]s
 }
 
 resource "divio_service_attachment" "a" {
@@ -484,16 +476,16 @@ resource "divio_service_attachment" "a" {
 
 # Not provisioned yet: the deployment that attaches it provisions it.
 resource "divio_service" "media" {
-  environment_id = %q
+  environment_id = %[1]q
   service        = "s3"
-  prefix         = "MEDIA"
+  prefix         = %[3]q
   provision      = false
 }
 
 resource "divio_service_attachment" "media" {
   service_id = divio_service.media.id
 }
-`, attachTestEnvID, attachTestEnvID)),
+`, env.demoTest(), strings.TrimRight(env.withPrefixes(""), "\n"), env.prefix("MEDIA"))),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					statecheck.ExpectKnownValue("divio_service_attachment.media", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
@@ -504,7 +496,7 @@ resource "divio_service_attachment" "media" {
 					func(s *terraform.State) error {
 						for _, addr := range []string{attachmentAddr, "divio_service_attachment.media"} {
 							id := s.RootModule().Resources[addr].Primary.ID
-							if err := expectSimInstance(sim, id, simulator.StatusAttached, false)(s); err != nil {
+							if err := env.expectInstance(id, simulator.StatusAttached, false)(s); err != nil {
 								return err
 							}
 						}

@@ -171,10 +171,12 @@ resource "divio_service" "my" {
 // Two attachments of one instance are refused at plan time, and so is a service_id that names no
 // instance.
 func TestAccPlanView_attachments(t *testing.T) {
+	// Parallel before it adds its instance, not in ParallelTest: a test paused there would hold it
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
-	resource.ParallelTest(t, resource.TestCase{
+	ids := addAttachableInstances(t, env, env.demoTest(), 1)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -209,8 +211,8 @@ resource "divio_service_attachment" "a" {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
+					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectDeployments(1),
 				),
 			},
 		},

@@ -211,7 +211,7 @@ resource "divio_service_attachment" "a" {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectInstance(ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 				),
 			},

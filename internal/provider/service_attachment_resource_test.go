@@ -120,7 +120,7 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deploy"), knownvalue.Bool(true)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectInstance(ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
@@ -156,7 +156,7 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					env.expectInstance(ids[0], simulator.StatusAttached, false),
+					env.expectInstance(ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
@@ -172,8 +172,8 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					env.expectInstance(ids[0], simulator.StatusDetached, false),
-					env.expectInstance(ids[1], simulator.StatusAttached, false),
+					env.expectInstance(ids[0], simulator.StatusDetached),
+					env.expectInstance(ids[1], simulator.StatusAttached),
 					env.expectDeployments(3),
 					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
@@ -496,7 +496,7 @@ resource "divio_service_attachment" "media" {
 					func(s *terraform.State) error {
 						for _, addr := range []string{attachmentAddr, "divio_service_attachment.media"} {
 							id := s.RootModule().Resources[addr].Primary.ID
-							if err := env.expectInstance(id, simulator.StatusAttached, false)(s); err != nil {
+							if err := env.expectInstance(id, simulator.StatusAttached)(s); err != nil {
 								return err
 							}
 						}

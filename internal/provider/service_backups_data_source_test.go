@@ -139,8 +139,12 @@ data "divio_service_backups" "media" {
 						resource.TestCheckResourceAttr(final, "backups.0.delete_at", b.ScheduledForDeletionAt.UTC().Format("2006-01-02T15:04:05.999999999Z07:00")),
 						resource.TestCheckNoResourceAttr(final, "backups.0.errors"),
 						func(*terraform.State) error {
-							if live, err := env.ownInstances(envID); err != nil || len(live) != 2 {
-								return fmt.Errorf("want the two instances added through the API, got %+v (%v)", live, err)
+							live, err := env.ownInstances(envID)
+							if err != nil {
+								return err
+							}
+							if len(live) != 2 {
+								return fmt.Errorf("want the two instances added through the API, got %+v", live)
 							}
 							return nil
 						},

@@ -326,7 +326,7 @@ func leftForTheSweep(ctx context.Context, url string) (string, error) {
 		}
 	}
 	text := fmt.Sprintf("the tests left %d test instances and %d backups for the sweep", len(instances), len(backups))
-	if all := append(instances, backups...); len(all) > 0 {
+	if all := slices.Concat(instances, backups); len(all) > 0 {
 		text += ":\n    " + strings.Join(all, "\n    ")
 	}
 	return text, nil

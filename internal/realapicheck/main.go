@@ -64,7 +64,12 @@ func check(parallel int, timeout time.Duration, run string) error {
 	}
 	fmt.Printf("==> divio-simulator (demo data, no delays) at %s; the tests see it as a real account\n", url)
 
-	env := append(os.Environ(), "TF_ACC=1", "DIVIO_API_URL="+url, "DIVIO_API_TOKEN="+simulator.DemoToken)
+	// The account is the simulator's, whatever the environment names (DIVIO_ZONE included).
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return strings.HasPrefix(name, "DIVIO_")
+	})
+	env = append(env, "TF_ACC=1", "DIVIO_API_URL="+url, "DIVIO_API_TOKEN="+simulator.DemoToken)
 	jsonFile := filepath.Join(tmp, "tests.json")
 	args := []string{"tool", "gotestsum", "--format", "pkgname", "--jsonfile", jsonFile, "--",
 		"-count=1", "-timeout", timeout.String(), "-parallel", fmt.Sprint(parallel)}

@@ -383,12 +383,17 @@ resource "divio_service" "other" {
 
 func TestAccServiceResource_attached(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	// Attached and detached outside Terraform, by deployments, as the Divio CLI would.
 	setStatus := func(status string) func() {
 		return func() {
-			in, err := onlyLiveInstance(sim)
-			if err == nil {
-				err = sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &status})
+			client := env.client(t)
+			d := newDeployer(client, newAPICache(client), 0)
+			in, err := env.onlyLiveInstance()
+			if err == nil && status == simulator.StatusAttached {
+				_, err = d.Attach(context.Background(), in.Environment, in.UUID)
+			}
+			if err == nil && status == simulator.StatusDetached {
+				_, err = d.Detach(context.Background(), in.Environment, in.UUID)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -397,13 +402,13 @@ func TestAccServiceResource_attached(t *testing.T) {
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{Config: serviceConfig(env, "postgres-15", "")},
 			{
 				PreConfig: setStatus(simulator.StatusAttached),
 				Config:    serviceConfig(env, "postgres-15", `  prefix = "OTHER"`),
-				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+demoTestEnvID+"), which is ATTACHED",
+				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+env.demoTest()+"), which is ATTACHED",
 					"Remove its divio_service_attachment and apply first"),
 			},
 			{
@@ -414,7 +419,7 @@ func TestAccServiceResource_attached(t *testing.T) {
 			{
 				PreConfig: setStatus(simulator.StatusDetached),
 				Config:    serviceConfig(env, "postgres-15", ""),
-				Check:     expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
+				Check:     env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
 				ConfigStateChecks: []statecheck.StateCheck{
 					// Refreshed, and no change planned for it.
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusDetached)),

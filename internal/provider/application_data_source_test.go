@@ -14,7 +14,6 @@ import (
 
 func TestAccApplicationDataSource(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -22,7 +21,7 @@ func TestAccApplicationDataSource(t *testing.T) {
 				Config: env.config(`
 data "divio_application" "both" {
   slug = "demo-app"
-  id   = "` + simulator.ApplicationID(simulator.DemoApp) + `"
+  id   = "` + testApplicationID(t, simulator.DemoApp) + `"
 }
 `),
 				ExpectError: dsErrorRegexp(`Invalid Attribute Combination`, `Exactly one of these attributes must be configured: [slug,id]`),
@@ -64,16 +63,16 @@ data "divio_application" "azure" {
 }
 `),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("id"), knownvalue.StringExact(simulator.ApplicationID(simulator.DemoApp))),
-					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("name"), knownvalue.StringExact("Demo App")),
-					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("region_id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAWSEUCentral1))),
-					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("organisation_id"), knownvalue.StringExact(simulator.OrganisationID(simulator.DemoOrganisation))),
+					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("id"), knownvalue.StringExact(testApplicationID(t, simulator.DemoApp))),
+					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("name"), env.stringInSim("Demo App")),
+					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("region_id"), knownvalue.StringExact(testRegionID(t, simulator.RegionAWSEUCentral1))),
+					statecheck.ExpectKnownValue("data.divio_application.by_slug", tfjsonpath.New("organisation_id"), knownvalue.StringExact(testOrganisationID(t, simulator.DemoApp))),
 					statecheck.ExpectKnownValue("data.divio_application.by_id", tfjsonpath.New("slug"), knownvalue.StringExact(simulator.DemoApp)),
 					statecheck.CompareValuePairs("data.divio_application.by_slug", tfjsonpath.New("region_id"),
 						"data.divio_application.by_id", tfjsonpath.New("region_id"), compare.ValuesSame()),
 					statecheck.CompareValuePairs("data.divio_application.by_slug", tfjsonpath.New("organisation_id"),
 						"data.divio_application.by_id", tfjsonpath.New("organisation_id"), compare.ValuesSame()),
-					statecheck.ExpectKnownValue("data.divio_application.azure", tfjsonpath.New("region_id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAzureWestEurope))),
+					statecheck.ExpectKnownValue("data.divio_application.azure", tfjsonpath.New("region_id"), knownvalue.StringExact(testRegionID(t, simulator.RegionAzureWestEurope))),
 				},
 			},
 		},

@@ -152,7 +152,7 @@ func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
 	sim.DropVariablesNextDeploy()
 	_, err = d.Attach(t.Context(), simulator.EnvironmentID("demo-app", "live"), more[0])
 	var missing *variablesMissingError
-	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0] != "P0_DATABASE_DSN" {
+	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0] != testPrefixOf(t, "P0")+"_DATABASE_DSN" {
 		t.Fatalf("attach through a deployment that dropped the variables: %v; want the variables reported missing", err)
 	}
 	expectStatus(t, sim, simulator.StatusAttached, false, more[0])

@@ -27,12 +27,12 @@ resource "divio_deployment" "d" {
     release = %q
   }
 }
-`, attachTestEnvID, release))
+`, env.demoTest(), release))
 }
 
 func TestAccDeployment_lifecycle(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	envID := env.demoTest()
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -43,14 +43,14 @@ func TestAccDeployment_lifecycle(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionCreate)},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(attachTestEnvID)),
+					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(envID)),
 					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.DeploymentSuccess)),
 					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("started_at"), knownvalue.StringRegexp(rfc3339)),
 					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("ended_at"), knownvalue.StringRegexp(rfc3339)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, deploymentAddr, "id"),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(envID, deploymentAddr, "id"),
 				),
 			},
 			{
@@ -73,13 +73,19 @@ func TestAccDeployment_lifecycle(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectDeployments(sim, 2),
-					expectLastDeploymentIn(sim, deploymentAddr, "id"),
+					env.expectDeployments(2),
+					env.expectLastDeploymentIn(envID, deploymentAddr, "id"),
 				),
 			},
 			{
-				// The deployment gone from the API: the plan deploys again.
-				PreConfig:          sim.Reset,
+				// The deployment gone from the API: the plan deploys again. Only a simulator of the
+				// test's own can forget its deployments.
+				SkipFunc: func() (bool, error) { return env.Sim == nil, nil },
+				PreConfig: func() { // run before SkipFunc
+					if env.Sim != nil {
+						env.Sim.Reset()
+					}
+				},
 				Config:             deploymentConfig(env, "v2"),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
@@ -121,7 +127,6 @@ func TestAccDeployment_failed(t *testing.T) {
 // The environment id is checked by the API: an unknown one fails the create with its message.
 func TestAccDeployment_unknownEnvironment(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

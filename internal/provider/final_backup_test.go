@@ -263,7 +263,7 @@ func expectFinalBackup(t *testing.T, env *testEnv, id *string) resource.TestChec
 		if _, err := client.GetServiceInstance(ctx, *id); err == nil {
 			return fmt.Errorf("service instance %s still exists", *id)
 		}
-		_, err := finalBackupOf(ctx, client, demoTestEnvID, *id)
+		_, err := finalBackupOf(ctx, client, env.demoTest(), *id)
 		return err
 	}
 }
@@ -280,7 +280,6 @@ func rememberLiveInstance(sim *simulator.Simulator, id *string) resource.TestChe
 // backs it up, and the backup outlives the instance.
 func TestAccServiceResource_finalBackupOnDestroy(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	var id string
 	config := serviceConfig(env, "postgres-15", "") + `
 resource "divio_service_attachment" "db" {
@@ -289,13 +288,13 @@ resource "divio_service_attachment" "db" {
 `
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             resource.ComposeAggregateTestCheckFunc(checkNoInstanceLeft(sim), expectFinalBackup(t, env, &id)),
+		CheckDestroy:             resource.ComposeAggregateTestCheckFunc(env.checkNoInstanceLeft(), expectFinalBackup(t, env, &id)),
 		Steps: []resource.TestStep{
 			{
 				Config: config,
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusAttached),
-					rememberLiveInstance(sim, &id),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusAttached),
+					env.rememberLiveInstance(&id),
 					resource.TestCheckResourceAttr(serviceAddr, "final_backup", "true"),
 					resource.TestCheckResourceAttr(serviceAddr, "final_backup_retention", "30d"),
 				),

@@ -43,22 +43,22 @@ func attachTestInstance(t *testing.T, client *divio.Client, inst *divio.ServiceI
 // yet, or the framework fails the refresh with "Missing Resource Identity After Read".
 func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
 	client := env.client(t)
-	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	envID := env.demoTest()
+	inst := env.addInstance(envID, simulator.ServicePostgres15, "DEFAULT", true)
 	dep := attachTestInstance(t, client, inst)
 	const goneID = "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"
 
 	serviceState := func(id string) map[string]string {
-		return map[string]string{"id": id, "environment_id": demoTestEnvID, "service": "postgres-15"}
+		return map[string]string{"id": id, "environment_id": envID, "service": "postgres-15"}
 	}
 	attachmentState := func(id string) map[string]string {
-		return map[string]string{"id": id, "service_id": id, "environment_id": demoTestEnvID}
+		return map[string]string{"id": id, "service_id": id, "environment_id": envID}
 	}
 	deploymentState := func(id string) map[string]string {
-		return map[string]string{"id": id, "environment_id": demoTestEnvID}
+		return map[string]string{"id": id, "environment_id": envID}
 	}
-	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{inst.UUID}})
+	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: envID, Services: []string{inst.UUID}, Notes: env.notes("")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +77,11 @@ func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 		wantGone     bool
 	}{
 		{"service", configured, "divio_service", serviceState(inst.UUID),
-			map[string]string{"id": inst.UUID, "environment_id": demoTestEnvID}, false},
+			map[string]string{"id": inst.UUID, "environment_id": envID}, false},
 		{"service gone", configured, "divio_service", serviceState(goneID),
-			map[string]string{"id": goneID, "environment_id": demoTestEnvID}, true},
+			map[string]string{"id": goneID, "environment_id": envID}, true},
 		{"service, provider not configured", unconfigured, "divio_service", serviceState(inst.UUID),
-			map[string]string{"id": inst.UUID, "environment_id": demoTestEnvID}, false},
+			map[string]string{"id": inst.UUID, "environment_id": envID}, false},
 		{"attachment", configured, "divio_service_attachment", attachmentState(inst.UUID),
 			map[string]string{"id": inst.UUID}, false},
 		{"attachment gone", configured, "divio_service_attachment", attachmentState(goneID),
@@ -124,15 +124,15 @@ func TestResourceIdentity_readWithoutStoredIdentity(t *testing.T) {
 // which must then be the instance's.
 func TestResourceIdentity_importByIdentity(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
 	client := env.client(t)
-	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{inst.UUID}})
+	envID := env.demoTest()
+	inst := env.addInstance(envID, simulator.ServicePostgres15, "DEFAULT", true)
+	backup, err := client.CreateBackup(context.Background(), divio.CreateBackupRequest{Environment: envID, Services: []string{inst.UUID}, Notes: env.notes("")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := newProtocolProvider(t, env, true)
-	liveEnvID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
+	liveEnvID := testEnvironmentID(t, simulator.DemoApp, simulator.EnvLive)
 
 	importByIdentity := func(typeName string, identity map[string]string) (*tfprotov6.ImportResourceStateResponse, map[string]string) {
 		data := p.value(p.identities[typeName].ValueType(), stringValues(identity))
@@ -155,11 +155,11 @@ func TestResourceIdentity_importByIdentity(t *testing.T) {
 		wantError      string
 	}{
 		{"service by id", "divio_service", map[string]string{"id": inst.UUID},
-			map[string]string{"id": inst.UUID, "environment_id": demoTestEnvID}, ""},
-		{"service by id and environment", "divio_service", map[string]string{"id": inst.UUID, "environment_id": demoTestEnvID},
-			map[string]string{"id": inst.UUID, "environment_id": demoTestEnvID}, ""},
+			map[string]string{"id": inst.UUID, "environment_id": envID}, ""},
+		{"service by id and environment", "divio_service", map[string]string{"id": inst.UUID, "environment_id": envID},
+			map[string]string{"id": inst.UUID, "environment_id": envID}, ""},
 		{"service in another environment", "divio_service", map[string]string{"id": inst.UUID, "environment_id": liveEnvID}, nil,
-			fmt.Sprintf("Service instance is in another environment: Service instance %s belongs to environment %s, not to environment %s", inst.UUID, demoTestEnvID, liveEnvID)},
+			fmt.Sprintf("Service instance is in another environment: Service instance %s belongs to environment %s, not to environment %s", inst.UUID, envID, liveEnvID)},
 		{"service with an id that is not one", "divio_service", map[string]string{"id": "demo-app/test"}, nil,
 			`Invalid import identity: The identity's id "demo-app/test" is not the id of a service instance`},
 		{"attachment", "divio_service_attachment", map[string]string{"id": inst.UUID}, map[string]string{"id": inst.UUID}, ""},
@@ -188,12 +188,17 @@ func TestResourceIdentity_importByIdentity(t *testing.T) {
 
 // identityConfig is a service, its attachment and a deployment after it, with extra arguments
 // (a timeouts block) in each.
+// Against the real API the service has the test's prefix and the backup its notes.
 func identityConfig(env *testEnv, extra string) string {
+	notes := ""
+	if env.Sim == nil {
+		notes = fmt.Sprintf("\n  notes = %q", env.notes("identity"))
+	}
 	return env.config(fmt.Sprintf(`
 resource "divio_service" "db" {
   environment_id = %[1]q
   service        = "postgres-15"
-%[2]s
+%[2]s%[3]s
 }
 
 resource "divio_service_attachment" "db" {
@@ -209,19 +214,19 @@ resource "divio_deployment" "d" {
 
 resource "divio_service_backup" "db" {
   service_id = divio_service.db.id
-%[2]s
+%[2]s%[4]s
 }
-`, demoTestEnvID, extra))
+`, env.demoTest(), extra, env.withPrefixes(""), notes))
 }
 
 var identityAddrs = []string{"divio_service.db", "divio_service_attachment.db", "divio_deployment.d", "divio_service_backup.db"}
 
 // expectIdentities checks every resource's identity: its id is the state's, and the service's
 // identity also names its environment.
-func expectIdentities() []statecheck.StateCheck {
+func expectIdentities(env *testEnv) []statecheck.StateCheck {
 	checks := []statecheck.StateCheck{
 		statecheck.ExpectIdentity("divio_service.db", map[string]knownvalue.Check{
-			"id": knownvalue.NotNull(), "environment_id": knownvalue.StringExact(demoTestEnvID),
+			"id": knownvalue.NotNull(), "environment_id": knownvalue.StringExact(env.demoTest()),
 		}),
 		statecheck.ExpectIdentity("divio_service_attachment.db", map[string]knownvalue.Check{"id": knownvalue.NotNull()}),
 		statecheck.ExpectIdentity("divio_deployment.d", map[string]knownvalue.Check{"id": knownvalue.NotNull()}),
@@ -237,10 +242,9 @@ func expectIdentities() []statecheck.StateCheck {
 // each resource with no change to plan.
 func TestAccResourceIdentity_createImportUpdate(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	steps := []resource.TestStep{{
 		Config:            identityConfig(env, ""),
-		ConfigStateChecks: expectIdentities(),
+		ConfigStateChecks: expectIdentities(env),
 	}}
 	for _, addr := range identityAddrs {
 		steps = append(steps, resource.TestStep{
@@ -256,13 +260,13 @@ func TestAccResourceIdentity_createImportUpdate(t *testing.T) {
 	steps = append(steps, resource.TestStep{
 		Config:            identityConfig(env, "  timeouts {\n    create = \"5m\"\n  }"),
 		ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: updates},
-		ConfigStateChecks: expectIdentities(),
+		ConfigStateChecks: expectIdentities(env),
 	})
 
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_12_0)},
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps:                    steps,
 	})
 }

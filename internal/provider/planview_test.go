@@ -133,37 +133,36 @@ func TestPlanView_subscriptionSlots(t *testing.T) {
 // time, naming both services.
 func TestAccPlanView_prefixPlannedTwice(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	postgres := fmt.Sprintf(`
 resource "divio_service" "pg" {
   environment_id = %q
-  service        = "postgres-15"
+  service        = "postgres-15"%s
 }
-`, demoTestEnvID)
+`, env.demoTest(), strings.TrimRight(env.withPrefixes(""), "\n"))
 	twoDatabases := env.config(postgres + fmt.Sprintf(`
 resource "divio_service" "my" {
   environment_id = %q
-  service        = "mysql-8"
+  service        = "mysql-8"%s
 }
-`, demoTestEnvID))
+`, env.demoTest(), strings.TrimRight(env.withPrefixes(""), "\n")))
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: twoDatabases,
-				ExpectError: errorText("Prefix planned twice", "Two divio_service resources of this plan add a DATABASE instance with prefix DEFAULT to environment demo-app/test",
+				ExpectError: errorText("Prefix planned twice", "Two divio_service resources of this plan add a DATABASE instance with prefix "+env.prefix("DEFAULT")+" to environment demo-app/test",
 					"Only one instance per environment, type and prefix can exist: give one of them another prefix."),
 			},
 			{
 				// Nothing was created, and a configuration with one of them applies.
 				Config: env.config(postgres),
-				Check:  expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+				Check:  env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 			{
 				// The second one added to an applied configuration: the kept instance holds the prefix.
 				Config:      twoDatabases,
-				ExpectError: errorText("Prefix already in use", "has prefix DEFAULT and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
+				ExpectError: errorText("Prefix already in use", "has prefix "+env.prefix("DEFAULT")+" and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
 			},
 		},
 	})
@@ -172,10 +171,12 @@ resource "divio_service" "my" {
 // Two attachments of one instance are refused at plan time, and so is a service_id that names no
 // instance.
 func TestAccPlanView_attachments(t *testing.T) {
+	// Parallel before it adds its instance, not in ParallelTest: a test paused there would hold it
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
-	resource.ParallelTest(t, resource.TestCase{
+	ids := addAttachableInstances(t, env, env.demoTest(), 1)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -210,8 +211,8 @@ resource "divio_service_attachment" "a" {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
+					env.expectInstance(ids[0], simulator.StatusAttached),
+					env.expectDeployments(1),
 				),
 			},
 		},

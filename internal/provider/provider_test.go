@@ -51,12 +51,17 @@ type testEnv struct {
 	Token string
 	// Sim is nil against the real API.
 	Sim *simulator.Simulator
+	// t is the test the environment serves: its instances' prefixes carry its tag against the
+	// real API (testEnv.prefix).
+	t *testing.T
 }
 
 func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	t.Helper()
 	if useRealAPI() {
-		return &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken)}
+		e := &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken), t: t}
+		t.Cleanup(e.deleteOwnBackups)
+		return e
 	}
 	return newSimulatorEnv(t, opts...)
 }
@@ -78,15 +83,18 @@ func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 		server.Close()
 		_ = sim.Close()
 	})
-	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim}
+	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim, t: t}
 }
 
-// requireSim returns the simulator, or skips a test that needs its admin API when running
-// against the real API.
+// requireSim returns the simulator, or skips, against the real API, a test that needs a simulator
+// of its own: its admin API (a forced state, an injected fault, a stall or its clock), or an
+// environment that no one else deploys meanwhile (an instance left marked, an exact count of
+// deployments), or what only the demo data holds (DEFAULT, legacy-app). The tests that run
+// against the real API read what they check through it (realapi_ids_test.go).
 func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
 	t.Helper()
 	if e.Sim == nil {
-		t.Skip("needs the simulator's admin API; skipped against the real Divio API")
+		t.Skip("needs a simulator of its own (its admin API, faults or clock, or an environment no one else deploys); skipped against the real Divio API")
 	}
 	return e.Sim
 }
@@ -95,6 +103,9 @@ func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
 // the real API the token comes from DIVIO_API_TOKEN, so that it is never written into a config.
 func (e *testEnv) config(body string) string {
 	if e.Sim == nil {
+		if strings.TrimSpace(body) == "" {
+			return "# nothing: every resource of the test is removed\n" // a step needs a config
+		}
 		return body
 	}
 	return fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = %q\n}\n\n%s", e.URL, e.Token, body)
@@ -112,13 +123,14 @@ func (e *testEnv) client(t *testing.T) *divio.Client {
 }
 
 // addTestInstance adds an instance and, if provision, waits until it is functional. Its prefix is
-// testPrefix(prefix), so that on a real account the sweepers know it for a test's.
+// testPrefixOf(t, prefix), so that on a real account the sweepers know it for a test's, and the
+// test knows it for its own.
 func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
 	t.Helper()
 	ctx := context.Background()
-	prefix = testPrefix(prefix)
+	prefix = testPrefixOf(t, prefix)
 	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
-		Environment: envID, Service: simulator.ServiceID(identifier), Prefix: prefix,
+		Environment: envID, Service: testServiceID(t, identifier), Prefix: prefix,
 	})
 	if err != nil {
 		t.Fatalf("creating %s %s: %v", identifier, prefix, err)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,8 +40,11 @@ import (
 func TestAccSecretsNeverLeak(t *testing.T) {
 	token := "leak-canary-" + randomHex(t)
 	env := newTestEnv(t, func(o *simulator.Options) { o.Tokens = []string{token} })
-	env.requireSim(t)
-	env.Token = token
+	if env.Sim != nil {
+		env.Token = token
+	} else {
+		token = env.Token // the real API's: the one secret that must never leak there
+	}
 
 	logPath := filepath.Join(t.TempDir(), "terraform-and-provider.log")
 	for name, value := range map[string]string{
@@ -55,7 +59,8 @@ func TestAccSecretsNeverLeak(t *testing.T) {
 	}
 
 	client := env.client(t)
-	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	envID := env.demoTest()
+	stack := leakStack(env)
 	// The values exist only once the services are provisioned: read them after the apply, before
 	// the destroy removes them.
 	var secrets []string
@@ -69,16 +74,16 @@ func TestAccSecretsNeverLeak(t *testing.T) {
 		ProtoV6ProviderFactories: testAccEchoProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: env.config(leakStackConfig),
+				Config: env.config(stack),
 				ConfigStateChecks: []statecheck.StateCheck{
-					echoHoldsTheCredentials(t, client, envID),
+					echoHoldsTheCredentials(t, client, envID, env.prefix("DEFAULT")),
 					statecheck.ExpectKnownValue("divio_service_attachment.db", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					stateHoldsNone(collectSecrets),
 				},
 			},
 			{
 				// Error paths log and report too.
-				Config: env.config(leakStackConfig + `
+				Config: env.config(stack + `
 ephemeral "divio_service_credentials" "missing" {
   service_id = "no-such-instance"
 }
@@ -87,7 +92,11 @@ ephemeral "divio_service_credentials" "missing" {
 			},
 		},
 		CheckDestroy: func(*terraform.State) error {
-			if live := liveInstances(env.Sim); len(live) > 0 {
+			live, err := env.ownInstances(envID)
+			if err != nil {
+				return err
+			}
+			if len(live) > 0 {
 				return fmt.Errorf("destroy left %d instances: %+v", len(live), live)
 			}
 			return logHoldsNone(logPath, secrets)
@@ -155,13 +164,32 @@ output "region_vendor" {
 }
 `
 
-// echoHoldsTheCredentials checks that the database's variables went through to echo (the test
-// would prove nothing if they never left the API) and are the simulator's.
-func echoHoldsTheCredentials(t *testing.T, client *divio.Client, envID string) statecheck.StateCheck {
+// leakStack is leakStackConfig with the test's prefixes (testEnv.prefix), which against a
+// simulator of the test's own are DEFAULT and MEDIA themselves.
+func leakStack(env *testEnv) string {
+	db := env.prefix("DEFAULT")
+	if db == "DEFAULT" {
+		return leakStackConfig
+	}
+	return strings.NewReplacer(
+		`service        = "postgres-15"`, `service        = "postgres-15"`+"\n  prefix         = "+strconv.Quote(db),
+		`prefix         = "MEDIA"`, `prefix         = `+strconv.Quote(env.prefix("MEDIA")),
+		`["DEFAULT_DATABASE_DSN"]`, `[`+strconv.Quote(db+"_DATABASE_DSN")+`]`,
+	).Replace(leakStackConfig)
+}
+
+// echoHoldsTheCredentials checks that the variables of the database with prefix went through to
+// echo (the test would prove nothing if they never left the API) and are the API's.
+func echoHoldsTheCredentials(t *testing.T, client *divio.Client, envID, prefix string) statecheck.StateCheck {
 	return stateCheckFunc(func(state *tfjson.State) error {
-		dsn := envValues(t, client, envID, "DEFAULT_DATABASE_DSN")["DEFAULT_DATABASE_DSN"]
+		dsnName := prefix + "_DATABASE_DSN"
+		dsn := envValues(t, client, envID, dsnName)[dsnName]
+		names := []any{dsnName}
+		if prefix == "DEFAULT" {
+			names = []any{"DATABASE_URL", dsnName}
+		}
 		want := map[string]any{
-			"names":      []any{"DATABASE_URL", "DEFAULT_DATABASE_DSN"},
+			"names":      names,
 			"dsn_sha256": fmt.Sprintf("%x", sha256.Sum256([]byte(dsn))),
 		}
 		for _, res := range allResources(state.Values.RootModule) {

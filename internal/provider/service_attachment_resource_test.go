@@ -32,6 +32,7 @@ func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []s
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
+		env.removeWhenDone(envID, ids[i])
 	}
 	return ids
 }
@@ -96,13 +97,16 @@ func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
 }
 
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 2)
+	envID := env.demoTest()
+	ids := addAttachableInstances(t, env, envID, 2)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(envID),
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], ""),
@@ -111,14 +115,14 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[0])),
-					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(attachTestEnvID)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("environment_id"), knownvalue.StringExact(envID)),
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deploy"), knownvalue.Bool(true)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusAttached),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 			{
@@ -152,9 +156,9 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusAttached),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 			{
@@ -168,10 +172,10 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusDetached, false),
-					expectSimInstance(sim, ids[1], simulator.StatusAttached, false),
-					expectDeployments(sim, 3),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectInstance(ids[0], simulator.StatusDetached),
+					env.expectInstance(ids[1], simulator.StatusAttached),
+					env.expectDeployments(3),
+					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
 			},
 		},
@@ -454,24 +458,16 @@ func hclList(values []string) string {
 // Services and their attachments, created and destroyed in one run each.
 func TestAccServiceAttachment_fullStack(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: func(*terraform.State) error {
-			for _, in := range testInstances(sim) {
-				if in.Status != simulator.StatusRemoved {
-					return fmt.Errorf("instance %s is %s after destroy, want REMOVED", in.UUID, in.Status)
-				}
-			}
-			return nil
-		},
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: env.config(fmt.Sprintf(`
 resource "divio_service" "db" {
-  environment_id = %q
-  service        = "postgres-15"
+  environment_id = %[1]q
+  service        = "postgres-15"%[2]s
 }
 
 resource "divio_service_attachment" "a" {
@@ -480,16 +476,16 @@ resource "divio_service_attachment" "a" {
 
 # Not provisioned yet: the deployment that attaches it provisions it.
 resource "divio_service" "media" {
-  environment_id = %q
+  environment_id = %[1]q
   service        = "s3"
-  prefix         = "MEDIA"
+  prefix         = %[3]q
   provision      = false
 }
 
 resource "divio_service_attachment" "media" {
   service_id = divio_service.media.id
 }
-`, attachTestEnvID, attachTestEnvID)),
+`, env.demoTest(), strings.TrimRight(env.withPrefixes(""), "\n"), env.prefix("MEDIA"))),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 					statecheck.ExpectKnownValue("divio_service_attachment.media", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
@@ -500,7 +496,7 @@ resource "divio_service_attachment" "media" {
 					func(s *terraform.State) error {
 						for _, addr := range []string{attachmentAddr, "divio_service_attachment.media"} {
 							id := s.RootModule().Resources[addr].Primary.ID
-							if err := expectSimInstance(sim, id, simulator.StatusAttached, false)(s); err != nil {
+							if err := env.expectInstance(id, simulator.StatusAttached)(s); err != nil {
 								return err
 							}
 						}

@@ -107,36 +107,36 @@ func checkOnlyFinalBackupsLeft(sim *simulator.Simulator) resource.TestCheckFunc 
 
 func TestAccServiceBackupResource_basic(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	notes := fmt.Sprintf("  notes = %q\n", env.notes("before the migration"))
 	var firstID string
 	rememberBackup := func(*terraform.State) error {
-		b, _, err := onlyBackup(sim)
+		b, _, err := env.onlyBackup()
 		firstID = b.UUID
 		return err
 	}
 	replaced := func(*terraform.State) error {
-		if b, _, err := onlyBackup(sim); err != nil || b.UUID == firstID {
+		if b, _, err := env.onlyBackup(); err != nil || b.UUID == firstID {
 			return fmt.Errorf("want backup %s replaced by another one: %+v, %w", firstID, b, err)
 		}
 		return nil
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkOnlyFinalBackupsLeft(sim),
+		CheckDestroy:             env.checkOnlyFinalBackupsLeft(),
 		Steps: []resource.TestStep{
 			{
-				Config: backupConfig(env, "  notes = \"before the migration\"\n  retention = \"7d\"\n  triggers = { release = \"1\" }"),
-				Check:  resource.ComposeAggregateTestCheckFunc(expectStateIsOnlyBackup(sim), rememberBackup),
+				Config: backupConfig(env, notes+"  retention = \"7d\"\n  triggers = { release = \"1\" }"),
+				Check:  resource.ComposeAggregateTestCheckFunc(env.expectStateIsOnlyBackup(), rememberBackup),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(backupAddr, tfjsonpath.New("notes"), knownvalue.StringExact("before the migration")),
+					statecheck.ExpectKnownValue(backupAddr, tfjsonpath.New("notes"), knownvalue.StringExact(env.notes("before the migration"))),
 					statecheck.ExpectKnownValue(backupAddr, tfjsonpath.New("state"), knownvalue.StringExact(divio.BackupStateCompleted)),
 					statecheck.ExpectKnownValue(backupAddr, tfjsonpath.New("success"), knownvalue.StringExact(divio.BackupSuccess)),
 					statecheck.ExpectKnownValue(backupAddr, tfjsonpath.New("delete_at"), knownvalue.StringFunc(func(v string) error {
-						b, _, err := onlyBackup(sim)
+						b, _, err := env.onlyBackup()
 						if err == nil && !sameInstant(v, *b.ScheduledForDeletionAt) {
 							err = fmt.Errorf("delete_at %s, want the API's %s", v, b.ScheduledForDeletionAt)
 						}
-						if err == nil && b.ScheduledForDeletionAt.Sub(b.CreatedAt).Round(time.Hour) != 7*24*time.Hour {
+						if err == nil && b.ScheduledForDeletionAt.Sub(*b.CreatedAt).Round(time.Hour) != 7*24*time.Hour {
 							err = fmt.Errorf("deleted at %s, want 7 days after %s", b.ScheduledForDeletionAt, b.CreatedAt)
 						}
 						return err
@@ -154,24 +154,24 @@ func TestAccServiceBackupResource_basic(t *testing.T) {
 			},
 			{
 				// A change of triggers takes a new backup and deletes the old one.
-				Config: backupConfig(env, "  notes = \"before the migration\"\n  retention = \"7d\"\n  triggers = { release = \"2\" }"),
+				Config: backupConfig(env, notes+"  retention = \"7d\"\n  triggers = { release = \"2\" }"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(backupAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(expectStateIsOnlyBackup(sim), replaced, rememberBackup),
+				Check: resource.ComposeAggregateTestCheckFunc(env.expectStateIsOnlyBackup(), replaced, rememberBackup),
 			},
 			{
 				// delete_at instead of retention: a new deletion time, so a new backup.
-				Config: backupConfig(env, "  notes = \"before the migration\"\n  delete_at = \"2099-01-31T00:00:00Z\"\n  triggers = { release = \"2\" }"),
+				Config: backupConfig(env, notes+"  delete_at = \"2099-01-31T00:00:00Z\"\n  triggers = { release = \"2\" }"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(backupAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(expectStateIsOnlyBackup(sim), replaced, rememberBackup,
+				Check: resource.ComposeAggregateTestCheckFunc(env.expectStateIsOnlyBackup(), replaced, rememberBackup,
 					resource.TestCheckResourceAttr(backupAddr, "delete_at", "2099-01-31T00:00:00Z")),
 			},
 			{
 				// Left out, delete_at keeps the time the backup has.
-				Config: backupConfig(env, "  notes = \"before the migration\"\n  triggers = { release = \"2\" }"),
+				Config: backupConfig(env, notes+"  triggers = { release = \"2\" }"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},

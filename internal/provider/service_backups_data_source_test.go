@@ -18,9 +18,12 @@ import (
 // The data source finds the final backup of an instance that the configuration removed, among
 // the environment's other backups, newest first, one entry per backed-up instance.
 func TestAccServiceBackupsDataSource(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	client := env.client(t)
+	envID := env.demoTest()
 	ctx := context.Background()
 	var removedID string
 	var media, other *divio.ServiceInstance
@@ -29,7 +32,7 @@ func TestAccServiceBackupsDataSource(t *testing.T) {
 		for _, in := range instances {
 			ids = append(ids, in.UUID)
 		}
-		b, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTestEnvID, Services: ids, Notes: notes})
+		b, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: envID, Services: ids, Notes: env.notes(notes)})
 		if err == nil {
 			_, err = client.WaitForBackup(ctx, b.UUID)
 		}
@@ -57,30 +60,30 @@ func TestAccServiceBackupsDataSource(t *testing.T) {
 	}
 	var otherID string
 	// Known before the test case is built, for the configuration that names it.
-	media = addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "MEDIA", true)
+	media = env.addInstance(envID, simulator.ServiceS3, "MEDIA", true)
 	mediaID := media.UUID
 	backUp("older", media)
-	notes := func(text string) func() string { return func() string { return text } }
+	notes := func(text string) func() string { return func() string { return env.notes(text) } }
 	finalNotes := func() string {
-		return finalBackupNotes(&divio.ServiceInstance{UUID: removedID, Type: divio.TypeDatabase, Prefix: "DEFAULT"})
+		return finalBackupNotes(&divio.ServiceInstance{UUID: removedID, Type: divio.TypeDatabase, Prefix: env.prefix("DEFAULT")})
 	}
 	lookups := `
 data "divio_service_backups" "all" {
-  environment_id = "` + demoTestEnvID + `"
+  environment_id = "` + envID + `"
 }
 
 data "divio_service_backups" "database" {
-  environment_id = "` + demoTestEnvID + `"
+  environment_id = "` + envID + `"
   type           = "DATABASE"
-  prefix         = "DEFAULT"
+  prefix         = "` + env.prefix("DEFAULT") + `"
 }
 
 data "divio_service_backups" "media" {
-  environment_id = "` + demoTestEnvID + `"
+  environment_id = "` + envID + `"
   service_id     = "` + "%s" + `"
 }
 `
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -95,29 +98,31 @@ data "divio_service_backups" "media" {
 			},
 			{
 				PreConfig: func() {
-					other = addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "OTHER", true)
+					other = env.addInstance(envID, simulator.ServicePostgres15, "OTHER", true)
 					otherID = other.UUID
 					backUp("both", media, other)
 				},
 				Config: env.config(fmt.Sprintf(lookups, mediaID)),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.divio_service_backups.all", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
-						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("both"), false),
-						entry(&otherID, divio.TypeDatabase, "OTHER", notes("both"), false),
-						entry(&removedID, divio.TypeDatabase, "DEFAULT", finalNotes, true),
-						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("older"), false),
-					})),
+					// Against the real API the environment holds others' backups too: there the test's are
+					// among them; the lookups by instance below show the order.
+					statecheck.ExpectKnownValue("data.divio_service_backups.all", tfjsonpath.New("backups"), env.listOf(
+						entry(&mediaID, divio.TypeStorage, env.prefix("MEDIA"), notes("both"), false),
+						entry(&otherID, divio.TypeDatabase, env.prefix("OTHER"), notes("both"), false),
+						entry(&removedID, divio.TypeDatabase, env.prefix("DEFAULT"), finalNotes, true),
+						entry(&mediaID, divio.TypeStorage, env.prefix("MEDIA"), notes("older"), false),
+					)),
 					statecheck.ExpectKnownValue("data.divio_service_backups.database", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
-						entry(&removedID, divio.TypeDatabase, "DEFAULT", finalNotes, true),
+						entry(&removedID, divio.TypeDatabase, env.prefix("DEFAULT"), finalNotes, true),
 					})),
 					statecheck.ExpectKnownValue("data.divio_service_backups.media", tfjsonpath.New("backups"), knownvalue.ListExact([]knownvalue.Check{
-						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("both"), false),
-						entry(&mediaID, divio.TypeStorage, "MEDIA", notes("older"), false),
+						entry(&mediaID, divio.TypeStorage, env.prefix("MEDIA"), notes("both"), false),
+						entry(&mediaID, divio.TypeStorage, env.prefix("MEDIA"), notes("older"), false),
 					})),
 				},
 				Check: func(s *terraform.State) error {
 					// The final backup's entry is what the API says of it, and names its part for a restore.
-					b, err := finalBackupOf(ctx, client, demoTestEnvID, removedID)
+					b, err := finalBackupOf(ctx, client, envID, removedID)
 					if err != nil {
 						return err
 					}
@@ -127,15 +132,19 @@ data "divio_service_backups" "media" {
 					}
 					const final = "data.divio_service_backups.database"
 					return resource.ComposeAggregateTestCheckFunc(
-						resource.TestCheckResourceAttr(final, "id", demoTestEnvID),
+						resource.TestCheckResourceAttr(final, "id", envID),
 						resource.TestCheckResourceAttr(final, "backups.0.id", b.UUID),
 						resource.TestCheckResourceAttr(final, "backups.0.service_instance_backup_id", part.UUID),
 						resource.TestCheckResourceAttr(final, "backups.0.size", fmt.Sprint(*part.Size)),
 						resource.TestCheckResourceAttr(final, "backups.0.delete_at", b.ScheduledForDeletionAt.UTC().Format("2006-01-02T15:04:05.999999999Z07:00")),
 						resource.TestCheckNoResourceAttr(final, "backups.0.errors"),
 						func(*terraform.State) error {
-							if len(liveInstances(sim)) != 2 {
-								return fmt.Errorf("want the two instances added through the API, got %+v", liveInstances(sim))
+							live, err := env.ownInstances(envID)
+							if err != nil {
+								return err
+							}
+							if len(live) != 2 {
+								return fmt.Errorf("want the two instances added through the API, got %+v", live)
 							}
 							return nil
 						},

@@ -33,20 +33,27 @@ var testAccEchoProviderFactories = map[string]func() (tfprotov6.ProviderServer, 
 var ephemeralResourcesSupported = []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)}
 
 func TestAccServiceCredentialsEphemeralResource(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	env.requireSim(t)
 	client := env.client(t)
-	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-	db := addTestInstance(t, client, envID, simulator.ServicePostgres15, "DEFAULT", true)
+	envID := env.demoTest()
+	db := env.addInstance(envID, simulator.ServicePostgres15, "DEFAULT", true)
 	// Another instance in the same environment, whose variable must not show up.
-	addTestInstance(t, client, envID, simulator.ServiceS3, "MEDIA", true)
+	env.addInstance(envID, simulator.ServiceS3, "MEDIA", true)
+	// DEFAULT's alias too against a simulator of the test's own.
+	dbVariables := []string{db.Prefix + "_DATABASE_DSN"}
+	if db.Prefix == "DEFAULT" {
+		dbVariables = append(dbVariables, "DATABASE_URL")
+	}
 	config := fmt.Sprintf(`
 ephemeral "divio_service_credentials" "db" {
   service_id = %q
 }
 `, db.UUID)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralResourcesSupported,
 		ProtoV6ProviderFactories: testAccEchoProviderFactories,
 		Steps: []resource.TestStep{
@@ -61,10 +68,10 @@ resource "echo" "credentials" {}
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("service_id"), knownvalue.StringExact(db.UUID)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("environment_id"), knownvalue.StringExact(envID)),
-					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("prefix"), knownvalue.StringExact(db.Prefix)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("type"), knownvalue.StringExact(divio.TypeDatabase)),
 					statecheck.ExpectKnownValue("echo.credentials", tfjsonpath.New("data").AtMapKey("variables"),
-						knownvalue.MapExact(knownStrings(envValues(t, client, envID, "DEFAULT_DATABASE_DSN", "DATABASE_URL")))),
+						knownvalue.MapExact(knownStrings(envValues(t, client, envID, dbVariables...)))),
 				},
 			},
 			{
@@ -79,13 +86,13 @@ resource "echo" "credentials" {}
 }
 
 func TestAccServiceCredentialsEphemeralResource_errors(t *testing.T) {
+	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
+	// (and the subscription's room) while the others run.
+	t.Parallel()
 	env := newTestEnv(t)
-	env.requireSim(t)
-	client := env.client(t)
-	envID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-	unprovisioned := addTestInstance(t, client, envID, simulator.ServicePostgres15, "LATER", false)
+	unprovisioned := env.addInstance(env.demoTest(), simulator.ServicePostgres15, "LATER", false)
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralResourcesSupported,
 		ProtoV6ProviderFactories: testAccEchoProviderFactories,
 		Steps: []resource.TestStep{

@@ -16,15 +16,14 @@ import (
 
 func TestAccServiceInstancesDataSource(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	client := env.client(t)
-	liveID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
-	testID := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
+	liveID := testEnvironmentID(t, simulator.DemoApp, simulator.EnvLive)
+	testID := env.demoTest()
 
 	// The ids of live's instances by "<type>/<prefix>", filled in PreConfig for the checks after it.
 	ids := map[string]string{}
 	add := func(envID, service, prefix string) *divio.ServiceInstance {
-		inst := addTestInstance(t, client, envID, service, prefix, false)
+		inst := env.addInstance(envID, service, prefix, false)
 		if envID == liveID {
 			ids[inst.Type+"/"+prefix] = inst.UUID
 		}
@@ -34,24 +33,28 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 		ctx := context.Background()
 		// Added in an order that is not the listed one, to see the sorting.
 		storage := add(liveID, simulator.ServiceS3, "DEFAULT")
+		db := add(liveID, simulator.ServicePostgres15, "DEFAULT")
+		// Attached by a deployment of live, before s3 is marked, which stays marked.
+		if err := client.ProvisionServiceInstance(ctx, db.UUID); err != nil {
+			t.Fatalf("provisioning postgres: %v", err)
+		}
+		if _, err := client.WaitForInstance(ctx, db.UUID, "be provisioned", (*divio.ServiceInstance).Functional); err != nil {
+			t.Fatal(err)
+		}
+		attachTestInstance(t, client, db)
 		if err := client.AttachServiceInstance(ctx, storage.UUID); err != nil {
 			t.Fatalf("marking s3 for attachment: %v", err)
-		}
-		db := add(liveID, simulator.ServicePostgres15, "DEFAULT")
-		attached := divio.StatusAttached
-		if err := sim.SetInstance(db.UUID, simulator.InstancePatch{Status: &attached}); err != nil {
-			t.Fatalf("attaching postgres out of band: %v", err)
 		}
 		add(liveID, simulator.ServiceMySQL8, "ANALYTICS")
 		// Neither an instance of another environment nor a removed one is listed.
 		add(testID, simulator.ServicePostgres15, "DEFAULT")
 		gone := add(liveID, simulator.ServicePostgres15, "GONE")
-		if err := sim.DeleteInstanceOutOfBand(gone.UUID); err != nil {
-			t.Fatalf("removing an instance out of band: %v", err)
+		if err := client.DeleteServiceInstance(ctx, gone.UUID); err != nil {
+			t.Fatalf("removing an instance outside Terraform: %v", err)
 		}
 	}
 
-	region := simulator.RegionID(simulator.RegionAWSEUCentral1)
+	region := testRegionID(t, simulator.RegionAWSEUCentral1)
 	expectInstance := func(service, typ, prefix, status string, attachRequested bool) knownvalue.Check {
 		return knownvalue.ObjectExact(map[string]knownvalue.Check{
 			"id": knownvalue.StringFunc(func(v string) error {
@@ -60,8 +63,8 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 				}
 				return nil
 			}),
-			"service_id":       knownvalue.StringExact(simulator.ServiceID(service)),
-			"prefix":           knownvalue.StringExact(prefix),
+			"service_id":       knownvalue.StringExact(testServiceID(t, service)),
+			"prefix":           knownvalue.StringExact(env.prefix(prefix)),
 			"type":             knownvalue.StringExact(typ),
 			"status":           knownvalue.StringExact(status),
 			"region_id":        knownvalue.StringExact(region),
@@ -97,17 +100,20 @@ data "divio_service_instances" "live" {
 }
 
 data "divio_service_instances" "azure_test" {
-  environment_id = "` + simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest) + `"
+  environment_id = "` + testEnvironmentID(t, simulator.AzureApp, simulator.EnvTest) + `"
 }
 `),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("id"), knownvalue.StringExact(liveID)),
-					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("instances"), knownvalue.ListExact([]knownvalue.Check{
+					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("instances"), env.listOf(
 						expectInstance(simulator.ServiceMySQL8, divio.TypeDatabase, "ANALYTICS", divio.StatusNew, false),
 						expectInstance(simulator.ServicePostgres15, divio.TypeDatabase, "DEFAULT", divio.StatusAttached, false),
 						expectInstance(simulator.ServiceS3, divio.TypeStorage, "DEFAULT", divio.StatusNew, true),
-					})),
-					statecheck.ExpectKnownValue("data.divio_service_instances.azure_test", tfjsonpath.New("instances"), knownvalue.ListExact([]knownvalue.Check{})),
+					)),
+					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("instances"), env.ownEntries(3)),
+					// Against the real API others' instances may be anywhere, also in azure-app/test.
+					statecheck.ExpectKnownValue("data.divio_service_instances.azure_test", tfjsonpath.New("instances"), env.listOf()),
+					statecheck.ExpectKnownValue("data.divio_service_instances.azure_test", tfjsonpath.New("instances"), env.ownEntries(0)),
 				},
 			},
 		},

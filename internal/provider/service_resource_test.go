@@ -32,6 +32,7 @@ const serviceAddr = "divio_service.db"
 var demoTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 
 // serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
+// Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
 func serviceConfig(env *testEnv, service, extra string) string {
 	return env.config(fmt.Sprintf(`
 resource "divio_service" "db" {
@@ -39,7 +40,7 @@ resource "divio_service" "db" {
   service        = %q
 %s
 }
-`, demoTestEnvID, service, extra))
+`, env.demoTest(), service, env.withPrefixes(extra)))
 }
 
 func liveInstances(sim *simulator.Simulator) []simulator.Instance {
@@ -110,32 +111,31 @@ func stringList(values ...string) knownvalue.Check {
 
 func TestAccServiceResource_basic(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("prefix"), knownvalue.StringExact("DEFAULT")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("prefix"), knownvalue.StringExact(env.prefix("DEFAULT"))),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("region_id"), knownvalue.StringExact(simulator.RegionID(simulator.RegionAWSEUCentral1))),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("region_id"), knownvalue.StringExact(testRegionID(t, simulator.RegionAWSEUCentral1))),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), env.defaultDatabaseVarNames()),
 				},
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate),
 						// Known at plan time, for the resources that use them.
-						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")),
+						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), env.defaultDatabaseVarNames()),
 						plancheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("DATABASE")),
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -154,14 +154,14 @@ func TestAccServiceResource_basic(t *testing.T) {
 			},
 			{
 				// The uuid of the same catalog entry is the same service: no change.
-				Config: serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), ""),
+				Config: serviceConfig(env, testServiceID(t, simulator.ServicePostgres15), ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact("postgres-15")),
 				},
-				Check: expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -169,19 +169,18 @@ func TestAccServiceResource_basic(t *testing.T) {
 
 func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	uuid := simulator.ServiceID(simulator.ServiceS3)
+	uuid := testServiceID(t, simulator.ServiceS3)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, uuid, `  prefix = "MEDIA"`),
-				Check:  expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+				Check:  env.expectLiveInstance(simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("service"), knownvalue.StringExact(uuid)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("type"), knownvalue.StringExact("STORAGE")),
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("MEDIA_STORAGE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList(env.prefix("MEDIA")+"_STORAGE_DSN")),
 				},
 			},
 			{
@@ -189,7 +188,7 @@ func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceS3, "MEDIA", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -197,14 +196,13 @@ func TestAccServiceResource_uuidThenIdentifier(t *testing.T) {
 
 func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "mysql-8", `  provision = false`),
-				Check:  expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusNew),
+				Check:  env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusNew),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusNew)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
@@ -215,7 +213,7 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusPendingAttachment)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(true)),
@@ -237,7 +235,7 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "DEFAULT", simulator.StatusPendingAttachment),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("provision"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("deletion_protection"), knownvalue.Bool(false)),
@@ -249,16 +247,15 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 
 func TestAccServiceResource_replace(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	var firstID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: func(*terraform.State) error {
-					in, err := onlyLiveInstance(sim)
+					in, err := env.onlyLiveInstance()
 					firstID = in.UUID
 					return err
 				},
@@ -269,17 +266,17 @@ func TestAccServiceResource_replace(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 					func(*terraform.State) error {
-						if in, _ := onlyLiveInstance(sim); in.UUID == firstID {
+						if in, _ := env.onlyLiveInstance(); in.UUID == firstID {
 							return fmt.Errorf("instance %s was not replaced", firstID)
 						}
 						return nil
 					},
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList("REPORTS_DATABASE_DSN")),
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("env_var_names"), stringList(env.prefix("REPORTS")+"_DATABASE_DSN")),
 				},
 			},
 			{
@@ -288,7 +285,7 @@ func TestAccServiceResource_replace(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: expectLiveInstance(sim, simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
+				Check: env.expectLiveInstance(simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -296,23 +293,23 @@ func TestAccServiceResource_replace(t *testing.T) {
 
 func TestAccServiceResource_drift(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	var firstID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
 				Check: func(*terraform.State) error {
-					in, err := onlyLiveInstance(sim)
+					in, err := env.onlyLiveInstance()
 					firstID = in.UUID
 					return err
 				},
 			},
 			{
 				PreConfig: func() {
-					if err := sim.DeleteInstanceOutOfBand(firstID); err != nil {
+					// Removed outside Terraform, as the Divio Control Panel would.
+					if err := env.client(t).DeleteServiceInstance(context.Background(), firstID); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -321,8 +318,8 @@ func TestAccServiceResource_drift(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 				),
 			},
 		},
@@ -331,15 +328,15 @@ func TestAccServiceResource_drift(t *testing.T) {
 
 func TestAccServiceResource_notOfferedInRegion(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "ms-blob", ""),
-				ExpectError: errorText(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. ` +
-					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`),
+				ExpectError: errorText(env.inSim(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. `+
+					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`,
+					`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. Services offered there:`)),
 			},
 		},
 	})
@@ -360,11 +357,10 @@ func TestAccServiceResource_invalidPrefix(t *testing.T) {
 
 func TestAccServiceResource_prefixTaken(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
 	first := serviceConfig(env, "postgres-15", "")
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{Config: first},
 			{
@@ -372,14 +368,15 @@ func TestAccServiceResource_prefixTaken(t *testing.T) {
 resource "divio_service" "other" {
   environment_id = %q
   service        = "mysql-8"
+  prefix         = %q
 }
-`, demoTestEnvID),
-				ExpectError: errorText("Prefix already in use", "has prefix DEFAULT and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
+`, env.demoTest(), env.prefix("DEFAULT")),
+				ExpectError: errorText("Prefix already in use", "has prefix "+env.prefix("DEFAULT")+" and stays in this plan, while another divio_service of this plan adds a DATABASE instance with the same prefix (mysql-8)"),
 			},
 			{
 				// Nothing was added.
 				Config: first,
-				Check:  expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+				Check:  env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 		},
 	})
@@ -387,12 +384,17 @@ resource "divio_service" "other" {
 
 func TestAccServiceResource_attached(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	// Attached and detached outside Terraform, by deployments, as the Divio CLI would.
 	setStatus := func(status string) func() {
 		return func() {
-			in, err := onlyLiveInstance(sim)
-			if err == nil {
-				err = sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &status})
+			client := env.client(t)
+			d := newDeployer(client, newAPICache(client), 0)
+			in, err := env.onlyLiveInstance()
+			if err == nil && status == simulator.StatusAttached {
+				_, err = d.Attach(context.Background(), in.Environment, in.UUID)
+			}
+			if err == nil && status == simulator.StatusDetached {
+				_, err = d.Detach(context.Background(), in.Environment, in.UUID)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -401,13 +403,13 @@ func TestAccServiceResource_attached(t *testing.T) {
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{Config: serviceConfig(env, "postgres-15", "")},
 			{
 				PreConfig: setStatus(simulator.StatusAttached),
 				Config:    serviceConfig(env, "postgres-15", `  prefix = "OTHER"`),
-				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+demoTestEnvID+"), which is ATTACHED",
+				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+env.demoTest()+"), which is ATTACHED",
 					"Remove its divio_service_attachment and apply first"),
 			},
 			{
@@ -418,7 +420,7 @@ func TestAccServiceResource_attached(t *testing.T) {
 			{
 				PreConfig: setStatus(simulator.StatusDetached),
 				Config:    serviceConfig(env, "postgres-15", ""),
-				Check:     expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
+				Check:     env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
 				ConfigStateChecks: []statecheck.StateCheck{
 					// Refreshed, and no change planned for it.
 					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusDetached)),

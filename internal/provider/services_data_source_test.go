@@ -13,9 +13,9 @@ import (
 
 func TestAccServicesDataSource(t *testing.T) {
 	env := newTestEnv(t)
-	env.requireSim(t)
-	azure := simulator.RegionID(simulator.RegionAzureWestEurope)
-	aws := simulator.RegionID(simulator.RegionAWSEUCentral1)
+	azure := testRegionID(t, simulator.RegionAzureWestEurope)
+	aws := testRegionID(t, simulator.RegionAWSEUCentral1)
+	id := func(identifier string) knownvalue.Check { return knownvalue.StringExact(testServiceID(t, identifier)) }
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -34,7 +34,8 @@ data "divio_services" "nowhere" {
   region_id = "no-such-region"
 }
 `),
-				ExpectError: dsErrorRegexp(`Region not found`, `No region has the id "no-such-region". The regions there are: aws-eu-central-1 (`+aws+`)`),
+				ExpectError: dsErrorRegexp(`Region not found`, env.inSim(`No region has the id "no-such-region". The regions there are: aws-eu-central-1 (`+aws+`)`,
+					`No region has the id "no-such-region". The regions there are:`)),
 			},
 			{
 				Config: env.config(`
@@ -64,48 +65,48 @@ data "divio_services" "aws_search" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("id"), knownvalue.StringExact(azure)),
 					// Sorted by identifier; ms-blob is there and s3 is not.
-					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectExact(map[string]knownvalue.Check{
-							"id":          knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMSBlob)),
+					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("services"), env.listOf(
+						env.objectOf(map[string]knownvalue.Check{
+							"id":          id(simulator.ServiceMSBlob),
 							"identifier":  knownvalue.StringExact(simulator.ServiceMSBlob),
 							"name":        knownvalue.StringExact("Azure Blob Storage"),
 							"type":        knownvalue.StringExact("STORAGE"),
 							"description": knownvalue.StringExact("Object storage container on Azure Blob Storage."),
-						}),
-						expectServiceIdentifier(simulator.ServiceMySQL8),
-						expectServiceIdentifier(simulator.ServicePostgres15),
-					})),
-					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("ids_by_identifier"), knownvalue.MapExact(map[string]knownvalue.Check{
-						simulator.ServiceMSBlob:     knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMSBlob)),
-						simulator.ServiceMySQL8:     knownvalue.StringExact(simulator.ServiceID(simulator.ServiceMySQL8)),
-						simulator.ServicePostgres15: knownvalue.StringExact(simulator.ServiceID(simulator.ServicePostgres15)),
+						}, "id", "identifier", "type"),
+						expectServiceIdentifier(t, simulator.ServiceMySQL8),
+						expectServiceIdentifier(t, simulator.ServicePostgres15),
+					)),
+					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("ids_by_identifier"), env.mapOf(map[string]knownvalue.Check{
+						simulator.ServiceMSBlob:     id(simulator.ServiceMSBlob),
+						simulator.ServiceMySQL8:     id(simulator.ServiceMySQL8),
+						simulator.ServicePostgres15: id(simulator.ServicePostgres15),
 					})),
 					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("id"), knownvalue.StringExact(azure+"/DATABASE")),
-					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
-						expectServiceIdentifier(simulator.ServiceMySQL8),
-						expectServiceIdentifier(simulator.ServicePostgres15),
+					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("services"), env.listOf(
+						expectServiceIdentifier(t, simulator.ServiceMySQL8),
+						expectServiceIdentifier(t, simulator.ServicePostgres15),
+					)),
+					statecheck.ExpectKnownValue("data.divio_services.aws_storage", tfjsonpath.New("ids_by_identifier"), env.mapOf(map[string]knownvalue.Check{
+						simulator.ServiceS3: id(simulator.ServiceS3),
 					})),
-					statecheck.ExpectKnownValue("data.divio_services.aws_storage", tfjsonpath.New("ids_by_identifier"), knownvalue.MapExact(map[string]knownvalue.Check{
-						simulator.ServiceS3: knownvalue.StringExact(simulator.ServiceID(simulator.ServiceS3)),
-					})),
-					statecheck.ExpectKnownValue("data.divio_services.aws_search", tfjsonpath.New("services"), knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectExact(map[string]knownvalue.Check{
-							"id":          knownvalue.StringExact(simulator.ServiceID(simulator.ServiceElasticsearch8)),
+					statecheck.ExpectKnownValue("data.divio_services.aws_search", tfjsonpath.New("services"), env.listOf(
+						env.objectOf(map[string]knownvalue.Check{
+							"id":          id(simulator.ServiceElasticsearch8),
 							"identifier":  knownvalue.StringExact(simulator.ServiceElasticsearch8),
 							"name":        knownvalue.StringExact("Elasticsearch 8"),
 							"type":        knownvalue.StringExact("SEARCH"),
 							"description": knownvalue.StringExact("Managed Elasticsearch 8 cluster."),
-						}),
-					})),
+						}, "id", "identifier", "type"),
+					)),
 				},
 			},
 		},
 	})
 }
 
-func expectServiceIdentifier(identifier string) knownvalue.Check {
+func expectServiceIdentifier(t *testing.T, identifier string) knownvalue.Check {
 	return knownvalue.ObjectPartial(map[string]knownvalue.Check{
-		"id":         knownvalue.StringExact(simulator.ServiceID(identifier)),
+		"id":         knownvalue.StringExact(testServiceID(t, identifier)),
 		"identifier": knownvalue.StringExact(identifier),
 	})
 }

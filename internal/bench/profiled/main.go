@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
 )
@@ -23,6 +24,7 @@ func main() {
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
 	pluginlog.QuietSDKUnlessAsked() // as main.go does
+	gctuning.ForShortLivedProcess()
 
 	cpu, err := os.Create(*cpuProfile)
 	if err != nil {

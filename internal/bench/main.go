@@ -15,7 +15,7 @@
 // It writes the same figures, the raw numbers and the machine as JSON under bench/results/, and
 // the table into README.md between its bench-table markers.
 //
-//	go run ./internal/bench [-runs 3] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50]
+//	go run ./internal/bench [-runs 5] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50]
 package main
 
 import (
@@ -73,7 +73,7 @@ var method = []string{
 func main() {
 	s := settings{}
 	flag.IntVar(&s.Resources, "n", 1000, "divio_service resources to plan over 8 environments (goal 1)")
-	flag.IntVar(&s.Runs, "runs", 3, "timed plans of each provider, and provider start-ups")
+	flag.IntVar(&s.Runs, "runs", 5, "timed plans of each provider, and provider start-ups")
 	flag.IntVar(&s.LatencyServices, "latency-n", 300, "services in one environment to plan with latency (goal 2)")
 	scale := flag.String("scale-n", "100,1000", "services in one environment to apply (goal 3) and refresh with latency (goal 4), comma-separated")
 	flag.DurationVar((*time.Duration)(&s.Latency), "latency", 150*time.Millisecond, "the simulator's latency (goals 2 and 4)")

@@ -4,18 +4,16 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"runtime/pprof"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
+	"github.com/divio/terraform-provider-divio/internal/requestcontext"
 )
 
 func main() {
@@ -33,10 +31,7 @@ func main() {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		log.Fatal(err)
 	}
-	err = providerserver.Serve(context.Background(), provider.New("bench"), providerserver.ServeOpts{
-		Address: devenv.ProviderAddress,
-		Debug:   *debug,
-	})
+	err = requestcontext.Serve(devenv.ProviderAddress, provider.New("bench"), *debug)
 	pprof.StopCPUProfile()
 	if closeErr := cpu.Close(); err == nil {
 		err = closeErr

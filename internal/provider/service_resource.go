@@ -446,8 +446,8 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
 	if readChangesNothing(prior, inst) {
 		// The response starts as the prior state. Converting the state into a model and back
-		// costs what the rest of Read does ten times over: a plan of 1000 unchanged services
-		// spent 0.22 s of the provider's 2.4 s CPU in Read, 0.02 s with this.
+		// costs what the rest of Read does many times over: in CPU profiles of a plan of 1000
+		// unchanged services (make bench -profile), Read took 0.24 s, and 0.04 s with this.
 		return
 	}
 	var state serviceResourceModel

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
+	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
+	"github.com/divio/terraform-provider-divio/internal/requestcontext"
 )
 
 // version is set by goreleaser at release time.
@@ -19,11 +18,10 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 	pluginlog.QuietSDKUnlessAsked()
+	gctuning.ForShortLivedProcess()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/divio/divio",
-		Debug:   debug,
-	})
+	// providerserver.Serve, with the framework kept from holding on to finished requests.
+	err := requestcontext.Serve("registry.terraform.io/divio/divio", provider.New(version), debug)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -52,6 +52,7 @@ type report struct {
 	Settings settings      `json:"settings"`
 	Figures  []figure      `json:"figures"`
 	Plan     *planResults  `json:"plan"`
+	Scale    []scaleResult `json:"scale"`
 	Apply    []applyResult `json:"apply"`
 	Method   []string      `json:"method"`
 }
@@ -124,6 +125,43 @@ func markdownTable(figures []figure) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", f.Name, f.Shown, f.Target, result)
 	}
 	return b.String()
+}
+
+// leverTable is what each lever that the benchmark can turn off buys in one plan of (1).
+func leverTable(p *planResults) string {
+	var b strings.Builder
+	b.WriteString("| lever | buys | provider CPU with / without | provider peak RSS with / without |\n|---|---|---|---|\n")
+	for _, l := range p.Levers {
+		fmt.Fprintf(&b, "| %s | %s | %.2f s / %.2f s | %.1f MiB / %.1f MiB |\n", l.Lever, l.Buys,
+			p.Divio.ProviderCPUSeconds, l.ProviderCPUSeconds, mib(p.Divio.PeakRSSBytes), mib(l.PeakRSSBytes))
+	}
+	return b.String()
+}
+
+const readmeStart, readmeEnd = "<!-- bench-table -->\n", "<!-- /bench-table -->"
+
+// updateREADME replaces what README.md holds between its bench-table markers with the report's
+// tables, so that the README shows the figures of a results file and nothing else.
+func updateREADME(root string, r *report, resultsPath string) error {
+	path := filepath.Join(root, "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	before, rest, found := strings.Cut(string(readme), readmeStart)
+	_, after, foundEnd := strings.Cut(rest, readmeEnd)
+	if !found || !foundEnd {
+		return fmt.Errorf("%s has no %q ... %q block", path, strings.TrimSpace(readmeStart), readmeEnd)
+	}
+	rel, err := filepath.Rel(root, resultsPath)
+	if err != nil {
+		return err
+	}
+	m := r.Machine
+	block := fmt.Sprintf("`make bench` on %s (%s, %d cores, load average %s at the start; %s, Terraform %s; tree %s;\n`%s`; took %s):\n\n",
+		r.Started.Format("2006-01-02"), m.CPU, m.Cores, strings.Fields(m.LoadAverage[0])[0], m.Go, m.Terraform, m.Commit, filepath.ToSlash(rel), r.Duration) +
+		markdownTable(r.Figures) + "\nWhat the levers that `make bench` can turn off buy, in the plan of (1):\n\n" + leverTable(r.Plan)
+	return os.WriteFile(path, []byte(before+readmeStart+block+readmeEnd+after), 0o644)
 }
 
 // writeReport writes the report as bench/results/<UTC timestamp>.json under root.

@@ -151,23 +151,10 @@ func planDataConfig(n, environments int) string {
 `, n, environments)
 }
 
-// applyConfig is n services and their attachments in one environment. With batched false the
-// attachments deploy one by one (deploy = true, the default) and the services provision first
-// (provision = true, the default); with batched true the services stay NEW, the attachments only
-// mark them, and one divio_deployment after all of them provisions and attaches everything.
-func applyConfig(n int, app, env string, batched bool) string {
-	provision, deploy, deployment := "", "", ""
-	if batched {
-		provision = "\n  provision      = false"
-		deploy = "\n  deploy     = false"
-		deployment = `
-resource "divio_deployment" "all" {
-  environment_id = data.divio_environment.env.id
-  depends_on     = [divio_service_attachment.db]
-}
-`
-	}
-	return divioRequired + fmt.Sprintf(`
+// environmentLookupHCL looks up one environment through the data sources, as a real
+// configuration would, into data.divio_environment.env.
+func environmentLookupHCL(app, env string) string {
+	return fmt.Sprintf(`
 data "divio_application" "app" {
   slug = %q
 }
@@ -176,17 +163,40 @@ data "divio_environment" "env" {
   application_id = data.divio_application.app.id
   slug           = %q
 }
+`, app, env)
+}
 
+// servicesHCL is n postgres services in the environment that the expression environmentID names,
+// with args added to each.
+func servicesHCL(n int, environmentID string, args ...string) string {
+	extra := ""
+	for _, a := range args {
+		extra += "\n  " + a
+	}
+	return fmt.Sprintf(`
 resource "divio_service" "db" {
   count          = %d
-  environment_id = data.divio_environment.env.id
+  environment_id = %s
   service        = "postgres-15"
   prefix         = format("DB_%%03d", count.index + 1)%s
 }
-
-resource "divio_service_attachment" "db" {
-  count      = %[3]d
-  service_id = divio_service.db[count.index].id%[5]s
+`, n, environmentID, extra)
 }
-`, app, env, n, provision, deploy) + deployment
+
+// batchedApplyConfig is n services and their attachments in one environment: the services stay
+// NEW, the attachments only mark them, and one divio_deployment after all of them provisions and
+// attaches everything.
+func batchedApplyConfig(n int, app, env string) string {
+	return divioRequired + environmentLookupHCL(app, env) + servicesHCL(n, "data.divio_environment.env.id", "provision      = false") + fmt.Sprintf(`
+resource "divio_service_attachment" "db" {
+  count      = %d
+  service_id = divio_service.db[count.index].id
+  deploy     = false
+}
+
+resource "divio_deployment" "all" {
+  environment_id = data.divio_environment.env.id
+  depends_on     = [divio_service_attachment.db]
+}
+`, n)
 }

@@ -13,8 +13,12 @@ import (
 // and hundreds of services usually share a handful of environments: listing an environment's
 // instances once, and regions and the catalog once per process, keeps a plan to a few requests.
 //
-// The provider process lives for one Terraform operation, so entries never expire on their own;
-// every change this process makes to an environment forgets that environment's instances.
+// The provider process lives for one Terraform operation, so entries never expire on their own.
+// A change this process makes puts the instance the API answered with into its environment's list
+// (SetInstance): forgetting the whole list instead made the next resource's plan list it again, so
+// an apply of N services in one environment listed it about N times (about 6 requests per service
+// at N = 1000, growing with N; about 3 and flat since). Only a change whose outcome is unknown
+// forgets the list (ForgetInstances).
 type apiCache struct {
 	client       *divio.Client
 	regions      memo[struct{}, []divio.Region]
@@ -106,7 +110,30 @@ func (c *apiCache) InstanceByID(ctx context.Context, id string) (*divio.ServiceI
 	})
 }
 
-// ForgetInstances drops an environment's cached instances; call it after changing any of them.
+// SetInstance records an instance as the API just answered with it, after a change this process
+// made: it replaces (or adds) the instance in its environment's list, and drops it from the list
+// once REMOVED, as the API's list does.
+func (c *apiCache) SetInstance(inst *divio.ServiceInstance) {
+	seen := *inst
+	c.instances.update(inst.Environment, func(list []divio.ServiceInstance) []divio.ServiceInstance {
+		// A new slice: callers may still be reading the old one.
+		updated := make([]divio.ServiceInstance, 0, len(list)+1)
+		for _, other := range list {
+			if other.UUID != seen.UUID {
+				updated = append(updated, other)
+			}
+		}
+		if seen.Status != divio.StatusRemoved {
+			updated = append(updated, seen)
+		}
+		return updated
+	})
+	c.byID.forget(inst.UUID)
+}
+
+// ForgetInstances drops an environment's cached instances: call it after a change whose outcome is
+// not known, such as a request that failed, or a deployment (which changes every instance it
+// carries out, not only those this process marked).
 func (c *apiCache) ForgetInstances(environmentID string) {
 	c.instances.forget(environmentID)
 	c.byID.forgetAll()
@@ -170,6 +197,9 @@ type memoEntry[V any] struct {
 	done  chan struct{}
 	value V
 	err   error
+	// pending are the updates that arrived while the value was being fetched: the fetch may have
+	// been answered before they happened, so they are applied to what it returns.
+	pending []func(V) V
 }
 
 func (m *memo[K, V]) get(ctx context.Context, key K, fetch func(context.Context) (V, error)) (V, error) {
@@ -199,12 +229,43 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fetch func(context.Context)
 		}
 	}
 
-	e.value, e.err = fetch(ctx)
-	if e.err != nil {
-		m.forgetEntry(key, e)
+	value, err := fetch(ctx)
+	m.mu.Lock()
+	e.value, e.err = value, err
+	if err == nil {
+		for _, apply := range e.pending {
+			e.value = apply(e.value)
+		}
+	} else if m.entries[key] == e {
+		delete(m.entries, key)
 	}
+	e.pending = nil
+	// Closed under the lock, so that update sees either a fetch under way or its final value.
 	close(e.done)
+	m.mu.Unlock()
 	return e.value, e.err
+}
+
+// update changes the value of key with apply if one is known or being fetched; with none, the next
+// get fetches a value that already holds the change. A fetched value is replaced by a new entry
+// rather than changed in place, since callers read a done entry's value without the lock.
+func (m *memo[K, V]) update(key K, apply func(V) V) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, found := m.entries[key]
+	if !found {
+		return
+	}
+	select {
+	case <-e.done:
+		if e.err == nil {
+			done := make(chan struct{})
+			close(done)
+			m.entries[key] = &memoEntry[V]{done: done, value: apply(e.value)}
+		}
+	default:
+		e.pending = append(e.pending, apply)
+	}
 }
 
 func (m *memo[K, V]) forgetAll() {
@@ -216,14 +277,5 @@ func (m *memo[K, V]) forgetAll() {
 func (m *memo[K, V]) forget(key K) {
 	m.mu.Lock()
 	delete(m.entries, key)
-	m.mu.Unlock()
-}
-
-// forgetEntry drops e only if it is still the entry of key, not a newer one.
-func (m *memo[K, V]) forgetEntry(key K, e *memoEntry[V]) {
-	m.mu.Lock()
-	if m.entries[key] == e {
-		delete(m.entries, key)
-	}
 	m.mu.Unlock()
 }

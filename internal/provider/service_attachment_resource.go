@@ -182,8 +182,8 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 	}
 	if !m.Deploy.ValueBool() {
 		err = r.data.client.AttachServiceInstance(ctx, id)
-		r.data.cache.ForgetInstances(envID)
 		if err != nil {
+			r.data.cache.ForgetInstances(envID) // it may have been marked all the same
 			addAttachError(diags, id, err)
 			return false
 		}
@@ -192,11 +192,13 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 		} else {
 			inst.AttachRequested = true // as the attach just made it
 		}
+		r.data.cache.SetInstance(inst)
 		modelFromAttachedInstance(m, inst)
 		return true
 	}
 
 	out, err := r.data.deployer.Attach(ctx, envID, id)
+	// A deployment changes every instance it carries out, not only this one.
 	r.data.cache.ForgetInstances(envID)
 	if out.Instance != nil {
 		inst = out.Instance
@@ -354,6 +356,7 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	where := r.data.cache.EnvironmentLabel(ctx, envID)
 	summary := fmt.Sprintf("Service instance %s was not detached", id)
 	out, err := r.data.deployer.Detach(ctx, envID, id)
+	// A deployment changes every instance it carries out, not only this one.
 	r.data.cache.ForgetInstances(envID)
 	var failed *divio.DeploymentFailedError
 	var undone *changeUndoneError

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 )
@@ -207,11 +208,12 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 		Prefix:      plan.Prefix.ValueString(),
 		Region:      region.UUID,
 	})
-	r.data.cache.ForgetInstances(envID)
 	if err != nil {
+		r.data.cache.ForgetInstances(envID) // it may have been added all the same
 		addCreateError(&resp.Diagnostics, svc.Identifier, err)
 		return
 	}
+	r.data.cache.SetInstance(inst)
 	if org, err := r.organisationOf(ctx, envID); err == nil {
 		r.data.plan.added(slotKey{organisation: org, service: svc.UUID})
 	}
@@ -224,7 +226,7 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 
 	seen, err := r.provision(ctx, inst.UUID)
-	r.data.cache.ForgetInstances(envID)
+	r.rememberProvisioned(envID, seen, err)
 	if seen != nil {
 		inst = seen
 	}
@@ -292,6 +294,17 @@ func (r *ServiceResource) provision(ctx context.Context, id string) (*divio.Serv
 		return nil, err
 	}
 	return r.data.client.WaitForInstance(ctx, id, "become functional", (*divio.ServiceInstance).Functional)
+}
+
+// rememberProvisioned records in the cache what provision returned: the instance as last seen if
+// the wait ended with it functional; otherwise its status is not known, and the environment's
+// instances are forgotten.
+func (r *ServiceResource) rememberProvisioned(envID string, seen *divio.ServiceInstance, err error) {
+	if err == nil && seen != nil {
+		r.data.cache.SetInstance(seen)
+		return
+	}
+	r.data.cache.ForgetInstances(envID)
 }
 
 // resolveService finds the environment's region and the catalog entry that service (identifier or
@@ -388,28 +401,99 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if r.data == nil {
 		return // keep the state as it is until the provider can be configured
 	}
+	prior, err := rawAttributes(req.State.Raw)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the prior state", err.Error())
+		return
+	}
+	id, envID, service := rawString(prior["id"]), rawString(prior["environment_id"]), rawString(prior["service"])
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		return
+	}
+	if inst == nil {
+		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", id, service))
+		return
+	}
+	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
+	if readChangesNothing(prior, inst) {
+		// The response starts as the prior state. Converting the state into a model and back
+		// costs what the rest of Read does many times over: in CPU profiles of a plan of 1000
+		// unchanged services (make bench -profile), Read took 0.24 s, and 0.04 s with this.
+		return
+	}
 	var state serviceResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), state.ID.ValueString())
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+state.ID.ValueString(), err)
-		return
-	}
-	if inst == nil {
-		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", state.ID.ValueString(), state.Service.ValueString()))
-		return
-	}
-	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
-	modelFromInstance(&state, inst)
-	setFinalBackupDefaults(&state)
+	refreshModel(&state, inst)
 	// The service stays as the configuration wrote it, identifier or uuid.
 	if state.Service.IsNull() {
 		state.Service = types.StringValue(r.identifierOf(ctx, inst, &resp.Diagnostics))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// refreshModel sets what Read writes into a state from the instance the API returned.
+func refreshModel(m *serviceResourceModel, inst *divio.ServiceInstance) {
+	modelFromInstance(m, inst)
+	setFinalBackupDefaults(m)
+}
+
+// readChangesNothing reports whether Read would write back the prior state unchanged: what
+// refreshModel sets is already so, and service, which Read fills in when null, is set. It looks
+// at the raw state only. TestReadChangesNothingMatchesRead holds it to what Read writes.
+func readChangesNothing(prior map[string]tftypes.Value, inst *divio.ServiceInstance) bool {
+	for name, want := range map[string]string{
+		"id": inst.UUID, "environment_id": inst.Environment, "prefix": inst.Prefix,
+		"region_id": inst.Region, "type": inst.Type, "status": inst.Status,
+	} {
+		if got, known := rawKnownString(prior[name]); !known || got != want {
+			return false
+		}
+	}
+	var names []tftypes.Value
+	if !prior["env_var_names"].IsKnown() || prior["env_var_names"].As(&names) != nil {
+		return false
+	}
+	wantNames := divio.VariableNames(inst.Type, inst.Prefix)
+	if len(names) != len(wantNames) {
+		return false
+	}
+	for i, name := range names {
+		if got, known := rawKnownString(name); !known || got != wantNames[i] {
+			return false
+		}
+	}
+	for _, name := range []string{"service", "final_backup", "final_backup_retention"} {
+		if prior[name].IsNull() || !prior[name].IsKnown() {
+			return false
+		}
+	}
+	return true
+}
+
+// rawAttributes returns the attributes of a raw object value.
+func rawAttributes(v tftypes.Value) (map[string]tftypes.Value, error) {
+	var attributes map[string]tftypes.Value
+	return attributes, v.As(&attributes)
+}
+
+// rawKnownString returns a raw string value, and whether it is known and not null.
+func rawKnownString(v tftypes.Value) (string, bool) {
+	var s string
+	if !v.IsKnown() || v.IsNull() || v.As(&s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// rawString returns a raw string value, or "" if it has none.
+func rawString(v tftypes.Value) string {
+	s, _ := rawKnownString(v)
+	return s
 }
 
 // identifierOf returns the catalog identifier of an instance's service, or its uuid if the
@@ -451,7 +535,7 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	}
 	if plan.Provision.ValueBool() && !inst.Functional() {
 		seen, err := r.provision(provisioningDeadline(ctx, inst, &plan), id)
-		r.data.cache.ForgetInstances(envID)
+		r.rememberProvisioned(envID, seen, err)
 		if seen != nil {
 			inst = seen
 		}
@@ -505,7 +589,14 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
-	defer r.data.cache.ForgetInstances(envID)
+	removed := false
+	defer func() {
+		if removed {
+			r.data.cache.SetInstance(&divio.ServiceInstance{UUID: id, Environment: envID, Status: divio.StatusRemoved})
+		} else {
+			r.data.cache.ForgetInstances(envID) // whatever happened to it is not known
+		}
+	}()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
 	if inst != nil && inst.Status == divio.StatusPendingDetachment {
 		// Its detachment was asked for (outside Terraform, or by a run cut short) but not carried
@@ -516,6 +607,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		}
 	}
 	if errors.Is(err, divio.ErrNotFound) {
+		removed = true
 		return
 	}
 	if err != nil {
@@ -553,7 +645,8 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	_, err = r.data.client.WaitForInstance(ctx, id, "be removed", func(i *divio.ServiceInstance) bool {
 		return i.Status == divio.StatusRemoved
 	})
-	if err != nil && !errors.Is(err, divio.ErrNotFound) {
+	removed = err == nil || errors.Is(err, divio.ErrNotFound)
+	if !removed {
 		addAPIError(&resp.Diagnostics, "Service instance "+id+" was not removed", err)
 	}
 }

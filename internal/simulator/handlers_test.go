@@ -659,7 +659,7 @@ func TestServicesForWebsite(t *testing.T) {
 
 	_, bench, _ := testSim(t, Options{Dataset: DatasetBench})
 	bench.createInstance(EnvironmentID("bench-app-1", EnvTest), ServiceS3, "DEFAULT")
-	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != "postgres-15:1000,mysql-8:1000,s3:999,elasticsearch-8:1000,rabbitmq-3:1000" {
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != "postgres-15:5000,mysql-8:5000,s3:4999,elasticsearch-8:5000,rabbitmq-3:5000" {
 		t.Errorf("bench: %s", got)
 	}
 }

@@ -4,17 +4,16 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"runtime/pprof"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"
+	"github.com/divio/terraform-provider-divio/internal/requestcontext"
 )
 
 func main() {
@@ -23,6 +22,7 @@ func main() {
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
 	pluginlog.QuietSDKUnlessAsked() // as main.go does
+	gctuning.ForShortLivedProcess()
 
 	cpu, err := os.Create(*cpuProfile)
 	if err != nil {
@@ -31,10 +31,7 @@ func main() {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		log.Fatal(err)
 	}
-	err = providerserver.Serve(context.Background(), provider.New("bench"), providerserver.ServeOpts{
-		Address: devenv.ProviderAddress,
-		Debug:   *debug,
-	})
+	err = requestcontext.Serve(devenv.ProviderAddress, provider.New("bench"), *debug)
 	pprof.StopCPUProfile()
 	if closeErr := cpu.Close(); err == nil {
 		err = closeErr

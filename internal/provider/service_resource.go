@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,6 +222,11 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	// Record the instance before waiting, so that it is never lost whatever happens to the wait.
 	modelFromInstance(&plan, inst)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if resp.Private != nil {
+		// A replacement's create inherits the private state of the instance it replaces: a verdict
+		// on that one's provisioning is not this one's.
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, nil)...)
+	}
 	if resp.Diagnostics.HasError() || !plan.Provision.ValueBool() {
 		return
 	}
@@ -232,9 +238,32 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	modelFromInstance(&plan, inst)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if errors.Is(err, context.DeadlineExceeded) && resp.Private != nil {
+		// The create timeout has run out on it: how long the user was willing to wait.
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, gaveUp)...)
+	}
 	if err != nil {
 		r.reportUnfinishedProvisioning(ctx, &plan, svc.Identifier, err, resp)
 	}
+}
+
+// privateGaveUpProvisioning is the private-state key that a create or an update sets when its wait
+// for provisioning ran out of the create timeout. The next plan replaces such an instance as stuck
+// (planUnfinished). The verdict is recorded, rather than taken again from the clock at each plan,
+// because Terraform plans the resource once more during the apply and fails the run if the two
+// plans differ: a verdict that flipped in between (the create timeout passing, or provisioning
+// finishing) turned an update into a replacement half-way through an apply.
+const privateGaveUpProvisioning = "gave_up_provisioning"
+
+// gaveUp is privateGaveUpProvisioning's value (private state holds JSON).
+var gaveUp = []byte("true")
+
+func gaveUpProvisioning(ctx context.Context, req resource.ModifyPlanRequest) bool {
+	if req.Private == nil {
+		return false // not called by the framework, which always hands one over
+	}
+	raw, _ := req.Private.GetKey(ctx, privateGaveUpProvisioning)
+	return bytes.Equal(raw, gaveUp)
 }
 
 // reportUnfinishedProvisioning reports a create whose provisioning wait was cut short: by Ctrl-C, by
@@ -253,19 +282,29 @@ func (r *ServiceResource) reportUnfinishedProvisioning(ctx context.Context, m *s
 		return
 	}
 	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
-	var cause string
-	switch {
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.DeadlineExceeded) {
+		resp.Diagnostics.AddWarning("Service instance still provisioning",
+			fmt.Sprintf("Service instance %s (%s) in environment %s had not finished provisioning when the create timeout (%s) ran out. It is saved in the state with status %s: %s.",
+				id, identifier, where, createTimeout, m.Status.ValueString(), afterStuck(m)))
+		return
+	}
+	cause := "The Divio API kept failing while the provider waited for service instance %s (%s) in environment %s to finish provisioning: " + err.Error() + "."
+	if errors.Is(err, context.Canceled) {
 		cause = "The apply was interrupted while service instance %s (%s) in environment %s was provisioning."
-	case errors.Is(err, context.DeadlineExceeded):
-		cause = "Service instance %s (%s) in environment %s had not finished provisioning when the create timeout (" + createTimeout.String() + ") ran out."
-	default:
-		cause = "The Divio API kept failing while the provider waited for service instance %s (%s) in environment %s to finish provisioning: " + err.Error() + "."
 	}
 	resp.Diagnostics.AddWarning("Service instance still provisioning", fmt.Sprintf(cause, id, identifier, where)+
 		fmt.Sprintf(" It is saved in the state with status %s, and provisioning goes on at Divio. The next terraform apply waits for it to finish, and removes or replaces nothing; "+
-			"only if it is still not functional once the create timeout (%s) has passed since it was added does the next plan replace it instead, since an instance that never finished provisioning holds no data.",
+			"only if it is still not functional once the create timeout (%s) has passed since it was added does that apply stop waiting, and the plan after it replace the instance, since an instance that never finished provisioning holds no data.",
 			m.Status.ValueString(), createTimeout))
+}
+
+// afterStuck says what the next plan does with an instance whose wait for provisioning ran out of
+// its create timeout.
+func afterStuck(m *serviceResourceModel) string {
+	if m.DeletionProtection.ValueBool() {
+		return stuckProtected
+	}
+	return "the next plan replaces it, since it never became functional and holds no data"
 }
 
 // stuckProtected says what keeps a stuck instance from being replaced, and the step that lets it be.
@@ -543,15 +582,14 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
 				time.Since(inst.CreatedAt) >= createTimeout {
 				// Past the create timeout: stuck, which the next plan deals with; the update is
-				// recorded as planned, provision = true included, by which the next plan knows it
-				// for stuck (also an imported instance, whose state said false).
-				next := "the next plan replaces it, since it never became functional and holds no data"
-				if plan.DeletionProtection.ValueBool() {
-					next = stuckProtected
-				}
+				// recorded as planned, provision = true included (also for an imported instance,
+				// whose state said false), and so is the verdict.
 				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
 					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
-						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, next))
+						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, afterStuck(&plan)))
+				if resp.Private != nil {
+					resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, gaveUp)...)
+				}
 				modelFromInstance(&plan, inst)
 				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 				return
@@ -774,39 +812,33 @@ func (r *ServiceResource) planUnchanged(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.Provision.ValueBool() && !(&divio.ServiceInstance{Status: m.Status.ValueString()}).Functional() && r.planUnfinished(ctx, &m, resp) {
+	if m.Provision.ValueBool() && !(&divio.ServiceInstance{Status: m.Status.ValueString()}).Functional() && r.planUnfinished(ctx, &m, req, resp) {
 		return
 	}
 	r.keep(ctx, &m, &resp.Diagnostics)
 }
 
 // planUnfinished schedules the rest of a create whose provisioning wait was cut short (see
-// reportUnfinishedProvisioning): an update that waits for provisioning to finish; or, when the
-// instance has been provisioning for longer than the create timeout allows since it was added, a
-// replacement, since it appears stuck and holds no data. It reports whether it plans a replacement.
-func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResourceModel, resp *resource.ModifyPlanResponse) (replacing bool) {
-	id, envID := m.ID.ValueString(), m.EnvironmentID.ValueString()
-	inst, err := r.data.cache.Instance(ctx, envID, id)
-	if err != nil || inst == nil || inst.Functional() {
-		return false // the refresh has the last word: what it saw is what the plan shows
-	}
+// reportUnfinishedProvisioning): an update that waits for provisioning to finish; or, when the last
+// wait for it ran out of the create timeout (privateGaveUpProvisioning), a replacement, since it
+// appears stuck and holds no data. It reports whether it plans a replacement. It decides from the
+// state alone, not from the clock or a fresh read, so that the plan made again during the apply
+// agrees with this one.
+func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResourceModel, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) (replacing bool) {
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
-	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
-	if inst.CreatedAt.IsZero() || time.Since(inst.CreatedAt) <= createTimeout {
-		return false // not stuck yet (or its age is not known: created_at is modelled)
+	if !gaveUpProvisioning(ctx, req) {
+		return false
 	}
+	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+	stuck := fmt.Sprintf("Service instance %s (%s) in environment %s is still %s: the last wait for it ran out of its create timeout (%s).",
+		m.ID.ValueString(), m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, m.EnvironmentID.ValueString()), m.Status.ValueString(), createTimeout)
 	if m.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
-			fmt.Sprintf("Service instance %s (%s) in environment %s is still %s, %s since it was added, longer than its create timeout (%s). "+
-				"It appears stuck, but "+stuckProtected+".",
-				id, m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout))
+		resp.Diagnostics.AddWarning("Service instance stuck in provisioning", stuck+" It appears stuck, but "+stuckProtected+".")
 		return false
 	}
 	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
 	resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
-		fmt.Sprintf("Service instance %s (%s) in environment %s is still %s, %s since it was added, longer than its create timeout (%s). "+
-			"It appears stuck, and since it never became functional it holds no data: the apply replaces it with a new instance.",
-			id, m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout))
+		stuck+" It appears stuck, and since it never became functional it holds no data: the apply replaces it with a new instance.")
 	return true
 }
 

@@ -809,7 +809,7 @@ func expectStuckInstanceReplaced(t *testing.T, cli *terraformCLI, sim *simulator
 	}
 }
 
-// The same with deletion_protection: the stuck instance is not replaced, and the error names the
+// The same with deletion_protection: the stuck instance is not replaced, and the warnings name the
 // step that lets it be.
 func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) {
 	env := newTestEnv(t)
@@ -819,14 +819,14 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	sim.StallNextProvision()
 	cli.interruptApply(config, func() bool { return len(liveInstances(sim)) == 1 })
 	time.Sleep(2 * time.Second) // past the create timeout
+	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
+	if failed || !errorText("deletion_protection = true keeps it from being replaced: set deletion_protection = false and apply, and the apply after replaces it").MatchString(out) {
+		t.Fatalf("want the update to warn, naming the step, got:\n%s", out)
+	}
 	diags, failed := cli.plan(config)
 	if failed || len(withSummary(diags, "Service instance stuck in provisioning")) != 1 ||
 		!strings.Contains(withSummary(diags, "Service instance stuck in provisioning")[0].Detail, "It appears stuck, but "+stuckProtected) {
 		t.Fatalf("want the warning that the protected stuck instance is not replaced, got %v", diags)
-	}
-	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
-	if failed || !errorText("deletion_protection = true keeps it from being replaced: set deletion_protection = false and apply, and the apply after replaces it").MatchString(out) {
-		t.Fatalf("want the update to warn, naming the step, got:\n%s", out)
 	}
 	stuck, err := onlyLiveInstance(sim)
 	if err != nil || stuck.Status != simulator.StatusProvisioning {
@@ -838,6 +838,46 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	cli.apply(unprotected)
 	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after turning deletion_protection off: %+v, %v; want a new, provisioned instance", in, err)
+	}
+}
+
+// The verdict that an instance is stuck holds from the plan to the apply (seen in the soak): a plan
+// made while the instance was still within its create timeout, applied after it had passed, failed
+// with "Provider produced inconsistent final plan", since Terraform plans the resource again during
+// the apply and the provider then turned the update into a replacement. The update now stops at
+// once and says the next plan replaces the instance; which it does.
+func TestAccServiceResource_stuckVerdictHoldsFromPlanToApply(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"4s\"\n  }")
+	sim.StallNextProvision()
+	cli.interruptApply(config, func() bool {
+		live := liveInstances(sim)
+		return len(live) == 1 && live[0].Status == simulator.StatusProvisioning
+	})
+	stuck, err := onlyLiveInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, failed := cli.run("plan", "-no-color", "-input=false", "-out=saved.tfplan"); failed || !strings.Contains(out, serviceAddr+" will be updated in-place") {
+		t.Fatalf("want the plan within the create timeout to update the instance, got:\n%s", out)
+	}
+	time.Sleep(time.Until(stuck.CreatedAt.Add(4*time.Second + 500*time.Millisecond))) // past the create timeout
+	out, failed := cli.run("apply", "-no-color", "-input=false", "saved.tfplan")
+	if failed || !errorText("Warning: Service instance stuck in provisioning", "past its create timeout (4s): the next plan replaces it").MatchString(out) {
+		t.Fatalf("want the saved plan's update to stop at once and say what comes next, got:\n%s", out)
+	}
+	if plan, _ := cli.run("plan", "-no-color", "-input=false"); !strings.Contains(plan, serviceAddr+" must be replaced") ||
+		!strings.Contains(plan, "the last wait for it ran out of its create timeout (4s)") {
+		t.Errorf("want the next plan to replace the stuck instance, saying why, got:\n%s", plan)
+	}
+	cli.apply(config)
+	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the replacement is not empty:\n%s", plan)
 	}
 }
 

@@ -200,15 +200,19 @@ var (
 
 // recover runs the steps a failed apply's messages name: the import of each instance that a killed
 // run added but did not save, one per "Prefix already in use" error (a run killed while terraform
-// wrote its state file can lose every resource of it). It reports whether it ran any.
+// wrote its state file can lose every resource of it). Each is run once: the output holds every
+// error twice (terraform prints it, and terraform-exec's error repeats it), and a second import
+// of one address fails with "Resource already managed by Terraform". It reports whether it ran any.
 func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
 	ran := false
+	imported := map[string]bool{}
 	for _, block := range strings.Split(output, "Error: ")[1:] { // one error each
 		ids, addresses := importHint.FindStringSubmatch(block), hintAddress.FindStringSubmatch(block)
-		if ids == nil || addresses == nil {
+		if ids == nil || addresses == nil || imported[addresses[1]] {
 			continue
 		}
 		address, id := addresses[1], ids[1]
+		imported[address] = true
 		err := s.run(ctx, cycle, "import named by the error", func(ctx context.Context) error {
 			return s.tf.Import(ctx, address, id)
 		})

@@ -4,9 +4,11 @@
 package devenv
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -177,4 +179,50 @@ func TerraformEnv(cliConfig, endpoint, token string) map[string]string {
 		}
 	}
 	return env
+}
+
+// StartSimulatorProcess starts the divio-simulator binary bin on a free loopback port, with no
+// delays and its data in dataFile, and returns the URL it prints once it listens. Its other output
+// is dropped; its errors go to stderr.
+func StartSimulatorProcess(ctx context.Context, bin, dataFile string, stderr io.Writer) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, bin, "--listen", "127.0.0.1:0", "--data", dataFile,
+		"--provision-delay", "0", "--deploy-delay", "0", "--backup-delay", "0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	found := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if url, ok := strings.CutPrefix(lines.Text(), "divio-simulator listening on "); ok {
+				url, _, _ = strings.Cut(url, " ")
+				found <- url
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		close(found)
+	}()
+	select {
+	case url, ok := <-found:
+		if ok {
+			return cmd, url, nil
+		}
+		return nil, "", errors.Join(errors.New("divio-simulator ended without saying where it listens"), cmd.Wait())
+	case <-time.After(30 * time.Second):
+		return nil, "", errors.Join(errors.New("divio-simulator did not say where it listens within 30s"), StopSimulatorProcess(cmd))
+	}
+}
+
+// StopSimulatorProcess stops the simulator as Ctrl-C does, so that it saves its data file.
+func StopSimulatorProcess(cmd *exec.Cmd) error {
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		return err
+	}
+	return cmd.Wait()
 }

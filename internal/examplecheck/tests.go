@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
@@ -27,20 +24,20 @@ func (c *checker) runTests(ctx context.Context, example, dir string, r *result) 
 	}
 	dataFile := dir + ".simulator.json"
 	r.step("divio-simulator started")
-	proc, url, err := c.startSimulatorProcess(ctx, dataFile, r)
+	proc, url, err := devenv.StartSimulatorProcess(ctx, c.simulatorBin, dataFile, &r.log)
 	if err != nil {
 		return err
 	}
 	tf, err := devenv.Terraform(dir, c.cliConfig, url, simulator.DemoToken)
 	if err != nil {
-		return errors.Join(err, stopProcess(proc))
+		return errors.Join(err, devenv.StopSimulatorProcess(proc))
 	}
 	tf.SetStderr(&r.log)
 	r.step("terraform test")
 	var results bytes.Buffer
 	testErr := tf.Test(ctx, &results)
 	writeTestResults(&r.log, &results)
-	if err := stopProcess(proc); err != nil {
+	if err := devenv.StopSimulatorProcess(proc); err != nil {
 		return fmt.Errorf("stopping divio-simulator: %w", err)
 	}
 	if testErr != nil {
@@ -48,51 +45,6 @@ func (c *checker) runTests(ctx context.Context, example, dir string, r *result) 
 	}
 	r.step("nothing left")
 	return checkDataFileEmpty(dataFile)
-}
-
-// startSimulatorProcess starts the divio-simulator binary on a free port and returns the URL it
-// prints once it listens; the rest of its output goes to the example's log.
-func (c *checker) startSimulatorProcess(ctx context.Context, dataFile string, r *result) (*exec.Cmd, string, error) {
-	cmd := exec.CommandContext(ctx, c.simulatorBin, "--listen", "127.0.0.1:0", "--data", dataFile,
-		"--provision-delay", "0", "--deploy-delay", "0", "--backup-delay", "0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stderr = &r.log
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	found := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(stdout)
-		for lines.Scan() {
-			if url, ok := strings.CutPrefix(lines.Text(), "divio-simulator listening on "); ok {
-				url, _, _ = strings.Cut(url, " ")
-				found <- url
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		close(found)
-	}()
-	select {
-	case url, ok := <-found:
-		if ok {
-			return cmd, url, nil
-		}
-		return nil, "", errors.Join(errors.New("divio-simulator ended without saying where it listens"), cmd.Wait())
-	case <-time.After(30 * time.Second):
-		return nil, "", errors.Join(errors.New("divio-simulator did not say where it listens within 30s"), stopProcess(cmd))
-	}
-}
-
-// stopProcess stops the simulator as Ctrl-C does, so that it saves its data file.
-func stopProcess(cmd *exec.Cmd) error {
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		return err
-	}
-	return cmd.Wait()
 }
 
 // checkDataFileEmpty fails when the stopped simulator's data holds a service instance that its

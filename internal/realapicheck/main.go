@@ -14,7 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +57,7 @@ func check(parallel int, timeout time.Duration, run string) error {
 		return err
 	}
 	dataFile := filepath.Join(tmp, "simulator.json")
-	proc, url, err := startSimulator(ctx, bin, dataFile)
+	proc, url, err := devenv.StartSimulatorProcess(ctx, bin, dataFile, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -85,13 +84,13 @@ func check(parallel int, timeout time.Duration, run string) error {
 
 	leftByTests, leftErr := leftForTheSweep(ctx, url)
 	if leftErr != nil {
-		return errors.Join(fmt.Errorf("reading what the tests left: %w", leftErr), stopProcess(proc))
+		return errors.Join(fmt.Errorf("reading what the tests left: %w", leftErr), devenv.StopSimulatorProcess(proc))
 	}
 	fmt.Println("==> " + leftByTests)
 	fmt.Println("==> make sweep, against it")
 	sweepErr := command(ctx, root, env, "make", "--no-print-directory", "sweep").Run()
 
-	stopErr := stopProcess(proc)
+	stopErr := devenv.StopSimulatorProcess(proc)
 	left, leftErr := leftBehind(dataFile)
 	fmt.Printf("==> %s in %s\n", counts, testsTook.Round(time.Second))
 	fmt.Println("==> " + leftByTests)
@@ -119,51 +118,6 @@ func command(ctx context.Context, dir string, env []string, name string, args ..
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd
-}
-
-// startSimulator starts divio-simulator on a free loopback port and returns the URL it prints
-// once it listens; its other output is dropped, its errors go to stderr.
-func startSimulator(ctx context.Context, bin, dataFile string) (*exec.Cmd, string, error) {
-	cmd := exec.CommandContext(ctx, bin, "--listen", "127.0.0.1:0", "--data", dataFile,
-		"--provision-delay", "0", "--deploy-delay", "0", "--backup-delay", "0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	found := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(stdout)
-		for lines.Scan() {
-			if url, ok := strings.CutPrefix(lines.Text(), "divio-simulator listening on "); ok {
-				url, _, _ = strings.Cut(url, " ")
-				found <- url
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		close(found)
-	}()
-	select {
-	case url, ok := <-found:
-		if ok {
-			return cmd, url, nil
-		}
-		return nil, "", errors.Join(errors.New("divio-simulator ended without saying where it listens"), cmd.Wait())
-	case <-time.After(30 * time.Second):
-		return nil, "", errors.Join(errors.New("divio-simulator did not say where it listens within 30s"), stopProcess(cmd))
-	}
-}
-
-// stopProcess stops the simulator as Ctrl-C does, so that it saves its data file.
-func stopProcess(cmd *exec.Cmd) error {
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		return err
-	}
-	return cmd.Wait()
 }
 
 // testCounts counts the tests of gotestsum's JSON file: top-level tests, the acceptance tests

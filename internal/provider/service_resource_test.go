@@ -775,6 +775,14 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
 	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"6s\"\n  }")
+	stuck := interruptStalledProvisioning(t, cli, sim, config)
+	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
+}
+
+// interruptStalledProvisioning applies config, whose one instance's provisioning never ends, and
+// interrupts the apply (Ctrl-C) while it waits; it returns the instance.
+func interruptStalledProvisioning(t *testing.T, cli *terraformCLI, sim *simulator.Simulator, config string) simulator.Instance {
+	t.Helper()
 	sim.StallNextProvision()
 	cli.interruptApply(config, func() bool {
 		live := liveInstances(sim)
@@ -784,7 +792,7 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
+	return stuck
 }
 
 // expectStuckInstanceReplaced applies config, whose update finds instance stuckID still
@@ -851,15 +859,7 @@ func TestAccServiceResource_stuckVerdictHoldsFromPlanToApply(t *testing.T) {
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
 	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"4s\"\n  }")
-	sim.StallNextProvision()
-	cli.interruptApply(config, func() bool {
-		live := liveInstances(sim)
-		return len(live) == 1 && live[0].Status == simulator.StatusProvisioning
-	})
-	stuck, err := onlyLiveInstance(sim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stuck := interruptStalledProvisioning(t, cli, sim, config)
 	if out, failed := cli.run("plan", "-no-color", "-input=false", "-out=saved.tfplan"); failed || !strings.Contains(out, serviceAddr+" will be updated in-place") {
 		t.Fatalf("want the plan within the create timeout to update the instance, got:\n%s", out)
 	}

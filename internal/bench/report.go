@@ -158,7 +158,7 @@ func updateREADME(root string, r *report, resultsPath string) error {
 		return err
 	}
 	m := r.Machine
-	block := fmt.Sprintf("`make bench` on %s (%s, %d cores, load average %s at the start; %s, Terraform %s; tree %s;\n`%s`; took %s):\n\n",
+	block := fmt.Sprintf("`make bench` on %s (%s, %d cores, load average %s at the start; %s, Terraform %s; tree %s;\n%#q; took %s):\n\n",
 		r.Started.Format("2006-01-02"), m.CPU, m.Cores, strings.Fields(m.LoadAverage[0])[0], m.Go, m.Terraform, m.Commit, filepath.ToSlash(rel), r.Duration) +
 		markdownTable(r.Figures) + "\nWhat the levers that `make bench` can turn off buy, in the plan of (1):\n\n" + leverTable(r.Plan)
 	return os.WriteFile(path, []byte(before+readmeStart+block+readmeEnd+after), 0o644)

@@ -517,7 +517,8 @@ func readChangesNothing(prior map[string]tftypes.Value, inst *divio.ServiceInsta
 // rawAttributes returns the attributes of a raw object value.
 func rawAttributes(v tftypes.Value) (map[string]tftypes.Value, error) {
 	var attributes map[string]tftypes.Value
-	return attributes, v.As(&attributes)
+	err := v.As(&attributes)
+	return attributes, err
 }
 
 // rawKnownString returns a raw string value, and whether it is known and not null.

@@ -15,7 +15,7 @@ import (
 
 type payloadKey struct{}
 
-type payload struct{ data [1 << 16]byte }
+type payload struct{ _ [1 << 16]byte }
 
 // retainedAfterCall reports whether the framework still holds a value of a request's context once
 // the request has returned.
@@ -27,8 +27,7 @@ func retainedAfterCall(t *testing.T, server tfprotov6.ProviderServer) bool {
 	if _, err := server.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: "divio_service"}); err != nil {
 		t.Fatal(err)
 	}
-	cancel() // as gRPC does once the request has returned
-	p = nil
+	cancel() // as gRPC does once the request has returned; p is not used after this
 	runtime.GC()
 	runtime.GC()
 	retained := alive.Value() != nil
@@ -70,10 +69,10 @@ func TestHeldContextIsTheRequestsUntilReleased(t *testing.T) {
 // tf6server finds list resources and actions by type assertion: the wrapper must keep them.
 func TestReleasingKeepsListResourcesAndActions(t *testing.T) {
 	s := Releasing(providerserver.NewProtocol6(provider.New("test")())())
-	if _, ok := s.(tfprotov6.ProviderServerWithListResource); !ok {
+	if _, ok := s.(tfprotov6.ListResourceServer); !ok {
 		t.Error("list resources lost")
 	}
-	if _, ok := s.(tfprotov6.ProviderServerWithActions); !ok {
+	if _, ok := s.(tfprotov6.ActionServer); !ok {
 		t.Error("actions lost")
 	}
 }

@@ -226,3 +226,28 @@ func StopSimulatorProcess(cmd *exec.Cmd) error {
 	}
 	return cmd.Wait()
 }
+
+// SimulatorRecords are a simulator's service instances and backups.
+type SimulatorRecords struct {
+	Instances []simulator.Instance
+	Backups   []simulator.Backup
+}
+
+// ReadDataFile reads what a stopped divio-simulator saved in dataFile, and what the demo data set
+// it started from holds when new, so that a check can tell what a run added.
+func ReadDataFile(dataFile string) (seeded, saved SimulatorRecords, err error) {
+	records := func(opts simulator.Options) (SimulatorRecords, error) {
+		sim, err := simulator.New(opts)
+		if err != nil {
+			return SimulatorRecords{}, err
+		}
+		return SimulatorRecords{Instances: sim.Instances(), Backups: sim.Backups()}, sim.Close()
+	}
+	if seeded, err = records(simulator.Options{}); err != nil {
+		return seeded, saved, err
+	}
+	if saved, err = records(simulator.Options{DataFile: dataFile}); err != nil {
+		err = fmt.Errorf("reading the simulator's data file: %w", err)
+	}
+	return seeded, saved, err
+}

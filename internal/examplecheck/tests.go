@@ -50,20 +50,11 @@ func (c *checker) runTests(ctx context.Context, example, dir string, r *result) 
 // checkDataFileEmpty fails when the stopped simulator's data holds a service instance that its
 // data set did not start with.
 func checkDataFileEmpty(dataFile string) error {
-	fresh, err := simulator.New(simulator.Options{})
+	seeded, saved, err := devenv.ReadDataFile(dataFile)
 	if err != nil {
 		return err
 	}
-	seeded := fresh.Instances()
-	if err := fresh.Close(); err != nil {
-		return err
-	}
-	saved, err := simulator.New(simulator.Options{DataFile: dataFile})
-	if err != nil {
-		return fmt.Errorf("reading the simulator's data file: %w", err)
-	}
-	left := saved.Instances()
-	return errors.Join(checkNothingLeft(seeded, left, "terraform test"), saved.Close())
+	return checkNothingLeft(seeded.Instances, saved.Instances, "terraform test")
 }
 
 // writeTestResults turns the machine-readable output of `terraform test -json` back into lines a

@@ -201,25 +201,16 @@ func (l leftover) err() error {
 // started from.
 func leftBehind(dataFile string) (leftover, error) {
 	var l leftover
-	fresh, err := simulator.New(simulator.Options{})
+	fresh, saved, err := devenv.ReadDataFile(dataFile)
 	if err != nil {
 		return l, err
 	}
 	seeded := map[string]bool{}
-	for _, in := range fresh.Instances() {
+	for _, in := range fresh.Instances {
 		seeded[in.UUID] = true
 	}
-	seededBackups := len(fresh.Backups())
-	if err := fresh.Close(); err != nil {
-		return l, err
-	}
-	saved, err := simulator.New(simulator.Options{DataFile: dataFile})
-	if err != nil {
-		return l, fmt.Errorf("reading the simulator's data file: %w", err)
-	}
-	defer saved.Close()
 	created, tagged := 0, 0
-	for _, in := range saved.Instances() {
+	for _, in := range saved.Instances {
 		if seeded[in.UUID] {
 			continue
 		}
@@ -235,8 +226,8 @@ func leftBehind(dataFile string) (leftover, error) {
 			tagged++
 		}
 	}
-	backups := saved.Backups()
-	for _, b := range backups[min(seededBackups, len(backups)):] {
+	backups := saved.Backups
+	for _, b := range backups[min(len(fresh.Backups), len(backups)):] {
 		l.backups = append(l.backups, fmt.Sprintf("%s (%s, notes %q)", b.UUID, b.State, b.Notes))
 	}
 	slices.Sort(l.liveTestInstances)

@@ -29,7 +29,7 @@ func (a *configuredAction) Configure(_ context.Context, req action.ConfigureRequ
 }
 
 // begin starts an Invoke: it reads the action's configuration into config and bounds ctx by its
-// timeouts block's invoke value; ok is false, with the reason in resp, when the action cannot run.
+// `timeouts` attribute's invoke value; ok is false, with the reason in resp, when the action cannot run.
 func (a *configuredAction) begin(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse, config any, t *timeouts.Value) (_ context.Context, cancel context.CancelFunc, ok bool) {
 	resp.Diagnostics.Append(req.Config.Get(ctx, config)...)
 	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
@@ -78,9 +78,7 @@ func (a *DeployAction) Schema(ctx context.Context, _ action.SchemaRequest, resp 
 				MarkdownDescription: "The id of the environment to deploy, e.g. `data.divio_environment.<name>.id`.",
 				Required:            true,
 			},
-		},
-		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx),
+			"timeouts": timeouts.Attributes(ctx),
 		},
 	}
 }

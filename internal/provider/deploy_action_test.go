@@ -130,7 +130,7 @@ resource "divio_service_attachment" "a" {
   service_id = %q
   deploy     = false
 
-  timeouts {
+  timeouts = {
     create = %q
   }
 

@@ -19,7 +19,7 @@ func addAPIError(diags *diag.Diagnostics, summary string, err error) {
 	detail := err.Error()
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		detail += "\n\nThe operation ran past its timeout. Raise it in the resource's timeouts block, or run the apply again: the provider picks up where it stopped."
+		detail += "\n\nThe operation ran past its timeout. Raise it in the resource's `timeouts` attribute, or run the apply again: the provider picks up where it stopped."
 	case errors.Is(err, context.Canceled):
 		detail += "\n\nThe operation was interrupted. Run the apply again to finish it."
 	case errors.Is(err, divio.ErrNotFound):

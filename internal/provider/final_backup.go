@@ -126,7 +126,7 @@ func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourc
 		case errors.Is(err, context.Canceled):
 			cause = "The apply was interrupted while the provider waited for it."
 		case errors.Is(err, context.DeadlineExceeded):
-			cause = "It had not completed when the delete timeout (" + deleteTimeout.String() + ") ran out; raise it in the timeouts block for a large instance."
+			cause = "It had not completed when the delete timeout (" + deleteTimeout.String() + ") ran out; raise `timeouts.delete` for a large instance."
 		}
 		diags.AddError("Final backup did not complete",
 			fmt.Sprintf("The final backup %s of %s was taken, but the instance is removed only once the backup has completed. %s\n\n"+

@@ -187,7 +187,7 @@ func TestResourceIdentity_importByIdentity(t *testing.T) {
 }
 
 // identityConfig is a service, its attachment and a deployment after it, with extra arguments
-// (a timeouts block) in each.
+// (a `timeouts` attribute) in each.
 // Against the real API the service has the test's prefix and the backup its notes.
 func identityConfig(env *testEnv, extra string) string {
 	notes := ""
@@ -258,7 +258,7 @@ func TestAccResourceIdentity_createImportUpdate(t *testing.T) {
 		updates = append(updates, plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate))
 	}
 	steps = append(steps, resource.TestStep{
-		Config:            identityConfig(env, "  timeouts {\n    create = \"5m\"\n  }"),
+		Config:            identityConfig(env, "  timeouts = {\n    create = \"5m\"\n  }"),
 		ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: updates},
 		ConfigStateChecks: expectIdentities(env),
 	})

@@ -51,9 +51,7 @@ func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest
 				MarkdownDescription: "Notes recorded with the restore.",
 				Optional:            true,
 			},
-		},
-		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx),
+			"timeouts": timeouts.Attributes(ctx),
 		},
 	}
 }

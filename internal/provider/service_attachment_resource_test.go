@@ -594,9 +594,9 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 		warning         string
 	}{
 		{"Ctrl-C", "", true, false, "The apply was interrupted, while service instance"},
-		{"create timeout", "  timeouts {\n    create = \"1s\"\n  }", false, false, "The timeout ran out, while service instance"},
+		{"create timeout", "  timeouts = {\n    create = \"1s\"\n  }", false, false, "The timeout ran out, while service instance"},
 		{"Ctrl-C, then the deployment fails", "", true, true, "The apply was interrupted, while service instance"},
-		{"create timeout, then the deployment fails", "  timeouts {\n    create = \"1s\"\n  }", false, true, "The timeout ran out, while service instance"},
+		{"create timeout, then the deployment fails", "  timeouts = {\n    create = \"1s\"\n  }", false, true, "The timeout ran out, while service instance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })
@@ -678,7 +678,7 @@ func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
 		var services, attachments strings.Builder
 		for i := range 3 {
 			fmt.Fprintf(&services, "resource \"divio_service\" \"s%[1]d\" {\n  environment_id = %[2]q\n  service        = \"postgres-15\"\n  prefix         = \"W%[3]d_%[1]d\"\n}\n", i, envID, w)
-			fmt.Fprintf(&attachments, "resource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n  timeouts {\n    create = \"30s\"\n  }\n}\n", i)
+			fmt.Fprintf(&attachments, "resource \"divio_service_attachment\" \"s%[1]d\" {\n  service_id = divio_service.s%[1]d.id\n  timeouts = {\n    create = \"30s\"\n  }\n}\n", i)
 		}
 		workspaces[w] = newTerraformCLI(t)
 		workspaces[w].apply(env.config(services.String()))

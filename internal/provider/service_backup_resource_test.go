@@ -403,7 +403,7 @@ func TestServiceBackupResource_interruptedCreateKeepsTheBackup(t *testing.T) {
 // apply failed): the backup waits for the provisioning to finish within its create timeout, and
 // says so if that runs out, taking no backup; the next apply takes it.
 func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
-	const createTimeout1s = "  timeouts {\n    create = \"1s\"\n  }"
+	const createTimeout1s = "  timeouts = {\n    create = \"1s\"\n  }"
 	// The service's create stops waiting after 1s, while its instance provisions for longer.
 	configWithBackup := func(env *testEnv, backupExtra string) string {
 		return serviceConfig(env, "postgres-15", createTimeout1s) +

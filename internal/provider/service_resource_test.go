@@ -436,7 +436,7 @@ func TestAccServiceResource_attached(t *testing.T) {
 func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"1s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"1s\"\n  }")
 	var stalledID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -774,7 +774,7 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"6s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"6s\"\n  }")
 	stuck := interruptStalledProvisioning(t, cli, sim, config)
 	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
 }
@@ -823,7 +823,7 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n  timeouts {\n    create = \"2s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n  timeouts = {\n    create = \"2s\"\n  }")
 	sim.StallNextProvision()
 	cli.interruptApply(config, func() bool { return len(liveInstances(sim)) == 1 })
 	time.Sleep(2 * time.Second) // past the create timeout
@@ -858,7 +858,7 @@ func TestAccServiceResource_stuckVerdictHoldsFromPlanToApply(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"4s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"4s\"\n  }")
 	stuck := interruptStalledProvisioning(t, cli, sim, config)
 	if out, failed := cli.run("plan", "-no-color", "-input=false", "-out=saved.tfplan"); failed || !strings.Contains(out, serviceAddr+" will be updated in-place") {
 		t.Fatalf("want the plan within the create timeout to update the instance, got:\n%s", out)
@@ -895,7 +895,7 @@ func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) 
 		t.Fatal(err)
 	}
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts {\n    create = \"3s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"3s\"\n  }")
 	cli.write(config)
 	cli.init()
 	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, stuck.UUID)
@@ -910,7 +910,7 @@ func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	const timeout1s = "  timeouts {\n    create = \"1s\"\n  }"
+	const timeout1s = "  timeouts = {\n    create = \"1s\"\n  }"
 	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+timeout1s))
 	added, err := onlyLiveInstance(sim)
 	if err != nil || added.Status != simulator.StatusNew {

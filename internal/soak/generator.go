@@ -304,7 +304,7 @@ func (c Config) HCL() string {
 			e.dataName(), app, e.Slug)
 	}
 	for _, s := range c.Services {
-		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n  final_backup        = %t\n\n  timeouts {\n    create = %q\n  }\n}\n",
+		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n  final_backup        = %t\n\n  timeouts = {\n    create = %q\n  }\n}\n",
 			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, !s.NoFinalBackup, CreateTimeout)
 		b.WriteString(s.backupHCL())
 		if s.Attached {

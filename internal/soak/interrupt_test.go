@@ -137,7 +137,7 @@ func (s *soaker) timeoutDuringDeployment(ctx context.Context) bool {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	short := strings.ReplaceAll(string(config), "  deploy     = true\n", "  deploy     = true\n\n  timeouts {\n    create = \"1s\"\n  }\n")
+	short := strings.ReplaceAll(string(config), "  deploy     = true\n", "  deploy     = true\n\n  timeouts = {\n    create = \"1s\"\n  }\n")
 	if err := os.WriteFile(s.mainTF(), []byte(short), 0o600); err != nil {
 		s.t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ action "divio_deploy" "live" {
   config {
     environment_id = data.divio_environment.live.id
 
-    timeouts {
+    timeouts = {
       invoke = "30m"
     }
   }

@@ -10,7 +10,7 @@ action "divio_restore_backup" "database" {
     service_instance_backup_id = var.database_backup_id
     notes                      = "Undo the failed migration"
 
-    timeouts {
+    timeouts = {
       invoke = "2h"
     }
   }

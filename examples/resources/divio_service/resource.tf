@@ -15,7 +15,7 @@ resource "divio_service" "database" {
   deletion_protection    = true
   final_backup_retention = "90d"
 
-  timeouts {
+  timeouts = {
     create = "30m"
     delete = "2h" # bounds the final backup's wait too
   }

@@ -19,7 +19,7 @@ resource "divio_service" "database" {
 resource "divio_service_attachment" "database" {
   service_id = divio_service.database.id
 
-  timeouts {
+  timeouts = {
     create = "30m"
     delete = "30m"
   }

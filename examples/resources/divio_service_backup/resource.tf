@@ -28,7 +28,7 @@ resource "divio_service_backup" "before_release" {
     release = var.release
   }
 
-  timeouts {
+  timeouts = {
     create = "2h" # a large database takes a while to back up
   }
 }

@@ -70,7 +70,7 @@ func (thing) Update(_ context.Context, req resource.UpdateRequest, resp *resourc
 func (thing) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
 
 // service has divio_service's very schema (attributes, defaults, plan modifiers, validators,
-// timeouts block) and does nothing: planning it costs what the framework and Terraform spend on
+// timeouts attribute) and does nothing: planning it costs what the framework and Terraform spend on
 // that schema, so that the Divio provider's plan compared with it shows what its own code adds.
 type service struct{ thing }
 

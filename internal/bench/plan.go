@@ -21,8 +21,14 @@ type planResults struct {
 	NoopSeconds  []float64 `json:"noop_plan_seconds"`
 	// NoopServiceSeconds are plans of a no-op resource with divio_service's schema.
 	NoopServiceSeconds []float64 `json:"noop_service_plan_seconds"`
-	DataSeconds        []float64 `json:"terraform_data_plan_seconds"`
-	Ratio              float64   `json:"ratio_divio_to_noop"`
+	// NoopAttributesSeconds are plans of a no-op resource with divio_service's attributes and none
+	// of their defaults, plan modifiers or validators.
+	NoopAttributesSeconds []float64 `json:"noop_attributes_plan_seconds"`
+	DataSeconds           []float64 `json:"terraform_data_plan_seconds"`
+	Ratio                 float64   `json:"ratio_divio_to_noop"`
+	// AttributesRatio is what the size of divio_service's schema costs a resource that does
+	// nothing: the floor of Ratio for any provider with these attributes.
+	AttributesRatio float64 `json:"ratio_noop_attributes_to_noop"`
 	// SchemaRatio compares with the no-op resource of divio_service's schema: what the Divio
 	// provider's own code adds, the schema's cost to the framework and Terraform aside.
 	SchemaRatio float64 `json:"ratio_divio_to_noop_service"`
@@ -85,6 +91,7 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 		{"divio", planDivioConfig(n)},
 		{"noop", planNoopConfig("noop_thing", n, environments)},
 		{"noop_service", planNoopConfig("noop_service", n, environments)},
+		{"noop_attributes", planNoopConfig("noop_attributes", n, environments)},
 		{"terraform_data", planDataConfig(n, environments)},
 	}
 	var ws []*workspace
@@ -99,10 +106,10 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 		}
 		ws = append(ws, w)
 	}
-	divio, noop, noopService, data := ws[0], ws[1], ws[2], ws[3]
+	divio, noop, noopService, noopAttributes, data := ws[0], ws[1], ws[2], ws[3], ws[4]
 
 	res := &planResults{Resources: n, Environments: environments}
-	var divioTimes, noopTimes, noopServiceTimes, dataTimes []time.Duration
+	var divioTimes, noopTimes, noopServiceTimes, noopAttributesTimes, dataTimes []time.Duration
 	for run := 1; run <= b.settings.Runs; run++ {
 		progress("plan run %d of %d", run, b.settings.Runs)
 		sim.ResetCounters()
@@ -122,21 +129,26 @@ func planBench(ctx context.Context, b *bench) (*planResults, []figure, error) {
 			return nil, nil, err
 		}
 		noopServiceTimes = append(noopServiceTimes, d)
+		if d, err = noopAttributes.plan(ctx); err != nil {
+			return nil, nil, err
+		}
+		noopAttributesTimes = append(noopAttributesTimes, d)
 		if d, err = data.plan(ctx); err != nil {
 			return nil, nil, err
 		}
 		dataTimes = append(dataTimes, d)
 	}
 	res.DivioSeconds, res.NoopSeconds, res.DataSeconds = secondsList(divioTimes), secondsList(noopTimes), secondsList(dataTimes)
-	res.NoopServiceSeconds = secondsList(noopServiceTimes)
+	res.NoopServiceSeconds, res.NoopAttributesSeconds = secondsList(noopServiceTimes), secondsList(noopAttributesTimes)
 	res.Ratio = median(divioTimes).Seconds() / median(noopTimes).Seconds()
+	res.AttributesRatio = median(noopAttributesTimes).Seconds() / median(noopTimes).Seconds()
 	res.SchemaRatio = median(divioTimes).Seconds() / median(noopServiceTimes).Seconds()
 	res.RequestsPerResource = float64(maxOf(res.RequestsPerPlan)) / float64(n)
 
 	if err := measureProcesses(ctx, b, res, divio, noop, sim.URL); err != nil {
 		return nil, nil, err
 	}
-	return res, planFigures(res, divioTimes, noopTimes, noopServiceTimes, dataTimes, b.settings), nil
+	return res, planFigures(res, divioTimes, noopTimes, noopServiceTimes, noopAttributesTimes, dataTimes, b.settings), nil
 }
 
 // measureProcesses fills in figure (4) and the CPU figures of (1) by running both providers
@@ -210,7 +222,7 @@ func measureProcess(ctx context.Context, bin string, w *workspace, runs int, env
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
-func planFigures(res *planResults, divio, noop, noopService, data []time.Duration, s settings) []figure {
+func planFigures(res *planResults, divio, noop, noopService, noopAttributes, data []time.Duration, s settings) []figure {
 	n, runs := res.Resources, s.Runs
 	requests := maxOf(res.RequestsPerPlan)
 	rssRatio := float64(res.Divio.PeakRSSBytes) / float64(res.Noop.PeakRSSBytes)
@@ -222,10 +234,14 @@ func planFigures(res *planResults, divio, noop, noopService, data []time.Duratio
 			median(noop).Seconds(), "s", fmt.Sprintf("%.2f s", median(noop).Seconds())),
 		contextFigure(fmt.Sprintf("(1) plan of %d noop_service, a no-op resource with divio_service's schema", n),
 			median(noopService).Seconds(), "s", fmt.Sprintf("%.2f s", median(noopService).Seconds())),
+		contextFigure(fmt.Sprintf("(1) plan of %d noop_attributes, a no-op resource with divio_service's attributes and none of their defaults, plan modifiers or validators", n),
+			median(noopAttributes).Seconds(), "s", fmt.Sprintf("%.2f s", median(noopAttributes).Seconds())),
 		contextFigure(fmt.Sprintf("(1) plan of %d terraform_data, for context", n),
 			median(data).Seconds(), "s", fmt.Sprintf("%.2f s", median(data).Seconds())),
 		targetFigure("(1) plan time, divio / minimal no-op", res.Ratio, "x",
 			fmt.Sprintf("%.2fx", res.Ratio), "<= 1.6x", res.Ratio <= 1.6),
+		contextFigure("(1) plan time, no-op with divio_service's attributes / minimal no-op: what the schema's size costs any provider", res.AttributesRatio, "x",
+			fmt.Sprintf("%.2fx", res.AttributesRatio)),
 		targetFigure("(1) plan time, divio / no-op with the same schema", res.SchemaRatio, "x",
 			fmt.Sprintf("%.2fx", res.SchemaRatio), "<= 1.05x", res.SchemaRatio <= 1.05),
 		targetFigure(fmt.Sprintf("(1) provider peak RSS during one plan of %d, divio / minimal no-op", n), rssRatio, "x",

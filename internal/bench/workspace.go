@@ -121,7 +121,8 @@ resource "divio_service" "db" {
 }
 
 // planNoopConfig is the same n resources, with the same arguments, of the no-op provider's
-// resource of type typ: noop_thing (3 plain attributes) or noop_service (divio_service's schema).
+// resource of type typ: noop_thing (3 plain attributes), noop_service (divio_service's schema) or
+// noop_attributes (its attributes alone).
 func planNoopConfig(typ string, n, environments int) string {
 	return fmt.Sprintf(`terraform {
   required_providers {

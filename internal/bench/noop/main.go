@@ -35,6 +35,7 @@ func (noopProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		func() resource.Resource { return thing{} },
 		func() resource.Resource { return service{} },
+		func() resource.Resource { return attributesOnly{} },
 	}
 }
 
@@ -80,6 +81,33 @@ func (service) Metadata(_ context.Context, req resource.MetadataRequest, resp *r
 
 func (service) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
 	divioprovider.NewServiceResource().Schema(ctx, req, resp)
+}
+
+// attributesOnly has divio_service's attributes, with their types and whether they are required,
+// optional or computed, and nothing else: no defaults (so its optional attributes are not also
+// computed), plan modifiers or validators (its `timeouts` attribute is left as it is). Planning it costs what the schema's size costs, so
+// that noop_service compared with it shows what those features cost.
+type attributesOnly struct{ service }
+
+func (attributesOnly) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_attributes"
+}
+
+func (attributesOnly) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+	divioprovider.NewServiceResource().Schema(ctx, req, resp)
+	for name, a := range resp.Schema.Attributes {
+		switch a := a.(type) {
+		case schema.StringAttribute:
+			a.Default, a.PlanModifiers, a.Validators, a.Computed = nil, nil, nil, a.Computed && !a.Optional
+			resp.Schema.Attributes[name] = a
+		case schema.BoolAttribute:
+			a.Default, a.PlanModifiers, a.Validators, a.Computed = nil, nil, nil, a.Computed && !a.Optional
+			resp.Schema.Attributes[name] = a
+		case schema.ListAttribute:
+			a.Default, a.PlanModifiers, a.Validators, a.Computed = nil, nil, nil, a.Computed && !a.Optional
+			resp.Schema.Attributes[name] = a
+		}
+	}
 }
 
 // Create makes the computed values known, as the Divio provider does.

@@ -158,14 +158,14 @@ func TestAccDeployAction_trigger(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_14_0)},
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				// The attachment only marks the instance; the action's deployment attaches it.
 				Config: deployTriggerConfig(env, ids[0], "after_create", "10m"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
+					env.expectDeployments(1),
 				),
 			},
 			{
@@ -174,11 +174,11 @@ func TestAccDeployAction_trigger(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
 				},
-				Check: expectDeployments(sim, 1),
+				Check: env.expectDeployments(1),
 			},
 			{
 				Config: deployTriggerConfig(env, ids[0], "after_create, after_update", "12m"),
-				Check:  expectDeployments(sim, 2),
+				Check:  env.expectDeployments(2),
 			},
 		},
 	})

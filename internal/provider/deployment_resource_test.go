@@ -116,8 +116,8 @@ func TestAccDeployment_failed(t *testing.T) {
 					statecheck.ExpectKnownValue(deploymentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.DeploymentSuccess)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectDeployments(sim, 2),
-					expectLastDeploymentIn(sim, deploymentAddr, "id"),
+					env.expectDeployments(2),
+					env.expectLastDeploymentIn(env.demoTest(), deploymentAddr, "id"),
 				),
 			},
 		},

@@ -268,14 +268,6 @@ func expectFinalBackup(t *testing.T, env *testEnv, id *string) resource.TestChec
 	}
 }
 
-func rememberLiveInstance(sim *simulator.Simulator, id *string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		in, err := onlyLiveInstance(sim)
-		*id = in.UUID
-		return err
-	}
-}
-
 // Destroying a database and its attachment in one run: the attachment detaches it, the removal
 // backs it up, and the backup outlives the instance.
 func TestAccServiceResource_finalBackupOnDestroy(t *testing.T) {
@@ -311,11 +303,11 @@ func TestAccServiceResource_failedFinalBackup(t *testing.T) {
 	var id string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", ""),
-				Check:  rememberLiveInstance(sim, &id),
+				Check:  env.rememberLiveInstance(&id),
 			},
 			{
 				PreConfig:   sim.FailNextBackup,
@@ -329,7 +321,7 @@ func TestAccServiceResource_failedFinalBackup(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroy)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					checkNoInstanceLeft(sim),
+					env.checkNoInstanceLeft(),
 					expectFinalBackup(t, env, &id),
 					func(*terraform.State) error {
 						if n := len(sim.Backups()); n != 2 {
@@ -348,7 +340,7 @@ func TestAccServiceResource_noFinalBackup(t *testing.T) {
 	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: resource.ComposeAggregateTestCheckFunc(checkNoInstanceLeft(sim), func(*terraform.State) error {
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(env.checkNoInstanceLeft(), func(*terraform.State) error {
 			if backups := sim.Backups(); len(backups) != 0 {
 				return fmt.Errorf("want no backup, got %+v", backups)
 			}
@@ -363,15 +355,15 @@ func TestAccServiceResource_noFinalBackup(t *testing.T) {
 // A replacement removes the old instance: that takes its final backup.
 func TestAccServiceResource_finalBackupOnReplace(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	env.requireSim(t)
 	var firstID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "postgres-15", `  final_backup_retention = "2d"`),
-				Check:  rememberLiveInstance(sim, &firstID),
+				Check:  env.rememberLiveInstance(&firstID),
 			},
 			{
 				Config: serviceConfig(env, "postgres-15", "  final_backup_retention = \"2d\"\n  prefix = \"REPORTS\""),
@@ -379,7 +371,7 @@ func TestAccServiceResource_finalBackupOnReplace(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
+					env.expectLiveInstance(simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
 					expectFinalBackup(t, env, &firstID),
 					func(*terraform.State) error {
 						b, err := finalBackupOf(context.Background(), env.client(t), demoTestEnvID, firstID)
@@ -430,11 +422,11 @@ func TestAccServiceResource_replacementKnownOnlyAtApply(t *testing.T) {
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: unknownEnvironmentConfig(env, 1, true),
-				Check:  rememberLiveInstance(sim, &firstID),
+				Check:  env.rememberLiveInstance(&firstID),
 			},
 			{
 				Config:           unknownEnvironmentConfig(env, 2, true),
@@ -445,13 +437,13 @@ func TestAccServiceResource_replacementKnownOnlyAtApply(t *testing.T) {
 				// The replacement never happened (terraform_data is replaced after the service it
 				// feeds is removed): back to the first generation, to unprotect the instance first.
 				Config: unknownEnvironmentConfig(env, 1, false),
-				Check:  resource.ComposeAggregateTestCheckFunc(expectStateIDIsLiveInstance(sim), resource.TestCheckResourceAttrPtr(serviceAddr, "id", &firstID), noBackup),
+				Check:  resource.ComposeAggregateTestCheckFunc(env.expectStateIDIsLiveInstance(), resource.TestCheckResourceAttrPtr(serviceAddr, "id", &firstID), noBackup),
 			},
 			{
 				Config:           unknownEnvironmentConfig(env, 2, false),
 				ConfigPlanChecks: replaced,
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 					expectFinalBackup(t, env, &firstID),
 				),
 			},
@@ -467,7 +459,7 @@ func TestAccServiceResource_finalBackupWarnings(t *testing.T) {
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
 	cli.apply(serviceConfig(env, simulator.ServiceID(simulator.ServicePostgres15), `  final_backup_retention = "7d"`))
-	inst, err := onlyLiveInstance(sim)
+	inst, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}

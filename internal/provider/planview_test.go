@@ -234,7 +234,7 @@ func TestAccPlanView_subscription(t *testing.T) {
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				Config: serviceConfig(env, "elasticsearch-8", `  prefix = "SEARCH"`),
@@ -311,7 +311,7 @@ resource "divio_service_attachment" "db" {
 
 	// Attached outside Terraform, with no divio_service_attachment: the warning says the apply fails.
 	cli.apply(env.config(service))
-	in, err := onlyLiveInstance(sim)
+	in, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestAccPlanView_ownInstance(t *testing.T) {
 	cli := newTerraformCLI(t)
 	config := serviceConfig(env, "postgres-15", "")
 	cli.apply(config)
-	first, err := onlyLiveInstance(sim)
+	first, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,13 +360,13 @@ func TestAccPlanView_ownInstance(t *testing.T) {
 		t.Fatalf("targeted plan failed: %v", diags)
 	}
 	noPrefixDiagnostics("apply of the saved plan", diagnostics(cli.mustRun("apply", "-json", "tainted.tfplan")))
-	second, err := onlyLiveInstance(sim)
+	second, err := onlySimInstance(sim)
 	if err != nil || second.UUID == first.UUID {
 		t.Fatalf("after replacing the tainted service: %+v, %v; want a new instance", second, err)
 	}
 
 	noPrefixDiagnostics("apply -replace", cli.apply(config, "-replace="+serviceAddr))
-	if third, err := onlyLiveInstance(sim); err != nil || third.UUID == second.UUID {
+	if third, err := onlySimInstance(sim); err != nil || third.UUID == second.UUID {
 		t.Fatalf("after -replace: %+v, %v; want a new instance", third, err)
 	}
 }

@@ -196,9 +196,10 @@ func (e *testEnv) instance(id string) (*divio.ServiceInstance, error) {
 	return e.client(e.t).GetServiceInstance(context.Background(), id)
 }
 
-// The checks below read through the API what the simulator-only helpers of
-// service_resource_test.go read from the simulator's records, so that a test runs the same in
-// both modes. They see only the test's own instances (isOwnInstance) in demo-app/test.
+// The checks below run the same test in both modes. Against a simulator of the test's own they
+// read its records, which show every environment and fields the API does not; against the real
+// API they read through the API, and see only the test's own instances (isOwnInstance) in
+// demo-app/test.
 
 // onlyLiveInstance returns the test's one instance in demo-app/test that is not removed.
 func (e *testEnv) onlyLiveInstance() (divio.ServiceInstance, error) {
@@ -217,7 +218,21 @@ func (e *testEnv) onlyLiveInstance() (divio.ServiceInstance, error) {
 // simulator's record, as the simulator-only tests do; against the real API what the API shows.
 func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.TestCheckFunc {
 	if e.Sim != nil {
-		return expectLiveInstance(e.Sim, service, prefix, status)
+		return func(*terraform.State) error {
+			in, err := onlySimInstance(e.Sim)
+			if err != nil {
+				return err
+			}
+			want := simulator.Instance{
+				UUID: in.UUID, Environment: demoTestEnvID, Region: simulator.RegionID(simulator.RegionAWSEUCentral1),
+				Service: simulator.ServiceID(service), Prefix: prefix, Type: in.Type, Status: status,
+				AttachRequested: false, CreatedAt: in.CreatedAt,
+			}
+			if in != want {
+				return fmt.Errorf("simulator instance:\n got %+v\nwant %+v", in, want)
+			}
+			return nil
+		}
 	}
 	return func(*terraform.State) error {
 		in, err := e.onlyLiveInstance()
@@ -239,17 +254,34 @@ func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.Te
 // expectStateIDIsLiveInstance checks that the state tracks the test's only live instance.
 func (e *testEnv) expectStateIDIsLiveInstance() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		in, err := e.onlyLiveInstance()
-		if err != nil {
-			return err
+		var id string
+		if e.Sim != nil {
+			in, err := onlySimInstance(e.Sim)
+			if err != nil {
+				return err
+			}
+			id = in.UUID
+		} else {
+			in, err := e.onlyLiveInstance()
+			if err != nil {
+				return err
+			}
+			id = in.UUID
 		}
-		return resource.TestCheckResourceAttr(serviceAddr, "id", in.UUID)(s)
+		return resource.TestCheckResourceAttr(serviceAddr, "id", id)(s)
 	}
 }
 
-// checkNoInstanceLeft checks that none of the test's instances in demo-app/test is left.
+// checkNoInstanceLeft checks that none of the test's instances is left: in any environment of its
+// own simulator, or in demo-app/test against the real API.
 func (e *testEnv) checkNoInstanceLeft() resource.TestCheckFunc {
 	return func(*terraform.State) error {
+		if e.Sim != nil {
+			if live := liveInstances(e.Sim); len(live) > 0 {
+				return fmt.Errorf("instances left after destroy: %+v", live)
+			}
+			return nil
+		}
 		live, err := e.ownInstances(e.demoTest())
 		if err != nil {
 			return err
@@ -310,19 +342,28 @@ func (e *testEnv) expectInstance(id, status string) resource.TestCheckFunc {
 // real API, where other tests (and sweeps) deploy the same environments, it checks nothing: the
 // count of an environment's deployments is not the test's to know there.
 func (e *testEnv) expectDeployments(want int) resource.TestCheckFunc {
-	if e.Sim == nil {
-		return func(*terraform.State) error { return nil }
+	return func(*terraform.State) error {
+		if e.Sim == nil {
+			return nil
+		}
+		if got := len(testDeployments(e.Sim)); got != want {
+			return fmt.Errorf("the simulator ran %d deployments, want %d", got, want)
+		}
+		return nil
 	}
-	return expectDeployments(e.Sim, want)
 }
 
 // expectLastDeploymentIn checks that attribute holds the id of the newest deployment of the
 // test's simulator; against the real API, that it holds a deployment of envID that succeeded.
 func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource.TestCheckFunc {
-	if e.Sim != nil {
-		return expectLastDeploymentIn(e.Sim, addr, attribute)
-	}
 	return func(s *terraform.State) error {
+		if e.Sim != nil {
+			deps := testDeployments(e.Sim)
+			if len(deps) == 0 {
+				return fmt.Errorf("the simulator ran no deployment")
+			}
+			return resource.TestCheckResourceAttr(addr, attribute, deps[len(deps)-1].UUID)(s)
+		}
 		rs, ok := s.RootModule().Resources[addr]
 		if !ok {
 			return fmt.Errorf("no %s in the state", addr)
@@ -340,9 +381,17 @@ func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource
 }
 
 // checkNothingAttached is a CheckDestroy: none of the test's instances in envID is attached or
-// marked any more.
+// marked any more; against a simulator of the test's own, none in any environment.
 func (e *testEnv) checkNothingAttached(envID string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
+		if e.Sim != nil {
+			for _, in := range testInstances(e.Sim) {
+				if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested {
+					return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+				}
+			}
+			return nil
+		}
 		own, err := e.ownInstances(envID)
 		if err != nil {
 			return err
@@ -498,36 +547,53 @@ func (e *testEnv) onlyBackup() (divio.Backup, divio.ServiceInstanceBackup, error
 	return backups[0], *part, nil
 }
 
-// expectStateIsOnlyBackup checks that the state holds the test's one backup, as the API has it.
+// expectStateIsOnlyBackup checks that the state holds the test's one backup: a completed,
+// successful backup of its one live instance, as the simulator's records or the API have it.
 func (e *testEnv) expectStateIsOnlyBackup() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		b, part, err := e.onlyBackup()
-		if err != nil {
-			return err
+		var want map[string]string
+		if e.Sim != nil {
+			b, part, in, err := onlySuccessfulBackup(e.Sim)
+			if err != nil {
+				return err
+			}
+			want = map[string]string{"id": b.UUID, "service_id": in.UUID, "environment_id": demoTestEnvID, "service_instance_backup_id": part.UUID,
+				"size": fmt.Sprint(*part.Size), "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "notes": b.Notes}
+		} else {
+			b, part, err := e.onlyBackup()
+			if err != nil {
+				return err
+			}
+			in, err := e.onlyLiveInstance()
+			if err != nil {
+				return err
+			}
+			if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
+				return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+			}
+			want = map[string]string{"id": b.UUID, "service_id": in.UUID, "environment_id": e.demoTest(), "service_instance_backup_id": part.UUID,
+				"size": fmt.Sprint(*part.Size), "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "notes": b.Notes}
 		}
-		in, err := e.onlyLiveInstance()
-		if err != nil {
-			return err
+		var checks []resource.TestCheckFunc
+		for attribute, value := range want {
+			checks = append(checks, resource.TestCheckResourceAttr(backupAddr, attribute, value))
 		}
-		if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
-			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
-		}
-		return resource.ComposeAggregateTestCheckFunc(
-			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "service_id", in.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "environment_id", e.demoTest()),
-			resource.TestCheckResourceAttr(backupAddr, "service_instance_backup_id", part.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "size", fmt.Sprint(*part.Size)),
-			resource.TestCheckResourceAttr(backupAddr, "created_at", b.CreatedAt.UTC().Format(time.RFC3339)),
-			resource.TestCheckResourceAttr(backupAddr, "notes", b.Notes),
-		)(s)
+		return resource.ComposeAggregateTestCheckFunc(checks...)(s)
 	}
 }
 
 // checkOnlyFinalBackupsLeft is CheckDestroy for configurations with a divio_service_backup: it
-// deleted its backup, and the service's final backup is all that is left of the test's.
+// deleted its backup, the service's final backup is all that is left of the test's, and no
+// instance is left (checkNoInstanceLeft). Against a simulator of the test's own it counts every
+// backup in it.
 func (e *testEnv) checkOnlyFinalBackupsLeft() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
+		if e.Sim != nil {
+			if left := backupsOtherThanFinal(e.Sim); len(left) > 0 {
+				return fmt.Errorf("backups left after destroy: %+v", left)
+			}
+			return e.checkNoInstanceLeft()(s)
+		}
 		left, err := e.ownBackups()
 		if err != nil {
 			return err
@@ -542,6 +608,11 @@ func (e *testEnv) checkOnlyFinalBackupsLeft() resource.TestCheckFunc {
 // rememberLiveInstance keeps the id of the test's only live instance in *id.
 func (e *testEnv) rememberLiveInstance(id *string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
+		if e.Sim != nil {
+			in, err := onlySimInstance(e.Sim)
+			*id = in.UUID
+			return err
+		}
 		in, err := e.onlyLiveInstance()
 		*id = in.UUID
 		return err

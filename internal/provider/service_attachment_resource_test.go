@@ -63,39 +63,6 @@ func expectSimInstance(sim *simulator.Simulator, id, status string, marked bool)
 	}
 }
 
-// expectDeployments checks how many deployments the simulator ran in all.
-func expectDeployments(sim *simulator.Simulator, want int) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if got := len(testDeployments(sim)); got != want {
-			return fmt.Errorf("the simulator ran %d deployments, want %d", got, want)
-		}
-		return nil
-	}
-}
-
-// expectLastDeploymentIn checks that attribute holds the id of the simulator's newest deployment.
-func expectLastDeploymentIn(sim *simulator.Simulator, addr, attribute string) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		deps := testDeployments(sim)
-		if len(deps) == 0 {
-			return fmt.Errorf("the simulator ran no deployment")
-		}
-		return resource.TestCheckResourceAttr(addr, attribute, deps[len(deps)-1].UUID)(s)
-	}
-}
-
-// checkNothingAttached is a CheckDestroy: no instance is attached or marked any more.
-func checkNothingAttached(sim *simulator.Simulator) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		for _, in := range testInstances(sim) {
-			if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested {
-				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
-			}
-		}
-		return nil
-	}
-}
-
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
 	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
 	// (and the subscription's room) while the others run.
@@ -189,7 +156,7 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], "  deploy = false"),
@@ -199,7 +166,7 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true),
-					expectDeployments(sim, 0),
+					env.expectDeployments(0),
 				),
 			},
 			{
@@ -219,8 +186,8 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
 			},
 		},
@@ -244,7 +211,7 @@ func TestAccServiceAttachment_destroyMarkedOnly(t *testing.T) {
 				Config: env.config(""),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, false),
-					expectDeployments(sim, 0),
+					env.expectDeployments(0),
 				),
 			},
 		},
@@ -279,7 +246,7 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 2),
+					env.expectDeployments(2),
 				),
 			},
 			{
@@ -316,7 +283,7 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				PreConfig: sim.FailNextDeploy,
@@ -342,8 +309,8 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 2),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectDeployments(2),
+					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
 			},
 		},
@@ -357,7 +324,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], ""),
@@ -381,7 +348,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: expectDeployments(sim, 2),
+				Check: env.expectDeployments(2),
 			},
 			// The test's own destroy then succeeds: CheckDestroy finds the instance detached.
 		},
@@ -417,14 +384,14 @@ resource "divio_deployment" "after" {
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				Config: attachments,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("divio_service_attachment.all[0]", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusPendingAttachment)),
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(allInSim(simulator.StatusPendingAttachment, true), expectDeployments(sim, 0)),
+				Check: resource.ComposeAggregateTestCheckFunc(allInSim(simulator.StatusPendingAttachment, true), env.expectDeployments(0)),
 			},
 			{
 				Config: withDeployment,
@@ -433,8 +400,8 @@ resource "divio_deployment" "after" {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					allInSim(simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
-					expectLastDeploymentIn(sim, "divio_deployment.after", "id"),
+					env.expectDeployments(1),
+					env.expectLastDeploymentIn(env.demoTest(), "divio_deployment.after", "id"),
 				),
 			},
 			{
@@ -542,7 +509,7 @@ func TestAccServiceAttachment_coalescesDeployments(t *testing.T) {
 			"divio": providerserver.NewProtocol6WithError(provider),
 		},
 		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
-			checkNothingAttached(sim),
+			env.checkNothingAttached(env.demoTest()),
 			atMostDeployments(4), // and at most 2 more to detach them
 		),
 		Steps: []resource.TestStep{
@@ -647,7 +614,7 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 			}
 			if err := resource.ComposeAggregateTestCheckFunc(
 				expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-				expectDeployments(sim, wantDeployments),
+				env.expectDeployments(wantDeployments),
 			)(nil); err != nil {
 				t.Error(err)
 			}
@@ -715,7 +682,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{
 				PreConfig: sim.DropVariablesNextDeploy,
@@ -731,8 +698,8 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 2),
-					expectLastDeploymentIn(sim, attachmentAddr, "deployment_id"),
+					env.expectDeployments(2),
+					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
 			},
 		},
@@ -748,7 +715,7 @@ func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
 	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNothingAttached(sim),
+		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
 		Steps: []resource.TestStep{
 			{Config: attachmentConfig(env, ids[0], "")},
 			{
@@ -764,7 +731,7 @@ func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
-					expectDeployments(sim, 1),
+					env.expectDeployments(1),
 				),
 			},
 		},

@@ -47,8 +47,8 @@ func backupsOtherThanFinal(sim *simulator.Simulator) []simulator.Backup {
 	return out
 }
 
-// onlyBackup returns the simulator's one backup that is not a final backup, and its part.
-func onlyBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, error) {
+// onlySimBackup returns the simulator's one backup that is not a final backup, and its part.
+func onlySimBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, error) {
 	backups := backupsOtherThanFinal(sim)
 	if len(backups) != 1 || len(backups[0].ServiceInstanceBackups) != 1 {
 		return simulator.Backup{}, simulator.ServiceInstanceBackup{}, fmt.Errorf("want one backup of one instance, got %+v", backups)
@@ -64,45 +64,15 @@ func onlyBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceIn
 // onlySuccessfulBackup returns the simulator's one backup, with its part and instance, if it is a
 // completed, successful backup of the simulator's one instance.
 func onlySuccessfulBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, simulator.Instance, error) {
-	b, part, err := onlyBackup(sim)
+	b, part, err := onlySimBackup(sim)
 	if err != nil {
 		return b, part, simulator.Instance{}, err
 	}
-	in, err := onlyLiveInstance(sim)
+	in, err := onlySimInstance(sim)
 	if err == nil && (part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess) {
 		err = fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
 	}
 	return b, part, in, err
-}
-
-// expectStateIsOnlyBackup checks that the state holds the simulator's one backup, as the API has it.
-func expectStateIsOnlyBackup(sim *simulator.Simulator) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		b, part, in, err := onlySuccessfulBackup(sim)
-		if err != nil {
-			return err
-		}
-		return resource.ComposeAggregateTestCheckFunc(
-			resource.TestCheckResourceAttr(backupAddr, "id", b.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "service_id", in.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "environment_id", demoTestEnvID),
-			resource.TestCheckResourceAttr(backupAddr, "service_instance_backup_id", part.UUID),
-			resource.TestCheckResourceAttr(backupAddr, "size", fmt.Sprint(*part.Size)),
-			resource.TestCheckResourceAttr(backupAddr, "created_at", b.CreatedAt.UTC().Format(time.RFC3339)),
-			resource.TestCheckResourceAttr(backupAddr, "notes", b.Notes),
-		)(s)
-	}
-}
-
-// checkOnlyFinalBackupsLeft is CheckDestroy for configurations with a divio_service_backup: it
-// deleted its backup, and the service's final backup is all that is left.
-func checkOnlyFinalBackupsLeft(sim *simulator.Simulator) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		if left := backupsOtherThanFinal(sim); len(left) > 0 {
-			return fmt.Errorf("backups left after destroy: %+v", left)
-		}
-		return checkNoInstanceLeft(sim)(s)
-	}
 }
 
 func TestAccServiceBackupResource_basic(t *testing.T) {
@@ -186,7 +156,7 @@ func TestAccServiceBackupResource_drift(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	deleteOutOfBand := func() {
-		b, _, err := onlyBackup(sim)
+		b, _, err := onlySimBackup(sim)
 		if err == nil {
 			err = env.client(t).DeleteBackup(context.Background(), b.UUID)
 		}
@@ -197,18 +167,18 @@ func TestAccServiceBackupResource_drift(t *testing.T) {
 	recreated := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(backupAddr, plancheck.ResourceActionCreate)}}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkOnlyFinalBackupsLeft(sim),
+		CheckDestroy:             env.checkOnlyFinalBackupsLeft(),
 		Steps: []resource.TestStep{
 			{Config: backupConfig(env, "")},
 			{
 				PreConfig:        deleteOutOfBand,
 				Config:           backupConfig(env, ""),
 				ConfigPlanChecks: recreated,
-				Check:            expectStateIsOnlyBackup(sim),
+				Check:            env.expectStateIsOnlyBackup(),
 			},
 			{
 				Config: backupConfig(env, `  retention = "3s"`),
-				Check:  expectStateIsOnlyBackup(sim),
+				Check:  env.expectStateIsOnlyBackup(),
 			},
 			{
 				// Deleted by Divio at its time: the plan takes a new one.
@@ -229,7 +199,7 @@ func TestAccServiceBackupResource_goneWarnings(t *testing.T) {
 	// Long enough for the first plan to come before the deletion time, whatever the load.
 	config := backupConfig(env, `  retention = "5s"`)
 	cli.apply(config)
-	first, _, err := onlyBackup(sim)
+	first, _, err := onlySimBackup(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +208,14 @@ func TestAccServiceBackupResource_goneWarnings(t *testing.T) {
 	}
 	outside, _ := cli.plan(config)
 	cli.apply(config)
-	second, _, err := onlyBackup(sim)
+	second, _, err := onlySimBackup(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(second.ScheduledForDeletionAt.Add(100 * time.Millisecond)))
 	scheduled, _ := cli.plan(config)
 
-	in, err := onlyLiveInstance(sim)
+	in, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +241,7 @@ func TestAccServiceBackupResource_failed(t *testing.T) {
 	var failedID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkOnlyFinalBackupsLeft(sim),
+		CheckDestroy:             env.checkOnlyFinalBackupsLeft(),
 		Steps: []resource.TestStep{
 			{Config: serviceConfig(env, "postgres-15", "")},
 			{
@@ -281,7 +251,7 @@ func TestAccServiceBackupResource_failed(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
-					b, _, err := onlyBackup(sim)
+					b, _, err := onlySimBackup(sim)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -291,7 +261,7 @@ func TestAccServiceBackupResource_failed(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(backupAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(expectStateIsOnlyBackup(sim), resource.TestCheckResourceAttrWith(backupAddr, "id", func(id string) error {
+				Check: resource.ComposeAggregateTestCheckFunc(env.expectStateIsOnlyBackup(), resource.TestCheckResourceAttrWith(backupAddr, "id", func(id string) error {
 					if id == failedID {
 						return fmt.Errorf("the failed backup %s was kept", id)
 					}
@@ -444,7 +414,7 @@ func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
 			t.Fatalf("the backup is in the state:\n%s", state)
 		}
 		waitUntil(t, "the instance is provisioned", func() bool {
-			in, err := onlyLiveInstance(sim)
+			in, err := onlySimInstance(sim)
 			return err == nil && in.Status == simulator.StatusPendingAttachment
 		})
 		cli.apply(config)

@@ -53,52 +53,14 @@ func liveInstances(sim *simulator.Simulator) []simulator.Instance {
 	return live
 }
 
-// onlyLiveInstance returns the one instance that is not removed, failing if there is not exactly one.
-func onlyLiveInstance(sim *simulator.Simulator) (simulator.Instance, error) {
+// onlySimInstance returns the simulator's one instance that is not removed, in any environment but the
+// legacy ones, failing if there is not exactly one.
+func onlySimInstance(sim *simulator.Simulator) (simulator.Instance, error) {
 	live := liveInstances(sim)
 	if len(live) != 1 {
 		return simulator.Instance{}, fmt.Errorf("want exactly 1 instance that is not REMOVED in the simulator, got %d: %+v", len(live), live)
 	}
 	return live[0], nil
-}
-
-// expectLiveInstance checks the simulator's only live instance.
-func expectLiveInstance(sim *simulator.Simulator, service, prefix, status string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		in, err := onlyLiveInstance(sim)
-		if err != nil {
-			return err
-		}
-		want := simulator.Instance{
-			UUID: in.UUID, Environment: demoTestEnvID, Region: simulator.RegionID(simulator.RegionAWSEUCentral1),
-			Service: simulator.ServiceID(service), Prefix: prefix, Type: in.Type, Status: status,
-			AttachRequested: false, CreatedAt: in.CreatedAt,
-		}
-		if in != want {
-			return fmt.Errorf("simulator instance:\n got %+v\nwant %+v", in, want)
-		}
-		return nil
-	}
-}
-
-// expectStateIDIsLiveInstance checks that the state tracks the simulator's only live instance.
-func expectStateIDIsLiveInstance(sim *simulator.Simulator) resource.TestCheckFunc {
-	return func(s *terraform.State) error {
-		in, err := onlyLiveInstance(sim)
-		if err != nil {
-			return err
-		}
-		return resource.TestCheckResourceAttr(serviceAddr, "id", in.UUID)(s)
-	}
-}
-
-func checkNoInstanceLeft(sim *simulator.Simulator) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if live := liveInstances(sim); len(live) > 0 {
-			return fmt.Errorf("instances left after destroy: %+v", live)
-		}
-		return nil
-	}
 }
 
 func stringList(values ...string) knownvalue.Check {
@@ -440,7 +402,7 @@ func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 	var stalledID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{
 				// The create timeout runs out: the instance is kept, untainted, and the plan that
@@ -448,10 +410,10 @@ func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 				PreConfig: sim.StallNextProvision,
 				Config:    config,
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusProvisioning),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusProvisioning),
+					env.expectStateIDIsLiveInstance(),
 					func(*terraform.State) error {
-						in, err := onlyLiveInstance(sim)
+						in, err := onlySimInstance(sim)
 						stalledID = in.UUID
 						return err
 					},
@@ -470,10 +432,10 @@ func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectLiveInstance(sim, simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
-					expectStateIDIsLiveInstance(sim),
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
+					env.expectStateIDIsLiveInstance(),
 					func(*terraform.State) error {
-						if in, _ := onlyLiveInstance(sim); in.UUID == stalledID {
+						if in, _ := onlySimInstance(sim); in.UUID == stalledID {
 							return fmt.Errorf("stalled instance %s was kept", stalledID)
 						}
 						return nil
@@ -671,7 +633,7 @@ func TestAccServiceResource_interruptedProvisioning(t *testing.T) {
 		!strings.Contains(warnings[0].Detail, "The next terraform apply waits for it to finish, and removes or replaces nothing") {
 		t.Fatalf("want the warning that provisioning goes on, got %v\n%s", warnings, out)
 	}
-	first, err := onlyLiveInstance(sim)
+	first, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +647,7 @@ func TestAccServiceResource_interruptedProvisioning(t *testing.T) {
 	}
 	_ = failed // 2: changes (the update that waits) or 0: provisioning already finished
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != first.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID != first.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the next apply: %+v, %v; want %s PENDING_ATTACHMENT", in, err, first.UUID)
 	}
 	if out, failed := cli.run("plan", "-detailed-exitcode", "-no-color"); failed {
@@ -702,7 +664,7 @@ func TestAccServiceResource_killedRun(t *testing.T) {
 	cli := newTerraformCLI(t)
 	config := serviceConfig(env, "postgres-15", "")
 	cli.killApply(config, func() bool { return len(liveInstances(sim)) == 1 })
-	orphan, err := onlyLiveInstance(sim)
+	orphan, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +689,7 @@ func TestAccServiceResource_killedRun(t *testing.T) {
 	// The recovery the message names.
 	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, orphan.UUID)
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != orphan.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID != orphan.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the import and apply: %+v, %v; want %s provisioned", in, err, orphan.UUID)
 	}
 	if empty, plan := cli.planIsEmpty(); !empty {
@@ -743,12 +705,12 @@ func TestAccServiceResource_removePendingDetachment(t *testing.T) {
 	sim := env.requireSim(t)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             checkNoInstanceLeft(sim),
+		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
 			{Config: serviceConfig(env, "postgres-15", "")},
 			{
 				PreConfig: func() {
-					in, err := onlyLiveInstance(sim)
+					in, err := onlySimInstance(sim)
 					pending := simulator.StatusPendingDetachment
 					if err == nil {
 						err = sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &pending})
@@ -759,8 +721,8 @@ func TestAccServiceResource_removePendingDetachment(t *testing.T) {
 				},
 				Config: env.config(""),
 				Check: resource.ComposeAggregateTestCheckFunc(
-					checkNoInstanceLeft(sim),
-					expectDeployments(sim, 1),
+					env.checkNoInstanceLeft(),
+					env.expectDeployments(1),
 				),
 			},
 		},
@@ -788,7 +750,7 @@ func interruptStalledProvisioning(t *testing.T, cli *terraformCLI, sim *simulato
 		live := liveInstances(sim)
 		return len(live) == 1 && live[0].Status == simulator.StatusProvisioning
 	})
-	stuck, err := onlyLiveInstance(sim)
+	stuck, err := onlySimInstance(sim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -812,7 +774,7 @@ func expectStuckInstanceReplaced(t *testing.T, cli *terraformCLI, sim *simulator
 		t.Errorf("want the next plan to replace the stuck instance, got:\n%s", plan)
 	}
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuckID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID == stuckID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }
@@ -836,7 +798,7 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 		!strings.Contains(withSummary(diags, "Service instance stuck in provisioning")[0].Detail, "It appears stuck, but "+stuckProtected) {
 		t.Fatalf("want the warning that the protected stuck instance is not replaced, got %v", diags)
 	}
-	stuck, err := onlyLiveInstance(sim)
+	stuck, err := onlySimInstance(sim)
 	if err != nil || stuck.Status != simulator.StatusProvisioning {
 		t.Fatalf("the protected instance was not kept: %+v, %v", stuck, err)
 	}
@@ -844,7 +806,7 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	unprotected := strings.Replace(config, "deletion_protection = true", "deletion_protection = false", 1)
 	cli.apply(unprotected)
 	cli.apply(unprotected)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after turning deletion_protection off: %+v, %v; want a new, provisioned instance", in, err)
 	}
 }
@@ -873,7 +835,7 @@ func TestAccServiceResource_stuckVerdictHoldsFromPlanToApply(t *testing.T) {
 		t.Errorf("want the next plan to replace the stuck instance, saying why, got:\n%s", plan)
 	}
 	cli.apply(config)
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID == stuck.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after the replacing apply: %+v, %v; want a new, provisioned instance", in, err)
 	}
 	if empty, plan := cli.planIsEmpty(); !empty {
@@ -912,7 +874,7 @@ func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
 	cli := newTerraformCLI(t)
 	const timeout1s = "  timeouts = {\n    create = \"1s\"\n  }"
 	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+timeout1s))
-	added, err := onlyLiveInstance(sim)
+	added, err := onlySimInstance(sim)
 	if err != nil || added.Status != simulator.StatusNew {
 		t.Fatalf("want a NEW instance, got %+v, %v", added, err)
 	}
@@ -921,7 +883,7 @@ func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
 	if diags := cli.apply(config); len(diags) != 0 {
 		t.Errorf("want no diagnostics, got %v", diags)
 	}
-	if in, err := onlyLiveInstance(sim); err != nil || in.UUID != added.UUID || in.Status != simulator.StatusPendingAttachment {
+	if in, err := onlySimInstance(sim); err != nil || in.UUID != added.UUID || in.Status != simulator.StatusPendingAttachment {
 		t.Fatalf("after provision = true: %+v, %v; want instance %s provisioned", in, err, added.UUID)
 	}
 	if empty, plan := cli.planIsEmpty(); !empty {

@@ -254,22 +254,23 @@ func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.Te
 // expectStateIDIsLiveInstance checks that the state tracks the test's only live instance.
 func (e *testEnv) expectStateIDIsLiveInstance() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		var id string
-		if e.Sim != nil {
-			in, err := onlySimInstance(e.Sim)
-			if err != nil {
-				return err
-			}
-			id = in.UUID
-		} else {
-			in, err := e.onlyLiveInstance()
-			if err != nil {
-				return err
-			}
-			id = in.UUID
+		id, err := e.onlyLiveInstanceID()
+		if err != nil {
+			return err
 		}
 		return resource.TestCheckResourceAttr(serviceAddr, "id", id)(s)
 	}
+}
+
+// onlyLiveInstanceID returns the id of the test's only live instance: the only one in its own
+// simulator (onlySimInstance), or the only one of the test's in demo-app/test through the API.
+func (e *testEnv) onlyLiveInstanceID() (string, error) {
+	if e.Sim != nil {
+		in, err := onlySimInstance(e.Sim)
+		return in.UUID, err
+	}
+	in, err := e.onlyLiveInstance()
+	return in.UUID, err
 }
 
 // checkNoInstanceLeft checks that none of the test's instances is left: in any environment of its
@@ -551,35 +552,39 @@ func (e *testEnv) onlyBackup() (divio.Backup, divio.ServiceInstanceBackup, error
 // successful backup of its one live instance, as the simulator's records or the API have it.
 func (e *testEnv) expectStateIsOnlyBackup() resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		var want map[string]string
 		if e.Sim != nil {
 			b, part, in, err := onlySuccessfulBackup(e.Sim)
 			if err != nil {
 				return err
 			}
-			want = map[string]string{"id": b.UUID, "service_id": in.UUID, "environment_id": demoTestEnvID, "service_instance_backup_id": part.UUID,
-				"size": fmt.Sprint(*part.Size), "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "notes": b.Notes}
-		} else {
-			b, part, err := e.onlyBackup()
-			if err != nil {
-				return err
-			}
-			in, err := e.onlyLiveInstance()
-			if err != nil {
-				return err
-			}
-			if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
-				return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
-			}
-			want = map[string]string{"id": b.UUID, "service_id": in.UUID, "environment_id": e.demoTest(), "service_instance_backup_id": part.UUID,
-				"size": fmt.Sprint(*part.Size), "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "notes": b.Notes}
+			return checkBackupState(s, b.UUID, in.UUID, demoTestEnvID, part.UUID, *part.Size, b.CreatedAt, b.Notes)
 		}
-		var checks []resource.TestCheckFunc
-		for attribute, value := range want {
-			checks = append(checks, resource.TestCheckResourceAttr(backupAddr, attribute, value))
+		b, part, err := e.onlyBackup()
+		if err != nil {
+			return err
 		}
-		return resource.ComposeAggregateTestCheckFunc(checks...)(s)
+		in, err := e.onlyLiveInstance()
+		if err != nil {
+			return err
+		}
+		if part.ServiceInstance != in.UUID || b.State != divio.BackupStateCompleted || b.Success == nil || *b.Success != divio.BackupSuccess {
+			return fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
+		}
+		return checkBackupState(s, b.UUID, in.UUID, e.demoTest(), part.UUID, *part.Size, *b.CreatedAt, b.Notes)
 	}
+}
+
+// checkBackupState checks that the state's divio_service_backup holds a backup's values.
+func checkBackupState(s *terraform.State, id, serviceID, environmentID, partID string, size int64, createdAt time.Time, notes string) error {
+	return resource.ComposeAggregateTestCheckFunc(
+		resource.TestCheckResourceAttr(backupAddr, "id", id),
+		resource.TestCheckResourceAttr(backupAddr, "service_id", serviceID),
+		resource.TestCheckResourceAttr(backupAddr, "environment_id", environmentID),
+		resource.TestCheckResourceAttr(backupAddr, "service_instance_backup_id", partID),
+		resource.TestCheckResourceAttr(backupAddr, "size", fmt.Sprint(size)),
+		resource.TestCheckResourceAttr(backupAddr, "created_at", createdAt.UTC().Format(time.RFC3339)),
+		resource.TestCheckResourceAttr(backupAddr, "notes", notes),
+	)(s)
 }
 
 // checkOnlyFinalBackupsLeft is CheckDestroy for configurations with a divio_service_backup: it
@@ -607,14 +612,8 @@ func (e *testEnv) checkOnlyFinalBackupsLeft() resource.TestCheckFunc {
 
 // rememberLiveInstance keeps the id of the test's only live instance in *id.
 func (e *testEnv) rememberLiveInstance(id *string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if e.Sim != nil {
-			in, err := onlySimInstance(e.Sim)
-			*id = in.UUID
-			return err
-		}
-		in, err := e.onlyLiveInstance()
-		*id = in.UUID
+	return func(*terraform.State) (err error) {
+		*id, err = e.onlyLiveInstanceID()
 		return err
 	}
 }

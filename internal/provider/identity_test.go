@@ -258,7 +258,7 @@ func TestAccResourceIdentity_createImportUpdate(t *testing.T) {
 		updates = append(updates, plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate))
 	}
 	steps = append(steps, resource.TestStep{
-		Config:            identityConfig(env, "  timeouts = {\n    create = \"5m\"\n  }"),
+		Config:            identityConfig(env, createTimeout("5m")),
 		ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: updates},
 		ConfigStateChecks: expectIdentities(env),
 	})

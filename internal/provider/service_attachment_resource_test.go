@@ -561,9 +561,9 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 		warning         string
 	}{
 		{"Ctrl-C", "", true, false, "The apply was interrupted, while service instance"},
-		{"create timeout", "  timeouts = {\n    create = \"1s\"\n  }", false, false, "The timeout ran out, while service instance"},
+		{"create timeout", createTimeout("1s"), false, false, "The timeout ran out, while service instance"},
 		{"Ctrl-C, then the deployment fails", "", true, true, "The apply was interrupted, while service instance"},
-		{"create timeout, then the deployment fails", "  timeouts = {\n    create = \"1s\"\n  }", false, true, "The timeout ran out, while service instance"},
+		{"create timeout, then the deployment fails", createTimeout("1s"), false, true, "The timeout ran out, while service instance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })

@@ -373,10 +373,9 @@ func TestServiceBackupResource_interruptedCreateKeepsTheBackup(t *testing.T) {
 // apply failed): the backup waits for the provisioning to finish within its create timeout, and
 // says so if that runs out, taking no backup; the next apply takes it.
 func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
-	const createTimeout1s = "  timeouts = {\n    create = \"1s\"\n  }"
 	// The service's create stops waiting after 1s, while its instance provisions for longer.
 	configWithBackup := func(env *testEnv, backupExtra string) string {
-		return serviceConfig(env, "postgres-15", createTimeout1s) +
+		return serviceConfig(env, "postgres-15", createTimeout("1s")) +
 			fmt.Sprintf("\nresource \"divio_service_backup\" \"db\" {\n  service_id = divio_service.db.id\n%s\n}\n", backupExtra)
 	}
 	t.Run("in time", func(t *testing.T) {
@@ -399,7 +398,7 @@ func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
 		env := newTestEnv(t, func(o *simulator.Options) { o.ProvisionDelay = 4 * time.Second })
 		sim := env.requireSim(t)
 		cli := newTerraformCLI(t)
-		config := configWithBackup(env, createTimeout1s)
+		config := configWithBackup(env, createTimeout("1s"))
 		cli.write(config)
 		cli.init()
 		out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")

@@ -43,6 +43,11 @@ resource "divio_service" "db" {
 `, env.demoTest(), service, env.withPrefixes(extra)))
 }
 
+// createTimeout is the argument that sets a resource's create timeout, such as "1s".
+func createTimeout(d string) string {
+	return fmt.Sprintf("  timeouts = {\n    create = %q\n  }", d)
+}
+
 func liveInstances(sim *simulator.Simulator) []simulator.Instance {
 	var live []simulator.Instance
 	for _, in := range testInstances(sim) {
@@ -398,7 +403,7 @@ func TestAccServiceResource_attached(t *testing.T) {
 func TestAccServiceResource_stalledProvisioning(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"1s\"\n  }")
+	config := serviceConfig(env, "postgres-15", createTimeout("1s"))
 	var stalledID string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -736,7 +741,7 @@ func TestAccServiceResource_stuckProvisioningWaitsNoLongerThanItsCreateTimeout(t
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"6s\"\n  }")
+	config := serviceConfig(env, "postgres-15", createTimeout("6s"))
 	stuck := interruptStalledProvisioning(t, cli, sim, config)
 	expectStuckInstanceReplaced(t, cli, sim, config, stuck.UUID, "6s")
 }
@@ -785,7 +790,7 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n  timeouts = {\n    create = \"2s\"\n  }")
+	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n"+createTimeout("2s"))
 	sim.StallNextProvision()
 	cli.interruptApply(config, func() bool { return len(liveInstances(sim)) == 1 })
 	time.Sleep(2 * time.Second) // past the create timeout
@@ -820,7 +825,7 @@ func TestAccServiceResource_stuckVerdictHoldsFromPlanToApply(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"4s\"\n  }")
+	config := serviceConfig(env, "postgres-15", createTimeout("4s"))
 	stuck := interruptStalledProvisioning(t, cli, sim, config)
 	if out, failed := cli.run("plan", "-no-color", "-input=false", "-out=saved.tfplan"); failed || !strings.Contains(out, serviceAddr+" will be updated in-place") {
 		t.Fatalf("want the plan within the create timeout to update the instance, got:\n%s", out)
@@ -857,7 +862,7 @@ func TestAccServiceResource_stuckProvisioningOfAnImportedInstance(t *testing.T) 
 		t.Fatal(err)
 	}
 	cli := newTerraformCLI(t)
-	config := serviceConfig(env, "postgres-15", "  timeouts = {\n    create = \"3s\"\n  }")
+	config := serviceConfig(env, "postgres-15", createTimeout("3s"))
 	cli.write(config)
 	cli.init()
 	cli.mustRun("import", "-no-color", "-input=false", serviceAddr, stuck.UUID)
@@ -872,14 +877,13 @@ func TestAccServiceResource_provisionLaterThanItsCreateTimeout(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
-	const timeout1s = "  timeouts = {\n    create = \"1s\"\n  }"
-	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+timeout1s))
+	cli.apply(serviceConfig(env, "postgres-15", "  provision = false\n"+createTimeout("1s")))
 	added, err := onlySimInstance(sim)
 	if err != nil || added.Status != simulator.StatusNew {
 		t.Fatalf("want a NEW instance, got %+v, %v", added, err)
 	}
 	time.Sleep(1500 * time.Millisecond) // past the create timeout
-	config := serviceConfig(env, "postgres-15", "  provision = true\n"+timeout1s)
+	config := serviceConfig(env, "postgres-15", "  provision = true\n"+createTimeout("1s"))
 	if diags := cli.apply(config); len(diags) != 0 {
 		t.Errorf("want no diagnostics, got %v", diags)
 	}

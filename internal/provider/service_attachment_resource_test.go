@@ -652,15 +652,25 @@ func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
 		configs[w] = env.config(services.String() + attachments.String())
 		workspaces[w].write(configs[w])
 	}
-	var wg sync.WaitGroup
-	for w, cli := range workspaces {
-		wg.Go(func() {
-			if out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false"); failed {
-				t.Errorf("workspace %d failed:\n%s", w, out)
-			}
-		})
+	// Each workspace plans first, and the saved plans are applied together: an apply that also
+	// refreshed and planned reached its attachments up to a deployment later than the others on a
+	// loaded machine (CI), and its instances then needed a third deployment of their own.
+	inEachWorkspace := func(args ...string) {
+		var wg sync.WaitGroup
+		for w, cli := range workspaces {
+			wg.Go(func() {
+				if out, failed := cli.run(args...); failed {
+					t.Errorf("workspace %d: terraform %s failed:\n%s", w, args[0], out)
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	inEachWorkspace("plan", "-no-color", "-input=false", "-out=attach.tfplan")
+	if t.Failed() {
+		return
+	}
+	inEachWorkspace("apply", "-no-color", "-input=false", "attach.tfplan")
 	deps := sim.Deployments()
 	t.Logf("4 workspaces, 12 attachments: %d deployments", len(deps))
 	if len(deps) > 2 {

@@ -791,8 +791,9 @@ func TestAccServiceResource_stuckProvisioningOfAProtectedInstance(t *testing.T) 
 	sim := env.requireSim(t)
 	cli := newTerraformCLI(t)
 	config := serviceConfig(env, "postgres-15", "  deletion_protection = true\n"+createTimeout("2s"))
-	sim.StallNextProvision()
-	cli.interruptApply(config, func() bool { return len(liveInstances(sim)) == 1 })
+	// Interrupted once provisioning has begun: an instance interrupted while still NEW has not
+	// started provisioning, and the next apply starts it and waits within the update timeout.
+	interruptStalledProvisioning(t, cli, sim, config)
 	time.Sleep(2 * time.Second) // past the create timeout
 	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-input=false")
 	if failed || !errorText("deletion_protection = true keeps it from being replaced: set deletion_protection = false and apply, and the apply after replaces it").MatchString(out) {

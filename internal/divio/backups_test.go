@@ -14,14 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-var s3 = simulator.ServiceID(simulator.ServiceS3)
-
-// provisioned adds a DEFAULT instance of service to demo-app's live environment and provisions
-// it; the test simulators provision at once.
+// provisioned adds a DEFAULT instance of service to the live environment and provisions it;
+// the fake API provisions at once.
 func provisioned(t *testing.T, c *Client, service string) *ServiceInstance {
 	t.Helper()
 	ctx := context.Background()
@@ -46,7 +42,7 @@ func mustBackup(t *testing.T, c *Client, r CreateBackupRequest) *Backup {
 
 // Every call, in the order a user meets them, each against its contract path.
 func TestBackupCalls(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{BackupDelay: 30 * time.Millisecond})
+	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 30 * time.Millisecond })
 	ctx := context.Background()
 	db, files := provisioned(t, c, postgres), provisioned(t, c, s3)
 	deleteAt := time.Now().Add(time.Hour)
@@ -57,7 +53,7 @@ func TestBackupCalls(t *testing.T) {
 		b.ScheduledForDeletionAt == nil || !b.ScheduledForDeletionAt.Equal(deleteAt.Truncate(time.Microsecond)) {
 		t.Errorf("created %+v", b)
 	}
-	if n := sim.Counters().Requests["GET /apps/v3/backups/"]; n != 0 {
+	if n := api.count("GET /apps/v3/backups/"); n != 0 {
 		t.Errorf("a create answered at once listed backups %d times, want 0", n)
 	}
 
@@ -93,7 +89,7 @@ func TestBackupCalls(t *testing.T) {
 	if err != nil || len(listed) != 2 || listed[0].UUID != later.UUID || listed[1].UUID != b.UUID {
 		t.Errorf("list: %+v, %v; want %s then %s", listed, err, later.UUID, b.UUID)
 	}
-	if other, err := c.ListBackups(ctx, simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)); err != nil || len(other) != 0 {
+	if other, err := c.ListBackups(ctx, demoTest); err != nil || len(other) != 0 {
 		t.Errorf("another environment's list: %+v, %v", other, err)
 	}
 
@@ -106,8 +102,8 @@ func TestBackupCalls(t *testing.T) {
 	if err != nil || !finished.Succeeded() || finished.Backup != b.UUID {
 		t.Errorf("wait for restore: %+v, %v", finished, err)
 	}
-	if got := sim.Restores(); len(got) != 1 || got[0].Notes != "roll back" || len(got[0].ServiceInstanceRestores) != 2 {
-		t.Errorf("simulator restores %+v", got)
+	if got := api.restoreRequests(); len(got) != 1 || got[0].Notes != "roll back" || len(got[0].Entries) != 2 {
+		t.Errorf("the API restored %+v", got)
 	}
 
 	// DELETE /apps/v3/backups/<uuid>/, twice
@@ -119,8 +115,8 @@ func TestBackupCalls(t *testing.T) {
 	if _, err := c.GetBackup(ctx, b.UUID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get after delete: %v, want ErrNotFound", err)
 	}
-	if got := sim.Backups(); len(got) != 1 || got[0].UUID != later.UUID {
-		t.Errorf("simulator keeps %+v, want only %s", got, later.UUID)
+	if got := api.backupIDs(); len(got) != 1 || got[0] != later.UUID {
+		t.Errorf("the API keeps %v, want only %s", got, later.UUID)
 	}
 }
 
@@ -141,14 +137,10 @@ func recordBodies(next http.Handler, path string, bodies *[]string) http.Handler
 
 // The bodies are the ones divio-cli sends (cloud.py create_backup, create_backup_restore).
 func TestBackupRequestBodies(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var backups, restores []string
-	server := httptest.NewServer(recordBodies(recordBodies(sim, "/apps/v3/backups/", &backups), "/apps/v3/backup-restores/", &restores))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	c := newClientFor(t, server.URL, simulator.DemoToken)
+	c := serveWrapped(t, newFakeAPI(), func(h http.Handler) http.Handler {
+		return recordBodies(recordBodies(h, "/apps/v3/backups/", &backups), "/apps/v3/backup-restores/", &restores)
+	})
 	db := provisioned(t, c, postgres)
 	deleteAt := time.Date(2030, 1, 2, 4, 5, 6, 123456789, time.FixedZone("CET", 3600))
 
@@ -171,7 +163,7 @@ func TestBackupRequestBodies(t *testing.T) {
 }
 
 func TestBackupFailuresAreTyped(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{BackupDelay: 20 * time.Millisecond})
+	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 20 * time.Millisecond })
 	ctx := context.Background()
 	db := provisioned(t, c, postgres)
 	good := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
@@ -179,7 +171,7 @@ func TestBackupFailuresAreTyped(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := mustCreate(t, c, "FRESH")
-	broker, err := c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: simulator.ServiceID(simulator.ServiceRabbitMQ3), Prefix: "DEFAULT"})
+	broker, err := c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: rabbitmq, Prefix: "DEFAULT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +183,7 @@ func TestBackupFailuresAreTyped(t *testing.T) {
 		wantErr string
 	}{
 		{"backup failed on the API's side", func() error {
-			sim.FailNextBackup()
+			api.set(func(api *fakeAPI) { api.failNextBackup = true })
 			b := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
 			_, err := c.WaitForBackup(ctx, b.UUID)
 			var failed *BackupFailedError
@@ -201,7 +193,7 @@ func TestBackupFailuresAreTyped(t *testing.T) {
 			return err
 		}, nil, "completed with success FAILURE: DATABASE DEFAULT (instance " + db.UUID + "): Injected failure (fail-next-backup)"},
 		{"restore failed on the API's side", func() error {
-			sim.FailNextRestore()
+			api.set(func(api *fakeAPI) { api.failNextRestore = true })
 			r, err := c.CreateRestore(ctx, CreateRestoreRequest{Backup: good.UUID, ServiceInstanceBackups: good.ServiceInstanceBackups})
 			if err != nil {
 				return err
@@ -295,7 +287,7 @@ func rawBackup(t *testing.T, endpoint, envID, instance, notes string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"environment": envID, "services": []string{instance}, "trigger": "MANUAL", "notes": notes})
 	req, _ := http.NewRequest(http.MethodPost, endpoint+"/apps/v3/backups/", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Token "+simulator.DemoToken)
+	req.Header.Set("Authorization", "Token "+fakeToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -331,25 +323,22 @@ func TestCreateBackupKeepsOneAfterLostAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, err := simulator.New(simulator.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			direct := httptest.NewServer(sim) // for the other clients, whose answers arrive
-			t.Cleanup(func() { direct.Close(); _ = sim.Close() })
-			db := provisioned(t, newClientFor(t, direct.URL, simulator.DemoToken), postgres)
-			files := provisioned(t, newClientFor(t, direct.URL, simulator.DemoToken), s3)
+			api := newFakeAPI()
+			direct := httptest.NewServer(api) // for the other clients, whose answers arrive
+			t.Cleanup(direct.Close)
+			db := provisioned(t, newClientFor(t, direct.URL, fakeToken), postgres)
+			files := provisioned(t, newClientFor(t, direct.URL, fakeToken), s3)
 			request := CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}, Notes: "nightly"}
 
 			// An identical backup this process made earlier, and maybe one another program made.
-			others := []string{mustBackup(t, newClientFor(t, direct.URL, simulator.DemoToken), request).UUID}
+			others := []string{mustBackup(t, newClientFor(t, direct.URL, fakeToken), request).UUID}
 			if tt.strangerFirst {
 				others = append(others, rawBackup(t, direct.URL, demoLive, db.UUID, "nightly"))
 				time.Sleep(100 * time.Millisecond) // well before the call, on any clock
 			}
 			var mu sync.Mutex
 			var meanwhile []string // different backups another program makes during the call
-			server := httptest.NewServer(faultyBackupPosts(sim, tt.lost, tt.fault, func() {
+			server := httptest.NewServer(faultyBackupPosts(api, tt.lost, tt.fault, func() {
 				mu.Lock()
 				defer mu.Unlock()
 				if len(meanwhile) == 0 {
@@ -358,8 +347,8 @@ func TestCreateBackupKeepsOneAfterLostAnswers(t *testing.T) {
 				}
 			}))
 			t.Cleanup(server.Close)
-			c := newClientFor(t, server.URL, simulator.DemoToken)
-			sim.ResetCounters()
+			c := newClientFor(t, server.URL, fakeToken)
+			api.resetCounts()
 
 			got, err := c.CreateBackup(context.Background(), request)
 			if (err != nil) != tt.wantErr {
@@ -367,18 +356,15 @@ func TestCreateBackupKeepsOneAfterLostAnswers(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			var left []string
-			for _, b := range sim.Backups() {
-				left = append(left, b.UUID)
-			}
+			left := api.backupIDs()
 			want := slices.Concat(others, meanwhile)
 			if got != nil {
 				want = append(want, got.UUID)
 			}
 			if !sameSet(left, want) {
-				t.Errorf("simulator holds %v, want exactly %v (the returned %s and the others untouched)", left, want, got.UUID)
+				t.Errorf("the API holds %v, want exactly %v (the returned %s and the others untouched)", left, want, got.UUID)
 			}
-			if looked := sim.Counters().Requests["GET /apps/v3/backups/"] > 0; looked != tt.wantLookup {
+			if looked := api.count("GET /apps/v3/backups/") > 0; looked != tt.wantLookup {
 				t.Errorf("looked for lost backups: %v, want %v", looked, tt.wantLookup)
 			}
 		})
@@ -388,13 +374,8 @@ func TestCreateBackupKeepsOneAfterLostAnswers(t *testing.T) {
 // Identical creates in parallel, as Terraform runs resources, with answers lost: each returns
 // its own backup, and exactly those exist.
 func TestParallelIdenticalCreatesKeepTheirOwn(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(faultyBackupPosts(sim, 3, dropAfterApplying, nil))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	c := newClientFor(t, server.URL, simulator.DemoToken)
+	api := newFakeAPI()
+	c := serveWrapped(t, api, func(h http.Handler) http.Handler { return faultyBackupPosts(h, 3, dropAfterApplying, nil) })
 	db := provisioned(t, c, postgres)
 
 	const n = 4
@@ -411,47 +392,41 @@ func TestParallelIdenticalCreatesKeepTheirOwn(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var left []string
-	for _, b := range sim.Backups() {
-		left = append(left, b.UUID)
-	}
+	left := api.backupIDs()
 	if !sameSet(left, got) || len(slices.Compact(slices.Sorted(slices.Values(got)))) != n {
-		t.Errorf("creates returned %v, simulator holds %v: want %d distinct backups, each held", got, left, n)
+		t.Errorf("creates returned %v, the API holds %v: want %d distinct backups, each held", got, left, n)
 	}
 }
 
-// The simulator's own fault, as `--drop-response-rate` sets it: answers lost at random on
-// every path, creates included. Each create still leaves exactly the backup it returns.
+// Answers lost at random on every path, creates included, as the simulator's
+// `--drop-response-rate` loses them: each create still leaves exactly the backup it returns.
 func TestCreateBackupUnderDroppedResponses(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{Seed: 3})
+	api := newFakeAPI()
+	drops := dropAtRandom(api, 3)
+	c := serveWrapped(t, api, func(http.Handler) http.Handler { return drops })
 	db := provisioned(t, c, postgres)
-	sim.ResetCounters()
-	sim.SetFaults(simulator.Faults{DropResponseRate: 0.4})
+	api.resetCounts()
+	drops.setRate(0.4)
 
 	const n = 12
 	var got []string
 	for range n {
 		got = append(got, mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}, Notes: "soak"}).UUID)
 	}
-	sim.SetFaults(simulator.Faults{})
-	counters := sim.Counters()
-	if posts := counters.Requests["POST /apps/v3/backups/"]; posts <= n {
-		t.Fatalf("%d creates took %d POSTs: no create lost an answer, the test proves nothing (counters %+v)", n, posts, counters)
+	drops.setRate(0)
+	posts := api.count("POST /apps/v3/backups/")
+	if posts <= n {
+		t.Fatalf("%d creates took %d POSTs: no create lost an answer, the test proves nothing", n, posts)
 	}
-	var left []string
-	for _, b := range sim.Backups() {
-		left = append(left, b.UUID)
+	if left := api.backupIDs(); !sameSet(left, got) {
+		t.Errorf("creates returned %v, the API holds %v", got, left)
 	}
-	if !sameSet(left, got) {
-		t.Errorf("creates returned %v, simulator holds %v", got, left)
-	}
-	t.Logf("%d creates: %d POSTs, %d DELETEs, %d answers dropped in all", n, counters.Requests["POST /apps/v3/backups/"],
-		counters.Requests["DELETE /apps/v3/backups/{id}/"], counters.DroppedResponses)
+	t.Logf("%d creates: %d POSTs, %d DELETEs, %d answers dropped in all", n, posts, api.count("DELETE /apps/v3/backups/{id}/"), drops.dropped())
 }
 
 // A create waiting for its turn gives up with its context, naming the request it did not send.
 func TestCreateBackupWaitsForItsTurnWithinItsContext(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{})
+	c, api, _ := startFakeAPI(t, nil)
 	release, err := ownBackups.turn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +438,7 @@ func TestCreateBackupWaitsForItsTurnWithinItsContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "POST /apps/v3/backups/") {
 		t.Errorf("err = %v, want the deadline, naming POST /apps/v3/backups/", err)
 	}
-	if n := sim.Counters().Total; n != 0 {
+	if n := api.totalRequests(); n != 0 {
 		t.Errorf("sent %d requests while another create had the turn", n)
 	}
 }

@@ -14,21 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
-
-// newTestClient starts an in-process simulator and a client for it with quick retries and polls.
-func newTestClient(t *testing.T, opts simulator.Options) (*Client, *simulator.Simulator, string) {
-	t.Helper()
-	sim, err := simulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(sim)
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	return newClientFor(t, server.URL, simulator.DemoToken), sim, server.URL
-}
 
 func newClientFor(t testing.TB, endpoint, token string) *Client {
 	t.Helper()
@@ -43,159 +29,132 @@ func newClientFor(t testing.TB, endpoint, token string) *Client {
 	return c
 }
 
-var (
-	demoLive = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
-	postgres = simulator.ServiceID(simulator.ServicePostgres15)
-)
-
-func TestListRegionsAndCatalog(t *testing.T) {
-	c, _, _ := newTestClient(t, simulator.Options{})
-	ctx := context.Background()
-
-	regions, err := c.ListRegions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vendors := map[string]string{}
-	for _, r := range regions {
-		vendors[r.Name] = r.Vendor
-	}
-	want := map[string]string{"aws-eu-central-1": "aws", "aws-us-east-1": "aws", "azure-westeurope": "azure", "exoscale-ch-dk-2": "exoscale"}
-	if fmt.Sprint(vendors) != fmt.Sprint(want) {
-		t.Errorf("regions = %v, want %v", vendors, want)
-	}
-
-	services, err := c.ListServices(ctx, ServiceFilter{Region: simulator.RegionID(simulator.RegionAzureWestEurope)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var identifiers []string
-	for _, s := range services {
-		identifiers = append(identifiers, s.Identifier)
-	}
-	if got := strings.Join(identifiers, ","); !strings.Contains(got, "ms-blob") || strings.Contains(got, "s3") {
-		t.Errorf("azure catalog = %s, want ms-blob and no s3", got)
-	}
-}
-
-func TestListFollowsNextPages(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{Dataset: simulator.DatasetBench})
-	ctx := context.Background()
-	env := simulator.EnvironmentID("bench-app-1", simulator.EnvLive)
-	const n = pageSize + 21
-	for i := range n {
-		if _, err := c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: env, Service: postgres, Prefix: fmt.Sprintf("DB_%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sim.ResetCounters()
-
-	instances, err := c.ListServiceInstances(ctx, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(instances) != n {
-		t.Errorf("listed %d instances, want %d", len(instances), n)
-	}
-	if got := sim.Counters().Requests["GET /apps/v3/service-instances/"]; got != 2 {
-		t.Errorf("listing %d instances took %d requests, want 2 pages of %d", n, got, pageSize)
-	}
-}
-
-func TestTypedErrors(t *testing.T) {
-	c, sim, url := newTestClient(t, simulator.Options{})
-	ctx := context.Background()
-
-	_, err := c.GetServiceInstance(ctx, "no-such-instance")
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("get unknown instance: %v, want ErrNotFound", err)
-	}
-
-	_, err = c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "lower"})
-	var apiErr *APIError
-	if !errors.Is(err, ErrValidation) || !errors.As(err, &apiErr) || len(apiErr.FieldErrors["prefix"]) == 0 {
-		t.Errorf("bad prefix: %v, want a validation error on prefix", err)
-	}
-
-	_, err = c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: simulator.ServiceID(simulator.ServiceElasticsearch8), Prefix: "DEFAULT"})
-	if !errors.Is(err, ErrValidation) || !strings.Contains(err.Error(), "subscription") {
-		t.Errorf("service outside the subscription: %v, want a validation error naming the subscription", err)
-	}
-
-	inst := mustCreate(t, c, "ATTACHED_DB")
-	if err := c.AttachServiceInstance(ctx, inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-	sim.ResetCounters()
-	err = c.DeleteServiceInstance(ctx, inst.UUID)
-	if !errors.Is(err, ErrConflict) {
-		t.Errorf("delete of an instance marked for attachment: %v, want ErrConflict", err)
-	}
-	if got := sim.Counters().Total; got != 1 {
-		t.Errorf("a 409 was sent %d times, want 1: 4xx other than 429 are never retried", got)
-	}
-
-	bad := newClientFor(t, url, "wrong-secret-token")
-	_, err = bad.ListRegions(ctx)
-	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "DIVIO_API_TOKEN") {
-		t.Errorf("bad token: %v, want ErrUnauthorized with a hint", err)
-	}
-	if strings.Contains(err.Error(), "wrong-secret-token") {
-		t.Errorf("the error text contains the token: %v", err)
-	}
-}
-
-func mustCreate(t *testing.T, c *Client, prefix string) *ServiceInstance {
+// scripted serves answer, which is given each request's number (from 1), and returns a client
+// for it and the number of requests it was sent.
+func scripted(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) (*Client, func() int) {
 	t.Helper()
-	inst, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inst
+	var sent atomic.Int32
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer(int(sent.Add(1)), w, r)
+	}))
+	t.Cleanup(server.Close)
+	return newClientFor(t, server.URL, fakeToken), func() int { return int(sent.Load()) }
 }
 
-func TestRetriesInjected5xx(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{Seed: 7})
-	sim.SetFaults(simulator.Faults{FailRate: 0.5})
+const emptyPage = `{"count": 0, "next": null, "previous": null, "results": []}`
+
+// Error answers become typed errors, each after one request: 4xx other than 429 are never retried.
+func TestTypedErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		status     int
+		body       string
+		call       func(ctx context.Context, c *Client) error
+		is         error
+		wantField  string // a field the error must carry errors for
+		wantInText string
+		notInText  string
+	}{{
+		name: "an unknown instance", status: http.StatusNotFound, body: `{"detail": "Not found."}`,
+		call: func(ctx context.Context, c *Client) error {
+			_, err := c.GetServiceInstance(ctx, "no-such-instance")
+			return err
+		},
+		is: ErrNotFound, wantInText: "Not found.",
+	}, {
+		name: "a badly formed prefix", status: http.StatusBadRequest, body: `{"prefix": ["Enter an upper case prefix."]}`,
+		call: func(ctx context.Context, c *Client) error {
+			_, err := c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "lower"})
+			return err
+		},
+		is: ErrValidation, wantField: "prefix", wantInText: "prefix: Enter an upper case prefix.",
+	}, {
+		name: "a service outside the subscription", status: http.StatusBadRequest,
+		body: `{"non_field_errors": ["Your subscription has no free instance of elasticsearch-8."]}`,
+		call: func(ctx context.Context, c *Client) error {
+			_, err := c.CreateServiceInstance(ctx, CreateServiceInstanceRequest{Environment: demoLive, Service: "svc-elasticsearch-8", Prefix: "DEFAULT"})
+			return err
+		},
+		is: ErrValidation, wantInText: "subscription",
+	}, {
+		name: "removing an instance in use", status: http.StatusConflict, body: `{"detail": "The service instance is in use; detach it first."}`,
+		call: func(ctx context.Context, c *Client) error { return c.DeleteServiceInstance(ctx, "inst-1") },
+		is:   ErrConflict, wantInText: "detach it first",
+	}, {
+		name: "a refused token", status: http.StatusUnauthorized, body: `{"detail": "Invalid token."}`,
+		call: func(ctx context.Context, c *Client) error { _, err := c.ListRegions(ctx); return err },
+		is:   ErrUnauthorized, wantInText: "DIVIO_API_TOKEN", notInText: fakeToken,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, sent := scripted(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			err := tc.call(context.Background(), c)
+			var apiErr *APIError
+			if !errors.Is(err, tc.is) || !errors.As(err, &apiErr) || !strings.Contains(err.Error(), tc.wantInText) {
+				t.Errorf("err = %v, want %v saying %q", err, tc.is, tc.wantInText)
+			}
+			if tc.wantField != "" && (apiErr == nil || len(apiErr.FieldErrors[tc.wantField]) == 0) {
+				t.Errorf("err = %#v, want errors on %s", err, tc.wantField)
+			}
+			if tc.notInText != "" && err != nil && strings.Contains(err.Error(), tc.notInText) {
+				t.Errorf("the error text contains %q: %v", tc.notInText, err)
+			}
+			if got := sent(); got != 1 {
+				t.Errorf("a %d was sent %d times, want 1", tc.status, got)
+			}
+		})
+	}
+}
+
+func TestRetriesServerErrors(t *testing.T) {
+	// Every other request fails.
+	c, sent := scripted(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n%2 == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte(emptyPage))
+	})
 	for range 20 {
 		if _, err := c.ListRegions(context.Background()); err != nil {
 			t.Fatalf("with half the requests failing, a call failed: %v", err)
 		}
 	}
-	got := sim.Counters()
-	if got.Injected5xx == 0 || got.Total != 20+got.Injected5xx {
-		t.Errorf("counters = %+v, want every injected 5xx retried once more", got)
+	if got := sent(); got != 40 {
+		t.Errorf("20 calls sent %d requests, want 40: every 500 retried once more", got)
 	}
 }
 
 func TestGivesUpAfterRetryMaxWithServerError(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{})
-	sim.SetFaults(simulator.Faults{FailRate: 1})
+	c, sent := scripted(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	_, err := c.ListRegions(context.Background())
 	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "try again later") {
 		t.Errorf("err = %v, want ErrServer with advice", err)
 	}
-	if got := sim.Counters().Total; got != defaultRetryMax+1 {
+	if got := sent(); got != defaultRetryMax+1 {
 		t.Errorf("sent %d requests, want %d", got, defaultRetryMax+1)
 	}
 }
 
 func TestRetries429HonouringRetryAfter(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{})
-	sim.SetFaults(simulator.Faults{RateLimit: 2})
-	start := time.Now()
-	for range 5 {
-		if _, err := c.ListRegions(context.Background()); err != nil {
-			t.Fatal(err)
+	c, sent := scripted(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"detail": "Request was throttled. Expected available in 1 second."}`))
+			return
 		}
+		_, _ = w.Write([]byte(emptyPage))
+	})
+	start := time.Now()
+	if _, err := c.ListRegions(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	got := sim.Counters()
-	if got.Injected429 == 0 {
-		t.Fatalf("counters = %+v, want some 429s", got)
-	}
-	// Retry-After is at least 1s, and the client's own backoff here is milliseconds.
-	if elapsed := time.Since(start); elapsed < time.Second {
-		t.Errorf("5 rate-limited calls took %v: Retry-After was not honoured", elapsed)
+	// Retry-After is 1s, and the client's own backoff here is milliseconds.
+	if elapsed := time.Since(start); elapsed < time.Second || sent() != 2 {
+		t.Errorf("a rate-limited call took %v and %d requests: Retry-After was not honoured", elapsed, sent())
 	}
 }
 
@@ -216,26 +175,23 @@ func dropFirst(next http.Handler, method, path string) http.Handler {
 	})
 }
 
+// serveWrapped serves a fake API through wrap and returns a client for it.
+func serveWrapped(t *testing.T, api *fakeAPI, wrap func(http.Handler) http.Handler) *Client {
+	t.Helper()
+	server := httptest.NewServer(wrap(api))
+	t.Cleanup(server.Close)
+	return newClientFor(t, server.URL, fakeToken)
+}
+
 func TestCreateAdoptsItsOwnInstanceAfterALostResponse(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(dropFirst(sim, http.MethodPost, "/apps/v3/service-instances/"))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	c := newClientFor(t, server.URL, simulator.DemoToken)
+	api := newFakeAPI()
+	c := serveWrapped(t, api, func(h http.Handler) http.Handler { return dropFirst(h, http.MethodPost, "/apps/v3/service-instances/") })
 
 	inst, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
 	if err != nil {
 		t.Fatalf("create after a lost response: %v", err)
 	}
-	var live []string
-	for _, i := range sim.Instances() {
-		if i.Environment == demoLive && i.Status != StatusRemoved {
-			live = append(live, i.UUID)
-		}
-	}
-	if len(live) != 1 || live[0] != inst.UUID {
+	if live := api.liveInstanceIDs(demoLive); len(live) != 1 || live[0] != inst.UUID {
 		t.Errorf("the environment has %v, want exactly the adopted instance %s", live, inst.UUID)
 	}
 }
@@ -264,14 +220,7 @@ func TestCreateAdoptsOnlyWhenAnAttemptMayHaveApplied(t *testing.T) {
 		http.StatusGatewayTimeout:      true,
 	} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			sim, err := simulator.New(simulator.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			server := httptest.NewServer(failSecondPost(sim, status))
-			t.Cleanup(func() { server.Close(); _ = sim.Close() })
-			c := newClientFor(t, server.URL, simulator.DemoToken)
-
+			c := serveWrapped(t, newFakeAPI(), func(h http.Handler) http.Handler { return failSecondPost(h, status) })
 			first := mustCreate(t, c, "DEFAULT")
 			second, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
 			if adopted := err == nil && second.UUID == first.UUID; adopted != wantAdopted {
@@ -284,26 +233,28 @@ func TestCreateAdoptsOnlyWhenAnAttemptMayHaveApplied(t *testing.T) {
 	}
 }
 
-func TestCreateDoesNotAdoptAnInstanceInUse(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(failSecondPost(sim, http.StatusBadGateway))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	c := newClientFor(t, server.URL, simulator.DemoToken)
-	inUse := mustCreate(t, c, "DEFAULT")
-	if err := c.AttachServiceInstance(context.Background(), inUse.UUID); err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
-	if !errors.Is(err, ErrValidation) {
-		t.Errorf("err = %v: an instance marked for attachment is not a fresh create's own", err)
+// After an attempt that may have applied, only a NEW instance created since the call is the
+// call's own: not one already provisioned, nor one older than the call.
+func TestCreateDoesNotAdoptAnotherInstance(t *testing.T) {
+	for name, change := range map[string]func(api *fakeAPI, id string){
+		"provisioned": func(api *fakeAPI, id string) { api.setStatus(id, StatusPendingAttachment) },
+		"older":       func(api *fakeAPI, id string) { api.backdate(id, 2*clockSkewAllowance) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			api := newFakeAPI()
+			c := serveWrapped(t, api, func(h http.Handler) http.Handler { return failSecondPost(h, http.StatusBadGateway) })
+			other := mustCreate(t, c, "DEFAULT")
+			change(api, other.UUID)
+			_, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
+			if !errors.Is(err, ErrValidation) {
+				t.Errorf("err = %v: a %s instance is not a fresh create's own", err, name)
+			}
+		})
 	}
 }
 
 func TestCreateDoesNotAdoptAnotherInstanceWithoutARetry(t *testing.T) {
-	c, _, _ := newTestClient(t, simulator.Options{})
+	c, _, _ := startFakeAPI(t, nil)
 	mustCreate(t, c, "DEFAULT")
 	_, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
 	if !errors.Is(err, ErrValidation) {
@@ -311,10 +262,18 @@ func TestCreateDoesNotAdoptAnotherInstanceWithoutARetry(t *testing.T) {
 	}
 }
 
+func mustCreate(t *testing.T, c *Client, prefix string) *ServiceInstance {
+	t.Helper()
+	inst, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
 func TestCancelStopsRetries(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{})
+	c, _ := scripted(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	c.http.RetryWaitMin, c.http.RetryWaitMax = time.Second, time.Second
-	sim.SetFaults(simulator.Faults{FailRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -394,7 +353,7 @@ func TestBackoffHonoursRetryAfterAndGrowsWithJitter(t *testing.T) {
 }
 
 func TestWaiters(t *testing.T) {
-	c, sim, _ := newTestClient(t, simulator.Options{ProvisionDelay: 30 * time.Millisecond, DeployDelay: 30 * time.Millisecond})
+	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.provisionDelay, api.deployDelay = 30*time.Millisecond, 30*time.Millisecond })
 	ctx := context.Background()
 	inst := mustCreate(t, c, "DEFAULT")
 	if err := c.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
@@ -405,14 +364,14 @@ func TestWaiters(t *testing.T) {
 		t.Fatalf("wait for provisioning: %v, %+v", err, got)
 	}
 
-	sim.FailNextDeploy()
+	api.set(func(api *fakeAPI) { api.failNextDeploy = true })
 	dep, err := c.CreateDeployment(ctx, demoLive)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.WaitForDeployment(ctx, dep.UUID)
 	var failed *DeploymentFailedError
-	if !errors.As(err, &failed) || failed.Deployment.Status != DeploymentFailure {
+	if !errors.As(err, &failed) || !failed.Deployment.Failed() {
 		t.Errorf("failed deployment: %v, want a DeploymentFailedError", err)
 	}
 
@@ -425,7 +384,7 @@ func TestWaiters(t *testing.T) {
 		t.Errorf("waiting on a removed instance: %v, want ErrNotFound", err)
 	}
 
-	sim.StallNextProvision()
+	api.set(func(api *fakeAPI) { api.stallNextProvision = true })
 	stuck := mustCreate(t, c, "STUCK")
 	if err := c.ProvisionServiceInstance(ctx, stuck.UUID); err != nil {
 		t.Fatal(err)
@@ -439,12 +398,14 @@ func TestWaiters(t *testing.T) {
 }
 
 func TestLogNeverSeesTheToken(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{Tokens: []string{"very-secret"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(sim)
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Token very-secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(emptyPage))
+	}))
+	t.Cleanup(server.Close)
 	var logged strings.Builder
 	c, err := New(Config{Endpoint: server.URL, Token: "very-secret", Log: func(_ context.Context, msg string, fields map[string]any) {
 		fmt.Fprintln(&logged, msg, fields)
@@ -523,29 +484,18 @@ func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
 // A deployment restarts the application: one whose answer was lost is not started again, and the
 // error says its outcome is unknown, for the caller to look it up.
 func TestCreateDeploymentIsNotRepeatedAfterALostAnswer(t *testing.T) {
-	_, sim, _ := newTestClient(t, simulator.Options{DeployDelay: time.Minute})
-	server := httptest.NewServer(dropFirst(sim, http.MethodPost, "/apps/v3/deployments/"))
-	t.Cleanup(server.Close)
-	c := newClientFor(t, server.URL, simulator.DemoToken)
+	api := newFakeAPI()
+	api.deployDelay = time.Minute
+	c := serveWrapped(t, api, func(h http.Handler) http.Handler { return dropFirst(h, http.MethodPost, "/apps/v3/deployments/") })
 	_, err := c.CreateDeployment(t.Context(), demoLive)
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("err = %v, want ErrOutcomeUnknown", err)
 	}
-	if deps := sim.Deployments(); countIn(deps, demoLive) != 1 {
-		t.Errorf("the simulator ran %d deployments of the environment, want 1", countIn(deps, demoLive))
+	if n := api.deploymentsOf(demoLive); n != 1 {
+		t.Errorf("the API ran %d deployments of the environment, want 1", n)
 	}
 	latest, err := c.LatestDeployment(t.Context(), DeploymentFilter{Environment: demoLive})
 	if err != nil || latest == nil || latest.Finished() {
 		t.Errorf("the lost deployment is the newest, still running: %+v, %v", latest, err)
 	}
-}
-
-func countIn(deps []simulator.Deployment, envID string) int {
-	n := 0
-	for _, d := range deps {
-		if d.Environment == envID {
-			n++
-		}
-	}
-	return n
 }

@@ -3,6 +3,7 @@ package divio
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,13 +19,16 @@ import (
 // them (testdata/api/*.json, with fields the client does not know added), served by a plain test
 // server rather than the simulator: a change to the simulator cannot hide a decoding bug here.
 
-// fixtureServer answers each "path?query" of routes with its file under testdata/api, and
-// anything else with 404. A fixture's links name https://api.divio.com, which the server
-// rewrites to its own address as the API would. It records the requests it was sent.
+// fixtureServer answers each request of routes with its file under testdata/api, and anything
+// else with 404. A GET is routed as "path?query", any other method as "METHOD path?query"; a
+// POST is answered 201, as the API answers a create. A fixture's links name
+// https://api.divio.com, which the server rewrites to its own address as the API would. It
+// records the requests it was sent, and their bodies.
 type fixtureServer struct {
 	*httptest.Server
 	mu       sync.Mutex
 	requests []string
+	bodies   []string
 }
 
 func newFixtureServer(t *testing.T, routes map[string]string) *fixtureServer {
@@ -32,8 +36,15 @@ func newFixtureServer(t *testing.T, routes map[string]string) *fixtureServer {
 	s := &fixtureServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.URL.Path + "?" + r.URL.Query().Encode()
+		if r.Method != http.MethodGet {
+			key = r.Method + " " + key
+		}
+		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		s.requests = append(s.requests, key)
+		if len(body) > 0 {
+			s.bodies = append(s.bodies, string(body))
+		}
 		s.mu.Unlock()
 		file, ok := routes[key]
 		if !ok {
@@ -41,14 +52,17 @@ func newFixtureServer(t *testing.T, routes map[string]string) *fixtureServer {
 			_, _ = w.Write([]byte(`{"detail": "Not found."}`))
 			return
 		}
-		body, err := os.ReadFile(filepath.Join("testdata", "api", file))
+		answer, err := os.ReadFile(filepath.Join("testdata", "api", file))
 		if err != nil {
 			t.Errorf("fixture for %s: %v", key, err)
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(strings.ReplaceAll(string(body), DefaultEndpoint, "http://"+r.Host)))
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+		}
+		_, _ = w.Write([]byte(strings.ReplaceAll(string(answer), DefaultEndpoint, "http://"+r.Host)))
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -60,6 +74,12 @@ func (s *fixtureServer) sent() []string {
 	return append([]string(nil), s.requests...)
 }
 
+func (s *fixtureServer) sentBodies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.bodies...)
+}
+
 const (
 	appID          = "iqbd4lzcnjczfc42qbidn6safu"
 	liveEnvID      = "ofy3f7mxrbaqhgvszdpw5rhnia"
@@ -67,6 +87,7 @@ const (
 	runningDeplID  = "b7c1e9f2-8a3d-4c5b-9e6f-7a8b9c0d1e2f"
 	finishedDeplID = "6ee2a0d4-6d0c-4f0e-8c4b-1f2a3b4c5d6e"
 	orgID          = "yx3r7pdqgbfwtnrwyvaupqyn4i"
+	regionID       = "5tq2f6cnm5f3dkq6xkzggqzpte"
 )
 
 func at(value string) *time.Time {
@@ -81,16 +102,22 @@ func ptr[T any](v T) *T { return &v }
 
 var (
 	runningDeployment = Deployment{
-		UUID: runningDeplID, Environment: liveEnvID, Status: DeploymentWorking,
+		UUID: runningDeplID, Environment: liveEnvID, BuildMode: "FORCE", Status: DeploymentWorking,
 		StartedAt: at("2024-05-03T09:00:00.5Z"), Percent: 42, EnvironmentVariables: []string{},
 	}
 	finishedDeployment = Deployment{
-		UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentSuccess, Success: ptr(Verdict(true)),
+		UUID: finishedDeplID, Environment: liveEnvID, BuildMode: "AUTO", Status: DeploymentDone, Success: ptr(Verdict(true)),
 		StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
 		Percent: 100, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL", "DEFAULT_STORAGE_DSN"},
 	}
+	// doneDeployment is finishedDeployment as GET deployments/<uuid>/ gives it, with every field.
+	doneDeployment = func() Deployment {
+		d := finishedDeployment
+		d.Region, d.IsUsable = regionID, true
+		return d
+	}()
 	failedDeployment = Deployment{
-		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(Verdict(false)),
+		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, BuildMode: "AUTO", Status: DeploymentFailed, Success: ptr(Verdict(false)),
 		StartedAt: at("2024-04-30T16:20:00Z"), EndedAt: at("2024-04-30T16:22:10Z"),
 		Percent: 63.5, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
 	}
@@ -123,7 +150,7 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		}, {
 			UUID: liveEnvID, Slug: "live", Application: appID, Branch: "main",
 			LastFinishedDeployment: &Deployment{
-				UUID: finishedDeplID, Environment: liveEnvID, Status: DeploymentFailure, Success: ptr(Verdict(false)),
+				UUID: finishedDeplID, Environment: liveEnvID, BuildMode: "AUTO", Status: DeploymentFailed, Success: ptr(Verdict(false)),
 				StartedAt: at("2024-05-02T10:11:12.345678Z"), EndedAt: at("2024-05-02T10:14:40.000001Z"),
 				Percent: 87, EnvironmentVariables: []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"},
 			},
@@ -137,10 +164,51 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		want:    &runningDeployment,
 	}, {
 		request: "GET /apps/v3/deployments/<uuid>/",
-		name:    "a finished deployment",
-		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/?": "deployment-finished.json"},
+		name:    "a finished deployment: status done, success true",
+		routes:  map[string]string{"/apps/v3/deployments/" + finishedDeplID + "/?": "deployment-done.json"},
 		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeployment(ctx, finishedDeplID) },
-		want:    &finishedDeployment,
+		want:    &doneDeployment,
+	}, {
+		request: "POST /apps/v3/deployments/",
+		name:    "a deployment started: the answer has uuid, environment and build_mode only",
+		routes:  map[string]string{"POST /apps/v3/deployments/?": "deployment-created.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.CreateDeployment(ctx, liveEnvID) },
+		want:    &Deployment{UUID: finishedDeplID, Environment: liveEnvID, BuildMode: "AUTO"},
+	}, {
+		request: "POST /apps/v3/deployments/, then GET /apps/v3/deployments/<uuid>/",
+		name:    "a deployment started and followed until done",
+		routes: map[string]string{
+			"POST /apps/v3/deployments/?":                   "deployment-created.json",
+			"/apps/v3/deployments/" + finishedDeplID + "/?": "deployment-done.json",
+		},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			started, err := c.CreateDeployment(ctx, liveEnvID)
+			if err != nil {
+				return nil, err
+			}
+			return c.WaitForDeployment(ctx, started.UUID)
+		},
+		want: &doneDeployment,
+	}, {
+		request: "GET /apps/v3/regions/",
+		name:    "the regions",
+		routes:  map[string]string{"/apps/v3/regions/?page_size=100": "regions.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.ListRegions(ctx) },
+		want: []Region{
+			{UUID: regionID, Name: "aws-eu-central-1", Vendor: "aws"},
+			{UUID: "m3c7s2w4xqbzdh5kafnpe6ylvu", Name: "azure-westeurope", Vendor: "azure"},
+		},
+	}, {
+		request: "GET /apps/v3/services/?region=<uuid>&website=<uuid>",
+		name:    "the catalog offered to an application, with what its subscription has free",
+		routes:  map[string]string{"/apps/v3/services/?page_size=100&region=" + regionID + "&website=" + appID: "services-of-application.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.ListServices(ctx, ServiceFilter{Region: regionID, Application: appID})
+		},
+		want: []Service{
+			{UUID: "b2z6kq4ptnfxdc3wv5gmyahl7e", Name: "PostgreSQL 16", Type: TypeDatabase, Identifier: "postgres-16", Description: "A PostgreSQL 16 database.", Available: ptr(2)},
+			{UUID: "h7d3rw2nqcx5ktbz4fympve6ga", Name: "S3 object storage", Type: TypeStorage, Identifier: "s3", Description: "An S3 bucket for media files.", Available: ptr(0)},
+		},
 	}, {
 		request: "GET /apps/v3/deployments/?application=<uuid>&environment=<uuid>",
 		name:    "deployments of an environment, newest first, over two pages",
@@ -174,7 +242,7 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		routes:  map[string]string{"/apps/v3/applications/" + appID + "/?": "application.json"},
 		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetApplication(ctx, appID) },
 		want: &Application{
-			UUID: appID, Slug: "my-shop", Name: "My Shop", Region: "5tq2f6cnm5f3dkq6xkzggqzpte", Organisation: orgID,
+			UUID: appID, Slug: "my-shop", Name: "My Shop", Region: regionID, Organisation: orgID,
 			TestStatus: &EnvironmentStatus{UUID: testEnvID, SiteURL: "https://my-shop-stage.eu.aldryn.io"},
 			LiveStatus: &EnvironmentStatus{UUID: liveEnvID, SiteURL: "https://my-shop.eu.aldryn.io"},
 		},
@@ -278,8 +346,8 @@ func TestLastFinishedDeploymentID(t *testing.T) {
 }
 
 // The fields whose type the contract leaves open decode in every form the evidence allows, and a
-// deployment is judged as the Divio CLI judges it: ended once ended_at is set, failed when its
-// status says "failure" in any case (or its success is false).
+// deployment is judged from ended_at and success alone, as the contract asks: ended once ended_at
+// is set, failed when it ended without success true, whatever its status says.
 func TestDecodesOpenShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name                 string
@@ -287,10 +355,14 @@ func TestDecodesOpenShapes(t *testing.T) {
 		finished, failed     bool
 		variables, errorText string
 	}{
-		{name: "running, success false as a boolean field's default", body: `{"status": "WORKING", "success": false, "ended_at": null}`},
-		{name: "running, success null", body: `{"status": "WORKING", "success": null, "ended_at": null}`},
-		{name: "ended, status in lower case", body: `{"status": "failure", "success": null, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
-		{name: "ended, success false", body: `{"status": "FAILURE", "success": false, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "running, success false as a boolean field's default", body: `{"status": "working", "success": false, "ended_at": null}`},
+		{name: "running, success null", body: `{"status": "working", "success": null, "ended_at": null}`},
+		{name: "running, though its status says done", body: `{"status": "done", "success": true, "ended_at": null}`},
+		{name: "done", body: `{"status": "done", "success": true, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true},
+		{name: "ended, success false", body: `{"status": "failed", "success": false, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "ended, success false whatever the status says", body: `{"status": "done", "success": false, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
+		{name: "ended, success true whatever the status says", body: `{"status": "FAILURE", "success": true, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true},
+		{name: "ended, success null: not known to have succeeded", body: `{"status": "done", "success": null, "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
 		{name: "ended, success spelled out", body: `{"status": "success", "success": "SUCCESS", "ended_at": "2024-05-03T09:00:00Z"}`, finished: true},
 		{name: "ended, failure spelled out", body: `{"status": "", "success": "FAILURE", "ended_at": "2024-05-03T09:00:00Z"}`, finished: true, failed: true},
 		{name: "variables as a list", body: `{"environment_variables": ["B_DSN", "A_DSN"]}`, variables: "B_DSN A_DSN"},

@@ -165,8 +165,10 @@ func (c *Client) DeleteServiceInstance(ctx context.Context, id string) error {
 	return err
 }
 
-// CreateDeployment starts a deployment of an environment. While another one runs the API
-// answers with a conflict (errors.Is(err, ErrConflict)).
+// CreateDeployment starts a deployment of an environment. The API answers with the deployment's
+// uuid, environment and build mode only, no status: follow it with WaitForDeployment (or
+// GetDeployment). While another one runs the API answers with a conflict
+// (errors.Is(err, ErrConflict)).
 //
 // A deployment restarts the application, so one whose answer was lost is not started again blindly:
 // the error then wraps ErrOutcomeUnknown, and the caller looks for the deployment it may have

@@ -101,11 +101,12 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// DeploymentFailedError reports a deployment that ended in FAILURE: nothing it was to change changed.
+// DeploymentFailedError reports a deployment that ended without success (see Deployment.Failed):
+// nothing it was to change changed.
 type DeploymentFailedError struct {
 	Deployment *Deployment
 }
 
 func (e *DeploymentFailedError) Error() string {
-	return fmt.Sprintf("deployment %s of environment %s ended with status %s", e.Deployment.UUID, e.Deployment.Environment, e.Deployment.Status)
+	return fmt.Sprintf("deployment %s of environment %s ended without success (status %s)", e.Deployment.UUID, e.Deployment.Environment, e.Deployment.Status)
 }

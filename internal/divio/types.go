@@ -25,12 +25,19 @@ const (
 	StatusRemoved           = "REMOVED"
 )
 
-// Deployment states. [modelled]: the Divio CLI reads `ended_at`, `success` and `percent`, and
-// compares status only to a lower case "failure", so the client compares status in any case.
+// Deployment statuses, as the API spells them: a real finished deployment reads "status": "done",
+// "success": true; "working" and "failed" are [modelled]. They are for showing and for tests:
+// the client decides from ended_at and success alone (Finished, Succeeded, Failed), never from
+// status's spelling, as the contract asks.
 const (
-	DeploymentWorking = "WORKING"
-	DeploymentSuccess = "SUCCESS"
-	DeploymentFailure = "FAILURE"
+	DeploymentWorking = "working" // [modelled]
+	DeploymentDone    = "done"
+	DeploymentFailed  = "failed" // [modelled]
+
+	// DeploymentSuccess and DeploymentFailure are the former names of DeploymentDone and
+	// DeploymentFailed, deprecated (the provider's tests still name them).
+	DeploymentSuccess = DeploymentDone
+	DeploymentFailure = DeploymentFailed
 )
 
 // PrefixPattern is what the API accepts as an instance's prefix. [modelled]: the contract's
@@ -166,11 +173,16 @@ type CreateServiceInstanceRequest struct {
 	Region      string `json:"region,omitempty"`
 }
 
+// Deployment is a deployment as GET deployments/<uuid>/ gives it. The answer to its POST has
+// only UUID, Environment and BuildMode: the rest is zero until the deployment is read again.
 type Deployment struct {
 	UUID        string `json:"uuid"`
 	Environment string `json:"environment"`
-	Status      string `json:"status"`
-	// Success is null until the deployment ends; its type is [modelled] (see Verdict).
+	// BuildMode is how it was asked to build, such as "AUTO"; the POST answer gives it.
+	BuildMode string `json:"build_mode"`
+	// Status is the API's word for its state (see DeploymentDone), to show, not to decide from.
+	Status string `json:"status"`
+	// Success is null until the deployment ends, then a boolean (see Verdict).
 	Success   *Verdict   `json:"success"`
 	StartedAt *time.Time `json:"started_at"`
 	EndedAt   *time.Time `json:"ended_at"`
@@ -178,19 +190,24 @@ type Deployment struct {
 	Percent float64 `json:"percent"`
 	// EnvironmentVariables are the names of the variables this deployment gave the application.
 	EnvironmentVariables VariableNameList `json:"environment_variables"`
+	Region               string           `json:"region"`
+	IsUsable             bool             `json:"is_usable"`
 }
 
 // Finished reports whether the deployment has ended, either way: its ended_at is set, which is
-// what the Divio CLI waits for (its success may say so too, but only ended_at is confirmed).
+// what the Divio CLI waits for.
 func (d *Deployment) Finished() bool { return d.EndedAt != nil }
 
-// Failed reports whether the deployment ended in failure: its status is "failure" in any case,
-// which is what the Divio CLI checks, or its success is false.
-func (d *Deployment) Failed() bool {
-	return d.Finished() && (strings.EqualFold(d.Status, DeploymentFailure) || d.Success != nil && !bool(*d.Success))
+// Succeeded reports whether the deployment ended with success true.
+func (d *Deployment) Succeeded() bool {
+	return d.Finished() && d.Success != nil && bool(*d.Success)
 }
 
-// Verdict decodes a deployment's success: true or false [modelled]. A spelled-out value, as
+// Failed reports whether the deployment ended without success true (false, or none at all):
+// nothing it was to change can be counted on.
+func (d *Deployment) Failed() bool { return d.Finished() && !d.Succeeded() }
+
+// Verdict decodes a deployment's success: true or false [confirmed]. A spelled-out value, as
 // backups use ("SUCCESS", "FAILURE", "PARTIAL", any case), decodes too, true only for SUCCESS,
 // so that another spelling does not break every read of an environment, whose
 // last_finished_deployment carries it.
@@ -206,7 +223,7 @@ func (v *Verdict) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &word); err != nil {
 		return fmt.Errorf("success: want true, false or a word, got %s", b)
 	}
-	*v = Verdict(strings.EqualFold(word, DeploymentSuccess) || strings.EqualFold(word, "true"))
+	*v = Verdict(strings.EqualFold(word, BackupSuccess) || strings.EqualFold(word, "true"))
 	return nil
 }
 

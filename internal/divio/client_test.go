@@ -158,12 +158,12 @@ func TestRetries429HonouringRetryAfter(t *testing.T) {
 	}
 }
 
-// dropFirst applies the first request matching method and path, then closes the connection
-// without an answer, as when a network fault loses a response.
+// dropFirst applies the first request of method whose path starts with path, then closes the
+// connection without an answer, as when a network fault loses a response.
 func dropFirst(next http.Handler, method, path string) http.Handler {
 	var dropped atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == method && r.URL.Path == path && dropped.CompareAndSwap(false, true) {
+		if r.Method == method && strings.HasPrefix(r.URL.Path, path) && dropped.CompareAndSwap(false, true) {
 			next.ServeHTTP(httptest.NewRecorder(), r)
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
@@ -259,6 +259,38 @@ func TestCreateDoesNotAdoptAnotherInstanceWithoutARetry(t *testing.T) {
 	_, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
 	if !errors.Is(err, ErrValidation) {
 		t.Errorf("a taken prefix on the first attempt: %v, want the validation error", err)
+	}
+}
+
+// A rename changes the prefix in place; asking again for the prefix it has changes nothing, so a
+// rename whose answer was lost is simply sent again; a taken or badly formed prefix is refused
+// with the API's field errors.
+func TestRenameServiceInstance(t *testing.T) {
+	api := newFakeAPI()
+	c := serveWrapped(t, api, func(h http.Handler) http.Handler {
+		return dropFirst(h, http.MethodPatch, "/apps/v3/service-instances/")
+	})
+	ctx := context.Background()
+	inst, other := mustCreate(t, c, "DEFAULT"), mustCreate(t, c, "OTHER")
+
+	for _, prefix := range []string{"OLD", "OLD", "NEW"} {
+		renamed, err := c.RenameServiceInstance(ctx, inst.UUID, prefix)
+		if err != nil || renamed.UUID != inst.UUID || renamed.Prefix != prefix {
+			t.Errorf("rename to %s: %+v, %v", prefix, renamed, err)
+		}
+	}
+	for _, prefix := range []string{"OTHER", "lower"} {
+		_, err := c.RenameServiceInstance(ctx, inst.UUID, prefix)
+		var apiErr *APIError
+		if !errors.Is(err, ErrValidation) || !errors.As(err, &apiErr) || len(apiErr.FieldErrors["prefix"]) == 0 {
+			t.Errorf("rename to %s: %v, want the prefix refused", prefix, err)
+		}
+	}
+	if got, err := c.GetServiceInstance(ctx, other.UUID); err != nil || got.Prefix != "OTHER" {
+		t.Errorf("the other instance: %+v, %v", got, err)
+	}
+	if n := api.count("PATCH /apps/v3/service-instances/{id}/"); n != 6 {
+		t.Errorf("5 renames sent %d PATCHes, want 6: the first one's lost answer sent it again", n)
 	}
 }
 

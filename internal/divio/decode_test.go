@@ -88,6 +88,7 @@ const (
 	finishedDeplID = "6ee2a0d4-6d0c-4f0e-8c4b-1f2a3b4c5d6e"
 	orgID          = "yx3r7pdqgbfwtnrwyvaupqyn4i"
 	regionID       = "5tq2f6cnm5f3dkq6xkzggqzpte"
+	instanceID     = "2fc5k3rtk5gbpj5h4z7zv6tbsm"
 )
 
 func at(value string) *time.Time {
@@ -116,6 +117,10 @@ var (
 		d.Region, d.IsUsable = regionID, true
 		return d
 	}()
+	attachedInstance = ServiceInstance{
+		UUID: instanceID, Environment: liveEnvID, Region: regionID, Service: "b2z6kq4ptnfxdc3wv5gmyahl7e",
+		Prefix: DefaultPrefix, Type: TypeDatabase, Status: StatusAttached, CreatedAt: *at("2024-05-01T08:00:00.123456Z"),
+	}
 	failedDeployment = Deployment{
 		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, BuildMode: "AUTO", Status: DeploymentFailed, Success: ptr(Verdict(false)),
 		StartedAt: at("2024-04-30T16:20:00Z"), EndedAt: at("2024-04-30T16:22:10Z"),
@@ -130,6 +135,8 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		routes  map[string]string // the requests sent (path?query) -> the fixture answering each
 		call    func(ctx context.Context, c *Client) (any, error)
 		want    any
+		// wantBodies, if set, are the request bodies the case must send, in order.
+		wantBodies []string
 	}{{
 		request: "GET /apps/v3/environments/<uuid>/",
 		name:    "a deployed environment: last_finished_deployment is the deployment",
@@ -169,11 +176,40 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetDeployment(ctx, finishedDeplID) },
 		want:    &doneDeployment,
 	}, {
-		request: "POST /apps/v3/deployments/",
-		name:    "a deployment started: the answer has uuid, environment and build_mode only",
-		routes:  map[string]string{"POST /apps/v3/deployments/?": "deployment-created.json"},
-		call:    func(ctx context.Context, c *Client) (any, error) { return c.CreateDeployment(ctx, liveEnvID) },
-		want:    &Deployment{UUID: finishedDeplID, Environment: liveEnvID, BuildMode: "AUTO"},
+		request:    "POST /apps/v3/deployments/",
+		name:       "a deployment started: the answer has uuid, environment and build_mode only",
+		routes:     map[string]string{"POST /apps/v3/deployments/?": "deployment-created.json"},
+		call:       func(ctx context.Context, c *Client) (any, error) { return c.CreateDeployment(ctx, liveEnvID) },
+		want:       &Deployment{UUID: finishedDeplID, Environment: liveEnvID, BuildMode: "AUTO"},
+		wantBodies: []string{`{"environment":"` + liveEnvID + `"}`},
+	}, {
+		request: "GET /apps/v3/service-instances/<uuid>/",
+		name:    "a service instance",
+		routes:  map[string]string{"/apps/v3/service-instances/" + instanceID + "/?": "service-instance.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetServiceInstance(ctx, instanceID) },
+		want:    &attachedInstance,
+	}, {
+		request: "GET /apps/v3/service-instances/?environment=<uuid>",
+		name:    "an environment's service instances",
+		routes:  map[string]string{"/apps/v3/service-instances/?environment=" + liveEnvID + "&page_size=100": "service-instances.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.ListServiceInstances(ctx, liveEnvID) },
+		want: []ServiceInstance{attachedInstance, {
+			UUID: "w6x2pmvq3hdjzkc7ry5tna4sbe", Environment: liveEnvID, Region: regionID, Service: "h7d3rw2nqcx5ktbz4fympve6ga",
+			Prefix: DefaultPrefix, Type: TypeStorage, Status: StatusNew, CreatedAt: *at("2024-05-03T09:30:00Z"),
+		}},
+	}, {
+		request: "PATCH /apps/v3/service-instances/<uuid>/",
+		name:    "a service instance renamed in place: 200, the instance with its new prefix",
+		routes:  map[string]string{"PATCH /apps/v3/service-instances/" + instanceID + "/?": "service-instance-renamed.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.RenameServiceInstance(ctx, instanceID, "OLD")
+		},
+		want: func() *ServiceInstance {
+			renamed := attachedInstance
+			renamed.Prefix = "OLD"
+			return &renamed
+		}(),
+		wantBodies: []string{`{"prefix":"OLD"}`},
 	}, {
 		request: "POST /apps/v3/deployments/, then GET /apps/v3/deployments/<uuid>/",
 		name:    "a deployment started and followed until done",
@@ -321,6 +357,9 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 			}
 			if sent := server.sent(); len(sent) != len(tc.routes) {
 				t.Errorf("sent %q, want one request for each of %d routes", sent, len(tc.routes))
+			}
+			if bodies := server.sentBodies(); tc.wantBodies != nil && !reflect.DeepEqual(bodies, tc.wantBodies) {
+				t.Errorf("sent the bodies %q, want %q", bodies, tc.wantBodies)
 			}
 		})
 	}

@@ -40,6 +40,10 @@ const (
 	actionProvision = "provision"
 	actionAttach    = "attach"
 	actionDetach    = "detach"
+
+	// methodRename renames an instance in place: a PATCH of the instance with its new prefix
+	// (renameServiceInstanceBody). [capability confirmed, request modelled]
+	methodRename = http.MethodPatch
 )
 
 func (c *Client) ListRegions(ctx context.Context) ([]Region, error) {
@@ -129,11 +133,24 @@ func (c *Client) findOwnInstance(ctx context.Context, r CreateServiceInstanceReq
 	for i := range instances {
 		inst := &instances[i]
 		if inst.Service == r.Service && inst.Prefix == r.Prefix && inst.Status == StatusNew &&
-			!inst.AttachRequested && !inst.CreatedAt.Before(started.Add(-clockSkewAllowance)) {
+			!inst.CreatedAt.Before(started.Add(-clockSkewAllowance)) {
 			return inst, nil
 		}
 	}
 	return nil, nil
+}
+
+// RenameServiceInstance gives an instance a new prefix in place, in any state but REMOVED (the
+// contract's rule 9): the instance and its data stay, and its variables take the new prefix's
+// names at once. Renaming to the prefix it has changes nothing, so a rename retried after a lost
+// answer is safe. A taken or badly formed prefix is an *APIError with the API's field errors
+// (errors.Is(err, ErrValidation)).
+func (c *Client) RenameServiceInstance(ctx context.Context, id, prefix string) (*ServiceInstance, error) {
+	var inst ServiceInstance
+	if err := c.do(ctx, methodRename, pathServiceInstances+"/"+url.PathEscape(id), renameServiceInstanceBody{Prefix: prefix}, &inst); err != nil {
+		return nil, err
+	}
+	return &inst, nil
 }
 
 // ProvisionServiceInstance starts provisioning; asking again is harmless.

@@ -140,15 +140,20 @@ type SSHEndpoint struct {
 }
 
 type ServiceInstance struct {
-	UUID            string    `json:"uuid"`
-	Environment     string    `json:"environment"`
-	Region          string    `json:"region"`
-	Service         string    `json:"service"`
-	Prefix          string    `json:"prefix"`
-	Type            string    `json:"type"`
-	Status          string    `json:"service_status"`
-	AttachRequested bool      `json:"attach_requested"` // [modelled]
-	CreatedAt       time.Time `json:"created_at"`       // [modelled]
+	UUID        string `json:"uuid"`
+	Environment string `json:"environment"`
+	Region      string `json:"region"`
+	// Service is the catalog entry it runs, which Divio may move to a newer version in place
+	// (the contract's rule 10); UUID never changes.
+	Service   string    `json:"service"`
+	Prefix    string    `json:"prefix"`
+	Type      string    `json:"type"`
+	Status    string    `json:"service_status"`
+	CreatedAt time.Time `json:"created_at"` // [modelled]
+
+	// AttachRequested is deprecated: not in the contract; removed with the provider's marks.
+	// This package no longer reads it, and an API that does not send it leaves it false.
+	AttachRequested bool `json:"attach_requested"`
 }
 
 // Functional reports whether the instance is provisioned: reachable and able to hold data.
@@ -164,6 +169,12 @@ func (i *ServiceInstance) Functional() bool {
 // which is when removing it is refused.
 func (i *ServiceInstance) InUse() bool {
 	return i.Status == StatusAttached || i.Status == StatusPendingDetachment || i.AttachRequested
+}
+
+// renameServiceInstanceBody is the request of a rename in place. [modelled]: the capability is
+// confirmed (the upgrade guide renames instances), the request is our model of it.
+type renameServiceInstanceBody struct {
+	Prefix string `json:"prefix"`
 }
 
 type CreateServiceInstanceRequest struct {

@@ -267,13 +267,19 @@ func (c *Client) failedParts(ctx context.Context, b *Backup) []ServiceInstanceBa
 	return failed
 }
 
-// CreateRestore starts writing parts of a completed backup back into their instances;
-// WaitForRestore follows it. A create retried after a lost answer may start the same restore
-// twice, which writes the same data twice: harmless, so it is not looked for.
+// CreateRestore starts writing parts of a completed backup into instances: each into the one it
+// was taken from, or the one r.Targets names; WaitForRestore follows it. A create retried after a
+// lost answer may start the same restore twice, which writes the same data twice: harmless, so it
+// is not looked for.
 func (c *Client) CreateRestore(ctx context.Context, r CreateRestoreRequest) (*Restore, error) {
+	for part := range r.Targets {
+		if !slices.Contains(r.ServiceInstanceBackups, part) {
+			return nil, fmt.Errorf("restore of backup %s: a target is given for %s, which is not among the parts to restore", r.Backup, part)
+		}
+	}
 	body := createRestoreBody{Backup: r.Backup, Notes: r.Notes, ServiceInstanceRestores: []serviceInstanceRestore{}}
 	for _, id := range r.ServiceInstanceBackups {
-		body.ServiceInstanceRestores = append(body.ServiceInstanceRestores, serviceInstanceRestore{ServiceInstanceBackup: id})
+		body.ServiceInstanceRestores = append(body.ServiceInstanceRestores, serviceInstanceRestore{ServiceInstanceBackup: id, ServiceInstance: r.Targets[id]})
 	}
 	var restore Restore
 	if err := c.do(ctx, http.MethodPost, pathBackupRestores, body, &restore); err != nil {

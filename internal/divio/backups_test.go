@@ -120,6 +120,49 @@ func TestBackupCalls(t *testing.T) {
 	}
 }
 
+// A part restored into another instance: one that works, and the API's refusals, typed.
+func TestRestoreIntoAnotherInstance(t *testing.T) {
+	c, api, _ := startFakeAPI(t, nil)
+	ctx := context.Background()
+	db, files := provisioned(t, c, postgres), provisioned(t, c, s3)
+	b := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
+	if _, err := c.WaitForBackup(ctx, b.UUID); err != nil {
+		t.Fatal(err)
+	}
+	part := b.ServiceInstanceBackups[0]
+	target := mustCreate(t, c, "NEW")
+	restoreInto := func(target string) error {
+		r, err := c.CreateRestore(ctx, CreateRestoreRequest{Backup: b.UUID, ServiceInstanceBackups: []string{part}, Targets: map[string]string{part: target}})
+		if err == nil {
+			_, err = c.WaitForRestore(ctx, r.UUID)
+		}
+		return err
+	}
+
+	if err := restoreInto(target.UUID); !errors.Is(err, ErrConflict) {
+		t.Errorf("into a NEW instance: %v, want ErrConflict (not functional)", err)
+	}
+	if err := restoreInto(files.UUID); !errors.Is(err, ErrValidation) {
+		t.Errorf("a database backup into storage: %v, want ErrValidation", err)
+	}
+	if err := c.ProvisionServiceInstance(ctx, target.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreInto(target.UUID); err != nil {
+		t.Errorf("into the provisioned instance: %v", err)
+	}
+	restores := api.restoreRequests()
+	if want := []fakeRestoreEntry{{ServiceInstanceBackup: part, ServiceInstance: target.UUID}}; len(restores) != 1 || !slices.Equal(restores[0].Entries, want) {
+		t.Errorf("the API restored %+v, want one restore of %+v", restores, want)
+	}
+
+	sent := api.totalRequests()
+	_, err := c.CreateRestore(ctx, CreateRestoreRequest{Backup: b.UUID, ServiceInstanceBackups: []string{part}, Targets: map[string]string{"another-part": target.UUID}})
+	if err == nil || !strings.Contains(err.Error(), "another-part") || api.totalRequests() != sent {
+		t.Errorf("a target for a part not restored: %v, want an error naming it, without a request", err)
+	}
+}
+
 // recordBodies keeps the body of every POST to path, then passes the request on.
 func recordBodies(next http.Handler, path string, bodies *[]string) http.Handler {
 	var mu sync.Mutex
@@ -146,14 +189,26 @@ func TestBackupRequestBodies(t *testing.T) {
 
 	bare := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
 	mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}, Notes: "Divio CLI pull", ScheduledForDeletionAt: deleteAt})
+	if _, err := c.WaitForBackup(context.Background(), bare.UUID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.CreateRestore(context.Background(), CreateRestoreRequest{Backup: bare.UUID, ServiceInstanceBackups: bare.ServiceInstanceBackups}); err != nil {
+		t.Fatal(err)
+	}
+	target := mustCreate(t, c, "NEW")
+	if err := c.ProvisionServiceInstance(context.Background(), target.UUID); err != nil {
+		t.Fatal(err)
+	}
+	part := bare.ServiceInstanceBackups[0]
+	if _, err := c.CreateRestore(context.Background(), CreateRestoreRequest{Backup: bare.UUID, ServiceInstanceBackups: []string{part}, Targets: map[string]string{part: target.UUID}}); err != nil {
 		t.Fatal(err)
 	}
 
 	tests := []struct{ got, want string }{
 		{backups[0], `{"environment":"` + demoLive + `","services":["` + db.UUID + `"],"trigger":"MANUAL"}`},
 		{backups[1], `{"environment":"` + demoLive + `","services":["` + db.UUID + `"],"trigger":"MANUAL","notes":"Divio CLI pull","scheduled_for_deletion_at":"2030-01-02T03:05:06.123456Z"}`},
-		{restores[0], `{"backup":"` + bare.UUID + `","service_instance_restores":[{"service_instance_backup":"` + bare.ServiceInstanceBackups[0] + `"}]}`},
+		{restores[0], `{"backup":"` + bare.UUID + `","service_instance_restores":[{"service_instance_backup":"` + part + `"}]}`},
+		{restores[1], `{"backup":"` + bare.UUID + `","service_instance_restores":[{"service_instance_backup":"` + part + `","service_instance":"` + target.UUID + `"}]}`},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -89,6 +89,8 @@ const (
 	orgID          = "yx3r7pdqgbfwtnrwyvaupqyn4i"
 	regionID       = "5tq2f6cnm5f3dkq6xkzggqzpte"
 	instanceID     = "2fc5k3rtk5gbpj5h4z7zv6tbsm"
+	backupID       = "7kd5fvj6ynbb5pd6wqk6ocfl2a"
+	partID         = "q4yb3wqmwzhavmwlcsxyncwf2y"
 )
 
 func at(value string) *time.Time {
@@ -338,6 +340,24 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 			UUID: "q4yb3wqmwzhavmwlcsxyncwf2y", Backup: "7kd5fvj6ynbb5pd6wqk6ocfl2a", ServiceInstance: "2fc5k3rtk5gbpj5h4z7zv6tbsm",
 			ServiceType: TypeDatabase, StartedAt: at("2024-05-03T09:00:01.2Z"), EndedAt: at("2024-05-03T09:00:09.3Z"), Size: ptr(int64(5242880)),
 		},
+	}, {
+		request: "POST /apps/v3/backup-restores/, then GET /apps/v3/backup-restores/<uuid>/",
+		name:    "a restore into another instance: the POST answers its uuid only, GET follows it",
+		routes: map[string]string{
+			"POST /apps/v3/backup-restores/?":                       "backup-restore-created.json",
+			"/apps/v3/backup-restores/r5nq2xw7kbdhz3cmfy6ptav4je/?": "backup-restore-finished.json",
+		},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			started, err := c.CreateRestore(ctx, CreateRestoreRequest{Backup: backupID, ServiceInstanceBackups: []string{partID},
+				Targets: map[string]string{partID: "n4vbq7xk2mdhw3cz5tyfrpa6le"}})
+			if err != nil {
+				return nil, err
+			}
+			return c.WaitForRestore(ctx, started.UUID)
+		},
+		want: &Restore{UUID: "r5nq2xw7kbdhz3cmfy6ptav4je", Backup: backupID, Finished: true, Success: ptr(BackupSuccess)},
+		wantBodies: []string{`{"backup":"` + backupID + `","service_instance_restores":[{"service_instance_backup":"` + partID +
+			`","service_instance":"n4vbq7xk2mdhw3cz5tyfrpa6le"}]}`},
 	}, {
 		request: "GET /iam/v3/me/",
 		name:    "me: the token's user",

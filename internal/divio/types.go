@@ -394,7 +394,7 @@ func (r CreateBackupRequest) body() createBackupBody {
 	return b
 }
 
-// Restore writes parts of a backup back into the instances they were taken from.
+// Restore writes parts of a backup into instances: those they were taken from, or others.
 type Restore struct {
 	UUID     string    `json:"uuid"`
 	Backup   string    `json:"backup"` // [modelled]
@@ -410,16 +410,23 @@ func (r *Restore) Succeeded() bool {
 	return r.Finished && r.Success != nil && *r.Success == BackupSuccess
 }
 
-// CreateRestoreRequest names a backup and the parts of it to write back; each part goes back
-// into the instance it was taken from.
+// CreateRestoreRequest names a backup and the parts of it to write back. Each part goes back into
+// the instance it was taken from, or into the one Targets names for it.
 type CreateRestoreRequest struct {
 	Backup                 string
 	ServiceInstanceBackups []string
-	Notes                  string
+	// Targets maps a part (one of ServiceInstanceBackups) to the instance it is written into
+	// instead of its own: another instance of the same type, in any environment of the
+	// organisation's applications, whose data it overwrites. The API refuses a target that is not
+	// functional (409), of another type or engine, or of an older version (400).
+	Targets map[string]string
+	Notes   string
 }
 
 type serviceInstanceRestore struct {
 	ServiceInstanceBackup string `json:"service_instance_backup"`
+	// ServiceInstance is the target; left out, the part goes back where it came from. [modelled]
+	ServiceInstance string `json:"service_instance,omitempty"`
 }
 
 type createRestoreBody struct {

@@ -72,9 +72,9 @@ func (e *RestoreFailedError) Error() string {
 //     backup, which is the one kept.
 //
 // What remains possible is another process creating a backup identical in all of these within
-// the same window; distinct notes or deletion times rule that out. created_at and the parts'
-// service_instance are modelled fields: an API without them makes nothing match, which leaves
-// a lost backup in place rather than taking someone else's.
+// the same window; distinct notes or deletion times rule that out. created_at is a modelled
+// field: an API without it makes nothing match, which leaves a lost backup in place rather than
+// taking someone else's.
 func (c *Client) CreateBackup(ctx context.Context, r CreateBackupRequest) (*Backup, error) {
 	release, err := ownBackups.turn(ctx)
 	if err != nil {
@@ -153,8 +153,8 @@ func sameBackupRequest(b *Backup, r CreateBackupRequest) bool {
 	deleteAt := r.ScheduledForDeletionAt.Truncate(time.Microsecond)
 	sameDeletion := b.ScheduledForDeletionAt == nil && r.ScheduledForDeletionAt.IsZero() ||
 		b.ScheduledForDeletionAt != nil && b.ScheduledForDeletionAt.Equal(deleteAt)
-	// trigger is modelled: an API that leaves it out still matches.
-	return b.Environment == r.Environment && b.Notes == r.Notes && (b.Trigger == "" || b.Trigger == backupTriggerManual) &&
+	// An API that leaves the trigger out still matches; the platform's own backups never do.
+	return b.Environment == r.Environment && b.Notes == r.Notes && (b.Trigger == "" || b.Trigger == BackupTriggerManual) &&
 		sameDeletion && len(b.ServiceInstanceBackups) == len(r.Services)
 }
 

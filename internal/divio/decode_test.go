@@ -81,16 +81,17 @@ func (s *fixtureServer) sentBodies() []string {
 }
 
 const (
-	appID          = "iqbd4lzcnjczfc42qbidn6safu"
-	liveEnvID      = "ofy3f7mxrbaqhgvszdpw5rhnia"
-	testEnvID      = "c6qlgm3xjvdxnnbfphsylkykuq"
-	runningDeplID  = "b7c1e9f2-8a3d-4c5b-9e6f-7a8b9c0d1e2f"
-	finishedDeplID = "6ee2a0d4-6d0c-4f0e-8c4b-1f2a3b4c5d6e"
-	orgID          = "yx3r7pdqgbfwtnrwyvaupqyn4i"
-	regionID       = "5tq2f6cnm5f3dkq6xkzggqzpte"
-	instanceID     = "2fc5k3rtk5gbpj5h4z7zv6tbsm"
-	backupID       = "7kd5fvj6ynbb5pd6wqk6ocfl2a"
-	partID         = "q4yb3wqmwzhavmwlcsxyncwf2y"
+	appID             = "iqbd4lzcnjczfc42qbidn6safu"
+	liveEnvID         = "ofy3f7mxrbaqhgvszdpw5rhnia"
+	testEnvID         = "c6qlgm3xjvdxnnbfphsylkykuq"
+	runningDeplID     = "b7c1e9f2-8a3d-4c5b-9e6f-7a8b9c0d1e2f"
+	finishedDeplID    = "6ee2a0d4-6d0c-4f0e-8c4b-1f2a3b4c5d6e"
+	orgID             = "yx3r7pdqgbfwtnrwyvaupqyn4i"
+	regionID          = "5tq2f6cnm5f3dkq6xkzggqzpte"
+	instanceID        = "2fc5k3rtk5gbpj5h4z7zv6tbsm"
+	backupID          = "7kd5fvj6ynbb5pd6wqk6ocfl2a"
+	partID            = "q4yb3wqmwzhavmwlcsxyncwf2y"
+	scheduledBackupID = "d2hw6qz4mnbx7kfc3vyrtpa5lg"
 )
 
 func at(value string) *time.Time {
@@ -122,6 +123,11 @@ var (
 	attachedInstance = ServiceInstance{
 		UUID: instanceID, Environment: liveEnvID, Region: regionID, Service: "b2z6kq4ptnfxdc3wv5gmyahl7e",
 		Prefix: DefaultPrefix, Type: TypeDatabase, Status: StatusAttached, CreatedAt: *at("2024-05-01T08:00:00.123456Z"),
+	}
+	completedBackup = Backup{
+		UUID: backupID, Environment: liveEnvID, State: BackupStateCompleted, Success: ptr(BackupSuccess),
+		ServiceInstanceBackups: []string{partID}, Notes: "before the upgrade", ScheduledForDeletionAt: at("2024-06-02T09:00:00Z"),
+		CreatedAt: at("2024-05-03T09:00:00.05Z"), Trigger: BackupTriggerManual,
 	}
 	failedDeployment = Deployment{
 		UUID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", Environment: liveEnvID, BuildMode: "AUTO", Status: DeploymentFailed, Success: ptr(Verdict(false)),
@@ -332,14 +338,57 @@ func TestDecodesTheRealAPIShapes(t *testing.T) {
 	}, {
 		request: "GET /apps/v3/service-instance-backups/<uuid>/",
 		name:    "a service-instance backup as the Divio documentation shows one: errors is a list",
-		routes:  map[string]string{"/apps/v3/service-instance-backups/q4yb3wqmwzhavmwlcsxyncwf2y/?": "service-instance-backup.json"},
+		routes:  map[string]string{"/apps/v3/service-instance-backups/" + partID + "/?": "service-instance-backup.json"},
 		call: func(ctx context.Context, c *Client) (any, error) {
-			return c.GetServiceInstanceBackup(ctx, "q4yb3wqmwzhavmwlcsxyncwf2y")
+			return c.GetServiceInstanceBackup(ctx, partID)
 		},
 		want: &ServiceInstanceBackup{
-			UUID: "q4yb3wqmwzhavmwlcsxyncwf2y", Backup: "7kd5fvj6ynbb5pd6wqk6ocfl2a", ServiceInstance: "2fc5k3rtk5gbpj5h4z7zv6tbsm",
-			ServiceType: TypeDatabase, StartedAt: at("2024-05-03T09:00:01.2Z"), EndedAt: at("2024-05-03T09:00:09.3Z"), Size: ptr(int64(5242880)),
+			UUID: partID, Backup: backupID, ServiceInstance: instanceID, ServiceType: TypeDatabase,
+			QueuedAt: at("2024-05-03T09:00:00.1Z"), StartedAt: at("2024-05-03T09:00:01.2Z"), TakenAt: at("2024-05-03T09:00:02Z"),
+			EndedAt: at("2024-05-03T09:00:09.3Z"), Size: ptr(int64(5242880)),
 		},
+	}, {
+		request: "GET /apps/v3/service-instance-backups/<uuid>/",
+		name:    "a failed service-instance backup: its errors, and the prefix it was taken under",
+		routes:  map[string]string{"/apps/v3/service-instance-backups/z7cm4xq2wnbd6kfh3vyrtpa5le/?": "service-instance-backup-failed.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.GetServiceInstanceBackup(ctx, "z7cm4xq2wnbd6kfh3vyrtpa5le")
+		},
+		want: &ServiceInstanceBackup{
+			UUID: "z7cm4xq2wnbd6kfh3vyrtpa5le", Backup: scheduledBackupID, ServiceInstance: instanceID, ServiceType: TypeDatabase,
+			QueuedAt: at("2024-05-03T02:00:00Z"), StartedAt: at("2024-05-03T02:00:01Z"), EndedAt: at("2024-05-03T02:00:03Z"),
+			Errors: "pg_dump: error: connection to server failed", Prefix: DefaultPrefix,
+		},
+	}, {
+		request: "POST /apps/v3/backups/",
+		name:    "a backup asked for: 201, the backup, pending",
+		routes:  map[string]string{"POST /apps/v3/backups/?": "backup-created.json"},
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.CreateBackup(ctx, CreateBackupRequest{Environment: liveEnvID, Services: []string{instanceID}, Notes: "before the upgrade",
+				ScheduledForDeletionAt: time.Date(2024, 6, 2, 9, 0, 0, 0, time.UTC)})
+		},
+		want: func() *Backup {
+			b := completedBackup
+			b.State, b.Success = BackupStatePending, nil
+			return &b
+		}(),
+		wantBodies: []string{`{"environment":"` + liveEnvID + `","services":["` + instanceID + `"],"trigger":"MANUAL",` +
+			`"notes":"before the upgrade","scheduled_for_deletion_at":"2024-06-02T09:00:00.000000Z"}`},
+	}, {
+		request: "GET /apps/v3/backups/<uuid>/",
+		name:    "a completed backup",
+		routes:  map[string]string{"/apps/v3/backups/" + backupID + "/?": "backup-completed.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.GetBackup(ctx, backupID) },
+		want:    &completedBackup,
+	}, {
+		request: "GET /apps/v3/backups/?environment=<uuid>",
+		name:    "an environment's backups, newest first: one on demand, one the platform's own",
+		routes:  map[string]string{"/apps/v3/backups/?environment=" + liveEnvID + "&page_size=100": "backups-of-environment.json"},
+		call:    func(ctx context.Context, c *Client) (any, error) { return c.ListBackups(ctx, liveEnvID) },
+		want: []Backup{completedBackup, {
+			UUID: scheduledBackupID, Environment: liveEnvID, State: BackupStateCompleted, Success: ptr(BackupFailure),
+			ServiceInstanceBackups: []string{"z7cm4xq2wnbd6kfh3vyrtpa5le"}, CreatedAt: at("2024-05-03T02:00:00Z"), Trigger: BackupTriggerScheduled,
+		}},
 	}, {
 		request: "POST /apps/v3/backup-restores/, then GET /apps/v3/backup-restores/<uuid>/",
 		name:    "a restore into another instance: the POST answers its uuid only, GET follows it",

@@ -257,9 +257,9 @@ func (l *VariableNameList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ErrorText decodes an `errors` field: null or text as the contract gives it, or a list (the
-// Divio documentation's example answer shows `[]`) whose items, text or objects, are joined.
-// Empty means no error.
+// ErrorText decodes an `errors` field: a list as the contract gives it (`[]` when none, as the
+// Divio API how-to's example answer shows), whose items, text or objects, are joined; null or
+// plain text decode too. Empty means no error.
 type ErrorText string
 
 func (e *ErrorText) UnmarshalJSON(b []byte) error {
@@ -325,20 +325,28 @@ const (
 	BackupStateCompleted = "COMPLETED"
 	BackupSuccess        = "SUCCESS"
 	BackupFailure        = "FAILURE"
-
-	backupTriggerManual = "MANUAL"
 )
 
-// Backup is a backup of some of an environment's service instances. It outlives them.
+// Backup triggers: an on-demand backup is MANUAL, which is what a client asks for; the platform
+// takes its own by the subscription's schedule, SCHEDULED [modelled].
+const (
+	BackupTriggerManual    = "MANUAL"
+	BackupTriggerScheduled = "SCHEDULED"
+)
+
+// Backup is a backup of some of an environment's service instances. It outlives them, but the
+// platform's retention may delete it at any time (then GET is 404).
 type Backup struct {
-	UUID                   string     `json:"uuid"`
-	Environment            string     `json:"environment"`
-	State                  string     `json:"state"`
-	Success                *string    `json:"success"`
-	ServiceInstanceBackups []string   `json:"service_instance_backups"`
-	Notes                  string     `json:"notes"`
+	UUID        string `json:"uuid"`
+	Environment string `json:"environment"`
+	// State ends at COMPLETED; Success is null until then.
+	State                  string   `json:"state"`
+	Success                *string  `json:"success"`
+	ServiceInstanceBackups []string `json:"service_instance_backups"`
+	Notes                  string   `json:"notes"`
+	// ScheduledForDeletionAt is when the API deletes it; nil when none is set.
 	ScheduledForDeletionAt *time.Time `json:"scheduled_for_deletion_at"`
-	Trigger                string     `json:"trigger"`    // [modelled]
+	Trigger                string     `json:"trigger"`
 	CreatedAt              *time.Time `json:"created_at"` // [modelled]
 }
 
@@ -351,17 +359,22 @@ func (b *Backup) Succeeded() bool {
 	return b.Completed() && b.Success != nil && *b.Success == BackupSuccess
 }
 
-// ServiceInstanceBackup is one instance's part of a backup.
+// ServiceInstanceBackup is one instance's part of a backup, in the shape of the Divio API how-to's
+// example answer.
 type ServiceInstanceBackup struct {
 	UUID            string     `json:"uuid"`
 	Backup          string     `json:"backup"`
-	ServiceInstance string     `json:"service_instance"` // [modelled]
 	ServiceType     string     `json:"service_type"`
-	Prefix          string     `json:"prefix"`     // [modelled]
-	StartedAt       *time.Time `json:"started_at"` // [modelled]
-	EndedAt         *time.Time `json:"ended_at"`
-	Errors          ErrorText  `json:"errors"`
-	Size            *int64     `json:"size"` // bytes [modelled]
+	ServiceInstance string     `json:"service_instance"`
+	QueuedAt        *time.Time `json:"queued_at"`
+	StartedAt       *time.Time `json:"started_at"`
+	TakenAt         *time.Time `json:"taken_at"`
+	// EndedAt is null while the part runs.
+	EndedAt *time.Time `json:"ended_at"`
+	Size    *int64     `json:"size"` // bytes
+	// Errors says why the part failed; empty when it did not.
+	Errors ErrorText `json:"errors"`
+	Prefix string    `json:"prefix"` // [modelled]: the instance's prefix when it was taken
 }
 
 // CreateBackupRequest asks for a backup of some of an environment's instances.
@@ -387,7 +400,7 @@ type createBackupBody struct {
 const drfTimeFormat = "2006-01-02T15:04:05.000000Z"
 
 func (r CreateBackupRequest) body() createBackupBody {
-	b := createBackupBody{Environment: r.Environment, Services: r.Services, Trigger: backupTriggerManual, Notes: r.Notes}
+	b := createBackupBody{Environment: r.Environment, Services: r.Services, Trigger: BackupTriggerManual, Notes: r.Notes}
 	if !r.ScheduledForDeletionAt.IsZero() {
 		b.ScheduledForDeletionAt = r.ScheduledForDeletionAt.UTC().Format(drfTimeFormat)
 	}

@@ -44,15 +44,25 @@ const (
 // rule 5 confirms upper case; the exact pattern is ours.
 var PrefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
 
-// DefaultPrefix is the prefix projects use; its database is also published as DATABASE_URL.
+// DefaultPrefix is the prefix projects use; some of its variables are also published under a
+// second name (defaultAliases).
 const DefaultPrefix = "DEFAULT"
 
-// variableSuffixes names the variable an instance of each catalog type publishes after its prefix.
+// variableSuffixes names the variable an instance of each catalog type publishes after its
+// prefix [confirmed, for SEARCH and MESSAGE_QUEUE by the Elasticsearch and Celery how-tos].
 var variableSuffixes = map[string]string{
 	TypeDatabase:     "_DATABASE_DSN",
 	TypeStorage:      "_STORAGE_DSN",
-	TypeSearch:       "_HAYSTACK_URL",    // [modelled], as the type is
-	TypeMessageQueue: "_AMQP_BROKER_URL", // [modelled], as the type is
+	TypeSearch:       "_HAYSTACK_URL",
+	TypeMessageQueue: "_AMQP_BROKER_URL",
+}
+
+// defaultAliases names the second name under which a DEFAULT instance of a type publishes its
+// variable: DEFAULT_DATABASE_DSN is also DATABASE_URL, DEFAULT_AMQP_BROKER_URL also BROKER_URL
+// [confirmed: the Celery how-to].
+var defaultAliases = map[string]string{
+	TypeDatabase:     "DATABASE_URL",
+	TypeMessageQueue: "BROKER_URL",
 }
 
 // VariableNames returns, sorted, the names of the environment variables that a provisioned
@@ -63,8 +73,8 @@ func VariableNames(serviceType, prefix string) []string {
 		return []string{}
 	}
 	names := []string{prefix + suffix}
-	if serviceType == TypeDatabase && prefix == DefaultPrefix {
-		names = append(names, "DATABASE_URL")
+	if alias, ok := defaultAliases[serviceType]; ok && prefix == DefaultPrefix {
+		names = append(names, alias)
 	}
 	slices.Sort(names)
 	return names

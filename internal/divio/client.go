@@ -30,6 +30,10 @@ const (
 	defaultRetryMax     = 8
 	defaultRetryWaitMin = 250 * time.Millisecond
 	defaultRetryWaitMax = 15 * time.Second
+	// maxConnectionRetryWait caps the wait after an attempt that got no answer (refused, reset,
+	// closed), which is at least half its cap (see backoff): with the defaults the 8 retries
+	// span 10 to 20 s, which rides out an API restart, and notice its end within 4 s.
+	maxConnectionRetryWait = 4 * time.Second
 	// maxRetryAfter bounds how long one Retry-After may hold a request; the context bounds the rest.
 	maxRetryAfter = time.Minute
 	// maxErrorBody bounds how much of an error answer is read and kept.
@@ -48,8 +52,8 @@ type Config struct {
 	TokenSource    string
 	EndpointSource string
 
-	// RetryMax, RetryWaitMin and RetryWaitMax shape the retries of 429, 5xx and connection errors;
-	// zero values take the defaults.
+	// RetryMax, RetryWaitMin and RetryWaitMax shape the retries of 429, 5xx and connection errors
+	// (whose waits are also capped at maxConnectionRetryWait); zero values take the defaults.
 	RetryMax     int
 	RetryWaitMin time.Duration
 	RetryWaitMax time.Duration
@@ -182,14 +186,11 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// checkRetry is retryablehttp's default policy, except that a loopback endpoint that cannot be
-// connected to fails at once: nothing listens there (a simulator not started, a wrong port), and
-// a minute of retries would not change that. A remote API that refuses a connection may be
-// restarting, and is retried as any other fault.
+// checkRetry is retryablehttp's default policy, which retries connection errors, 429 and 5xx
+// (but 501), on every endpoint alike: an API that refuses connections, loopback or not, may be
+// restarting. Requests sent once (see once) are not retried after an attempt that may have
+// taken effect.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if isDialError(err) && isLoopback(c.base.Hostname()) {
-		return false, nil
-	}
 	if ctx.Value(onceKey{}) != nil && mayHaveApplied(resp, err) {
 		return false, nil
 	}
@@ -221,19 +222,31 @@ func isDialError(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
-// backoff grows exponentially with full jitter, so that clients that failed together do not retry
+// backoff grows exponentially with jitter, so that clients that failed together do not retry
 // together, and honours the server's Retry-After.
+//
+// An answered fault (429, 5xx) waits anywhere up to its ceiling (full jitter). An attempt that got
+// no answer (resp is nil: refused, reset, closed) waits between half its ceiling and its ceiling,
+// capped at maxConnectionRetryWait: an API that is restarting is back within seconds, so the
+// retries must span a few seconds for sure, and notice soon once it is back.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := retryAfter(resp.Header); ok {
 			return min(d, maxRetryAfter)
 		}
 	}
+	if resp == nil {
+		maxWait = min(maxWait, maxConnectionRetryWait)
+	}
 	ceiling := minWait << min(attempt, 30)
 	if ceiling <= 0 || ceiling > maxWait {
 		ceiling = maxWait
 	}
-	return minWait/2 + rand.N(ceiling-minWait/2+1)
+	floor := minWait / 2
+	if resp == nil {
+		floor = max(floor, ceiling/2)
+	}
+	return floor + rand.N(max(ceiling-floor, 0)+1)
 }
 
 func retryAfter(h http.Header) (time.Duration, bool) {

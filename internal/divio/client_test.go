@@ -375,12 +375,41 @@ func TestBackoffHonoursRetryAfterAndGrowsWithJitter(t *testing.T) {
 	if got := backoff(time.Millisecond, time.Second, 0, resp); got != 3*time.Second {
 		t.Errorf("Retry-After 3: waited %v", got)
 	}
+	answered := &http.Response{StatusCode: http.StatusInternalServerError}
 	for attempt := range 10 {
-		got := backoff(100*time.Millisecond, 2*time.Second, attempt, nil)
-		ceiling := min(100*time.Millisecond<<attempt, 2*time.Second)
+		// An answered fault: full jitter, up to RetryWaitMax.
+		got := backoff(100*time.Millisecond, 8*time.Second, attempt, answered)
+		ceiling := min(100*time.Millisecond<<attempt, 8*time.Second)
 		if got < 50*time.Millisecond || got > ceiling {
-			t.Errorf("attempt %d: waited %v, want within [50ms, %v]", attempt, got, ceiling)
+			t.Errorf("a 500, attempt %d: waited %v, want within [50ms, %v]", attempt, got, ceiling)
 		}
+		// No answer: at least half the ceiling, which stops at maxConnectionRetryWait.
+		got = backoff(100*time.Millisecond, 8*time.Second, attempt, nil)
+		ceiling = min(100*time.Millisecond<<attempt, maxConnectionRetryWait)
+		if got < ceiling/2 || got > ceiling {
+			t.Errorf("no answer, attempt %d: waited %v, want within [%v, %v]", attempt, got, ceiling/2, ceiling)
+		}
+	}
+	// Odd settings make no negative or panicking wait.
+	if got := backoff(10*time.Second, time.Second, 3, nil); got < 0 {
+		t.Errorf("RetryWaitMin above RetryWaitMax: waited %v", got)
+	}
+}
+
+// With the defaults, the retries of a request that gets no answer span about 10 to 20 s, whatever
+// the jitter draws: an API restart of several seconds is ridden out, and the README says so.
+func TestDefaultConnectionRetriesSpanARestart(t *testing.T) {
+	shortest, longest := time.Duration(1<<62), time.Duration(0)
+	for range 1000 {
+		var total time.Duration
+		for attempt := range defaultRetryMax {
+			total += backoff(defaultRetryWaitMin, defaultRetryWaitMax, attempt, nil)
+		}
+		shortest, longest = min(shortest, total), max(longest, total)
+	}
+	// At least half of 250 ms, 500 ms, 1 s, 2 s and four times 4 s: 9.875 s; at most all of it.
+	if shortest < 9875*time.Millisecond || longest > 19750*time.Millisecond {
+		t.Errorf("the %d retries of a refused request waited %v to %v in all, want about 10 to 20 s", defaultRetryMax, shortest, longest)
 	}
 }
 
@@ -461,38 +490,30 @@ func (rt *refusingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 }
 
-// Issue 11: a refused connection says where the client looked, and a loopback endpoint (where
-// nothing listens: a simulator not started) fails at once instead of retrying for half a minute.
+// A refused connection is retried on every endpoint, loopback included (an API restarting
+// refuses connections for a few seconds), and the error says where the client looked (issue 11).
 func TestRefusedConnection(t *testing.T) {
-	for _, tc := range []struct {
-		endpoint  string
-		wantSends int
-	}{
-		{"http://127.0.0.1:8950", 1},
-		{"http://localhost:8950", 1},
-		{"http://[::1]:8950", 1},
-		{"https://api.divio.test", defaultRetryMax + 1}, // a remote API may be restarting
-	} {
-		t.Run(tc.endpoint, func(t *testing.T) {
-			c := newClientFor(t, tc.endpoint, "refused-token")
+	for _, endpoint := range []string{"http://127.0.0.1:8950", "http://localhost:8950", "http://[::1]:8950", "https://api.divio.test"} {
+		t.Run(endpoint, func(t *testing.T) {
+			c := newClientFor(t, endpoint, "refused-token")
 			transport := &refusingTransport{}
 			c.http.HTTPClient.Transport = transport
 			_, err := c.ListRegions(context.Background())
-			if want := "(is the API at " + tc.endpoint + " reachable?)"; err == nil || !strings.HasSuffix(err.Error(), want) {
+			if want := "(is the API at " + endpoint + " reachable?)"; err == nil || !strings.HasSuffix(err.Error(), want) {
 				t.Errorf("err = %v, want it to end with %q", err, want)
 			}
 			if want := "GET /apps/v3/regions/: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("err = %v, want it to start with %q", err, want)
 			}
-			if got := int(transport.sent.Load()); got != tc.wantSends {
-				t.Errorf("sent %d requests, want %d", got, tc.wantSends)
+			if got := int(transport.sent.Load()); got != defaultRetryMax+1 {
+				t.Errorf("sent %d requests, want %d", got, defaultRetryMax+1)
 			}
 		})
 	}
 }
 
-// The same through a real socket: a port that nothing listens on.
-func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
+// The same through a real socket: a loopback port that nothing listens on.
+func TestRefusedLoopbackConnectionIsRetried(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -500,7 +521,8 @@ func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
 	endpoint := "http://" + l.Addr().String()
 	_ = l.Close()
 	var attempts atomic.Int32
-	c, err := New(Config{Endpoint: endpoint, Token: "refused-token", Log: func(context.Context, string, map[string]any) { attempts.Add(1) }})
+	c, err := New(Config{Endpoint: endpoint, Token: "refused-token", RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond,
+		Log: func(context.Context, string, map[string]any) { attempts.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,8 +530,74 @@ func TestRefusedLoopbackConnectionFailsAtOnce(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "is the API at "+endpoint+" reachable?") {
 		t.Errorf("err = %v, want connection refused and the question whether %s is reachable", err, endpoint)
 	}
-	if got := attempts.Load(); got != 1 {
-		t.Errorf("%d attempts, want 1: nothing listens on a loopback port that refused", got)
+	if got := attempts.Load(); got != defaultRetryMax+1 {
+		t.Errorf("%d attempts, want %d", got, defaultRetryMax+1)
+	}
+}
+
+// An API that stops and comes back on the same address a second and a half later: a read, and a
+// deployment (which is never sent twice, but is resent after refused connections, which surely
+// did not reach the API), both succeed once it is back, and the deployment starts once.
+func TestRidesOutAnAPIRestart(t *testing.T) {
+	api := newFakeAPI()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	before := &http.Server{Handler: api}
+	go func() { _ = before.Serve(l) }()
+	var attempts atomic.Int32
+	// Waits from 100 ms to 1 s: the 8 retries of a refused request span at least 2.75 s.
+	c, err := New(Config{Endpoint: "http://" + addr, Token: fakeToken, RetryWaitMin: 100 * time.Millisecond, RetryWaitMax: time.Second,
+		Log: func(context.Context, string, map[string]any) { attempts.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := mustCreate(t, c, "DEFAULT")
+
+	if err := before.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Let the client see its kept-alive connections close, as it does when a server goes away.
+	time.Sleep(100 * time.Millisecond)
+	const down = 1500 * time.Millisecond
+	stopped := time.Now()
+	after := &http.Server{Handler: api}
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		time.Sleep(down)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("restarting on %s: %v", addr, err)
+			return
+		}
+		go func() { _ = after.Serve(l) }()
+	}()
+	t.Cleanup(func() { <-restarted; _ = after.Close() })
+
+	attempts.Store(0)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if got, err := c.GetServiceInstance(context.Background(), inst.UUID); err != nil || got.UUID != inst.UUID {
+			t.Errorf("a read across the restart: %+v, %v", got, err)
+		}
+	})
+	wg.Go(func() {
+		if _, err := c.CreateDeployment(context.Background(), demoLive); err != nil {
+			t.Errorf("a deployment across the restart: %v", err)
+		}
+	})
+	wg.Wait()
+	if elapsed := time.Since(stopped); elapsed < down {
+		t.Errorf("the calls returned after %v, before the API was back", elapsed)
+	}
+	if n := attempts.Load(); n <= 2 {
+		t.Errorf("%d attempts for two calls across the restart, want retries", n)
+	}
+	if n := api.deploymentsOf(demoLive); n != 1 {
+		t.Errorf("the API started %d deployments, want 1", n)
 	}
 }
 

@@ -31,8 +31,9 @@ const (
 	defaultRetryWaitMin = 250 * time.Millisecond
 	defaultRetryWaitMax = 15 * time.Second
 	// maxConnectionRetryWait caps the wait after an attempt that got no answer (refused, reset,
-	// closed), which is at least half its cap (see backoff): with the defaults the 8 retries
-	// span 10 to 20 s, which rides out an API restart, and notice its end within 4 s.
+	// closed); each such wait is at least half its step (see backoff). With the defaults the 8
+	// retries span 10 to 20 s, which rides out an API restart, and the client notices the API is
+	// back within 4 s.
 	maxConnectionRetryWait = 4 * time.Second
 	// maxRetryAfter bounds how long one Retry-After may hold a request; the context bounds the rest.
 	maxRetryAfter = time.Minute

@@ -211,7 +211,7 @@ func TestCreateBackupRules(t *testing.T) {
 	}
 	sim.StallNextProvision()
 	provisioning := c.action(c.createInstance(demoTest, ServicePostgres15, "STALLED").UUID, "provision").UUID
-	attached := forced(ServicePostgres15, StatusAttached)
+	attached := forced(ServicePostgres16, StatusAttached)
 	pendingDetachment, detached := forced(ServiceMySQL8, StatusPendingDetachment), forced(ServiceMySQL8, StatusDetached)
 	with := func(change func(map[string]any)) map[string]any {
 		body := backupBody(demoTest, db.UUID)

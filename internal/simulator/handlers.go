@@ -70,7 +70,7 @@ func (s *Simulator) getRegion(_ *http.Request, id string) reply {
 
 // listServices shows the catalog, narrowed to what a region offers (region=)
 // or to what an application can add now (website=): offered in its region and
-// with a free instance in its organisation's subscription.
+// with a free instance in its own subscription.
 func (s *Simulator) listServices(r *http.Request, _ string) reply {
 	q := r.URL.Query()
 	offered := func(svc service) bool {
@@ -101,9 +101,8 @@ func (st *state) servicesToAdd(appID string, offered func(service) bool) []servi
 		return offers
 	}
 	reg, _ := st.data.region(app.Region)
-	org, _ := st.data.organisation(app.Organisation)
 	for _, svc := range st.data.catalog {
-		if free := st.freeSlots(org, svc); free > 0 && offered(svc) && st.data.offers(reg, svc.Identifier) {
+		if free := st.freeSlots(app, svc); free > 0 && offered(svc) && st.data.offers(reg, svc.Identifier) {
 			offers = append(offers, serviceOffer{svc, free})
 		}
 	}

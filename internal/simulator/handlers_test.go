@@ -445,11 +445,11 @@ func TestListFilters(t *testing.T) {
 	}{
 		{"/apps/v3/regions/", "name", "aws-eu-central-1,aws-us-east-1,azure-westeurope,exoscale-ch-dk-2"},
 		{"/apps/v3/regions/", "vendor", "aws,aws,azure,exoscale"},
-		{"/apps/v3/services/", "identifier", "postgres-15,mysql-8,s3,ms-blob,sos,elasticsearch-8,rabbitmq-3"},
-		{"/apps/v3/services/?region=" + RegionID(RegionAWSUSEast1), "identifier", "postgres-15,mysql-8,s3,elasticsearch-8,rabbitmq-3"},
-		{"/apps/v3/services/?region=" + RegionID(RegionAzureWestEurope), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/", "identifier", "postgres-15,postgres-16,mysql-8,s3,ms-blob,sos,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAWSUSEast1), "identifier", "postgres-15,postgres-16,mysql-8,s3,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAzureWestEurope), "identifier", "postgres-15,postgres-16,mysql-8,ms-blob"},
 		{"/apps/v3/services/?region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15,sos"},
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "identifier", "postgres-15,postgres-16,mysql-8,ms-blob"},
 		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15"},
 		{"/apps/v3/services/?region=unknown", "identifier", ""},
 		{"/apps/v3/services/?website=unknown", "identifier", ""},
@@ -516,7 +516,7 @@ func TestConcurrentCreates(t *testing.T) {
 			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
 				"environment": demoTest, "service": ServiceID(ServiceMySQL8), "prefix": "SAME"}).status
 		}()
-		go func() { // distinct prefixes: the subscription's 6 PostgreSQL slots win
+		go func() { // distinct prefixes: demo-app's 4 PostgreSQL 15 slots win
 			defer wg.Done()
 			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
 				"environment": demoLive, "service": ServiceID(ServicePostgres15), "prefix": fmt.Sprintf("DB_%d", i)}).status
@@ -529,14 +529,14 @@ func TestConcurrentCreates(t *testing.T) {
 	for s := range statuses {
 		counts[s]++
 	}
-	if counts[http.StatusCreated] != 1+6 || counts[http.StatusBadRequest] != 2*workers-7 {
-		t.Errorf("statuses %v, want 7 created and %d refused", counts, 2*workers-7)
+	if counts[http.StatusCreated] != 1+4 || counts[http.StatusBadRequest] != 2*workers-5 {
+		t.Errorf("statuses %v, want 5 created and %d refused", counts, 2*workers-5)
 	}
 	byKind := map[string]int{}
 	for _, in := range sim.Instances() {
 		byKind[in.Environment+in.Type]++
 	}
-	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 6 {
+	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 4 {
 		t.Errorf("instances %v", byKind)
 	}
 }
@@ -607,41 +607,46 @@ func TestApplicationAndEnvironmentFields(t *testing.T) {
 }
 
 // TestServicesForWebsite lists what an application can add now: offered in
-// its region and with a free instance in its organisation's subscription.
+// its region and with a free instance in its own subscription.
 func TestServicesForWebsite(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
-	website := "/apps/v3/services/?website=" + ApplicationID(DemoApp)
+	website := func(app string) string { return "/apps/v3/services/?website=" + ApplicationID(app) }
 	offers := func(path string) string { return offerList(c, path) }
-	const fresh = "postgres-15:6,mysql-8:2,s3:2,rabbitmq-3:1" // elasticsearch-8: none included
-	if got := offers(website); got != fresh {
+	const fresh = "postgres-15:4,postgres-16:2,mysql-8:2,s3:2,rabbitmq-3:1" // elasticsearch-8: none included
+	if got := offers(website(DemoApp)); got != fresh {
 		t.Fatalf("fresh: %s, want %s", got, fresh)
 	}
 
-	// available counts down as instances are added anywhere in the
-	// organisation, and up as they are removed.
+	// available counts down as instances are added in any environment of the
+	// application, and up as they are removed; another application's
+	// instances, of the same organisation or not, take none of its slots.
 	queue := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
 	c.createInstance(demoLive, ServiceMySQL8, "DEFAULT")
-	c.createInstance(azureTest, ServiceMySQL8, "DEFAULT") // another application, the same organisation
-	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(db.UUID, "attach")
-	c.deploy(demoTest)
-	if got, want := offers(website), "postgres-15:5,s3:2"; got != want {
+	c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.createInstance(azureTest, ServiceMySQL8, "DEFAULT")   // azure-app's only MySQL
+	c.createInstance(azureTest, ServicePostgres16, "OTHER") // and its only PostgreSQL 16
+	if got, want := offers(website(DemoApp)), "postgres-15:3,postgres-16:2,mysql-8:1,s3:2"; got != want {
 		t.Errorf("after adding: %s, want %s", got, want)
 	}
 	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+queue.UUID+"/", nil)
-	if got, want := offers(website), "postgres-15:5,s3:2,rabbitmq-3:1"; got != want {
+	if got, want := offers(website(DemoApp)), "postgres-15:3,postgres-16:2,mysql-8:1,s3:2,rabbitmq-3:1"; got != want {
 		t.Errorf("after removing the queue: %s, want %s", got, want)
 	}
+	// Two applications of one organisation, each with room of its own.
+	c.createInstance(demoLive, ServicePostgres16, "NEW")
+	c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+		"environment": EnvironmentID(AzureApp, EnvLive), "service": ServiceID(ServicePostgres16), "prefix": "NEW"})
 
 	tests := []struct{ path, want string }{
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "postgres-15:5,ms-blob:2"},
-		{"/apps/v3/services/?website=" + ApplicationID(LegacyApp), ""}, // its seeded instances use its whole subscription
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "postgres-15:5"},
-		{"/apps/v3/services/?&website=" + ApplicationID(DemoApp) + "&page_size=1", "postgres-15:5,s3:2,rabbitmq-3:1"},
+		{website(DemoApp), "postgres-15:3,postgres-16:1,mysql-8:1,s3:2,rabbitmq-3:1"},
+		{website(AzureApp), "postgres-15:2,ms-blob:2"},
+		{website(LegacyApp), "postgres-16:2"}, // its seeded instances use its postgres-15 and s3
+		{website(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "postgres-15:2"},
+		{"/apps/v3/services/?&website=" + ApplicationID(DemoApp) + "&page_size=1", "postgres-15:3,postgres-16:1,mysql-8:1,s3:2,rabbitmq-3:1"},
 		{"/apps/v3/services/?website=unknown", ""},
 		{"/apps/v3/services/?region=" + RegionID(RegionAWSEUCentral1) + "&", // region alone: the offering, without available
-			"postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
-		{"/apps/v3/services/?region=&website=", "postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,ms-blob:<nil>,sos:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+			"postgres-15:<nil>,postgres-16:<nil>,mysql-8:<nil>,s3:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+		{"/apps/v3/services/?region=&website=", "postgres-15:<nil>,postgres-16:<nil>,mysql-8:<nil>,s3:<nil>,ms-blob:<nil>,sos:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -652,15 +657,19 @@ func TestServicesForWebsite(t *testing.T) {
 	}
 
 	var p page
-	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/services/?website="+ApplicationID(DemoApp)+"&page_size=2", nil).decode(t, &p)
-	if p.Count != 3 || len(p.Results.([]any)) != 2 || p.Next == nil {
+	c.expect(http.StatusOK, http.MethodGet, website(DemoApp)+"&page_size=2", nil).decode(t, &p)
+	if p.Count != 5 || len(p.Results.([]any)) != 2 || p.Next == nil {
 		t.Errorf("page_size=2: %+v", p)
 	}
 
 	_, bench, _ := testSim(t, Options{Dataset: DatasetBench})
 	bench.createInstance(EnvironmentID("bench-app-1", EnvTest), ServiceS3, "DEFAULT")
-	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != "postgres-15:5000,mysql-8:5000,s3:4999,elasticsearch-8:5000,rabbitmq-3:5000" {
-		t.Errorf("bench: %s", got)
+	const unlimited = "postgres-15:5000,postgres-16:5000,mysql-8:5000,s3:5000,elasticsearch-8:5000,rabbitmq-3:5000"
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != unlimited {
+		t.Errorf("bench-app-2: %s", got)
+	}
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-1")); got != strings.Replace(unlimited, "s3:5000", "s3:4999", 1) {
+		t.Errorf("bench-app-1: %s", got)
 	}
 }
 

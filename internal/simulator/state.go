@@ -194,35 +194,35 @@ func (st *state) prefixTaken(envID, typ, prefix string) bool {
 	return false
 }
 
-// checkSubscription refuses an instance that the organisation's subscription
+// checkSubscription refuses an instance that the application's subscription
 // has no free slot for.
 func (st *state) checkSubscription(app application, svc service) error {
-	org, _ := st.data.organisation(app.Organisation)
-	if st.freeSlots(org, svc) > 0 {
+	if st.freeSlots(app, svc) > 0 {
 		return nil
 	}
-	included := org.included[svc.Identifier]
-	msg := fmt.Sprintf("The subscription of organisation %s does not include an instance of %s (%s).", org.Name, svc.Name, svc.Identifier)
+	included := app.included[svc.Identifier]
+	msg := fmt.Sprintf("The subscription of application %s does not include an instance of %s (%s).", app.Slug, svc.Name, svc.Identifier)
 	if included > 0 {
-		msg = fmt.Sprintf("The subscription of organisation %s does not include another instance of %s (%s): %d included, all in use.",
-			org.Name, svc.Name, svc.Identifier, included)
+		msg = fmt.Sprintf("The subscription of application %s does not include another instance of %s (%s): %d included, all in use.",
+			app.Slug, svc.Name, svc.Identifier, included)
 	}
 	return fieldErrors{"service": {msg}}
 }
 
-// freeSlots is how many more instances of the service the organisation's
-// subscription allows: every instance that is not removed takes one.
-func (st *state) freeSlots(org organisation, svc service) int {
+// freeSlots is how many more instances of the service the application's
+// subscription allows: every instance of its environments that is not removed
+// takes one, and no other application's does.
+func (st *state) freeSlots(app application, svc service) int {
 	used := 0
 	for _, in := range st.Instances {
 		if in.Status == StatusRemoved || in.Service != svc.UUID {
 			continue
 		}
-		if _, inApp, _, _ := st.data.appOfEnvironment(in.Environment); inApp.Organisation == org.UUID {
+		if env, _ := st.data.environment(in.Environment); env.Application == app.UUID {
 			used++
 		}
 	}
-	return max(0, org.included[svc.Identifier]-used)
+	return max(0, app.included[svc.Identifier]-used)
 }
 
 // provision starts provisioning a NEW instance; anything later is already

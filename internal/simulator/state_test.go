@@ -288,7 +288,7 @@ func TestCreateInstanceRules(t *testing.T) {
 			field: "region", contains: []string{RegionAWSEUCentral1}},
 		{name: "right region", req: createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT", Region: RegionID(RegionAWSEUCentral1)}},
 		{name: "not offered in the region", req: req(azureTest, ServiceS3, "DEFAULT"), field: "service",
-			contains: []string{"not offered", RegionAzureWestEurope, "postgres-15, mysql-8, ms-blob"}},
+			contains: []string{"not offered", RegionAzureWestEurope, "postgres-15, postgres-16, mysql-8, ms-blob"}},
 		{name: "duplicate prefix and type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
 			req: req(demoTest, ServiceMySQL8, "DEFAULT"), field: "prefix", contains: []string{"already exists"}},
 		{name: "same prefix, other type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
@@ -297,9 +297,20 @@ func TestCreateInstanceRules(t *testing.T) {
 			req: req(demoLive, ServicePostgres15, "DEFAULT")},
 		{name: "not in the subscription", req: req(demoTest, ServiceElasticsearch8, "DEFAULT"), field: "service",
 			contains: []string{"subscription", "does not include an instance", "elasticsearch-8"}},
-		{name: "subscription used up across applications",
-			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(azureTest, ServiceMySQL8, "B")},
-			req:      req(demoLive, ServiceMySQL8, "C"), field: "service", contains: []string{"another instance", "2 included"}},
+		{name: "subscription used up within the application, across its environments",
+			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(demoLive, ServiceMySQL8, "B")},
+			req:      req(demoTest, ServiceMySQL8, "C"), field: "service",
+			contains: []string{"application demo-app", "another instance of MySQL 8 (mysql-8)", "2 included, all in use"}},
+		{name: "another application's instances take none of its slots",
+			existing: []createInstanceRequest{req(azureTest, ServiceMySQL8, "A")}, // azure-app's only one
+			req:      req(demoTest, ServiceMySQL8, "B")},
+		{name: "nor its slots another application's",
+			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(demoTest, ServiceMySQL8, "B"), req(azureTest, ServiceMySQL8, "A")},
+			req:      req(EnvironmentID(AzureApp, EnvLive), ServiceMySQL8, "B"), field: "service",
+			contains: []string{"application azure-app", "1 included, all in use"}},
+		{name: "a slot per identifier: postgres-16 is not postgres-15",
+			existing: []createInstanceRequest{req(azureTest, ServicePostgres15, "A"), req(azureTest, ServicePostgres15, "B")},
+			req:      req(azureTest, ServicePostgres16, "C")},
 		{name: "uniqueness is checked before the subscription",
 			existing: []createInstanceRequest{req(demoTest, ServiceRabbitMQ3, "DEFAULT")},
 			req:      req(demoTest, ServiceRabbitMQ3, "DEFAULT"), field: "prefix"},
@@ -319,7 +330,8 @@ func TestCreateInstanceRules(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if in.Status != StatusNew || in.AttachRequested || in.Region != RegionID(RegionAWSEUCentral1) || in.Type == "" {
+				_, _, reg, _ := st.data.appOfEnvironment(tt.req.Environment)
+				if in.Status != StatusNew || in.AttachRequested || in.Region != reg.UUID || in.Type == "" {
 					t.Errorf("created %+v", in.Instance)
 				}
 				return
@@ -372,7 +384,7 @@ func TestEnvironmentVariables(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.identifier+"/"+tt.prefix, func(t *testing.T) {
 			st := demoState(t)
-			st.data.organisations[0].included = benchSubscription() // Elasticsearch needs a subscription that includes it
+			st.data.applications[0].included = benchSubscription() // Elasticsearch needs a subscription that includes it
 			in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(tt.identifier), Prefix: tt.prefix}, t0)
 			if err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package simulator
 import (
 	"maps"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,8 +36,8 @@ func TestAdminReset(t *testing.T) {
 
 func TestAdminState(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
-	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	d := c.deploy(demoTest)
+	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
 	var got stateView
 	c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil).decode(t, &got)
@@ -62,8 +63,9 @@ func TestAdminPatchInstance(t *testing.T) {
 	}
 	c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
 
+	// attach_requested is gone: like any unknown field, it is ignored.
 	c.expect(http.StatusOK, http.MethodPatch, path, `{"service_status": "DETACHED", "attach_requested": true}`).decode(t, &got)
-	if got.Status != StatusDetached || !got.AttachRequested {
+	if got.Status != StatusDetached || strings.Contains(string(c.expect(http.StatusOK, http.MethodGet, "/_sim/state", nil).body), "attach_requested") {
 		t.Errorf("patched %+v", got)
 	}
 	r := c.expect(http.StatusBadRequest, http.MethodPatch, path, `{"service_status": "GONE"}`)
@@ -84,7 +86,6 @@ func TestAdminPatchInstance(t *testing.T) {
 func TestAdminDeleteInstance(t *testing.T) {
 	sim, c, _ := testSim(t, Options{})
 	in := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
-	c.action(in.UUID, "attach")
 	c.deploy(demoTest)
 
 	c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
@@ -103,7 +104,6 @@ func TestAdminDeleteInstance(t *testing.T) {
 func TestAdminFailNextDeploy(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
 	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(in.UUID, "attach")
 	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/fail-next-deploy", nil)
 	if d := c.deploy(demoLive); d.Status != DeploymentFailure || *d.Success {
 		t.Errorf("first deployment (any environment): %+v", d)

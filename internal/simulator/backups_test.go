@@ -442,7 +442,6 @@ func TestRestoreOverTime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, c, clock := testSim(t, Options{BackupDelay: 4 * time.Second})
 			db := c.provisioned(demoTest, ServicePostgres15, "DEFAULT")
-			c.action(db.UUID, "attach")
 			c.deploy(demoTest)
 			b := c.createBackup(backupBody(demoTest, db.UUID))
 			clock.Advance(4 * time.Second)

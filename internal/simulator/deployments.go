@@ -39,7 +39,8 @@ type deploymentRecord struct {
 }
 
 // deploymentPlan names the instances a deployment attaches and detaches: those
-// marked, and those pending detachment, when it started.
+// not yet attached (NEW through PENDING_ATTACHMENT), and those pending
+// detachment, when it started.
 type deploymentPlan struct {
 	Attach []string `json:"attach"`
 	Detach []string `json:"detach"`
@@ -111,11 +112,14 @@ func (st *state) runningDeployment(envID string) *deploymentRecord {
 	return nil
 }
 
-// runningDeploymentDetaches reports whether a running deployment builds its
-// environment without the instance.
-func (st *state) runningDeploymentDetaches(in *instanceRecord) bool {
+// runningDeploymentDetaching returns the running deployment that builds the
+// instance's environment without it, if there is one.
+func (st *state) runningDeploymentDetaching(in *instanceRecord) *deploymentRecord {
 	d := st.runningDeployment(in.Environment)
-	return d != nil && d.Plan != nil && slices.Contains(d.Plan.Detach, in.UUID)
+	if d != nil && d.Plan != nil && slices.Contains(d.Plan.Detach, in.UUID) {
+		return d
+	}
+	return nil
 }
 
 // lastFinishedDeployment is derived rather than stored, so it cannot disagree
@@ -161,19 +165,20 @@ func (st *state) createDeployment(req createDeploymentRequest, now time.Time) (*
 	return d, nil
 }
 
-// planDeployment takes the marks as they stand: the deployment builds from
-// this configuration, and a mark set or cleared while it runs waits for the next.
+// planDeployment takes the instances as they stand: the deployment builds
+// from this configuration, whoever started it, and an instance added,
+// attached or detached while it runs waits for the next deployment.
 func (st *state) planDeployment(envID string) *deploymentPlan {
 	plan := &deploymentPlan{Attach: []string{}, Detach: []string{}}
 	for _, in := range st.Instances {
-		if in.Environment != envID || in.Status == StatusRemoved {
+		if in.Environment != envID {
 			continue
 		}
-		switch {
-		case in.Status == StatusPendingDetachment:
-			plan.Detach = append(plan.Detach, in.UUID)
-		case in.AttachRequested:
+		switch in.Status {
+		case StatusNew, StatusProvisioning, StatusPendingAttachment:
 			plan.Attach = append(plan.Attach, in.UUID)
+		case StatusPendingDetachment:
+			plan.Detach = append(plan.Detach, in.UUID)
 		}
 	}
 	return plan
@@ -211,7 +216,7 @@ func (st *state) finishDeployment(d *deploymentRecord) {
 	success := !d.WillFail
 	ended := d.EndsAt
 	d.Success, d.EndedAt = &success, &ended
-	if d.Plan == nil { // started by a simulator that kept no plan: it acted on the marks at its end
+	if d.Plan == nil { // started by a simulator that kept no plan: it acts on the instances as they stand at its end
 		d.Plan = st.planDeployment(d.Environment)
 	}
 	if !success {
@@ -241,9 +246,6 @@ func (st *state) detachPlanned(d *deploymentRecord) {
 		}
 		in.Status = StatusDetached
 		d.logf(at, "Detached %s; the application no longer gets %s.", st.describe(in), variableNames(st.instanceVariables(in)))
-		if in.AttachRequested {
-			d.logf(at, "%s was marked for attachment while the deployment ran: the next deployment attaches it.", in.Prefix)
-		}
 	}
 }
 
@@ -265,37 +267,37 @@ func (st *state) attachPlanned(d *deploymentRecord) map[string]bool {
 	at := *d.EndedAt
 	attached := map[string]bool{}
 	for _, id := range d.Plan.Attach {
-		in, _ := st.anyInstance(id)
+		in, err := st.anyInstance(id)
+		if err != nil {
+			continue
+		}
 		switch {
 		case in.Status == StatusRemoved:
 			d.logf(at, "Could not attach %s: it was removed while the deployment ran.", st.describe(in))
 			continue
 		case in.Stalled:
-			// A stalled provisioning never finishes, so this deployment cannot
-			// attach it; the mark stays for a later deployment.
-			d.logf(at, "Could not attach %s: its provisioning has not finished.", st.describe(in))
+			// A stalled provisioning never finishes, so no deployment can
+			// attach the instance; it stays as it is.
+			d.logf(at, "Could not attach %s: its provisioning has not finished; it stays %s.", st.describe(in), in.Status)
 			continue
-		case !in.provisioned():
+		case in.Status == StatusNew || in.Status == StatusProvisioning:
 			if in.Password == "" { // still NEW; PROVISIONING has its password already
 				in.Password = newPassword()
 			}
 			d.logf(at, "Provisioned %s.", st.describe(in))
+		case in.Status != StatusPendingAttachment:
+			// Changed behind the deployment's back (the admin API): leave it.
+			d.logf(at, "Left %s as it is: it became %s while the deployment ran.", st.describe(in), in.Status)
+			continue
 		}
 		in.ReadyAt = time.Time{}
+		in.Status = StatusAttached
 		attached[in.UUID] = true
 		given := "gave the application " + variableNames(st.instanceVariables(in))
 		if d.DropVariables {
 			given = "gave the application none of its variables"
 		}
-		if in.AttachRequested {
-			in.Status, in.AttachRequested = StatusAttached, false
-			d.logf(at, "Attached %s; %s.", st.describe(in), given)
-			continue
-		}
-		// Unmarked while the deployment ran, which built with it: it is
-		// attached now, and its detachment waits for the next deployment.
-		in.Status = StatusPendingDetachment
-		d.logf(at, "Attached %s; %s. It was unmarked while the deployment ran: the next deployment detaches it.", st.describe(in), given)
+		d.logf(at, "Attached %s; %s.", st.describe(in), given)
 	}
 	return attached
 }

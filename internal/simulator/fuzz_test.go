@@ -50,7 +50,7 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "/iam/v3/organisations", "page=2&page_size=1", "")
 	f.Add("POST", "/_sim/drop-variables-next-deploy", "", "")
 	f.Add("PUT", "/apps/v3/regions/", "", "")
-	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "ATTACHED", "attach_requested": true}`)
+	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "ATTACHED", "attach_requested": true}`) // an old field, ignored
 	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "SOMETHING"}`)
 	f.Add("PUT", "/_sim/faults", "", `{"latency": "1h"}`)
 	f.Add("PUT", "/_sim/faults", "", `{"fail_rate": 2}`)
@@ -87,12 +87,11 @@ func fuzzSimulator(t *testing.T) (*simulator.Simulator, *strings.Replacer) {
 	t.Cleanup(func() { _ = sim.Close() })
 	env := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 	svc := simulator.ServiceID(simulator.ServicePostgres15)
+	attached := mustCreate(t, sim, env, svc, "USED")
+	mustPost(t, sim, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated) // attaches every instance added so far
 	newID := mustCreate(t, sim, env, svc, "DEFAULT")
 	ready := mustCreate(t, sim, env, svc, "READY")
-	attached := mustCreate(t, sim, env, svc, "USED")
 	mustPost(t, sim, "/apps/v3/service-instances/"+ready+"/provision/", "", http.StatusAccepted)
-	mustPost(t, sim, "/apps/v3/service-instances/"+attached+"/attach/", "", http.StatusAccepted)
-	mustPost(t, sim, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated)
 	return sim, strings.NewReplacer("{new}", newID, "{ready}", ready, "{attached}", attached, "{env}", env, "{svc}", svc)
 }
 

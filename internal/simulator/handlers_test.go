@@ -120,7 +120,6 @@ func TestFormEncodedPosts(t *testing.T) {
 	if r.status != http.StatusCreated || in.Prefix != "MEDIA" || in.Type != TypeStorage || in.Environment != demoTest {
 		t.Fatalf("form-encoded instance: %d %s", r.status, r.body)
 	}
-	c.action(in.UUID, "attach")
 	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}, "build_mode": {"FORCE"}})
 	var d deploymentView
 	r.decode(t, &d)
@@ -232,7 +231,7 @@ func TestMalformedBodies(t *testing.T) {
 func TestCreateInstanceOverHTTP(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
 	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	if in.Status != StatusNew || in.AttachRequested || in.Type != TypeDatabase || in.Prefix != "DEFAULT" ||
+	if in.Status != StatusNew || in.Type != TypeDatabase || in.Prefix != "DEFAULT" ||
 		in.Service != ServiceID(ServicePostgres15) || in.Region != RegionID(RegionAWSEUCentral1) || in.CreatedAt.IsZero() {
 		t.Errorf("created %+v", in)
 	}
@@ -260,16 +259,20 @@ func TestLifecycle(t *testing.T) {
 	if n := countVars(); n != 2 {
 		t.Fatalf("provisioned DEFAULT database publishes %d variables, want 2", n)
 	}
-	if got := c.action(in.UUID, "attach"); !got.AttachRequested {
-		t.Fatal("attach did not mark")
+	// Not attached yet: attach is already in effect, detach makes no sense.
+	if got := c.action(in.UUID, "attach"); got.Status != StatusPendingAttachment {
+		t.Fatalf("attach: %s", got.Status)
 	}
-	c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	r := c.expect(http.StatusConflict, http.MethodPost, "/apps/v3/service-instances/"+in.UUID+"/detach/", nil)
+	if msg, _ := r.object(t)["detail"].(string); !strings.Contains(msg, "next deployment attaches it") {
+		t.Errorf("409 detail %q", msg)
+	}
 
 	d := c.deploy(demoTest)
 	if d.Status != DeploymentSuccess || d.Success == nil || !*d.Success || d.EndedAt == nil {
 		t.Fatalf("deployment with no delay: %+v", d)
 	}
-	if got := c.instance(in.UUID); got.Status != StatusAttached || got.AttachRequested {
+	if got := c.instance(in.UUID); got.Status != StatusAttached {
 		t.Fatalf("after deploy: %+v", got)
 	}
 	var env map[string]any
@@ -278,7 +281,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("last_finished_deployment %v, want the deployment %s", env["last_finished_deployment"], d.UUID)
 	}
 
-	r := c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	r = c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
 	if msg, _ := r.object(t)["detail"].(string); !strings.Contains(msg, "detach") {
 		t.Errorf("409 detail %q", msg)
 	}
@@ -308,7 +311,6 @@ func TestLifecycle(t *testing.T) {
 func TestDeploymentsOverHTTP(t *testing.T) {
 	sim, c, clock := testSim(t, Options{DeployDelay: 3 * time.Second, ProvisionDelay: time.Second})
 	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(in.UUID, "attach")
 
 	d := c.deploy(demoTest)
 	if d.Status != DeploymentWorking || d.Success != nil || d.EndedAt != nil || d.StartedAt.IsZero() {

@@ -34,7 +34,6 @@ func TestRestartKeepsStateAndWorkInFlight(t *testing.T) {
 	provisioning := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	c.action(provisioning.UUID, "provision")
 	attaching := c.createInstance(demoTest, ServiceS3, "DEFAULT")
-	c.action(attaching.UUID, "attach")
 	deploy := c.deploy(demoTest)
 	clock.Advance(time.Second)
 	if err := sim.Close(); err != nil {
@@ -54,12 +53,13 @@ func TestRestartKeepsStateAndWorkInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Restarted after both were due: they happened on schedule while down.
+	// Restarted after both were due: they happened on schedule while down,
+	// and the deployment attached both instances, pending when it started.
 	_, c3, _ := startAt(t, opts, t0.Add(time.Minute))
-	if got := c3.instance(provisioning.UUID); got.Status != StatusPendingAttachment || !got.CreatedAt.Equal(provisioning.CreatedAt) {
+	if got := c3.instance(provisioning.UUID); got.Status != StatusAttached || !got.CreatedAt.Equal(provisioning.CreatedAt) {
 		t.Errorf("after restart: %+v", got)
 	}
-	if got := c3.instance(attaching.UUID); got.Status != StatusAttached || got.AttachRequested {
+	if got := c3.instance(attaching.UUID); got.Status != StatusAttached {
 		t.Errorf("after restart: %+v", got)
 	}
 	got := c3.deployment(deploy.UUID)
@@ -182,17 +182,15 @@ func assertNoTempFiles(t *testing.T, dir string) {
 }
 
 // TestRestartKeepsDeploymentInFlight restarts while a deployment runs: its
-// plan, progress, log and the variables it gives survive, and a mark set while
-// it ran still waits for the next deployment.
+// plan, progress, log and the variables it gives survive, and an instance
+// added while it ran still waits for the next deployment.
 func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
 	opts := Options{DataFile: file, DeployDelay: 10 * time.Second}
 	sim, c, _ := startAt(t, opts, t0)
 	planned := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	late := c.createInstance(demoTest, ServiceS3, "DEFAULT")
-	c.action(planned.UUID, "attach")
 	d := c.deploy(demoTest)
-	c.action(late.UUID, "attach") // after the start: waits for the next deployment
+	late := c.createInstance(demoTest, ServiceS3, "DEFAULT") // after the start: waits for the next deployment
 	sim.DropVariablesNextDeploy()
 	if err := sim.Close(); err != nil {
 		t.Fatal(err)
@@ -210,8 +208,8 @@ func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 	if got := c2.instance(planned.UUID); got.Status != StatusAttached {
 		t.Errorf("planned instance %s", got.Status)
 	}
-	if got := c2.instance(late.UUID); got.Status != StatusNew || !got.AttachRequested {
-		t.Errorf("instance marked while it ran: %+v, want NEW and still marked", got)
+	if got := c2.instance(late.UUID); got.Status != StatusNew {
+		t.Errorf("instance added while it ran: %+v, want NEW", got)
 	}
 	ended := c2.deployment(d.UUID)
 	vars := c2.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")
@@ -239,8 +237,9 @@ func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 }
 
 // TestLoadsDataFileWithoutPlans loads a data file written before deployments
-// kept their plan: a deployment it holds still runs, acting on the marks at
-// its end as it did then.
+// kept their plan, and before attach marks were dropped: a deployment it holds
+// still runs, acting at its end on the instances as they stand then; the old
+// attach_requested field is ignored.
 func TestLoadsDataFileWithoutPlans(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
 	old := `{"dataset": "demo", "instances": [{"uuid": "old-instance", "environment": "` + demoTest + `", "region": "` + RegionID(RegionAWSEUCentral1) +

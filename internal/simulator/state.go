@@ -45,15 +45,14 @@ var envVarSuffix = map[string]string{
 
 // Instance is a service instance as the API shows it.
 type Instance struct {
-	UUID            string    `json:"uuid"`
-	Environment     string    `json:"environment"`
-	Region          string    `json:"region"`
-	Service         string    `json:"service"`
-	Prefix          string    `json:"prefix"`
-	Type            string    `json:"type"`
-	Status          string    `json:"service_status"`
-	AttachRequested bool      `json:"attach_requested"`
-	CreatedAt       time.Time `json:"created_at"`
+	UUID        string    `json:"uuid"`
+	Environment string    `json:"environment"`
+	Region      string    `json:"region"`
+	Service     string    `json:"service"`
+	Prefix      string    `json:"prefix"`
+	Type        string    `json:"type"`
+	Status      string    `json:"service_status"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // instanceRecord adds what the simulator keeps but the API does not show.
@@ -247,36 +246,43 @@ func (st *state) startProvisioning(in *instanceRecord, now time.Time) {
 	st.advance(now) // a zero delay takes effect at once
 }
 
+// attach asks the next deployment to attach a detached instance. An instance
+// not yet attached is attached by the next deployment anyway, and an attached
+// one needs nothing: both are already in effect. A pending detachment is
+// cancelled, unless a running deployment is already building without it.
 func (st *state) attach(id string) (*instanceRecord, error) {
 	in, err := st.instance(id)
 	if err != nil {
 		return nil, err
 	}
 	switch in.Status {
-	case StatusAttached:
+	case StatusDetached:
+		in.Status = StatusPendingAttachment
 	case StatusPendingDetachment:
-		if st.runningDeploymentDetaches(in) {
-			// Too late to cancel: the running deployment builds without it.
-			// The mark waits for the next deployment.
-			in.AttachRequested = true
-			break
+		if d := st.runningDeploymentDetaching(in); d != nil {
+			return nil, conflictError(fmt.Sprintf("The service instance is being detached: deployment %s, running now, detaches it. "+
+				"Attach it again once that deployment has ended; the next deployment then attaches it.", d.UUID))
 		}
-		in.Status = StatusAttached // the detachment has not happened yet: cancel it
-	default:
-		in.AttachRequested = true
+		in.Status = StatusAttached // the detachment has not started: cancel it
 	}
 	return in, nil
 }
 
+// detach asks the next deployment to detach an attached instance. One that is
+// not attached yet cannot be detached: the next deployment attaches it, and
+// removing it is what keeps that from happening.
 func (st *state) detach(id string) (*instanceRecord, error) {
 	in, err := st.instance(id)
 	if err != nil {
 		return nil, err
 	}
-	if in.Status == StatusAttached {
+	switch in.Status {
+	case StatusAttached:
 		in.Status = StatusPendingDetachment
+	case StatusNew, StatusProvisioning, StatusPendingAttachment:
+		return nil, conflictError(fmt.Sprintf("The service instance is %s: it is not attached, and the environment's next deployment attaches it. "+
+			"To keep that from happening, remove the instance.", in.Status))
 	}
-	in.AttachRequested = false
 	return in, nil
 }
 
@@ -285,13 +291,11 @@ func (st *state) remove(id string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case in.Status == StatusAttached:
+	switch in.Status {
+	case StatusAttached:
 		return conflictError("The service instance is attached to its environment: detach it and deploy the environment before removing it.")
-	case in.Status == StatusPendingDetachment:
+	case StatusPendingDetachment:
 		return conflictError("The service instance's detachment is pending: deploy the environment to complete it before removing it.")
-	case in.AttachRequested:
-		return conflictError("The service instance is marked for attachment: detach it to clear the mark before removing it.")
 	}
 	st.removeInstance(in)
 	return nil
@@ -300,7 +304,6 @@ func (st *state) remove(id string) error {
 // removeInstance deletes the instance's data; its variables go with the password.
 func (st *state) removeInstance(in *instanceRecord) {
 	in.Status = StatusRemoved
-	in.AttachRequested = false
 	in.Password = ""
 	in.ReadyAt = time.Time{}
 	in.Stalled = false
@@ -375,8 +378,7 @@ func (st *state) instanceVariables(in *instanceRecord) []envVar {
 
 // InstancePatch changes an instance behind the client's back (admin API).
 type InstancePatch struct {
-	Status          *string `json:"service_status"`
-	AttachRequested *bool   `json:"attach_requested"`
+	Status *string `json:"service_status"`
 }
 
 func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) error {
@@ -390,9 +392,6 @@ func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) er
 				*patch.Status, strings.Join(instanceStatuses, ", "))}}
 		}
 		st.setStatus(in, *patch.Status, now)
-	}
-	if patch.AttachRequested != nil {
-		in.AttachRequested = *patch.AttachRequested
 	}
 	return nil
 }

@@ -152,7 +152,6 @@ To point the provider at it, paste:
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("instance: %d (%v)", resp.StatusCode, err)
 	}
-	post("/apps/v3/service-instances/"+in.UUID+"/attach/", "").Body.Close()
 	resp = post("/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`)
 	var d struct {
 		Status               string   `json:"status"`

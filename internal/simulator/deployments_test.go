@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -401,5 +402,70 @@ func TestDeploymentAttachesEveryPendingInstance(t *testing.T) {
 	}
 	if strings.Contains(logs, "OLD") {
 		t.Errorf("the log names the detached instance:\n%s", logs)
+	}
+}
+
+// TestDeploymentAnswers checks what a client reads of a deployment: POST
+// answers only uuid, environment and build_mode; GET spells the status as the
+// API does (working, done, failed), success is null until it ends, and it
+// carries the region and whether it is usable.
+func TestDeploymentAnswers(t *testing.T) {
+	sim, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	tests := []struct {
+		name      string
+		body      map[string]string
+		fail      bool
+		wantMode  string
+		wantState string
+		success   any
+	}{
+		{"no build mode", map[string]string{"environment": demoTest}, false, BuildModeAuto, "done", true},
+		{"a build mode", map[string]string{"environment": demoTest, "build_mode": "FORCE"}, false, "FORCE", "done", true},
+		{"failed", map[string]string{"environment": demoTest}, true, BuildModeAuto, "failed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c.in(t)
+			if tt.fail {
+				sim.FailNextDeploy()
+			}
+			created := c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", tt.body).object(t)
+			id, _ := created["uuid"].(string)
+			if want := map[string]any{"uuid": id, "environment": demoTest, "build_mode": tt.wantMode}; id == "" || !maps.Equal(created, want) {
+				t.Errorf("POST answered %v, want %v", created, want)
+			}
+			running := c.get("/apps/v3/deployments/" + id + "/")
+			if running["status"] != "working" || running["success"] != nil || running["ended_at"] != nil || running["is_usable"] != false ||
+				running["region"] != RegionID(RegionAWSEUCentral1) {
+				t.Errorf("running: %v", running)
+			}
+			clock.Advance(2 * time.Second)
+			ended := c.get("/apps/v3/deployments/" + id + "/")
+			if ended["status"] != tt.wantState || ended["success"] != tt.success || ended["ended_at"] == nil || ended["is_usable"] != tt.success ||
+				ended["region"] != RegionID(RegionAWSEUCentral1) {
+				t.Errorf("ended: %v", ended)
+			}
+		})
+	}
+}
+
+// TestDeploymentBuildsWithItsStart: the application gets the credentials the
+// deployment built with, even when a client provisions the instance while it
+// runs; an instance removed meanwhile gives nothing.
+func TestDeploymentBuildsWithItsStart(t *testing.T) {
+	_, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	gone := c.createInstance(demoTest, ServiceS3, "GONE")
+	d := c.deploy(demoTest)
+	c.action(db.UUID, "provision")
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+gone.UUID+"/", nil)
+	clock.Advance(2 * time.Second)
+	given := c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	published := c.listAll("/apps/v3/environment-variables/?environment=" + demoTest + "&name=DEFAULT_DATABASE_DSN")
+	if len(given) != 2 || len(published) != 1 || given["DEFAULT_DATABASE_DSN"] != published[0]["value"] {
+		t.Errorf("the deployment gave %v; the instance publishes %v", given, published)
+	}
+	if logs := c.logs(d.UUID); !strings.Contains(logs, "Could not attach GONE s3") {
+		t.Errorf("logs:\n%s", logs)
 	}
 }

@@ -260,7 +260,7 @@ func (s *Simulator) createDeployment(r *http.Request, _ string) reply {
 		if err != nil {
 			return reply{}, err
 		}
-		return created(d.view(now)), nil
+		return created(deploymentCreated{UUID: d.UUID, Environment: d.Environment, BuildMode: d.BuildMode}), nil
 	})
 }
 

@@ -121,11 +121,15 @@ func TestFormEncodedPosts(t *testing.T) {
 		t.Fatalf("form-encoded instance: %d %s", r.status, r.body)
 	}
 	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}, "build_mode": {"FORCE"}})
-	var d deploymentView
-	r.decode(t, &d)
-	if r.status != http.StatusCreated || d.Environment != demoTest || d.Status != DeploymentSuccess {
+	var created deploymentCreated
+	r.decode(t, &created)
+	if r.status != http.StatusCreated || created.Environment != demoTest || created.BuildMode != "FORCE" {
 		t.Fatalf("form-encoded deployment: %d %s", r.status, r.body)
 	}
+	if d := c.deployment(created.UUID); d.Status != DeploymentSuccess {
+		t.Fatalf("form-encoded deployment: %+v", d)
+	}
+	d := created
 	if got := instancesIn(sim, demoTest); len(got) != 1 || got[0].Status != StatusAttached {
 		t.Errorf("instances after the deployment: %+v", got)
 	}

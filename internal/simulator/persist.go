@@ -31,6 +31,29 @@ func loadState(path string) (*state, error) {
 	return &st, nil
 }
 
+// legacyDeploymentStatus maps the spelling of a deployment's status in data
+// files written before the API's was adopted.
+var legacyDeploymentStatus = map[string]string{
+	"WORKING": DeploymentWorking, "SUCCESS": DeploymentSuccess, "FAILURE": DeploymentFailure,
+}
+
+// upgrade fills in what a data file written by an older simulator lacks, so
+// that it carries on where it left off. Fields it no longer knows, such as
+// the instances' attach_requested, are ignored when it is read.
+func (st *state) upgrade() {
+	for _, d := range st.Deployments {
+		if s, ok := legacyDeploymentStatus[d.Status]; ok {
+			d.Status = s
+		}
+		if d.BuildMode == "" {
+			d.BuildMode = BuildModeAuto
+		}
+		if _, app, _, ok := st.data.appOfEnvironment(d.Environment); ok && d.Region == "" {
+			d.Region = app.Region
+		}
+	}
+}
+
 // saveState replaces the data file atomically: a crash leaves either the old
 // or the new state, never a torn one.
 func saveState(path string, st *state) error {

@@ -149,6 +149,9 @@ func initialState(opts Options) (*state, error) {
 		st = newState(ds)
 	}
 	st.data, st.provisionDelay, st.deployDelay = ds, opts.ProvisionDelay, opts.DeployDelay
+	if saved != nil {
+		st.upgrade()
+	}
 	st.backupDelay = opts.BackupDelay
 	return st, nil
 }

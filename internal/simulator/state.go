@@ -26,11 +26,11 @@ const (
 var instanceStatuses = []string{StatusNew, StatusProvisioning, StatusPendingAttachment,
 	StatusAttached, StatusPendingDetachment, StatusDetached, StatusRemoved}
 
-// Deployment states.
+// Deployment states, spelt as the API spells them.
 const (
-	DeploymentWorking = "WORKING"
-	DeploymentSuccess = "SUCCESS"
-	DeploymentFailure = "FAILURE"
+	DeploymentWorking = "working"
+	DeploymentSuccess = "done"
+	DeploymentFailure = "failed"
 )
 
 var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
@@ -242,7 +242,7 @@ func (st *state) startProvisioning(in *instanceRecord, now time.Time) {
 	in.ReadyAt = now.Add(st.provisionDelay)
 	in.Stalled = st.StallNextProvision
 	st.StallNextProvision = false
-	in.Password = newPassword()
+	in.giveCredentials()
 	st.advance(now) // a zero delay takes effect at once
 }
 
@@ -409,8 +409,8 @@ func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
 		in.ReadyAt = now.Add(st.provisionDelay)
 		st.advance(now)
 	}
-	if in.provisioned() && in.Password == "" {
-		in.Password = newPassword()
+	if in.provisioned() {
+		in.giveCredentials()
 	}
 }
 
@@ -421,6 +421,15 @@ func validStatus(s string) bool {
 		}
 	}
 	return false
+}
+
+// giveCredentials makes the secret the instance publishes once provisioned.
+// It is made once: a deployment that provisions the instance has built with
+// it already, and a provisioning requested meanwhile must not change it.
+func (in *instanceRecord) giveCredentials() {
+	if in.Password == "" {
+		in.Password = newPassword()
+	}
 }
 
 func newPassword() string {

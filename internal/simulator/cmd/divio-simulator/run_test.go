@@ -135,32 +135,42 @@ To point the provider at it, paste:
 	}
 	// It serves with the first token, and the flag's fault is set: the
 	// first deployment attaches without giving the application the variables.
-	post := func(path, body string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+	send := func(method, path, body string, answer any) int {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Token first")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(answer); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp.StatusCode
 	}
 	demoTest := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 	var in simulator.Instance
-	resp := post("/apps/v3/service-instances/", `{"environment": "`+demoTest+`", "service": "`+simulator.ServiceID(simulator.ServiceMySQL8)+`", "prefix": "DEFAULT"}`)
-	err = json.NewDecoder(resp.Body).Decode(&in)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("instance: %d (%v)", resp.StatusCode, err)
+	if status := send(http.MethodPost, "/apps/v3/service-instances/",
+		`{"environment": "`+demoTest+`", "service": "`+simulator.ServiceID(simulator.ServiceMySQL8)+`", "prefix": "DEFAULT"}`, &in); status != http.StatusCreated {
+		t.Fatalf("instance: %d", status)
 	}
-	resp = post("/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`)
+	var created map[string]string
+	if status := send(http.MethodPost, "/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`, &created); status != http.StatusCreated ||
+		len(created) != 3 || created["environment"] != demoTest || created["build_mode"] != simulator.BuildModeAuto {
+		t.Fatalf("deployment: %d %v", status, created)
+	}
 	var d struct {
 		Status               string   `json:"status"`
 		EnvironmentVariables []string `json:"environment_variables"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&d)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated || d.Status != simulator.DeploymentSuccess || d.EnvironmentVariables == nil || len(d.EnvironmentVariables) != 0 {
-		t.Errorf("deployment: %d %+v (%v), want SUCCESS without variables", resp.StatusCode, d, err)
+	send(http.MethodGet, "/apps/v3/deployments/"+created["uuid"]+"/", "", &d)
+	if d.Status != simulator.DeploymentSuccess || d.EnvironmentVariables == nil || len(d.EnvironmentVariables) != 0 {
+		t.Errorf("deployment: %+v, want done without variables", d)
+	}
+	var attached simulator.Instance
+	send(http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", "", &attached)
+	if attached.Status != simulator.StatusAttached {
+		t.Errorf("instance %s, want ATTACHED", attached.Status)
 	}
 
 	cancel()

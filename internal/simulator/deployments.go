@@ -227,7 +227,7 @@ func (st *state) recordBuild(plan *deploymentPlan, envID string) {
 		}
 		switch {
 		case slices.Contains(plan.Attach, in.UUID):
-			in.giveCredentials()
+			st.giveCredentials(in)
 		case in.Status != StatusAttached:
 			continue // detached, removed, or to be detached: the application is built without it
 		}
@@ -289,6 +289,7 @@ func (st *state) finishDeployment(d *deploymentRecord) {
 		withheld = attached
 	}
 	d.Variables = st.builtVariables(d, withheld)
+	st.logRenames(d)
 	d.logf(ended, "Deployment succeeded; the application has %d variables from service instances.", len(d.Variables))
 }
 
@@ -336,7 +337,7 @@ func (st *state) attachPlanned(d *deploymentRecord) map[string]bool {
 			d.logf(at, "Could not attach %s: its provisioning has not finished; it stays %s.", st.describe(in), in.Status)
 			continue
 		case in.Status == StatusNew || in.Status == StatusProvisioning:
-			in.giveCredentials()
+			st.giveCredentials(in)
 			d.logf(at, "Provisioned %s.", st.describe(in))
 		case in.Status != StatusPendingAttachment:
 			// Changed behind the deployment's back (the admin API): leave it.
@@ -353,6 +354,18 @@ func (st *state) attachPlanned(d *deploymentRecord) map[string]bool {
 		d.logf(at, "Attached %s; %s.", st.describe(in), given)
 	}
 	return attached
+}
+
+// logRenames says which instances the application uses were renamed while the
+// deployment ran: it keeps their old names until the next deployment.
+func (st *state) logRenames(d *deploymentRecord) {
+	for _, id := range slices.Sorted(maps.Keys(d.Plan.Built)) {
+		in, err := st.instance(id)
+		if b := d.Plan.Built[id]; err == nil && in.Prefix != b.Prefix && d.Variables[b.Variables[0].Name] != "" {
+			d.logf(*d.EndedAt, "%s was renamed from %s while the deployment ran: the application keeps %s until the next deployment.",
+				st.describe(in), b.Prefix, variableNames(b.Variables))
+		}
+	}
 }
 
 // builtWith returns the variables of the instance that the deployment built

@@ -387,7 +387,7 @@ func TestDeploymentAttachesEveryPendingInstance(t *testing.T) {
 			t.Errorf("%s %s: %s, want %s", tt.in.Type, tt.in.Prefix, got.Status, tt.want)
 		}
 	}
-	want := []string{"DATABASE_URL", "DEFAULT_AMQP_BROKER_URL", "DEFAULT_DATABASE_DSN", "MEDIA_STORAGE_DSN"}
+	want := []string{"BROKER_URL", "DATABASE_URL", "DEFAULT_AMQP_BROKER_URL", "DEFAULT_DATABASE_DSN", "MEDIA_STORAGE_DSN"}
 	if !slices.Equal(d.EnvironmentVariables, want) {
 		t.Errorf("variables %v, want %v", d.EnvironmentVariables, want)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // bodyRoutes are the routes that decode a JSON body: malformed JSON sent to them must get a 400.
-var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/faults/?)$`)
+var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|PATCH /apps/v3/service-instances/[^/]+/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/faults/?)$`)
 
 // FuzzServeHTTP sends one arbitrary request, with a valid token, to a fresh simulator that holds
 // an instance in each of the states NEW, PENDING_ATTACHMENT and ATTACHED. Placeholders in the
@@ -39,6 +39,8 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("POST", "/apps/v3/service-instances/{ready}/attach/", "", "")
 	f.Add("POST", "/apps/v3/service-instances/{attached}/detach/", "", "")
 	f.Add("DELETE", "/apps/v3/service-instances/{attached}/", "", "")
+	f.Add("PATCH", "/apps/v3/service-instances/{attached}/", "", `{"prefix": "OTHER"}`)
+	f.Add("PATCH", "/apps/v3/service-instances/{ready}/", "", `{"prefix": "USED"}`)
 	f.Add("DELETE", "/apps/v3/service-instances/{ready}/", "", "")
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": "{env}"}`)
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": null}`)

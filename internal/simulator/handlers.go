@@ -22,6 +22,7 @@ func (s *Simulator) apiRoutes() router {
 		{http.MethodGet, v3 + "service-instances/", s.listInstances},
 		{http.MethodPost, v3 + "service-instances/", s.createInstance},
 		{http.MethodGet, v3 + "service-instances/{id}/", s.getInstance},
+		{http.MethodPatch, v3 + "service-instances/{id}/", s.renameInstance},
 		{http.MethodDelete, v3 + "service-instances/{id}/", s.deleteInstance},
 		{http.MethodPost, v3 + "service-instances/{id}/provision/", s.instanceAction((*state).provision)},
 		{http.MethodPost, v3 + "service-instances/{id}/attach/", s.instanceAction(ignoreTime((*state).attach))},
@@ -223,6 +224,21 @@ func (s *Simulator) createInstance(r *http.Request, _ string) reply {
 			return reply{}, err
 		}
 		return created(in.Instance), nil
+	})
+}
+
+// renameInstance serves PATCH with a prefix: 200 and the instance as renamed.
+func (s *Simulator) renameInstance(r *http.Request, id string) reply {
+	var req renameRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return errorReply(err)
+	}
+	return s.apply(func(st *state, _ time.Time) (reply, error) {
+		in, err := st.rename(id, req)
+		if err != nil {
+			return reply{}, err
+		}
+		return ok(in.Instance), nil
 	})
 }
 

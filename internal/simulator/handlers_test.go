@@ -738,3 +738,146 @@ func TestEnvironmentVariableFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestRenameRules sends PATCH with a prefix as a client would: allowed in
+// every state but REMOVED, refused (400 on prefix) when badly formed or taken
+// by another instance of the type in the environment, a no-op to the current
+// prefix; the instance keeps its uuid and status.
+func TestRenameRules(t *testing.T) {
+	_, c, _ := testSim(t, Options{ProvisionDelay: time.Hour})
+	forced := func(env, identifier, prefix, status string) Instance {
+		in := c.createInstance(env, identifier, prefix)
+		if status != StatusNew {
+			c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+in.UUID, map[string]string{"service_status": status})
+		}
+		return c.instance(in.UUID)
+	}
+	c.createInstance(demoTest, ServiceMySQL8, "TAKEN")
+	c.createInstance(demoTest, ServiceS3, "STORAGE")      // another type
+	c.createInstance(demoLive, ServicePostgres15, "LIVE") // another environment
+	removed := forced(demoTest, ServicePostgres15, "GONE", StatusDetached)
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+removed.UUID+"/", nil)
+
+	tests := []struct {
+		name   string
+		status string
+		body   any
+		want   int
+		prefix string // the prefix afterwards, or the 400's message
+	}{
+		{"NEW", StatusNew, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PROVISIONING", StatusProvisioning, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PENDING_ATTACHMENT", StatusPendingAttachment, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"ATTACHED", StatusAttached, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PENDING_DETACHMENT", StatusPendingDetachment, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"DETACHED", StatusDetached, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"to its own prefix", StatusAttached, map[string]string{"prefix": "DB"}, 200, "DB"},
+		{"without a prefix", StatusAttached, map[string]string{}, 200, "DB"},
+		{"to a prefix of another type", StatusAttached, map[string]string{"prefix": "STORAGE"}, 200, "STORAGE"},
+		{"to a prefix of another environment", StatusAttached, map[string]string{"prefix": "LIVE"}, 200, "LIVE"},
+		{"to a removed instance's prefix", StatusAttached, map[string]string{"prefix": "GONE"}, 200, "GONE"},
+		{"form-encoded", StatusAttached, "prefix=FORM", 200, "FORM"},
+		{"to a taken prefix", StatusAttached, map[string]string{"prefix": "TAKEN"}, 400,
+			"An instance of type DATABASE with prefix TAKEN already exists in this environment."},
+		{"to a lower-case prefix", StatusAttached, map[string]string{"prefix": "old"}, 400, "Enter a valid prefix"},
+		{"to a blank prefix", StatusAttached, map[string]string{"prefix": ""}, 400, "This field is required."},
+		{"to a prefix too long", StatusAttached, map[string]string{"prefix": "A" + strings.Repeat("B", 30)}, 400, "Enter a valid prefix"},
+		{"not a string", StatusAttached, `{"prefix": 7}`, 400, "Expected a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c.in(t)
+			in := forced(demoTest, ServicePostgres15, "DB", tt.status)
+			path := "/apps/v3/service-instances/" + in.UUID + "/"
+			var r apiResponse
+			if form, isForm := tt.body.(string); isForm && !strings.HasPrefix(form, "{") {
+				r = c.sendForm(http.MethodPatch, path, form)
+			} else {
+				r = c.do(http.MethodPatch, path, tt.body)
+			}
+			if r.status != tt.want {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.want, r.body)
+			}
+			got := c.instance(in.UUID)
+			if tt.want == http.StatusBadRequest {
+				if msg := fieldMessage(t, r, "prefix"); !strings.Contains(msg, tt.prefix) || got.Prefix != "DB" {
+					t.Errorf("prefix %q, message %q; want DB and %q", got.Prefix, msg, tt.prefix)
+				}
+			} else {
+				var answered Instance
+				r.decode(t, &answered)
+				if answered != got || got.Prefix != tt.prefix || got.UUID != in.UUID || got.Status != in.Status {
+					t.Errorf("answered %+v, then read %+v; want prefix %s and status %s", answered, got, tt.prefix, in.Status)
+				}
+			}
+			// Free the slot and the prefix for the next case.
+			c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
+		})
+	}
+	c.expect(http.StatusNotFound, http.MethodPatch, "/apps/v3/service-instances/"+removed.UUID+"/", map[string]string{"prefix": "BACK"})
+	c.expect(http.StatusNotFound, http.MethodPatch, "/apps/v3/service-instances/unknown/", map[string]string{"prefix": "BACK"})
+}
+
+// TestRenameMovesVariables follows rule 9 over HTTP: a renamed instance
+// publishes its variables under the new names at once, with the same values;
+// the application keeps what its last deployment gave it until the next one.
+func TestRenameMovesVariables(t *testing.T) {
+	_, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	first := c.deploy(demoTest)
+	clock.Advance(2 * time.Second)
+	published := func() map[string]any {
+		vars := map[string]any{}
+		for _, v := range c.listAll("/apps/v3/environment-variables/?environment=" + demoTest) {
+			vars[v["name"].(string)] = v["value"]
+		}
+		return vars
+	}
+	given := func(d deploymentView) map[string]any {
+		return c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	}
+	before := published()
+	dsn := before["DEFAULT_DATABASE_DSN"]
+
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/"+db.UUID+"/", map[string]string{"prefix": "OLD"})
+	if got := published(); len(got) != 1 || got["OLD_DATABASE_DSN"] != dsn {
+		t.Errorf("published after the rename: %v, want OLD_DATABASE_DSN = %v", got, dsn)
+	}
+	if got := given(first); len(got) != 2 || got["DEFAULT_DATABASE_DSN"] != dsn || got["DATABASE_URL"] != dsn {
+		t.Errorf("the running application lost what its deployment gave it: %v", got)
+	}
+
+	// Renamed again while a deployment runs: that deployment built with OLD.
+	second := c.deploy(demoTest)
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/"+db.UUID+"/", map[string]string{"prefix": "MAIN"})
+	clock.Advance(2 * time.Second)
+	if got := given(second); len(got) != 1 || got["OLD_DATABASE_DSN"] != dsn {
+		t.Errorf("the deployment running during the rename gave %v, want OLD_DATABASE_DSN", got)
+	}
+	if logs := c.logs(second.UUID); !strings.Contains(logs, "was renamed from OLD while the deployment ran: the application keeps OLD_DATABASE_DSN until the next deployment.") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	third := c.deploy(demoTest)
+	clock.Advance(2 * time.Second)
+	if got := given(third); len(got) != 1 || got["MAIN_DATABASE_DSN"] != dsn {
+		t.Errorf("the next deployment gave %v, want MAIN_DATABASE_DSN", got)
+	}
+	if got := c.instance(db.UUID); got.Status != StatusAttached || got.UUID != db.UUID {
+		t.Errorf("instance after the renames: %+v", got)
+	}
+}
+
+// sendForm sends a form-encoded body, as `curl --data` does.
+func (c *apiClient) sendForm(method, path, form string) apiResponse {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(form))
+	req.Header.Set("Authorization", "Token "+c.token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return apiResponse{status: resp.StatusCode, header: resp.Header, body: body}
+}

@@ -41,6 +41,11 @@ var legacyDeploymentStatus = map[string]string{
 // that it carries on where it left off. Fields it no longer knows, such as
 // the instances' attach_requested, are ignored when it is read.
 func (st *state) upgrade() {
+	for _, in := range st.Instances {
+		if in.Password != "" && in.DSN == "" { // fix the secret before a rename could change it
+			st.giveCredentials(in)
+		}
+	}
 	for _, d := range st.Deployments {
 		if s, ok := legacyDeploymentStatus[d.Status]; ok {
 			d.Status = s

@@ -61,6 +61,7 @@ type instanceRecord struct {
 	ReadyAt  time.Time `json:"ready_at,omitzero"` // when PROVISIONING ends
 	Stalled  bool      `json:"stalled,omitempty"` // PROVISIONING never ends
 	Password string    `json:"password,omitempty"`
+	DSN      string    `json:"dsn,omitempty"` // the secret it publishes, fixed when provisioned
 }
 
 // state is everything that changes; it is what the data file holds.
@@ -142,12 +143,7 @@ func (st *state) createInstance(req createInstanceRequest, now time.Time) (*inst
 	svc, svcOK := st.data.service(req.Service)
 	requireExisting(errs, "environment", req.Environment, envOK)
 	requireExisting(errs, "service", req.Service, svcOK)
-	switch {
-	case req.Prefix == "":
-		errs.add("prefix", "This field is required.")
-	case !prefixPattern.MatchString(req.Prefix):
-		errs.add("prefix", "Enter a valid prefix: an upper-case letter followed by up to 29 upper-case letters, digits or underscores.")
-	}
+	checkPrefix(errs, req.Prefix)
 	if req.Region != "" && envOK && req.Region != reg.UUID {
 		errs.add("region", fmt.Sprintf("The region must be the application's region (%s, %s).", reg.Name, reg.UUID))
 	}
@@ -160,8 +156,7 @@ func (st *state) createInstance(req createInstanceRequest, now time.Time) (*inst
 			svc.Identifier, reg.Name, strings.Join(st.data.offerings[reg.Vendor], ", "))}}
 	}
 	if st.prefixTaken(env.UUID, svc.Type, req.Prefix) {
-		return nil, fieldErrors{"prefix": {fmt.Sprintf("An instance of type %s with prefix %s already exists in this environment.",
-			svc.Type, req.Prefix)}}
+		return nil, prefixTakenError(svc.Type, req.Prefix)
 	}
 	if err := st.checkSubscription(app, svc); err != nil {
 		return nil, err
@@ -182,6 +177,19 @@ func requireExisting(errs fieldErrors, field, value string, exists bool) {
 	case !exists:
 		errs.add(field, fmt.Sprintf("Invalid pk %q - object does not exist.", value))
 	}
+}
+
+func checkPrefix(errs fieldErrors, prefix string) {
+	switch {
+	case prefix == "":
+		errs.add("prefix", "This field is required.")
+	case !prefixPattern.MatchString(prefix):
+		errs.add("prefix", "Enter a valid prefix: an upper-case letter followed by up to 29 upper-case letters, digits or underscores.")
+	}
+}
+
+func prefixTakenError(typ, prefix string) fieldErrors {
+	return fieldErrors{"prefix": {fmt.Sprintf("An instance of type %s with prefix %s already exists in this environment.", typ, prefix)}}
 }
 
 func (st *state) prefixTaken(envID, typ, prefix string) bool {
@@ -224,6 +232,32 @@ func (st *state) freeSlots(app application, svc service) int {
 	return max(0, app.included[svc.Identifier]-used)
 }
 
+type renameRequest struct {
+	Prefix *string `json:"prefix"`
+}
+
+// rename changes an instance's prefix in place, in any state (rule 9): the
+// instance keeps its uuid, status, credentials and data; its variables take
+// the new names at once, while the application keeps what its last deployment
+// gave it. A request without a prefix changes nothing, as a DRF partial
+// update; renaming to the current prefix is a no-op, so a retry is safe.
+func (st *state) rename(id string, req renameRequest) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil || req.Prefix == nil || *req.Prefix == in.Prefix {
+		return in, err
+	}
+	errs := fieldErrors{}
+	checkPrefix(errs, *req.Prefix)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if st.prefixTaken(in.Environment, in.Type, *req.Prefix) {
+		return nil, prefixTakenError(in.Type, *req.Prefix)
+	}
+	in.Prefix = *req.Prefix
+	return in, nil
+}
+
 // provision starts provisioning a NEW instance; anything later is already
 // provisioned or on its way, so asking again changes nothing.
 func (st *state) provision(id string, now time.Time) (*instanceRecord, error) {
@@ -242,7 +276,7 @@ func (st *state) startProvisioning(in *instanceRecord, now time.Time) {
 	in.ReadyAt = now.Add(st.provisionDelay)
 	in.Stalled = st.StallNextProvision
 	st.StallNextProvision = false
-	in.giveCredentials()
+	st.giveCredentials(in)
 	st.advance(now) // a zero delay takes effect at once
 }
 
@@ -304,7 +338,7 @@ func (st *state) remove(id string) error {
 // removeInstance deletes the instance's data; its variables go with the password.
 func (st *state) removeInstance(in *instanceRecord) {
 	in.Status = StatusRemoved
-	in.Password = ""
+	in.Password, in.DSN = "", ""
 	in.ReadyAt = time.Time{}
 	in.Stalled = false
 }
@@ -364,14 +398,25 @@ func (st *state) environmentVariables(envID, appID, name string) []envVar {
 	return vars
 }
 
-// instanceVariables are the variables one instance publishes in its environment.
+// defaultAliases are the names under which a DEFAULT instance of a type also
+// publishes its variable.
+var defaultAliases = map[string]string{
+	TypeDatabase:     "DATABASE_URL",
+	TypeMessageQueue: "BROKER_URL",
+}
+
+// instanceVariables are the variables one instance publishes in its
+// environment, named after its prefix as it is now.
 func (st *state) instanceVariables(in *instanceRecord) []envVar {
-	svc, _ := st.data.service(in.Service)
-	reg, _ := st.data.region(in.Region)
-	value := svc.dsn(reg, in)
+	value := in.DSN
+	if value == "" { // not provisioned yet, or provisioned by a simulator that did not keep it
+		svc, _ := st.data.service(in.Service)
+		reg, _ := st.data.region(in.Region)
+		value = svc.dsn(reg, in)
+	}
 	vars := []envVar{{Name: in.Prefix + envVarSuffix[in.Type], Value: value, IsSensitive: true, Environment: in.Environment}}
-	if in.Type == TypeDatabase && in.Prefix == "DEFAULT" {
-		vars = append(vars, envVar{Name: "DATABASE_URL", Value: value, IsSensitive: true, Environment: in.Environment})
+	if alias, ok := defaultAliases[in.Type]; ok && in.Prefix == "DEFAULT" {
+		vars = append(vars, envVar{Name: alias, Value: value, IsSensitive: true, Environment: in.Environment})
 	}
 	return vars
 }
@@ -410,7 +455,7 @@ func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
 		st.advance(now)
 	}
 	if in.provisioned() {
-		in.giveCredentials()
+		st.giveCredentials(in)
 	}
 }
 
@@ -425,10 +470,16 @@ func validStatus(s string) bool {
 
 // giveCredentials makes the secret the instance publishes once provisioned.
 // It is made once: a deployment that provisions the instance has built with
-// it already, and a provisioning requested meanwhile must not change it.
-func (in *instanceRecord) giveCredentials() {
+// it already, and a provisioning requested meanwhile must not change it; a
+// rename or an upgrade changes the variables' names, not the database.
+func (st *state) giveCredentials(in *instanceRecord) {
 	if in.Password == "" {
 		in.Password = newPassword()
+	}
+	if in.DSN == "" {
+		svc, _ := st.data.service(in.Service)
+		reg, _ := st.data.region(in.Region)
+		in.DSN = svc.dsn(reg, in)
 	}
 }
 

@@ -402,7 +402,9 @@ func TestEnvironmentVariables(t *testing.T) {
 		{ServiceMySQL8, "DEFAULT", []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"}, "mysql://"},
 		{ServiceS3, "DEFAULT", []string{"DEFAULT_STORAGE_DSN"}, "s3://"},
 		{ServiceElasticsearch8, "SEARCH", []string{"SEARCH_HAYSTACK_URL"}, "https://"},
-		{ServiceRabbitMQ3, "DEFAULT", []string{"DEFAULT_AMQP_BROKER_URL"}, "amqps://"},
+		{ServiceRabbitMQ3, "DEFAULT", []string{"DEFAULT_AMQP_BROKER_URL", "BROKER_URL"}, "amqps://"},
+		{ServiceRabbitMQ3, "CELERY", []string{"CELERY_AMQP_BROKER_URL"}, "amqps://"},
+		{ServiceS3, "MEDIA", []string{"MEDIA_STORAGE_DSN"}, "s3://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.identifier+"/"+tt.prefix, func(t *testing.T) {

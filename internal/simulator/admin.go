@@ -13,6 +13,8 @@ import (
 //	GET    /_sim/state                  {"instances", "deployments", "backups", "service_instance_backups", "restores"}
 //	PATCH  /_sim/service-instances/{id} InstancePatch
 //	DELETE /_sim/service-instances/{id} remove regardless of state
+//	PUT    /_sim/service-instances/{id}/data     {"data": "..."}: the instance's content (409 unless functional)
+//	POST   /_sim/service-instances/{id}/upgrade  {"service": "<identifier>"}: the platform's in-place upgrade (rule 10)
 //	POST   /_sim/fail-next-deploy
 //	POST   /_sim/drop-variables-next-deploy
 //	POST   /_sim/stall-next-provision
@@ -27,6 +29,8 @@ func (s *Simulator) adminRoutes() router {
 		{http.MethodGet, "/_sim/state", s.adminState},
 		{http.MethodPatch, "/_sim/service-instances/{id}", s.adminPatchInstance},
 		{http.MethodDelete, "/_sim/service-instances/{id}", s.adminDeleteInstance},
+		{http.MethodPut, "/_sim/service-instances/{id}/data", s.adminPutData},
+		{http.MethodPost, "/_sim/service-instances/{id}/upgrade", s.adminUpgrade},
 		{http.MethodPost, "/_sim/fail-next-deploy", s.adminFailNextDeploy},
 		{http.MethodPost, "/_sim/drop-variables-next-deploy", s.adminDropVariablesNextDeploy},
 		{http.MethodPost, "/_sim/stall-next-provision", s.adminStallNextProvision},
@@ -43,8 +47,8 @@ func (s *Simulator) adminRoutes() router {
 
 // stateView is what GET /_sim/state answers.
 type stateView struct {
-	Instances   []Instance   `json:"instances"`
-	Deployments []Deployment `json:"deployments"`
+	Instances   []InstanceState `json:"instances"`
+	Deployments []Deployment    `json:"deployments"`
 
 	Backups                []Backup                `json:"backups"`
 	ServiceInstanceBackups []ServiceInstanceBackup `json:"service_instance_backups"`
@@ -57,7 +61,7 @@ func (s *Simulator) adminReset(*http.Request, string) reply {
 }
 
 func (s *Simulator) adminState(*http.Request, string) reply {
-	return ok(stateView{Instances: s.Instances(), Deployments: s.Deployments(),
+	return ok(stateView{Instances: s.InstanceStates(), Deployments: s.Deployments(),
 		Backups: s.Backups(), ServiceInstanceBackups: s.ServiceInstanceBackups(), Restores: s.Restores()})
 }
 
@@ -72,6 +76,41 @@ func (s *Simulator) adminPatchInstance(r *http.Request, id string) reply {
 		}
 		in, _ := st.anyInstance(id)
 		return ok(in.Instance), nil
+	})
+}
+
+type dataRequest struct {
+	Data *string `json:"data"`
+}
+
+func (s *Simulator) adminPutData(r *http.Request, id string) reply {
+	var req dataRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return errorReply(err)
+	}
+	if req.Data == nil {
+		return errorReply(fieldErrors{"data": {"This field is required."}})
+	}
+	return s.apply(func(st *state, _ time.Time) (reply, error) {
+		in, err := st.setData(id, *req.Data)
+		if err != nil {
+			return reply{}, err
+		}
+		return ok(in.state()), nil
+	})
+}
+
+func (s *Simulator) adminUpgrade(r *http.Request, id string) reply {
+	var req upgradeRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return errorReply(err)
+	}
+	return s.apply(func(st *state, _ time.Time) (reply, error) {
+		in, err := st.upgradeInPlace(id, req)
+		if err != nil {
+			return reply{}, err
+		}
+		return ok(in.state()), nil
 	})
 }
 

@@ -37,10 +37,10 @@ var legacyDeploymentStatus = map[string]string{
 	"WORKING": DeploymentWorking, "SUCCESS": DeploymentSuccess, "FAILURE": DeploymentFailure,
 }
 
-// upgrade fills in what a data file written by an older simulator lacks, so
-// that it carries on where it left off. Fields it no longer knows, such as
-// the instances' attach_requested, are ignored when it is read.
-func (st *state) upgrade() {
+// upgradeDataFile fills in what a data file written by an older simulator
+// lacks, so that it carries on where it left off. Fields it no longer knows,
+// such as the instances' attach_requested, are ignored when it is read.
+func (st *state) upgradeDataFile() {
 	for _, in := range st.Instances {
 		if in.Password != "" && in.DSN == "" { // fix the secret before a rename could change it
 			st.giveCredentials(in)

@@ -150,7 +150,7 @@ func initialState(opts Options) (*state, error) {
 	}
 	st.data, st.provisionDelay, st.deployDelay = ds, opts.ProvisionDelay, opts.DeployDelay
 	if saved != nil {
-		st.upgrade()
+		st.upgradeDataFile()
 	}
 	st.backupDelay = opts.BackupDelay
 	return st, nil
@@ -357,6 +357,34 @@ func (s *Simulator) Instances() []Instance {
 		}
 	})
 	return out
+}
+
+// InstanceStates returns every instance with the data it holds, REMOVED ones
+// included, oldest first: what GET /_sim/state shows.
+func (s *Simulator) InstanceStates() []InstanceState {
+	var out []InstanceState
+	_ = s.read(func(st *state) {
+		out = make([]InstanceState, 0, len(st.Instances))
+		for _, in := range st.Instances {
+			out = append(out, in.state())
+		}
+	})
+	return out
+}
+
+// SetInstanceData sets the content an instance holds, as
+// PUT /_sim/service-instances/<uuid>/data does.
+func (s *Simulator) SetInstanceData(id, data string) error {
+	return s.update(func(st *state, _ time.Time) error { _, err := st.setData(id, data); return err })
+}
+
+// UpgradeInstance plays the platform's in-place upgrade of an instance to a
+// newer version (a catalog identifier), as POST /_sim/service-instances/<uuid>/upgrade does.
+func (s *Simulator) UpgradeInstance(id, identifier string) error {
+	return s.update(func(st *state, _ time.Time) error {
+		_, err := st.upgradeInPlace(id, upgradeRequest{Service: identifier})
+		return err
+	})
 }
 
 // Deployments returns every deployment, oldest first.

@@ -62,6 +62,20 @@ type instanceRecord struct {
 	Stalled  bool      `json:"stalled,omitempty"` // PROVISIONING never ends
 	Password string    `json:"password,omitempty"`
 	DSN      string    `json:"dsn,omitempty"` // the secret it publishes, fixed when provisioned
+	// Data stands for the instance's content (the admin API's data): only a
+	// functional instance holds any; a backup captures it, a restore writes it.
+	Data string `json:"data,omitempty"`
+}
+
+// InstanceState is an instance as the admin API shows it: what the API
+// shows, and the data it holds.
+type InstanceState struct {
+	Instance
+	Data string `json:"data"`
+}
+
+func (in *instanceRecord) state() InstanceState {
+	return InstanceState{Instance: in.Instance, Data: in.Data}
 }
 
 // state is everything that changes; it is what the data file holds.
@@ -338,7 +352,7 @@ func (st *state) remove(id string) error {
 // removeInstance deletes the instance's data; its variables go with the password.
 func (st *state) removeInstance(in *instanceRecord) {
 	in.Status = StatusRemoved
-	in.Password, in.DSN = "", ""
+	in.Password, in.DSN, in.Data = "", "", ""
 	in.ReadyAt = time.Time{}
 	in.Stalled = false
 }
@@ -441,6 +455,55 @@ func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) er
 	return nil
 }
 
+// setData stands for writing content into an instance (admin API): only a
+// functional one can hold it.
+func (st *state) setData(id, data string) (*instanceRecord, error) {
+	in, err := st.anyInstance(id)
+	if err != nil {
+		return nil, err
+	}
+	if !in.provisioned() {
+		return nil, conflictError(fmt.Sprintf("The service instance %s is %s: only a functional instance (%s through %s) holds data.",
+			in.UUID, in.Status, StatusPendingAttachment, StatusDetached))
+	}
+	in.Data = data
+	return in, nil
+}
+
+type upgradeRequest struct {
+	Service string `json:"service"` // a catalog identifier
+}
+
+// upgradeInPlace plays the platform's own upgrade (rule 10): the instance's
+// service becomes a newer version of the same engine, offered in its region;
+// its uuid, prefix, status, secret and data stay. It is Divio's move, so no
+// subscription slot is asked for: the instance takes the new identifier's.
+func (st *state) upgradeInPlace(id string, req upgradeRequest) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	current, _ := st.data.service(in.Service)
+	target, found := find(st.data.catalog, func(svc service) bool { return svc.Identifier == req.Service })
+	reg, _ := st.data.region(in.Region)
+	var problem string
+	switch {
+	case req.Service == "":
+		problem = "This field is required."
+	case !found:
+		problem = fmt.Sprintf("No catalog entry has the identifier %q.", req.Service)
+	case target.engine != current.engine || target.version <= current.version:
+		problem = fmt.Sprintf("%s is not a newer version of the engine of %s, which the instance runs.", target.Identifier, current.Identifier)
+	case !st.data.offers(reg, target.Identifier):
+		problem = fmt.Sprintf("%s is not offered in region %s.", target.Identifier, reg.Name)
+	}
+	if problem != "" {
+		return nil, fieldErrors{"service": {problem}}
+	}
+	in.Service = target.UUID
+	return in, nil
+}
+
 // setStatus forces a status while keeping the record consistent: provisioned
 // instances need a password, and only PROVISIONING has a deadline.
 func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
@@ -456,6 +519,8 @@ func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
 	}
 	if in.provisioned() {
 		st.giveCredentials(in)
+	} else {
+		in.Data = "" // only a functional instance holds data
 	}
 }
 

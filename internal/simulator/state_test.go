@@ -455,3 +455,16 @@ func TestPasswordIsStable(t *testing.T) {
 		t.Errorf("the DSN changed on attachment: %s -> %v", first, st.environmentVariables(demoTest, "", ""))
 	}
 }
+
+// TestUpgradeNeedsTheRegionsOffering: the platform upgrades only to a version
+// its region offers.
+func TestUpgradeNeedsTheRegionsOffering(t *testing.T) {
+	st := demoState(t)
+	st.data.offerings = map[string][]string{"aws": {ServicePostgres15, ServiceS3}} // a copy: the catalog's own is shared
+	db := SeedInstanceID(LegacyApp, EnvTest, ServicePostgres15, "DEFAULT")
+	_, err := st.upgradeInPlace(db, upgradeRequest{Service: ServicePostgres16})
+	var fe fieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(strings.Join(fe["service"], " "), "postgres-16 is not offered in region aws-eu-central-1.") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -365,6 +365,12 @@ func (ds *dataset) appOfEnvironment(envID string) (environment, application, reg
 	return env, app, reg, true
 }
 
+// organisationOf returns the organisation of an environment's application.
+func (ds *dataset) organisationOf(envID string) string {
+	_, app, _, _ := ds.appOfEnvironment(envID)
+	return app.Organisation
+}
+
 // dsn renders the secret that an instance publishes; it reads like the real
 // thing so that applications and tests can parse it.
 func (svc service) dsn(reg region, inst *instanceRecord) string {

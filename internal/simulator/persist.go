@@ -46,6 +46,7 @@ func (st *state) upgradeDataFile() {
 			st.giveCredentials(in)
 		}
 	}
+	st.upgradeBackups()
 	for _, d := range st.Deployments {
 		if s, ok := legacyDeploymentStatus[d.Status]; ok {
 			d.Status = s
@@ -97,4 +98,30 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// upgradeBackups gives parts the fields they gained: when they were queued
+// and taken, and the service their instance ran; and restores their items.
+func (st *state) upgradeBackups() {
+	for _, b := range st.Backups {
+		for _, part := range b.Parts {
+			if part.QueuedAt.IsZero() {
+				part.QueuedAt = b.CreatedAt
+			}
+			if part.TakenAt == nil && part.StartedAt != nil && len(part.Errors) == 0 {
+				part.TakenAt = part.StartedAt
+			}
+			if in, err := st.anyInstance(part.ServiceInstance); err == nil && part.Service == "" {
+				part.Service = in.Service
+			}
+		}
+	}
+	for _, r := range st.Restores {
+		if len(r.Items) == 0 { // the instances they write to held no data then
+			for _, target := range r.Targets {
+				r.Items = append(r.Items, restoreItem{Target: target})
+			}
+		}
+		r.Targets = nil
+	}
 }

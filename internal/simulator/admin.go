@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -18,11 +19,15 @@ import (
 //	POST   /_sim/fail-next-deploy
 //	POST   /_sim/drop-variables-next-deploy
 //	POST   /_sim/stall-next-provision
-//	POST   /_sim/fail-next-backup       the next backup completes with FAILURE
+//	POST   /_sim/fail-next-backup       the next backup a client creates completes with FAILURE
 //	POST   /_sim/fail-next-restore      the next restore finishes with FAILURE
 //	GET    /_sim/faults, PUT /_sim/faults   Faults (latency as "50ms"; integer nanoseconds also read)
 //	GET    /_sim/delays, PUT /_sim/delays   Delays ({"provision": "2s", "deploy": "3s", "backup": "2s"})
 //	GET    /_sim/counters, DELETE /_sim/counters
+//	GET    /_sim/clock                  {"now": "<RFC 3339>", "offset": "720h0m0s"}: the simulator's clock, and how far ahead of the machine's
+//	POST   /_sim/clock                  {"advance": "720h"}: move it forward and apply all that falls due (a Go duration; integer nanoseconds also read)
+//	POST   /_sim/environments/{id}/scheduled-backup   201, the backup: the platform takes a SCHEDULED backup of every
+//	                                    functional database and storage instance of the environment now (409 if none)
 func (s *Simulator) adminRoutes() router {
 	return router{
 		{http.MethodPost, "/_sim/reset", s.adminReset},
@@ -42,6 +47,9 @@ func (s *Simulator) adminRoutes() router {
 		{http.MethodPut, "/_sim/delays", s.adminPutDelays},
 		{http.MethodGet, "/_sim/counters", s.adminGetCounters},
 		{http.MethodDelete, "/_sim/counters", s.adminResetCounters},
+		{http.MethodGet, "/_sim/clock", s.adminGetClock},
+		{http.MethodPost, "/_sim/clock", s.adminAdvanceClock},
+		{http.MethodPost, "/_sim/environments/{id}/scheduled-backup", s.adminScheduledBackup},
 	}
 }
 
@@ -175,4 +183,49 @@ func (s *Simulator) adminPutDelays(r *http.Request, _ string) reply {
 	}
 	s.SetDelays(d)
 	return ok(d)
+}
+
+// clockView is the simulator's clock as the admin API shows it.
+type clockView struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"` // how far ahead of the machine's clock
+}
+
+func (s *Simulator) clockView(now time.Time) clockView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clockView{Now: now, Offset: s.st.ClockOffset.String()}
+}
+
+func (s *Simulator) adminGetClock(*http.Request, string) reply {
+	return ok(s.clockView(s.Now()))
+}
+
+func (s *Simulator) adminAdvanceClock(r *http.Request, _ string) reply {
+	var req struct {
+		Advance json.RawMessage `json:"advance"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return errorReply(err)
+	}
+	if len(req.Advance) == 0 || string(req.Advance) == "null" {
+		return errorReply(fieldErrors{"advance": {"This field is required."}})
+	}
+	d, err := parseLatency(req.Advance)
+	if err != nil {
+		return errorReply(fieldErrors{"advance": {err.Error()}})
+	}
+	now, err := s.AdvanceClock(d)
+	if err != nil {
+		return errorReply(err)
+	}
+	return ok(s.clockView(now))
+}
+
+func (s *Simulator) adminScheduledBackup(_ *http.Request, envID string) reply {
+	b, err := s.TakeScheduledBackup(envID)
+	if err != nil {
+		return errorReply(err)
+	}
+	return created(b)
 }

@@ -296,9 +296,18 @@ func (st *state) deleteBackup(id string) error {
 	return nil
 }
 
-// advanceBackups is advance's share for backups and restores: it deletes
-// backups whose time has come and moves the rest on.
+// advanceBackups is advance's share for backups and restores: the platform
+// takes the scheduled backups that fell due, deletes backups whose time has
+// come or that retention no longer keeps, and moves the rest on.
 func (st *state) advanceBackups(now time.Time) bool {
+	changed := st.takeScheduledBackups(now)
+	changed = st.progressBackups(now) || changed
+	return st.applyRetention(now) || changed
+}
+
+// progressBackups deletes backups at their deletion time and moves backups
+// and restores on to where they are at now.
+func (st *state) progressBackups(now time.Time) bool {
 	before := len(st.Backups)
 	st.Backups = slices.DeleteFunc(st.Backups, func(b *backupRecord) bool {
 		return b.ScheduledForDeletionAt != nil && !now.Before(*b.ScheduledForDeletionAt)
@@ -598,8 +607,9 @@ func (s *Simulator) getRestore(_ *http.Request, id string) reply {
 
 // Go-level admin methods.
 
-// FailNextBackup makes the next backup created (any environment) complete
-// with FAILURE, each of its service-instance backups saying why in errors.
+// FailNextBackup makes the next backup a client creates (any environment)
+// complete with FAILURE, each of its service-instance backups saying why in
+// errors; the platform's scheduled backups leave it armed.
 func (s *Simulator) FailNextBackup() {
 	_ = s.update(func(st *state, _ time.Time) error { st.FailNextBackup = true; return nil })
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // bodyRoutes are the routes that decode a JSON body: malformed JSON sent to them must get a 400.
-var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|PATCH /apps/v3/service-instances/[^/]+/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/service-instances/[^/]+/data/?|POST /_sim/service-instances/[^/]+/upgrade/?|PUT /_sim/faults/?)$`)
+var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|PATCH /apps/v3/service-instances/[^/]+/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/service-instances/[^/]+/data/?|POST /_sim/service-instances/[^/]+/upgrade/?|PUT /_sim/faults/?|POST /_sim/clock/?)$`)
 
 // FuzzServeHTTP sends one arbitrary request, with a valid token, to a fresh simulator that holds
 // an instance in each of the states NEW, PENDING_ATTACHMENT and ATTACHED. Placeholders in the
@@ -60,6 +60,8 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("PUT", "/_sim/service-instances/{ready}/data", "", `{"data": "rows"}`)
 	f.Add("POST", "/_sim/service-instances/{attached}/upgrade", "", `{"service": "postgres-16"}`)
 	f.Add("POST", "/_sim/reset", "", "")
+	f.Add("POST", "/_sim/clock", "", `{"advance": "720h"}`)
+	f.Add("POST", "/_sim/environments/{env}/scheduled-backup", "", "")
 	f.Add("GET", "/_sim/state", "", "")
 	f.Fuzz(func(t *testing.T, method, path, query, body string) {
 		sim, ids := fuzzSimulator(t)

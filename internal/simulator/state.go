@@ -92,10 +92,19 @@ type state struct {
 
 	DropVariablesNextDeploy bool `json:"drop_variables_next_deploy,omitempty"`
 
-	data           *dataset
-	provisionDelay time.Duration
-	deployDelay    time.Duration
-	backupDelay    time.Duration
+	// ClockOffset is how far the simulator's clock runs ahead of the
+	// machine's: the admin API moves it forward, never back, and a data file
+	// keeps it, so that no time the simulator handed out lies in its future.
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
+	// NextScheduledBackupAt is when the platform takes its next daily
+	// scheduled backups, while they are on.
+	NextScheduledBackupAt time.Time `json:"next_scheduled_backup_at,omitzero"`
+
+	scheduledBackups bool
+	data             *dataset
+	provisionDelay   time.Duration
+	deployDelay      time.Duration
+	backupDelay      time.Duration
 }
 
 // Errors of the state machine; handlers translate them into answers.

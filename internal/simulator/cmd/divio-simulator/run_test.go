@@ -21,6 +21,7 @@ func TestParseFlags(t *testing.T) {
 		"--listen", "127.0.0.1:0", "--data", "s.json", "--token", "a", "--token", "b", "--dataset", "bench",
 		"--provision-delay", "1500ms", "--deploy-delay", "0s", "--fail-rate", "0.1", "--drop-response-rate", "0.05",
 		"--rate-limit", "30", "--latency", "50ms", "--fail-next-deploy", "--seed", "7", "--drop-variables-next-deploy",
+		"--scheduled-backups",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +33,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	if cfg.listen != "127.0.0.1:0" || !cfg.failNextDeploy || !cfg.dropVariablesNextDeploy || cfg.public ||
 		cfg.opts.Dataset != want.Dataset || strings.Join(cfg.opts.Tokens, ",") != "a,b" || cfg.opts.DataFile != want.DataFile ||
-		cfg.opts.ProvisionDelay != want.ProvisionDelay || cfg.opts.DeployDelay != 0 || cfg.opts.Faults != want.Faults || cfg.opts.Seed != 7 {
+		cfg.opts.ProvisionDelay != want.ProvisionDelay || cfg.opts.DeployDelay != 0 || cfg.opts.Faults != want.Faults || cfg.opts.Seed != 7 || !cfg.opts.ScheduledBackups {
 		t.Errorf("parsed %+v", cfg)
 	}
 
@@ -41,7 +42,8 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if defaults.listen != "127.0.0.1:8950" || defaults.opts.ProvisionDelay != 2*time.Second || defaults.opts.DeployDelay != 3*time.Second ||
-		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 || defaults.failNextDeploy || defaults.dropVariablesNextDeploy {
+		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 || defaults.failNextDeploy || defaults.dropVariablesNextDeploy ||
+		defaults.opts.ScheduledBackups {
 		t.Errorf("defaults %+v", defaults)
 	}
 }

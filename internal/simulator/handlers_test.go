@@ -881,3 +881,44 @@ func (c *apiClient) sendForm(method, path, form string) apiResponse {
 	body, _ := io.ReadAll(resp.Body)
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: body}
 }
+
+// TestUpgradeGuide follows rule 11 on legacy-app, request by request as a
+// client sends them: add postgres-16 as NEW, provision it, back up DEFAULT,
+// restore that into NEW, rename DEFAULT to OLD, detach OLD, rename NEW to
+// DEFAULT, deploy once, remove OLD. The data moves; the application ends with
+// the new database under the old names; data written after the backup is not
+// copied.
+func TestUpgradeGuide(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	old := SeedInstanceID(LegacyApp, EnvLive, ServicePostgres15, "DEFAULT")
+	path := func(id string) string { return "/apps/v3/service-instances/" + id + "/" }
+	c.putData(old, "customers")
+
+	fresh := c.createInstance(legacyLive, ServicePostgres16, "NEW")
+	c.action(fresh.UUID, "provision")
+	b := c.createBackup(backupBody(legacyLive, old))
+	c.putData(old, "customers, and one more") // after the backup: not copied
+	c.createRestore(map[string]any{"backup": b.UUID, "service_instance_restores": []map[string]string{
+		{"service_instance_backup": b.ServiceInstanceBackups[0], "service_instance": fresh.UUID}}})
+	c.expect(http.StatusOK, http.MethodPatch, path(old), map[string]string{"prefix": "OLD"})
+	c.action(old, "detach")
+	c.expect(http.StatusOK, http.MethodPatch, path(fresh.UUID), map[string]string{"prefix": "DEFAULT"})
+	d := c.deploy(legacyLive)
+	c.expect(http.StatusNoContent, http.MethodDelete, path(old), nil)
+
+	if got := c.instance(fresh.UUID); got.Status != StatusAttached || got.Prefix != "DEFAULT" || got.Service != ServiceID(ServicePostgres16) {
+		t.Errorf("the new database %+v", got)
+	}
+	if got := c.dataOf(fresh.UUID); got != "customers" {
+		t.Errorf("its data %q, want what was backed up", got)
+	}
+	given := c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	published := c.listAll("/apps/v3/environment-variables/?environment=" + legacyLive + "&name=DEFAULT_DATABASE_DSN")
+	if len(given) != 3 || given["DATABASE_URL"] != published[0]["value"] || given["OLD_DATABASE_DSN"] != nil {
+		t.Errorf("the deployment gave %v; the new database publishes %v", given, published)
+	}
+	if logs := c.logs(d.UUID); !strings.Contains(logs, "Detached OLD postgres-15") || !strings.Contains(logs, "Attached DEFAULT postgres-16") {
+		t.Errorf("one deployment detaches OLD and attaches DEFAULT:\n%s", logs)
+	}
+	c.expect(http.StatusNotFound, http.MethodGet, path(old), nil)
+}

@@ -356,12 +356,14 @@ func (st *state) attachPlanned(d *deploymentRecord) map[string]bool {
 	return attached
 }
 
-// logRenames says which instances the application uses were renamed while the
-// deployment ran: it keeps their old names until the next deployment.
+// logRenames says which instances the application got variables from were
+// renamed while the deployment ran: it keeps their old names until the next
+// deployment.
 func (st *state) logRenames(d *deploymentRecord) {
 	for _, id := range slices.Sorted(maps.Keys(d.Plan.Built)) {
 		in, err := st.instance(id)
-		if b := d.Plan.Built[id]; err == nil && in.Prefix != b.Prefix && d.Variables[b.Variables[0].Name] != "" {
+		b := d.Plan.Built[id]
+		if _, given := d.Variables[b.Variables[0].Name]; err == nil && in.Prefix != b.Prefix && given {
 			d.logf(*d.EndedAt, "%s was renamed from %s while the deployment ran: the application keeps %s until the next deployment.",
 				st.describe(in), b.Prefix, variableNames(b.Variables))
 		}

@@ -340,9 +340,6 @@ func (ds *dataset) application(id string) (application, bool) {
 func (ds *dataset) environment(id string) (environment, bool) {
 	return find(ds.environments, func(e environment) bool { return e.UUID == id })
 }
-func (ds *dataset) organisation(id string) (organisation, bool) {
-	return find(ds.organisations, func(o organisation) bool { return o.UUID == id })
-}
 
 // offers reports whether the region offers the service identifier.
 func (ds *dataset) offers(r region, identifier string) bool {

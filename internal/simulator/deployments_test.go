@@ -23,7 +23,7 @@ func TestDeploymentPlanFixedAtStart(t *testing.T) {
 	refused := func(c change) change {
 		return func(st *state, in *instanceRecord) error {
 			if err := c(st, in); !errors.As(err, new(conflictError)) {
-				return fmt.Errorf("got %v, want a conflict", err)
+				return fmt.Errorf("got %w, want a conflict", err)
 			}
 			return nil
 		}

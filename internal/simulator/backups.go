@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,14 +14,16 @@ import (
 
 // Backup states, outcomes and triggers. A backup is PENDING, then WORKING,
 // then COMPLETED with a success of SUCCESS or FAILURE; a restore is not
-// finished, then finished with the same outcomes.
+// finished, then finished with the same outcomes. A client asks for MANUAL
+// (on-demand) backups; the platform takes SCHEDULED ones.
 const (
-	BackupPending   = "PENDING"
-	BackupWorking   = "WORKING"
-	BackupCompleted = "COMPLETED"
-	BackupSuccess   = "SUCCESS"
-	BackupFailure   = "FAILURE"
-	TriggerManual   = "MANUAL"
+	BackupPending    = "PENDING"
+	BackupWorking    = "WORKING"
+	BackupCompleted  = "COMPLETED"
+	BackupSuccess    = "SUCCESS"
+	BackupFailure    = "FAILURE"
+	TriggerManual    = "MANUAL"
+	TriggerScheduled = "SCHEDULED"
 )
 
 // Backup is a backup as the API shows it.
@@ -31,27 +35,33 @@ type Backup struct {
 	ServiceInstanceBackups []string   `json:"service_instance_backups"`
 	Notes                  string     `json:"notes"`
 	ScheduledForDeletionAt *time.Time `json:"scheduled_for_deletion_at"`
-	Trigger                string     `json:"trigger"`
 	CreatedAt              time.Time  `json:"created_at"`
+	Trigger                string     `json:"trigger"`
 }
 
 // ServiceInstanceBackup is one instance's part of a backup, as the API shows
 // it. It keeps what it says of its instance after the instance is removed.
+// It is queued with its backup, started when the backup works, taken (the
+// instance's content captured) as it starts, and ended with the backup.
 type ServiceInstanceBackup struct {
 	UUID            string     `json:"uuid"`
 	Backup          string     `json:"backup"`
-	ServiceInstance string     `json:"service_instance"`
 	ServiceType     string     `json:"service_type"`
-	Prefix          string     `json:"prefix"`
+	ServiceInstance string     `json:"service_instance"`
+	QueuedAt        time.Time  `json:"queued_at"`
 	StartedAt       *time.Time `json:"started_at"`
+	TakenAt         *time.Time `json:"taken_at"` // null until taken, and for a part that failed
 	EndedAt         *time.Time `json:"ended_at"`
-	Errors          *string    `json:"errors"`
-	Size            *int64     `json:"size"` // bytes; null until it ends without errors
+	Size            *int64     `json:"size"`   // bytes; null until it ends without errors
+	Errors          []string   `json:"errors"` // [] when none
+	Prefix          string     `json:"prefix"`
 }
 
-// ServiceInstanceRestore names the part of a backup that a restore writes back.
+// ServiceInstanceRestore names the part of a backup that a restore writes, and
+// the instance it writes into: by default the one it was taken from.
 type ServiceInstanceRestore struct {
 	ServiceInstanceBackup string `json:"service_instance_backup"`
+	ServiceInstance       string `json:"service_instance,omitempty"`
 }
 
 // Restore is a backup restore as the API shows it.
@@ -67,23 +77,64 @@ type Restore struct {
 }
 
 // backupRecord adds what the simulator keeps but the API does not show. The
-// parts' and the backup's pointer fields are replaced, never written
-// through, so that copies handed to answers stay as they were.
+// parts' and the backup's pointer and slice fields are replaced, never
+// written through, so that copies handed to answers stay as they were.
 type backupRecord struct {
 	Backup
-	Parts    []*ServiceInstanceBackup `json:"parts"`
-	StartsAt time.Time                `json:"starts_at"` // PENDING ends
-	EndsAt   time.Time                `json:"ends_at"`   // COMPLETED
-	WillFail bool                     `json:"will_fail,omitempty"`
+	Parts    []*partRecord `json:"parts"`
+	StartsAt time.Time     `json:"starts_at"` // PENDING ends
+	EndsAt   time.Time     `json:"ends_at"`   // COMPLETED
+	WillFail bool          `json:"will_fail,omitempty"`
+}
+
+// partRecord is a service-instance backup and what it holds.
+type partRecord struct {
+	ServiceInstanceBackup
+	// Service is the catalog entry its instance ran when backed up: what it
+	// can be restored into follows from its engine and version.
+	Service string `json:"service"`
+	Data    string `json:"data,omitempty"` // the instance's data when taken
+}
+
+// UnmarshalJSON also reads a part written when errors was a string or null.
+func (p *partRecord) UnmarshalJSON(b []byte) error {
+	type fields partRecord // without this method
+	var v struct {
+		fields
+		Errors json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = partRecord(v.fields)
+	p.Errors = []string{}
+	var text string
+	switch {
+	case len(v.Errors) == 0 || string(v.Errors) == "null":
+	case json.Unmarshal(v.Errors, &text) == nil:
+		p.Errors = []string{text}
+	default:
+		return json.Unmarshal(v.Errors, &p.Errors)
+	}
+	return nil
 }
 
 type restoreRecord struct {
 	Restore
-	// Targets are the instances written to, fixed when the restore starts so
-	// that deleting the backup meanwhile does not change what it does.
-	Targets  []string  `json:"targets"`
-	EndsAt   time.Time `json:"ends_at"`
-	WillFail bool      `json:"will_fail,omitempty"`
+	// Items are what it writes where, fixed when it starts so that deleting
+	// the backup meanwhile does not change what it does.
+	Items    []restoreItem `json:"items"`
+	EndsAt   time.Time     `json:"ends_at"`
+	WillFail bool          `json:"will_fail,omitempty"`
+	// Targets is how a data file from before Items named the instances
+	// written to; it is read once, into Items.
+	Targets []string `json:"targets,omitempty"`
+}
+
+type restoreItem struct {
+	Part   string `json:"part"`
+	Target string `json:"target"`
+	Data   string `json:"data,omitempty"`
 }
 
 // pendingShare is the part of a backup's run time spent PENDING (queued)
@@ -134,25 +185,33 @@ func (st *state) createBackup(req createBackupRequest, now time.Time) (*backupRe
 				in.UUID, in.Type, in.Prefix, in.Status, StatusPendingAttachment, StatusDetached))
 		}
 	}
+	b := st.newBackup(req.Environment, instances, req.Trigger, now)
+	b.Notes, b.ScheduledForDeletionAt = req.Notes, deleteAt
+	b.WillFail, st.FailNextBackup = st.FailNextBackup, false
+	st.advance(now) // a zero delay completes it at once
+	return b, nil
+}
 
+// newBackup queues a backup of the instances, as a client or the platform asks for it.
+func (st *state) newBackup(envID string, instances []*instanceRecord, trigger string, now time.Time) *backupRecord {
 	b := &backupRecord{
 		Backup: Backup{
-			UUID: uuid.NewString(), Environment: req.Environment, State: BackupPending, ServiceInstanceBackups: []string{},
-			Notes: req.Notes, ScheduledForDeletionAt: deleteAt, Trigger: req.Trigger, CreatedAt: now,
+			UUID: uuid.NewString(), Environment: envID, State: BackupPending, ServiceInstanceBackups: []string{},
+			Trigger: trigger, CreatedAt: now,
 		},
 		StartsAt: now.Add(st.backupDelay / pendingShare),
 		EndsAt:   now.Add(st.backupDelay),
-		WillFail: st.FailNextBackup,
 	}
-	st.FailNextBackup = false
 	for _, in := range instances {
-		part := &ServiceInstanceBackup{UUID: uuid.NewString(), Backup: b.UUID, ServiceInstance: in.UUID, ServiceType: in.Type, Prefix: in.Prefix}
+		part := &partRecord{ServiceInstanceBackup: ServiceInstanceBackup{
+			UUID: uuid.NewString(), Backup: b.UUID, ServiceType: in.Type, ServiceInstance: in.UUID,
+			QueuedAt: now, Errors: []string{}, Prefix: in.Prefix,
+		}, Service: in.Service}
 		b.Parts = append(b.Parts, part)
 		b.ServiceInstanceBackups = append(b.ServiceInstanceBackups, part.UUID)
 	}
 	st.Backups = append(st.Backups, b)
-	st.advance(now) // a zero delay completes it at once
-	return b, nil
+	return b
 }
 
 // backupInstances resolves the services field, reporting what is wrong with it in errs.
@@ -174,7 +233,7 @@ func (st *state) backupInstances(errs fieldErrors, ids []string, envID string, e
 			errs.add("services", fmt.Sprintf("Service instance %s is listed more than once.", id))
 		case envOK && in.Environment != envID:
 			errs.add("services", fmt.Sprintf("Service instance %s does not belong to environment %s.", id, envID))
-		case in.Type != TypeDatabase && in.Type != TypeStorage:
+		case !backedUp(in.Type):
 			errs.add("services", fmt.Sprintf("Service instance %s is of type %s: only %s and %s instances can be backed up.", id, in.Type, TypeDatabase, TypeStorage))
 		default:
 			instances = append(instances, in)
@@ -182,6 +241,9 @@ func (st *state) backupInstances(errs fieldErrors, ids []string, envID string, e
 	}
 	return instances
 }
+
+// backedUp reports whether instances of the type can be backed up.
+func backedUp(typ string) bool { return typ == TypeDatabase || typ == TypeStorage }
 
 // parseDeletionTime reads an ISO 8601 time as DRF does; one without a zone is
 // UTC. A time that has passed is refused: the backup would be gone at once.
@@ -214,7 +276,7 @@ func (st *state) backup(id string) (*backupRecord, error) {
 	return nil, errNotFound
 }
 
-func (st *state) serviceInstanceBackup(id string) (*ServiceInstanceBackup, error) {
+func (st *state) serviceInstanceBackup(id string) (*partRecord, error) {
 	for _, b := range st.Backups {
 		for _, part := range b.Parts {
 			if part.UUID == id {
@@ -234,26 +296,30 @@ func (st *state) deleteBackup(id string) error {
 	return nil
 }
 
-// advanceBackups is advance's share for backups and restores: it deletes
-// backups whose time has come and moves the rest on.
+// advanceBackups is advance's share for backups and restores: the platform
+// takes the scheduled backups that fell due, deletes backups whose time has
+// come or that retention no longer keeps, and moves the rest on.
 func (st *state) advanceBackups(now time.Time) bool {
+	changed := st.takeScheduledBackups(now)
+	changed = st.progressBackups(now) || changed
+	return st.applyRetention(now) || changed
+}
+
+// progressBackups deletes backups at their deletion time and moves backups
+// and restores on to where they are at now.
+func (st *state) progressBackups(now time.Time) bool {
 	before := len(st.Backups)
 	st.Backups = slices.DeleteFunc(st.Backups, func(b *backupRecord) bool {
 		return b.ScheduledForDeletionAt != nil && !now.Before(*b.ScheduledForDeletionAt)
 	})
 	changed := len(st.Backups) != before
 	for _, b := range st.Backups {
-		switch {
-		case b.State == BackupCompleted:
-		case !now.Before(b.EndsAt):
-			st.finishBackup(b)
+		if b.State == BackupPending && !now.Before(b.StartsAt) {
+			st.startBackup(b)
 			changed = true
-		case b.State == BackupPending && !now.Before(b.StartsAt):
-			b.State = BackupWorking
-			for _, part := range b.Parts {
-				started := b.StartsAt
-				part.StartedAt = &started
-			}
+		}
+		if b.State == BackupWorking && !now.Before(b.EndsAt) {
+			st.finishBackup(b)
 			changed = true
 		}
 	}
@@ -266,13 +332,27 @@ func (st *state) advanceBackups(now time.Time) bool {
 	return changed
 }
 
+// startBackup takes each part as the backup starts working: its instance's
+// data as it is then (a dump reflects its start).
+func (st *state) startBackup(b *backupRecord) {
+	b.State = BackupWorking
+	for _, part := range b.Parts {
+		started := b.StartsAt
+		part.StartedAt = &started
+		if in, err := st.instance(part.ServiceInstance); err == nil && in.provisioned() {
+			part.TakenAt, part.Data = &started, in.Data
+		}
+	}
+}
+
 // finishBackup ends a backup at its due time. A part fails if asked to, or
-// if its instance stopped holding data before the backup ended.
+// if its instance stopped holding data before the backup ended; a failed part
+// holds nothing.
 func (st *state) finishBackup(b *backupRecord) {
 	outcome := BackupSuccess
 	for _, part := range b.Parts {
-		started, ended := b.StartsAt, b.EndsAt
-		part.StartedAt, part.EndedAt = &started, &ended
+		ended := b.EndsAt
+		part.EndedAt = &ended
 		in, err := st.instance(part.ServiceInstance)
 		var problem string
 		switch {
@@ -280,11 +360,11 @@ func (st *state) finishBackup(b *backupRecord) {
 			problem = fmt.Sprintf("Injected failure (fail-next-backup): the backup of %s instance %s (%s) could not be completed.", part.ServiceType, part.Prefix, part.ServiceInstance)
 		case err != nil:
 			problem = fmt.Sprintf("The service instance %s was removed before its backup finished.", part.ServiceInstance)
-		case !in.provisioned():
+		case !in.provisioned() || part.TakenAt == nil:
 			problem = fmt.Sprintf("The service instance %s became %s before its backup finished.", part.ServiceInstance, in.Status)
 		}
 		if problem != "" {
-			part.Errors = &problem
+			part.Errors, part.TakenAt, part.Data = []string{problem}, nil, ""
 			outcome = BackupFailure
 			continue
 		}
@@ -300,19 +380,21 @@ type createRestoreRequest struct {
 	Notes                   string                   `json:"notes"`
 }
 
-// createRestore checks the fields (400), then that the backup holds data
-// and that each instance it came from can take it back (409).
+// createRestore checks the fields and what each part may be written into
+// (400), then that the backup holds data and that each target can take it
+// now (409).
 func (st *state) createRestore(req createRestoreRequest, now time.Time) (*restoreRecord, error) {
 	errs := fieldErrors{}
 	b, err := st.backup(req.Backup)
 	requireExisting(errs, "backup", req.Backup, err == nil)
-	var parts []*ServiceInstanceBackup
 	switch {
 	case req.ServiceInstanceRestores == nil:
 		errs.add("service_instance_restores", "This field is required.")
 	case len(req.ServiceInstanceRestores) == 0:
 		errs.add("service_instance_restores", "This list may not be empty.")
 	}
+	var items []restoreItem
+	var parts []*partRecord
 	for i, sir := range req.ServiceInstanceRestores {
 		part, err := st.serviceInstanceBackup(sir.ServiceInstanceBackup)
 		switch {
@@ -323,6 +405,13 @@ func (st *state) createRestore(req createRestoreRequest, now time.Time) (*restor
 		case b != nil && part.Backup != b.UUID:
 			errs.add("service_instance_restores", fmt.Sprintf("Item %d: service instance backup %s is not part of backup %s.", i+1, part.UUID, b.UUID))
 		default:
+			target := cmp.Or(sir.ServiceInstance, part.ServiceInstance)
+			if slices.ContainsFunc(items, func(it restoreItem) bool { return it.Target == target }) {
+				errs.add("service_instance_restores", fmt.Sprintf("Item %d: service instance %s is the target of another item.", i+1, target))
+			} else if problem := st.restoreMismatch(part, target); problem != "" {
+				errs.add("service_instance_restores", fmt.Sprintf("Item %d: %s", i+1, problem))
+			}
+			items = append(items, restoreItem{Part: part.UUID, Target: target, Data: part.Data})
 			parts = append(parts, part)
 		}
 	}
@@ -332,19 +421,19 @@ func (st *state) createRestore(req createRestoreRequest, now time.Time) (*restor
 	if b.State != BackupCompleted {
 		return nil, conflictError(fmt.Sprintf("Backup %s is %s: wait for it to complete before restoring it.", b.UUID, b.State))
 	}
+	for i, part := range parts {
+		if err := st.checkRestorable(part, items[i].Target); err != nil {
+			return nil, err
+		}
+	}
 	r := &restoreRecord{
 		Restore: Restore{
 			UUID: uuid.NewString(), Backup: b.UUID, ServiceInstanceRestores: req.ServiceInstanceRestores,
 			Notes: req.Notes, CreatedAt: now,
 		},
+		Items:    items,
 		EndsAt:   now.Add(st.backupDelay),
 		WillFail: st.FailNextRestore,
-	}
-	for _, part := range parts {
-		if err := st.checkRestorable(part); err != nil {
-			return nil, err
-		}
-		r.Targets = append(r.Targets, part.ServiceInstance)
 	}
 	st.FailNextRestore = false
 	st.Restores = append(st.Restores, r)
@@ -352,45 +441,79 @@ func (st *state) createRestore(req createRestoreRequest, now time.Time) (*restor
 	return r, nil
 }
 
+// restoreMismatch says why a part can never be written into the target, or
+// "": the target must be of the part's type, run the same engine in the same
+// or a newer version, and belong to an application of the backup's
+// organisation. A target that does not exist now is checkRestorable's to refuse.
+func (st *state) restoreMismatch(part *partRecord, targetID string) string {
+	target, err := st.instance(targetID)
+	b, backupErr := st.backup(part.Backup)
+	if err != nil || backupErr != nil {
+		return ""
+	}
+	from, _ := st.data.service(part.Service)
+	into, _ := st.data.service(target.Service)
+	switch {
+	case target.Type != part.ServiceType:
+		return fmt.Sprintf("service instance %s is a %s instance: a %s backup restores into a %s instance.",
+			target.UUID, target.Type, part.ServiceType, part.ServiceType)
+	case into.engine != from.engine || into.version < from.version:
+		return fmt.Sprintf("service instance %s runs %s: a backup of %s restores into the same engine, in the same or a newer version.",
+			target.UUID, into.Identifier, from.Identifier)
+	case st.data.organisationOf(target.Environment) != st.data.organisationOf(b.Environment):
+		return fmt.Sprintf("service instance %s belongs to an application of another organisation: a backup restores into the applications of its own.",
+			target.UUID)
+	}
+	return ""
+}
+
 // checkRestorable: a part holds data only if it ended without errors, and
-// can only go back into its own instance while that still holds data.
-func (st *state) checkRestorable(part *ServiceInstanceBackup) error {
-	if part.Errors != nil {
-		return conflictError(fmt.Sprintf("Service instance backup %s failed (%s): it holds nothing to restore.", part.UUID, *part.Errors))
+// can only be written into an instance that exists and holds data.
+func (st *state) checkRestorable(part *partRecord, targetID string) error {
+	if len(part.Errors) > 0 {
+		return conflictError(fmt.Sprintf("Service instance backup %s failed (%s): it holds nothing to restore.", part.UUID, strings.Join(part.Errors, " ")))
 	}
-	in, err := st.instance(part.ServiceInstance)
-	if err != nil {
-		return conflictError(fmt.Sprintf("The service instance %s that backup %s was taken from has been removed: a backup can only be restored into the instance it was taken from.",
-			part.ServiceInstance, part.UUID))
-	}
-	if !in.provisioned() {
+	in, err := st.instance(targetID)
+	switch {
+	case err != nil && targetID == part.ServiceInstance:
+		return conflictError(fmt.Sprintf("The service instance %s that backup %s was taken from has been removed: "+
+			"name another instance of its type in service_instance to restore into.", targetID, part.UUID))
+	case err != nil:
+		return conflictError(fmt.Sprintf("The service instance %s does not exist or has been removed: a backup is restored into an existing instance.", targetID))
+	case !in.provisioned():
 		return conflictError(fmt.Sprintf("The service instance %s is %s: it must be provisioned (%s through %s) to be restored into.",
 			in.UUID, in.Status, StatusPendingAttachment, StatusDetached))
 	}
 	return nil
 }
 
-// finishRestore writes the data back (which changes nothing the API shows:
-// the instances keep their status) unless asked to fail or a target
-// stopped holding data meanwhile.
+// finishRestore writes the parts' data into their targets, which keep their
+// status, unless asked to fail or a target stopped holding data meanwhile:
+// then it writes nothing.
 func (st *state) finishRestore(r *restoreRecord) {
 	var problems []string
-	for _, id := range r.Targets {
-		in, err := st.instance(id)
+	var targets []*instanceRecord
+	for _, it := range r.Items {
+		in, err := st.instance(it.Target)
 		switch {
 		case r.WillFail:
-			problems = append(problems, fmt.Sprintf("Injected failure (fail-next-restore): the restore into instance %s could not be completed.", id))
+			problems = append(problems, fmt.Sprintf("Injected failure (fail-next-restore): the restore into instance %s could not be completed.", it.Target))
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("The service instance %s was removed before the restore finished.", id))
+			problems = append(problems, fmt.Sprintf("The service instance %s was removed before the restore finished.", it.Target))
 		case !in.provisioned():
-			problems = append(problems, fmt.Sprintf("The service instance %s became %s before the restore finished.", id, in.Status))
+			problems = append(problems, fmt.Sprintf("The service instance %s became %s before the restore finished.", it.Target, in.Status))
 		}
+		targets = append(targets, in)
 	}
 	outcome := BackupSuccess
 	if len(problems) > 0 {
 		outcome = BackupFailure
 		text := strings.Join(problems, " ")
 		r.Errors = &text
+	} else {
+		for i, in := range targets {
+			in.Data = r.Items[i].Data
+		}
 	}
 	r.Finished, r.Success = true, &outcome
 }
@@ -454,7 +577,7 @@ func (s *Simulator) getServiceInstanceBackup(_ *http.Request, id string) reply {
 		if err != nil {
 			return errorReply(err)
 		}
-		return ok(*part)
+		return ok(part.ServiceInstanceBackup)
 	})
 }
 
@@ -484,8 +607,9 @@ func (s *Simulator) getRestore(_ *http.Request, id string) reply {
 
 // Go-level admin methods.
 
-// FailNextBackup makes the next backup created (any environment) complete
-// with FAILURE, each of its service-instance backups saying why in errors.
+// FailNextBackup makes the next backup a client creates (any environment)
+// complete with FAILURE, each of its service-instance backups saying why in
+// errors; the platform's scheduled backups leave it armed.
 func (s *Simulator) FailNextBackup() {
 	_ = s.update(func(st *state, _ time.Time) error { st.FailNextBackup = true; return nil })
 }
@@ -512,7 +636,7 @@ func (s *Simulator) ServiceInstanceBackups() []ServiceInstanceBackup {
 	_ = s.read(func(st *state) {
 		for _, b := range st.Backups {
 			for _, part := range b.Parts {
-				out = append(out, *part)
+				out = append(out, part.ServiceInstanceBackup)
 			}
 		}
 	})

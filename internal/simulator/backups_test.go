@@ -1,8 +1,11 @@
 package simulator
 
 import (
+	"cmp"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,11 +119,15 @@ func TestBackupStatesOverTime(t *testing.T) {
 		}
 		for _, id := range got.ServiceInstanceBackups {
 			p := c.part(id)
-			if (p.StartedAt != nil) != tt.started || (p.EndedAt != nil) != tt.ended || (p.Size != nil) != tt.wantSizeSet || p.Errors != nil {
+			if (p.StartedAt != nil) != tt.started || (p.TakenAt != nil) != tt.started || (p.EndedAt != nil) != tt.ended ||
+				(p.Size != nil) != tt.wantSizeSet || p.Errors == nil || len(p.Errors) != 0 || !p.QueuedAt.Equal(t0) {
 				t.Errorf("at +%v: part %+v", tt.at, p)
 			}
-			if tt.ended && (!p.StartedAt.Equal(t0.Add(2*time.Second)) || !p.EndedAt.Equal(t0.Add(8*time.Second))) {
-				t.Errorf("at +%v: part ran %v to %v, want +2s to +8s", tt.at, p.StartedAt, p.EndedAt)
+			if tt.started && (!p.StartedAt.Equal(t0.Add(2*time.Second)) || !p.TakenAt.Equal(t0.Add(2*time.Second))) {
+				t.Errorf("at +%v: part started %v, taken %v, want +2s", tt.at, p.StartedAt, p.TakenAt)
+			}
+			if tt.ended && !p.EndedAt.Equal(t0.Add(8*time.Second)) {
+				t.Errorf("at +%v: part ended %v, want +8s", tt.at, p.EndedAt)
 			}
 		}
 	}
@@ -185,7 +192,8 @@ func TestFailNextBackup(t *testing.T) {
 			}
 			for _, id := range failed.ServiceInstanceBackups {
 				p := c.part(id)
-				if p.Errors == nil || !strings.Contains(*p.Errors, "fail-next-backup") || !strings.Contains(*p.Errors, p.ServiceInstance) || p.Size != nil || p.EndedAt == nil {
+				if len(p.Errors) != 1 || !strings.Contains(p.Errors[0], "fail-next-backup") || !strings.Contains(p.Errors[0], p.ServiceInstance) ||
+					p.Size != nil || p.EndedAt == nil || p.TakenAt != nil {
 					t.Errorf("part of the failed backup %+v", p)
 				}
 			}
@@ -211,7 +219,7 @@ func TestCreateBackupRules(t *testing.T) {
 	}
 	sim.StallNextProvision()
 	provisioning := c.action(c.createInstance(demoTest, ServicePostgres15, "STALLED").UUID, "provision").UUID
-	attached := forced(ServicePostgres15, StatusAttached)
+	attached := forced(ServicePostgres16, StatusAttached)
 	pendingDetachment, detached := forced(ServiceMySQL8, StatusPendingDetachment), forced(ServiceMySQL8, StatusDetached)
 	with := func(change func(map[string]any)) map[string]any {
 		body := backupBody(demoTest, db.UUID)
@@ -350,7 +358,7 @@ func TestBackupOutlivesItsInstance(t *testing.T) {
 	if got := c.backup(running.UUID); deref(got.Success) != BackupFailure {
 		t.Errorf("backup running during the removal: %+v, want FAILURE", got)
 	}
-	if p := c.part(running.ServiceInstanceBackups[0]); p.Errors == nil || !strings.Contains(*p.Errors, "was removed before its backup finished") {
+	if p := c.part(running.ServiceInstanceBackups[0]); len(p.Errors) != 1 || !strings.Contains(p.Errors[0], "was removed before its backup finished") {
 		t.Errorf("its part: %+v", p)
 	}
 }
@@ -389,7 +397,7 @@ func TestRestoreRules(t *testing.T) {
 		{"a part without its id", map[string]any{"backup": good.UUID, "service_instance_restores": []map[string]string{{}}}, 400, "service_instance_restores", "This field is required."},
 		{"backup still running", restoreBody(running), 409, "detail", "is PENDING: wait for it to complete"},
 		{"failed backup", restoreBody(failed), 409, "detail", "holds nothing to restore"},
-		{"instance removed", restoreBody(ofGone), 409, "detail", "has been removed: a backup can only be restored into the instance it was taken from."},
+		{"instance removed", restoreBody(ofGone), 409, "detail", "has been removed: name another instance of its type in service_instance to restore into."},
 		{"instance not provisioned", restoreBody(ofReset), 409, "detail", "is NEW: it must be provisioned"},
 		{"the whole backup", restoreBody(good), 201, "", ""},
 		{"one part of it", map[string]any{"backup": good.UUID, "service_instance_restores": sir(good.ServiceInstanceBackups[1]), "notes": "media only"}, 201, "", ""},
@@ -442,7 +450,6 @@ func TestRestoreOverTime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, c, clock := testSim(t, Options{BackupDelay: 4 * time.Second})
 			db := c.provisioned(demoTest, ServicePostgres15, "DEFAULT")
-			c.action(db.UUID, "attach")
 			c.deploy(demoTest)
 			b := c.createBackup(backupBody(demoTest, db.UUID))
 			clock.Advance(4 * time.Second)
@@ -548,7 +555,7 @@ func TestBackupsAcrossRestart(t *testing.T) {
 	if got.State != BackupCompleted || deref(got.Success) != BackupFailure {
 		t.Errorf("after restart past the end: %+v", got)
 	}
-	if p := c4.part(inFlight.ServiceInstanceBackups[0]); p.EndedAt == nil || !p.EndedAt.Equal(t0.Add(16*time.Second)) || p.Errors == nil {
+	if p := c4.part(inFlight.ServiceInstanceBackups[0]); p.EndedAt == nil || !p.EndedAt.Equal(t0.Add(16*time.Second)) || len(p.Errors) != 1 {
 		t.Errorf("its part: %+v", p)
 	}
 	if r := c4.restore(restore.UUID); !r.Finished || deref(r.Success) != BackupSuccess {
@@ -632,5 +639,228 @@ func TestFaultsAndCountersCoverBackups(t *testing.T) {
 	}
 	if got.Injected5xx != 1 || got.DroppedResponses != 1 {
 		t.Errorf("counters %+v", got)
+	}
+}
+
+// restoreFixture holds two backups with data: one of a postgres-15 database
+// and an s3 bucket of demo-app's test environment, one of a postgres-16
+// database of its live environment.
+type restoreFixture struct {
+	c                *apiClient
+	db, media, db16  Instance
+	backup, backup16 Backup
+}
+
+func newRestoreFixture(t *testing.T) restoreFixture {
+	t.Helper()
+	_, c, _ := testSim(t, Options{})
+	f := restoreFixture{c: c}
+	f.db = c.provisioned(demoTest, ServicePostgres15, "DEFAULT")
+	f.media = c.provisioned(demoTest, ServiceS3, "MEDIA")
+	f.db16 = c.provisioned(demoLive, ServicePostgres16, "DEFAULT")
+	c.putData(f.db.UUID, "orders on 15")
+	c.putData(f.media.UUID, "photos")
+	c.putData(f.db16.UUID, "orders on 16")
+	f.backup = c.createBackup(backupBody(demoTest, f.db.UUID, f.media.UUID))
+	f.backup16 = c.createBackup(backupBody(demoLive, f.db16.UUID))
+	// What was backed up is what a restore writes, whatever the instances hold since.
+	c.putData(f.db.UUID, "orders, later")
+	c.putData(f.db16.UUID, "orders on 16, later")
+	return f
+}
+
+func (f restoreFixture) dbPart() string    { return f.backup.ServiceInstanceBackups[0] }
+func (f restoreFixture) mediaPart() string { return f.backup.ServiceInstanceBackups[1] }
+func (f restoreFixture) db16Part() string  { return f.backup16.ServiceInstanceBackups[0] }
+
+// TestRestoreIntoAnotherInstance restores a part into the instance a request
+// names: one of the same type running the same engine in the same or a newer
+// version, in any environment of an application of the backup's organisation.
+// The target keeps its status, and its data becomes the part's.
+func TestRestoreIntoAnotherInstance(t *testing.T) {
+	tests := []struct {
+		name     string
+		target   func(f restoreFixture) string // "" = the default, the instance it was taken from
+		backup   func(f restoreFixture) (Backup, string)
+		want     int
+		message  string // part of the 400's or the 409's message
+		wantData string
+	}{
+		{"by default into its own instance", nil, restoreOf15, 201, "", "orders on 15"},
+		{"postgres-15 into postgres-16 of the same environment", func(f restoreFixture) string {
+			return f.c.provisioned(demoTest, ServicePostgres16, "NEW").UUID
+		}, restoreOf15, 201, "", "orders on 15"},
+		{"into an attached instance of another environment", func(f restoreFixture) string { return f.db16.UUID }, restoreOf15, 201, "", "orders on 15"},
+		{"into a detached instance", func(f restoreFixture) string {
+			return forcedInstance(f.c, demoTest, ServicePostgres15, "OLD", StatusDetached)
+		}, restoreOf15, 201, "", "orders on 15"},
+		{"into another application of the organisation", func(f restoreFixture) string {
+			return f.c.provisioned(azureTest, ServicePostgres15, "DEFAULT").UUID
+		}, restoreOf15, 201, "", "orders on 15"},
+		{"postgres-16 into postgres-16", func(f restoreFixture) string {
+			return f.c.provisioned(demoTest, ServicePostgres16, "NEW").UUID
+		}, restoreOf16, 201, "", "orders on 16"},
+		{"postgres-16 into the older postgres-15", func(f restoreFixture) string { return f.db.UUID }, restoreOf16, 400,
+			"runs postgres-15: a backup of postgres-16 restores into the same engine, in the same or a newer version.", ""},
+		{"postgres into mysql", func(f restoreFixture) string {
+			return f.c.provisioned(demoTest, ServiceMySQL8, "MYSQL").UUID
+		}, restoreOf15, 400, "runs mysql-8: a backup of postgres-15 restores into the same engine", ""},
+		{"a database into storage", func(f restoreFixture) string { return f.media.UUID }, restoreOf15, 400,
+			"is a STORAGE instance: a DATABASE backup restores into a DATABASE instance.", ""},
+		{"s3 into azure blob storage", func(f restoreFixture) string {
+			return f.c.provisioned(azureTest, ServiceMSBlob, "MEDIA").UUID
+		}, func(f restoreFixture) (Backup, string) { return f.backup, f.mediaPart() }, 400, "runs ms-blob: a backup of s3", ""},
+		{"into another organisation", func(f restoreFixture) string {
+			return SeedInstanceID(LegacyApp, EnvTest, ServicePostgres15, "DEFAULT")
+		}, restoreOf15, 400, "belongs to an application of another organisation", ""},
+		{"into a NEW instance", func(f restoreFixture) string {
+			return f.c.createInstance(demoTest, ServicePostgres16, "NEW").UUID
+		}, restoreOf15, 409, "is NEW: it must be provisioned", ""},
+		{"into an unknown instance", func(restoreFixture) string { return "unknown" }, restoreOf15, 409,
+			"The service instance unknown does not exist or has been removed", ""},
+		{"into a removed instance", func(f restoreFixture) string {
+			in := f.c.provisioned(demoTest, ServicePostgres16, "GONE")
+			f.c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+			return in.UUID
+		}, restoreOf15, 409, "does not exist or has been removed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRestoreFixture(t)
+			b, part := tt.backup(f)
+			target, source := "", f.db.UUID
+			item := map[string]string{"service_instance_backup": part}
+			if tt.target != nil {
+				target = tt.target(f)
+				item["service_instance"] = target
+			}
+			if part == f.db16Part() {
+				source = f.db16.UUID
+			} else if part == f.mediaPart() {
+				source = f.media.UUID
+			}
+			written := cmp.Or(target, source)
+			statusBefore := f.c.instanceStatus(written)
+			before := ""
+			if statusBefore != StatusRemoved { // unknown or removed: no data to compare
+				before = f.c.dataOf(written)
+			}
+			r := f.c.expect(tt.want, http.MethodPost, restoresPath, map[string]any{"backup": b.UUID, "service_instance_restores": []map[string]string{item}})
+			switch tt.want {
+			case http.StatusBadRequest:
+				if got := fieldMessage(t, r, "service_instance_restores"); !strings.Contains(got, tt.message) {
+					t.Errorf("message %q, want %q", got, tt.message)
+				}
+			case http.StatusConflict:
+				if got, _ := r.object(t)["detail"].(string); !strings.Contains(got, tt.message) {
+					t.Errorf("detail %q, want %q", got, tt.message)
+				}
+			}
+			want := tt.wantData
+			if tt.want != http.StatusCreated {
+				want = before
+			}
+			if statusBefore == StatusRemoved {
+				return
+			}
+			if got := f.c.dataOf(written); got != want {
+				t.Errorf("data of %s: %q, want %q", written, got, want)
+			}
+			if got := f.c.instanceStatus(written); got != statusBefore {
+				t.Errorf("status %s, was %s", got, statusBefore)
+			}
+			if target != "" && target != source && f.c.dataOf(source) != map[string]string{f.db.UUID: "orders, later", f.db16.UUID: "orders on 16, later", f.media.UUID: "photos"}[source] {
+				t.Errorf("the source's data changed: %q", f.c.dataOf(source))
+			}
+		})
+	}
+}
+
+func restoreOf15(f restoreFixture) (Backup, string) { return f.backup, f.dbPart() }
+func restoreOf16(f restoreFixture) (Backup, string) { return f.backup16, f.db16Part() }
+
+// TestRestoreOfSeveralParts writes each part where its item says, all or
+// nothing, and refuses two items with one target.
+func TestRestoreOfSeveralParts(t *testing.T) {
+	f := newRestoreFixture(t)
+	c := f.c
+	newDB := c.provisioned(demoTest, ServicePostgres16, "NEW")
+	body := map[string]any{"backup": f.backup.UUID, "service_instance_restores": []map[string]string{
+		{"service_instance_backup": f.dbPart(), "service_instance": newDB.UUID},
+		{"service_instance_backup": f.mediaPart()},
+	}}
+	c.putData(f.media.UUID, "photos, later")
+	r := c.createRestore(body)
+	if !r.Finished || deref(r.Success) != BackupSuccess || len(r.ServiceInstanceRestores) != 2 || r.ServiceInstanceRestores[0].ServiceInstance != newDB.UUID {
+		t.Fatalf("restore %+v", r)
+	}
+	if c.dataOf(newDB.UUID) != "orders on 15" || c.dataOf(f.media.UUID) != "photos" || c.dataOf(f.db.UUID) != "orders, later" {
+		t.Errorf("data %q %q %q", c.dataOf(newDB.UUID), c.dataOf(f.media.UUID), c.dataOf(f.db.UUID))
+	}
+
+	c.putData(newDB.UUID, "fresh")
+	c.expect(http.StatusNoContent, http.MethodPost, "/_sim/fail-next-restore", nil)
+	if r := c.createRestore(body); deref(r.Success) != BackupFailure || c.dataOf(newDB.UUID) != "fresh" {
+		t.Errorf("a failed restore: %+v, and it wrote %q", r, c.dataOf(newDB.UUID))
+	}
+	twice := map[string]any{"backup": f.backup.UUID, "service_instance_restores": []map[string]string{
+		{"service_instance_backup": f.dbPart(), "service_instance": newDB.UUID},
+		{"service_instance_backup": f.dbPart(), "service_instance": newDB.UUID},
+	}}
+	if msg := fieldMessage(t, c.expect(http.StatusBadRequest, http.MethodPost, restoresPath, twice), "service_instance_restores"); !strings.Contains(msg, "Item 2: service instance "+newDB.UUID+" is the target of another item.") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func forcedInstance(c *apiClient, env, identifier, prefix, status string) string {
+	c.t.Helper()
+	in := c.createInstance(env, identifier, prefix)
+	c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+in.UUID, map[string]string{"service_status": status})
+	return in.UUID
+}
+
+func (c *apiClient) instanceStatus(id string) string {
+	c.t.Helper()
+	r := c.do(http.MethodGet, "/apps/v3/service-instances/"+id+"/", nil)
+	if r.status == http.StatusNotFound {
+		return StatusRemoved
+	}
+	var in Instance
+	r.decode(c.t, &in)
+	return in.Status
+}
+
+// TestBackupTakesDataAsItStarts: a part captures its instance's data when the
+// backup starts working; what is written later is not in it. Its answer has
+// exactly the contract's fields, errors a list.
+func TestBackupTakesDataAsItStarts(t *testing.T) {
+	_, c, clock := testSim(t, Options{BackupDelay: 8 * time.Second})
+	db := c.provisioned(demoTest, ServicePostgres15, "DEFAULT")
+	c.putData(db.UUID, "queued")
+	b := c.createBackup(backupBody(demoTest, db.UUID))
+	clock.Advance(time.Second)
+	c.putData(db.UUID, "as it starts")
+	clock.Advance(time.Second) // WORKING: taken
+	c.putData(db.UUID, "while it runs")
+	clock.Advance(6 * time.Second)
+
+	raw := c.get(partsPath + b.ServiceInstanceBackups[0] + "/")
+	keys := slices.Sorted(maps.Keys(raw))
+	want := []string{"backup", "ended_at", "errors", "prefix", "queued_at", "service_instance", "service_type", "size", "started_at", "taken_at", "uuid"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("fields %v, want %v", keys, want)
+	}
+	if errs, isList := raw["errors"].([]any); !isList || len(errs) != 0 {
+		t.Errorf("errors %#v, want []", raw["errors"])
+	}
+	backupKeys := slices.Sorted(maps.Keys(c.get(backupsPath + b.UUID + "/")))
+	if want := []string{"created_at", "environment", "notes", "scheduled_for_deletion_at", "service_instance_backups", "state", "success", "trigger", "uuid"}; !slices.Equal(backupKeys, want) {
+		t.Errorf("backup fields %v, want %v", backupKeys, want)
+	}
+
+	c.createRestore(restoreBody(b))
+	clock.Advance(8 * time.Second)
+	if got := c.dataOf(db.UUID); got != "as it starts" {
+		t.Errorf("restored %q, want the data as the backup started", got)
 	}
 }

@@ -34,6 +34,7 @@ const (
 	RegionExoscaleCHDK2   = "exoscale-ch-dk-2"
 
 	ServicePostgres15     = "postgres-15"
+	ServicePostgres16     = "postgres-16"
 	ServiceMySQL8         = "mysql-8"
 	ServiceS3             = "s3"
 	ServiceMSBlob         = "ms-blob"
@@ -105,15 +106,17 @@ type service struct {
 	Description string `json:"description"`
 	// dsnFormat shapes the instance's secret: {user}, {password}, {host}, {name}.
 	dsnFormat string
+	// engine and version say what a backup restores into and what a platform
+	// upgrade may turn an instance into: the same engine, the same or a newer
+	// version. Kept here, so that no rule parses an identifier.
+	engine  string
+	version int
 }
 
 type organisation struct {
 	UUID      string    `json:"uuid"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
-	// included is the number of instances of each service identifier in the
-	// organisation's subscription.
-	included map[string]int
 }
 
 type user struct {
@@ -132,6 +135,9 @@ type application struct {
 	// The Divio CLI finds an environment through these to add an instance.
 	TestStatus environmentStatus `json:"test_status"`
 	LiveStatus environmentStatus `json:"live_status"`
+	// included is the number of instances of each service identifier in the
+	// application's subscription: subscriptions belong to applications.
+	included map[string]int
 }
 
 type environmentStatus struct {
@@ -175,30 +181,33 @@ type seed struct {
 var catalog = []service{
 	{Name: "PostgreSQL 15", Type: TypeDatabase, Identifier: ServicePostgres15,
 		Description: "Managed PostgreSQL 15 database.",
-		dsnFormat:   "postgres://{user}:{password}@{host}:5432/{name}"},
+		dsnFormat:   "postgres://{user}:{password}@{host}:5432/{name}", engine: "postgres", version: 15},
+	{Name: "PostgreSQL 16", Type: TypeDatabase, Identifier: ServicePostgres16,
+		Description: "Managed PostgreSQL 16 database.",
+		dsnFormat:   "postgres://{user}:{password}@{host}:5432/{name}", engine: "postgres", version: 16},
 	{Name: "MySQL 8", Type: TypeDatabase, Identifier: ServiceMySQL8,
 		Description: "Managed MySQL 8 database.",
-		dsnFormat:   "mysql://{user}:{password}@{host}:3306/{name}"},
+		dsnFormat:   "mysql://{user}:{password}@{host}:3306/{name}", engine: "mysql", version: 8},
 	{Name: "Amazon S3", Type: TypeStorage, Identifier: ServiceS3,
 		Description: "Object storage bucket on Amazon S3.",
-		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4"},
+		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4", engine: "s3", version: 1},
 	{Name: "Azure Blob Storage", Type: TypeStorage, Identifier: ServiceMSBlob,
 		Description: "Object storage container on Azure Blob Storage.",
-		dsnFormat:   "ms-blob://{user}:{password}@{host}/{name}"},
+		dsnFormat:   "ms-blob://{user}:{password}@{host}/{name}", engine: "ms-blob", version: 1},
 	{Name: "Exoscale Simple Object Storage", Type: TypeStorage, Identifier: ServiceSOS,
 		Description: "Object storage bucket on Exoscale SOS.",
-		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4"},
+		dsnFormat:   "s3://{user}:{password}@{name}.{host}/?auth=s3v4", engine: "sos", version: 1},
 	{Name: "Elasticsearch 8", Type: TypeSearch, Identifier: ServiceElasticsearch8,
 		Description: "Managed Elasticsearch 8 cluster.",
-		dsnFormat:   "https://{user}:{password}@{host}:9243/{name}"},
+		dsnFormat:   "https://{user}:{password}@{host}:9243/{name}", engine: "elasticsearch", version: 8},
 	{Name: "RabbitMQ 3", Type: TypeMessageQueue, Identifier: ServiceRabbitMQ3,
 		Description: "Managed RabbitMQ 3 message broker.",
-		dsnFormat:   "amqps://{user}:{password}@{host}:5671/{name}"},
+		dsnFormat:   "amqps://{user}:{password}@{host}:5671/{name}", engine: "rabbitmq", version: 3},
 }
 
 var offeringsByVendor = map[string][]string{
-	"aws":      {ServicePostgres15, ServiceMySQL8, ServiceS3, ServiceElasticsearch8, ServiceRabbitMQ3},
-	"azure":    {ServicePostgres15, ServiceMySQL8, ServiceMSBlob},
+	"aws":      {ServicePostgres15, ServicePostgres16, ServiceMySQL8, ServiceS3, ServiceElasticsearch8, ServiceRabbitMQ3},
+	"azure":    {ServicePostgres15, ServicePostgres16, ServiceMySQL8, ServiceMSBlob},
 	"exoscale": {ServicePostgres15, ServiceSOS},
 }
 
@@ -209,14 +218,16 @@ var regions = []region{
 	{Name: RegionExoscaleCHDK2, Vendor: "exoscale"},
 }
 
-// demoSubscription leaves out Elasticsearch on purpose, so that adding it
-// fails the way it does on a real account without it.
-var demoSubscription = map[string]int{
-	ServicePostgres15: 6, ServiceMySQL8: 2, ServiceS3: 2, ServiceMSBlob: 2,
-	ServiceSOS: 1, ServiceRabbitMQ3: 1, ServiceElasticsearch8: 0,
-}
-
-var legacySubscription = map[string]int{ServicePostgres15: 2, ServiceS3: 2}
+// The demo subscriptions, per application, as the contract gives them.
+// demo-app's leaves out Elasticsearch on purpose, so that adding it fails the
+// way it does on a real account without it.
+var (
+	demoAppSubscription = map[string]int{
+		ServicePostgres15: 4, ServicePostgres16: 2, ServiceMySQL8: 2, ServiceS3: 2, ServiceRabbitMQ3: 1, ServiceElasticsearch8: 0,
+	}
+	azureAppSubscription  = map[string]int{ServicePostgres15: 2, ServicePostgres16: 1, ServiceMySQL8: 1, ServiceMSBlob: 2}
+	legacyAppSubscription = map[string]int{ServicePostgres15: 2, ServicePostgres16: 2, ServiceS3: 2}
+)
 
 // benchAllowance stands for the bench's unlimited subscription: large enough
 // that no benchmark or soak run meets it, and a real count, so that the
@@ -242,35 +253,37 @@ func loadDataset(name string) (*dataset, error) {
 	switch name {
 	case DatasetDemo:
 		return newDataset(DatasetDemo, user{Email: "demo@example.com", FirstName: "Demo", LastName: "User"}, DemoUser,
-			orgSpec{name: DemoOrganisation, included: demoSubscription, created: demoCreated, apps: []appSpec{
-				{slug: DemoApp, name: "Demo App", region: RegionAWSEUCentral1},
-				{slug: AzureApp, name: "Azure App", region: RegionAzureWestEurope},
+			orgSpec{name: DemoOrganisation, created: demoCreated, apps: []appSpec{
+				{slug: DemoApp, name: "Demo App", region: RegionAWSEUCentral1, included: demoAppSubscription},
+				{slug: AzureApp, name: "Azure App", region: RegionAzureWestEurope, included: azureAppSubscription},
 			}},
-			orgSpec{name: LegacyOrganisation, included: legacySubscription, created: legacyCreated, apps: []appSpec{
-				{slug: LegacyApp, name: "Legacy App", region: RegionAWSEUCentral1, seeded: []string{ServicePostgres15, ServiceS3}},
+			orgSpec{name: LegacyOrganisation, created: legacyCreated, apps: []appSpec{
+				{slug: LegacyApp, name: "Legacy App", region: RegionAWSEUCentral1, included: legacyAppSubscription,
+					seeded: []string{ServicePostgres15, ServiceS3}},
 			}}), nil
 	case DatasetBench:
 		var apps []appSpec
 		for i := 1; i <= 4; i++ {
-			apps = append(apps, appSpec{slug: fmt.Sprintf("bench-app-%d", i), name: fmt.Sprintf("Bench App %d", i), region: RegionAWSEUCentral1})
+			apps = append(apps, appSpec{slug: fmt.Sprintf("bench-app-%d", i), name: fmt.Sprintf("Bench App %d", i),
+				region: RegionAWSEUCentral1, included: benchSubscription()})
 		}
 		return newDataset(DatasetBench, user{Email: "bench@example.com", FirstName: "Bench", LastName: "User"}, BenchUser,
-			orgSpec{name: BenchOrganisation, included: benchSubscription(), created: demoCreated, apps: apps}), nil
+			orgSpec{name: BenchOrganisation, created: demoCreated, apps: apps}), nil
 	}
 	return nil, fmt.Errorf("unknown dataset %q (want %q or %q)", name, DatasetDemo, DatasetBench)
 }
 
 type orgSpec struct {
-	name     string
-	included map[string]int
-	created  time.Time
-	apps     []appSpec
+	name    string
+	created time.Time
+	apps    []appSpec
 }
 
-// appSpec is an application; seeded names the services of which each of its
-// environments starts with an attached DEFAULT instance.
+// appSpec is an application and its subscription; seeded names the services
+// of which each of its environments starts with an attached DEFAULT instance.
 type appSpec struct {
 	slug, name, region string
+	included           map[string]int
 	seeded             []string
 }
 
@@ -287,7 +300,7 @@ func newDataset(name string, u user, userName string, orgs ...orgSpec) *dataset 
 	}
 	for _, o := range orgs {
 		ds.organisations = append(ds.organisations, organisation{
-			UUID: OrganisationID(o.name), Name: o.name, CreatedAt: o.created, included: o.included,
+			UUID: OrganisationID(o.name), Name: o.name, CreatedAt: o.created,
 		})
 		for _, a := range o.apps {
 			ds.addApplication(a, OrganisationID(o.name))
@@ -301,6 +314,7 @@ func (ds *dataset) addApplication(a appSpec, orgID string) {
 		UUID: ApplicationID(a.slug), Slug: a.slug, Name: a.name, Region: RegionID(a.region), Organisation: orgID,
 		TestStatus: environmentStatus{UUID: EnvironmentID(a.slug, EnvTest), SiteURL: "https://" + a.slug + "-test.sim.divio.local"},
 		LiveStatus: environmentStatus{UUID: EnvironmentID(a.slug, EnvLive), SiteURL: "https://" + a.slug + ".sim.divio.local"},
+		included:   a.included,
 	}
 	ds.applications = append(ds.applications, app)
 	for _, env := range []string{EnvTest, EnvLive} {
@@ -326,9 +340,6 @@ func (ds *dataset) application(id string) (application, bool) {
 func (ds *dataset) environment(id string) (environment, bool) {
 	return find(ds.environments, func(e environment) bool { return e.UUID == id })
 }
-func (ds *dataset) organisation(id string) (organisation, bool) {
-	return find(ds.organisations, func(o organisation) bool { return o.UUID == id })
-}
 
 // offers reports whether the region offers the service identifier.
 func (ds *dataset) offers(r region, identifier string) bool {
@@ -349,6 +360,12 @@ func (ds *dataset) appOfEnvironment(envID string) (environment, application, reg
 	app, _ := ds.application(env.Application)
 	reg, _ := ds.region(app.Region)
 	return env, app, reg, true
+}
+
+// organisationOf returns the organisation of an environment's application.
+func (ds *dataset) organisationOf(envID string) string {
+	_, app, _, _ := ds.appOfEnvironment(envID)
+	return app.Organisation
 }
 
 // dsn renders the secret that an instance publishes; it reads like the real

@@ -33,26 +33,40 @@ func TestStableIDs(t *testing.T) {
 	}
 }
 
+// TestDemoSubscription fills each application's subscription as the contract
+// gives it, alternating between its two environments (they share its slots):
+// the last one included is accepted, the next refused. legacy-app's seeded
+// instances take two of its postgres-15 and s3 slots.
 func TestDemoSubscription(t *testing.T) {
 	tests := []struct {
-		identifier string
-		env        string
-		included   int
+		app, identifier string
+		free            int
 	}{
-		{ServicePostgres15, demoTest, 6},
-		{ServiceMySQL8, demoTest, 2},
-		{ServiceS3, demoTest, 2},
-		{ServiceMSBlob, azureTest, 2},
-		{ServiceRabbitMQ3, demoTest, 1},
-		{ServiceElasticsearch8, demoTest, 0},
+		{DemoApp, ServicePostgres15, 4},
+		{DemoApp, ServicePostgres16, 2},
+		{DemoApp, ServiceMySQL8, 2},
+		{DemoApp, ServiceS3, 2},
+		{DemoApp, ServiceRabbitMQ3, 1},
+		{DemoApp, ServiceElasticsearch8, 0},
+		{AzureApp, ServicePostgres15, 2},
+		{AzureApp, ServicePostgres16, 1},
+		{AzureApp, ServiceMySQL8, 1},
+		{AzureApp, ServiceMSBlob, 2},
+		{LegacyApp, ServicePostgres15, 0},
+		{LegacyApp, ServicePostgres16, 2},
+		{LegacyApp, ServiceS3, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.identifier, func(t *testing.T) {
+		t.Run(tt.app+"/"+tt.identifier, func(t *testing.T) {
 			st := demoState(t)
-			for i := 0; i <= tt.included; i++ {
-				_, err := st.createInstance(createInstanceRequest{Environment: tt.env, Service: ServiceID(tt.identifier), Prefix: fmt.Sprintf("P%d", i)}, t0)
-				if (err == nil) != (i < tt.included) {
-					t.Fatalf("instance %d of %d included: %v", i+1, tt.included, err)
+			for i := 0; i <= tt.free; i++ {
+				env := EnvironmentID(tt.app, []string{EnvTest, EnvLive}[i%2])
+				_, err := st.createInstance(createInstanceRequest{Environment: env, Service: ServiceID(tt.identifier), Prefix: fmt.Sprintf("P%d", i)}, t0)
+				if (err == nil) != (i < tt.free) {
+					t.Fatalf("instance %d with %d free: %v", i+1, tt.free, err)
+				}
+				if err != nil && !strings.Contains(err.Error(), "application "+tt.app) {
+					t.Errorf("the refusal does not name the application: %v", err)
 				}
 			}
 		})
@@ -64,7 +78,7 @@ func TestBenchDataset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds.applications) != 4 || len(ds.environments) != 8 || len(ds.regions) != 4 || len(ds.catalog) != 7 {
+	if len(ds.applications) != 4 || len(ds.environments) != 8 || len(ds.regions) != 4 || len(ds.catalog) != 8 {
 		t.Fatalf("bench has %d applications, %d environments, %d regions, %d services",
 			len(ds.applications), len(ds.environments), len(ds.regions), len(ds.catalog))
 	}
@@ -128,7 +142,7 @@ func TestLegacyApp(t *testing.T) {
 	}
 	r = c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
 		"environment": legacyTest, "service": ServiceID(ServicePostgres15), "prefix": "OTHER"})
-	if msg := fieldMessage(t, r, "service"); !strings.Contains(msg, "legacy-org does not include another instance of PostgreSQL 15 (postgres-15): 2 included, all in use.") {
+	if msg := fieldMessage(t, r, "service"); msg != "The subscription of application legacy-app does not include another instance of PostgreSQL 15 (postgres-15): 2 included, all in use." {
 		t.Errorf("another database: %s", msg)
 	}
 

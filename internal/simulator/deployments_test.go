@@ -1,6 +1,9 @@
 package simulator
 
 import (
+	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -8,53 +11,68 @@ import (
 	"time"
 )
 
-// TestDeploymentActsOnMarksAtStart changes an instance while a deployment
-// runs: the deployment builds from the marks as they stood when it started, so
-// the change waits for the next deployment.
-func TestDeploymentActsOnMarksAtStart(t *testing.T) {
+// TestDeploymentPlanFixedAtStart changes an instance while a deployment
+// runs: the deployment builds from the instances as they stood when it
+// started, so the change waits for the next deployment.
+func TestDeploymentPlanFixedAtStart(t *testing.T) {
 	type change func(st *state, in *instanceRecord) error
+	provision := func(st *state, in *instanceRecord) error { _, err := st.provision(in.UUID, t0); return err }
 	attach := func(st *state, in *instanceRecord) error { _, err := st.attach(in.UUID); return err }
 	detach := func(st *state, in *instanceRecord) error { _, err := st.detach(in.UUID); return err }
 	remove := func(st *state, in *instanceRecord) error { return st.remove(in.UUID) }
+	refused := func(c change) change {
+		return func(st *state, in *instanceRecord) error {
+			if err := c(st, in); !errors.As(err, new(conflictError)) {
+				return fmt.Errorf("got %w, want a conflict", err)
+			}
+			return nil
+		}
+	}
 
 	tests := []struct {
 		name          string
-		status        string
-		marked        bool
+		status        string // "" = added after the first deployment started
 		whileRunning  []change
 		afterFirst    string // status after the deployment that ran during the change
-		markedFirst   bool
 		afterNext     string // status after one more deployment
-		markedNext    bool
 		firstLogLines []string
 	}{
-		{name: "marked while running: attached by the next", status: StatusPendingAttachment, whileRunning: []change{attach},
-			afterFirst: StatusPendingAttachment, markedFirst: true, afterNext: StatusAttached,
+		{name: "added while running: attached by the next", whileRunning: nil,
+			afterFirst: StatusNew, afterNext: StatusAttached,
 			firstLogLines: []string{"No service instance to attach or detach."}},
-		{name: "NEW marked while running: provisioned and attached by the next", status: StatusNew, whileRunning: []change{attach},
-			afterFirst: StatusNew, markedFirst: true, afterNext: StatusAttached},
-		{name: "unmarked while running: attached, then detached by the next", status: StatusPendingAttachment, marked: true, whileRunning: []change{detach},
-			afterFirst: StatusPendingDetachment, afterNext: StatusDetached,
-			firstLogLines: []string{"It was unmarked while the deployment ran: the next deployment detaches it."}},
-		{name: "detach cancelled while running: detached, then attached by the next", status: StatusPendingDetachment, whileRunning: []change{attach},
-			afterFirst: StatusDetached, markedFirst: true, afterNext: StatusAttached,
-			firstLogLines: []string{"Detached DEFAULT postgres-15", "DEFAULT was marked for attachment while the deployment ran: the next deployment attaches it."}},
-		{name: "detach cancelled and asked again while running", status: StatusPendingDetachment, whileRunning: []change{attach, detach},
-			afterFirst: StatusDetached, afterNext: StatusDetached},
+		{name: "attached again while running: attached by the next", status: StatusDetached, whileRunning: []change{attach},
+			afterFirst: StatusPendingAttachment, afterNext: StatusAttached,
+			firstLogLines: []string{"No service instance to attach or detach."}},
 		{name: "detached while running: still used, detached by the next", status: StatusAttached, whileRunning: []change{detach},
 			afterFirst: StatusPendingDetachment, afterNext: StatusDetached},
-		{name: "unmarked and removed while running: not attached", status: StatusPendingAttachment, marked: true, whileRunning: []change{detach, remove},
+		{name: "detachment under way: attach refused, detached", status: StatusPendingDetachment, whileRunning: []change{refused(attach)},
+			afterFirst: StatusDetached, afterNext: StatusDetached,
+			firstLogLines: []string{"To detach: DEFAULT postgres-15", "Detached DEFAULT postgres-15"}},
+		{name: "NEW provisioned while running: attached", status: StatusNew, whileRunning: []change{provision},
+			afterFirst: StatusAttached, afterNext: StatusAttached,
+			firstLogLines: []string{"To attach: DEFAULT postgres-15", "Attached DEFAULT postgres-15"}},
+		{name: "pending attachment: detach refused, attached", status: StatusPendingAttachment, whileRunning: []change{refused(detach)},
+			afterFirst: StatusAttached, afterNext: StatusAttached},
+		{name: "NEW removed while running: not attached", status: StatusNew, whileRunning: []change{remove},
 			afterFirst: StatusRemoved, afterNext: StatusRemoved,
 			firstLogLines: []string{"Could not attach DEFAULT postgres-15", "it was removed while the deployment ran."}},
+		{name: "detached instance stays detached", status: StatusDetached,
+			afterFirst: StatusDetached, afterNext: StatusDetached},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := demoState(t)
 			st.deployDelay = 10 * time.Second
-			in := instanceIn(t, st, tt.status, tt.marked)
+			var in *instanceRecord
+			if tt.status != "" {
+				in = instanceIn(t, st, tt.status)
+			}
 			first, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if in == nil {
+				in = instanceIn(t, st, StatusNew)
 			}
 			for _, change := range tt.whileRunning {
 				if err := change(st, in); err != nil {
@@ -62,9 +80,8 @@ func TestDeploymentActsOnMarksAtStart(t *testing.T) {
 				}
 			}
 			st.advance(t0.Add(10 * time.Second))
-			if first.Status != DeploymentSuccess || in.Status != tt.afterFirst || in.AttachRequested != tt.markedFirst {
-				t.Fatalf("after the first deployment (%s): %s marked=%v, want %s marked=%v",
-					first.Status, in.Status, in.AttachRequested, tt.afterFirst, tt.markedFirst)
+			if first.Status != DeploymentSuccess || in.Status != tt.afterFirst {
+				t.Fatalf("after the first deployment (%s): %s, want %s", first.Status, in.Status, tt.afterFirst)
 			}
 			for _, line := range tt.firstLogLines {
 				if log := first.logText(t0.Add(10 * time.Second)); !strings.Contains(log, line) {
@@ -75,8 +92,8 @@ func TestDeploymentActsOnMarksAtStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			st.advance(t0.Add(30 * time.Second))
-			if in.Status != tt.afterNext || in.AttachRequested != tt.markedNext {
-				t.Errorf("after the next deployment: %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, tt.afterNext, tt.markedNext)
+			if in.Status != tt.afterNext {
+				t.Errorf("after the next deployment: %s, want %s", in.Status, tt.afterNext)
 			}
 		})
 	}
@@ -89,8 +106,6 @@ func TestDeploymentVariables(t *testing.T) {
 	sim, c, clock := testSim(t, Options{DeployDelay: 4 * time.Second})
 	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	media := c.createInstance(demoTest, ServiceS3, "MEDIA")
-	c.action(db.UUID, "attach")
-	c.action(media.UUID, "attach")
 
 	type step struct {
 		name    string
@@ -142,11 +157,9 @@ func TestDeploymentVariables(t *testing.T) {
 
 func TestDropVariablesNextDeploy(t *testing.T) {
 	sim, c, _ := testSim(t, Options{})
-	kept := c.createInstance(demoTest, ServiceS3, "DEFAULT")
-	c.action(kept.UUID, "attach")
+	c.createInstance(demoTest, ServiceS3, "DEFAULT")
 	c.deploy(demoTest)
 	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(db.UUID, "attach")
 
 	// The instance it attaches loses its variables; the one attached before keeps them.
 	sim.DropVariablesNextDeploy()
@@ -220,7 +233,6 @@ func TestDeploymentPercent(t *testing.T) {
 func TestDeploymentLogs(t *testing.T) {
 	sim, c, clock := testSim(t, Options{DeployDelay: 4 * time.Second})
 	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(db.UUID, "attach")
 	desc := "DEFAULT postgres-15 (DATABASE, instance " + db.UUID + ")"
 	stamp := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) + " " }
 
@@ -338,4 +350,122 @@ func (c *apiClient) logs(deploymentID string) string {
 	c.t.Helper()
 	logs, _ := c.expect(http.StatusOK, http.MethodGet, "/apps/v3/deployments/"+deploymentID+"/logs", nil).object(c.t)["logs"].(string)
 	return logs
+}
+
+// TestDeploymentAttachesEveryPendingInstance starts a deployment as any
+// client would, without asking to attach anything: it provisions and attaches
+// every instance not yet attached (rule 1), detaches what is pending
+// detachment, and leaves a detached instance and other environments alone.
+func TestDeploymentAttachesEveryPendingInstance(t *testing.T) {
+	_, c, _ := testSim(t, Options{ProvisionDelay: time.Hour})
+	fresh := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	provisioning := c.action(c.createInstance(demoTest, ServiceS3, "MEDIA").UUID, "provision")
+	pending := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
+	c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+pending.UUID, map[string]string{"service_status": StatusPendingAttachment})
+	leaving := c.createInstance(demoTest, ServiceMySQL8, "LEAVING")
+	c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+leaving.UUID, map[string]string{"service_status": StatusPendingDetachment})
+	detached := c.createInstance(demoTest, ServicePostgres16, "OLD")
+	c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+detached.UUID, map[string]string{"service_status": StatusDetached})
+	elsewhere := c.createInstance(demoLive, ServicePostgres15, "DEFAULT")
+	if provisioning.Status != StatusProvisioning {
+		t.Fatalf("set-up: %s", provisioning.Status)
+	}
+
+	created := c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", map[string]string{"environment": demoTest}).object(t)
+	d := c.deployment(created["uuid"].(string))
+	if d.Status != DeploymentSuccess {
+		t.Fatalf("deployment %+v", d)
+	}
+	for _, tt := range []struct {
+		in   Instance
+		want string
+	}{
+		{fresh, StatusAttached}, {provisioning, StatusAttached}, {pending, StatusAttached},
+		{leaving, StatusDetached}, {detached, StatusDetached}, {elsewhere, StatusNew},
+	} {
+		if got := c.instance(tt.in.UUID); got.Status != tt.want {
+			t.Errorf("%s %s: %s, want %s", tt.in.Type, tt.in.Prefix, got.Status, tt.want)
+		}
+	}
+	want := []string{"BROKER_URL", "DATABASE_URL", "DEFAULT_AMQP_BROKER_URL", "DEFAULT_DATABASE_DSN", "MEDIA_STORAGE_DSN"}
+	if !slices.Equal(d.EnvironmentVariables, want) {
+		t.Errorf("variables %v, want %v", d.EnvironmentVariables, want)
+	}
+	logs := c.logs(d.UUID)
+	for _, line := range []string{
+		"To attach: DEFAULT postgres-15", "To attach: MEDIA s3", "To attach: DEFAULT rabbitmq-3", "To detach: LEAVING mysql-8",
+		"Provisioned DEFAULT postgres-15", "Provisioned MEDIA s3", "Attached DEFAULT rabbitmq-3", "Detached LEAVING mysql-8",
+	} {
+		if !strings.Contains(logs, line) {
+			t.Errorf("log lacks %q:\n%s", line, logs)
+		}
+	}
+	if strings.Contains(logs, "OLD") {
+		t.Errorf("the log names the detached instance:\n%s", logs)
+	}
+}
+
+// TestDeploymentAnswers checks what a client reads of a deployment: POST
+// answers only uuid, environment and build_mode; GET spells the status as the
+// API does (working, done, failed), success is null until it ends, and it
+// carries the region and whether it is usable.
+func TestDeploymentAnswers(t *testing.T) {
+	sim, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	tests := []struct {
+		name      string
+		body      map[string]string
+		fail      bool
+		wantMode  string
+		wantState string
+		success   any
+	}{
+		{"no build mode", map[string]string{"environment": demoTest}, false, BuildModeAuto, "done", true},
+		{"a build mode", map[string]string{"environment": demoTest, "build_mode": "FORCE"}, false, "FORCE", "done", true},
+		{"failed", map[string]string{"environment": demoTest}, true, BuildModeAuto, "failed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c.in(t)
+			if tt.fail {
+				sim.FailNextDeploy()
+			}
+			created := c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", tt.body).object(t)
+			id, _ := created["uuid"].(string)
+			if want := map[string]any{"uuid": id, "environment": demoTest, "build_mode": tt.wantMode}; id == "" || !maps.Equal(created, want) {
+				t.Errorf("POST answered %v, want %v", created, want)
+			}
+			running := c.get("/apps/v3/deployments/" + id + "/")
+			if running["status"] != "working" || running["success"] != nil || running["ended_at"] != nil || running["is_usable"] != false ||
+				running["region"] != RegionID(RegionAWSEUCentral1) {
+				t.Errorf("running: %v", running)
+			}
+			clock.Advance(2 * time.Second)
+			ended := c.get("/apps/v3/deployments/" + id + "/")
+			if ended["status"] != tt.wantState || ended["success"] != tt.success || ended["ended_at"] == nil || ended["is_usable"] != tt.success ||
+				ended["region"] != RegionID(RegionAWSEUCentral1) {
+				t.Errorf("ended: %v", ended)
+			}
+		})
+	}
+}
+
+// TestDeploymentBuildsWithItsStart: the application gets the credentials the
+// deployment built with, even when a client provisions the instance while it
+// runs; an instance removed meanwhile gives nothing.
+func TestDeploymentBuildsWithItsStart(t *testing.T) {
+	_, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	gone := c.createInstance(demoTest, ServiceS3, "GONE")
+	d := c.deploy(demoTest)
+	c.action(db.UUID, "provision")
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+gone.UUID+"/", nil)
+	clock.Advance(2 * time.Second)
+	given := c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	published := c.listAll("/apps/v3/environment-variables/?environment=" + demoTest + "&name=DEFAULT_DATABASE_DSN")
+	if len(given) != 2 || len(published) != 1 || given["DEFAULT_DATABASE_DSN"] != published[0]["value"] {
+		t.Errorf("the deployment gave %v; the instance publishes %v", given, published)
+	}
+	if logs := c.logs(d.UUID); !strings.Contains(logs, "Could not attach GONE s3") {
+		t.Errorf("logs:\n%s", logs)
+	}
 }

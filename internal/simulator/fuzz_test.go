@@ -15,7 +15,7 @@ import (
 )
 
 // bodyRoutes are the routes that decode a JSON body: malformed JSON sent to them must get a 400.
-var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/faults/?)$`)
+var bodyRoutes = regexp.MustCompile(`^(POST /apps/v3/service-instances/?|PATCH /apps/v3/service-instances/[^/]+/?|POST /apps/v3/deployments/?|PATCH /_sim/service-instances/[^/]+/?|PUT /_sim/service-instances/[^/]+/data/?|POST /_sim/service-instances/[^/]+/upgrade/?|PUT /_sim/faults/?|POST /_sim/clock/?)$`)
 
 // FuzzServeHTTP sends one arbitrary request, with a valid token, to a fresh simulator that holds
 // an instance in each of the states NEW, PENDING_ATTACHMENT and ATTACHED. Placeholders in the
@@ -39,6 +39,8 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("POST", "/apps/v3/service-instances/{ready}/attach/", "", "")
 	f.Add("POST", "/apps/v3/service-instances/{attached}/detach/", "", "")
 	f.Add("DELETE", "/apps/v3/service-instances/{attached}/", "", "")
+	f.Add("PATCH", "/apps/v3/service-instances/{attached}/", "", `{"prefix": "OTHER"}`)
+	f.Add("PATCH", "/apps/v3/service-instances/{ready}/", "", `{"prefix": "USED"}`)
 	f.Add("DELETE", "/apps/v3/service-instances/{ready}/", "", "")
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": "{env}"}`)
 	f.Add("POST", "/apps/v3/deployments/", "", `{"environment": null}`)
@@ -50,12 +52,16 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "/iam/v3/organisations", "page=2&page_size=1", "")
 	f.Add("POST", "/_sim/drop-variables-next-deploy", "", "")
 	f.Add("PUT", "/apps/v3/regions/", "", "")
-	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "ATTACHED", "attach_requested": true}`)
+	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "ATTACHED", "attach_requested": true}`) // an old field, ignored
 	f.Add("PATCH", "/_sim/service-instances/{new}", "", `{"service_status": "SOMETHING"}`)
 	f.Add("PUT", "/_sim/faults", "", `{"latency": "1h"}`)
 	f.Add("PUT", "/_sim/faults", "", `{"fail_rate": 2}`)
 	f.Add("DELETE", "/_sim/service-instances/{attached}", "", "")
+	f.Add("PUT", "/_sim/service-instances/{ready}/data", "", `{"data": "rows"}`)
+	f.Add("POST", "/_sim/service-instances/{attached}/upgrade", "", `{"service": "postgres-16"}`)
 	f.Add("POST", "/_sim/reset", "", "")
+	f.Add("POST", "/_sim/clock", "", `{"advance": "720h"}`)
+	f.Add("POST", "/_sim/environments/{env}/scheduled-backup", "", "")
 	f.Add("GET", "/_sim/state", "", "")
 	f.Fuzz(func(t *testing.T, method, path, query, body string) {
 		sim, ids := fuzzSimulator(t)
@@ -87,12 +93,11 @@ func fuzzSimulator(t *testing.T) (*simulator.Simulator, *strings.Replacer) {
 	t.Cleanup(func() { _ = sim.Close() })
 	env := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 	svc := simulator.ServiceID(simulator.ServicePostgres15)
+	attached := mustCreate(t, sim, env, svc, "USED")
+	mustPost(t, sim, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated) // attaches every instance added so far
 	newID := mustCreate(t, sim, env, svc, "DEFAULT")
 	ready := mustCreate(t, sim, env, svc, "READY")
-	attached := mustCreate(t, sim, env, svc, "USED")
 	mustPost(t, sim, "/apps/v3/service-instances/"+ready+"/provision/", "", http.StatusAccepted)
-	mustPost(t, sim, "/apps/v3/service-instances/"+attached+"/attach/", "", http.StatusAccepted)
-	mustPost(t, sim, "/apps/v3/deployments/", `{"environment": "`+env+`"}`, http.StatusCreated)
 	return sim, strings.NewReplacer("{new}", newID, "{ready}", ready, "{attached}", attached, "{env}", env, "{svc}", svc)
 }
 

@@ -22,6 +22,7 @@ func (s *Simulator) apiRoutes() router {
 		{http.MethodGet, v3 + "service-instances/", s.listInstances},
 		{http.MethodPost, v3 + "service-instances/", s.createInstance},
 		{http.MethodGet, v3 + "service-instances/{id}/", s.getInstance},
+		{http.MethodPatch, v3 + "service-instances/{id}/", s.renameInstance},
 		{http.MethodDelete, v3 + "service-instances/{id}/", s.deleteInstance},
 		{http.MethodPost, v3 + "service-instances/{id}/provision/", s.instanceAction((*state).provision)},
 		{http.MethodPost, v3 + "service-instances/{id}/attach/", s.instanceAction(ignoreTime((*state).attach))},
@@ -70,7 +71,7 @@ func (s *Simulator) getRegion(_ *http.Request, id string) reply {
 
 // listServices shows the catalog, narrowed to what a region offers (region=)
 // or to what an application can add now (website=): offered in its region and
-// with a free instance in its organisation's subscription.
+// with a free instance in its own subscription.
 func (s *Simulator) listServices(r *http.Request, _ string) reply {
 	q := r.URL.Query()
 	offered := func(svc service) bool {
@@ -101,9 +102,8 @@ func (st *state) servicesToAdd(appID string, offered func(service) bool) []servi
 		return offers
 	}
 	reg, _ := st.data.region(app.Region)
-	org, _ := st.data.organisation(app.Organisation)
 	for _, svc := range st.data.catalog {
-		if free := st.freeSlots(org, svc); free > 0 && offered(svc) && st.data.offers(reg, svc.Identifier) {
+		if free := st.freeSlots(app, svc); free > 0 && offered(svc) && st.data.offers(reg, svc.Identifier) {
 			offers = append(offers, serviceOffer{svc, free})
 		}
 	}
@@ -227,6 +227,21 @@ func (s *Simulator) createInstance(r *http.Request, _ string) reply {
 	})
 }
 
+// renameInstance serves PATCH with a prefix: 200 and the instance as renamed.
+func (s *Simulator) renameInstance(r *http.Request, id string) reply {
+	var req renameRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return errorReply(err)
+	}
+	return s.apply(func(st *state, _ time.Time) (reply, error) {
+		in, err := st.rename(id, req)
+		if err != nil {
+			return reply{}, err
+		}
+		return ok(in.Instance), nil
+	})
+}
+
 func (s *Simulator) deleteInstance(_ *http.Request, id string) reply {
 	return s.apply(func(st *state, _ time.Time) (reply, error) { return noContent(), st.remove(id) })
 }
@@ -261,7 +276,7 @@ func (s *Simulator) createDeployment(r *http.Request, _ string) reply {
 		if err != nil {
 			return reply{}, err
 		}
-		return created(d.view(now)), nil
+		return created(deploymentCreated{UUID: d.UUID, Environment: d.Environment, BuildMode: d.BuildMode}), nil
 	})
 }
 

@@ -120,13 +120,16 @@ func TestFormEncodedPosts(t *testing.T) {
 	if r.status != http.StatusCreated || in.Prefix != "MEDIA" || in.Type != TypeStorage || in.Environment != demoTest {
 		t.Fatalf("form-encoded instance: %d %s", r.status, r.body)
 	}
-	c.action(in.UUID, "attach")
 	r = post("/apps/v3/deployments/", url.Values{"environment": {demoTest}, "build_mode": {"FORCE"}})
-	var d deploymentView
-	r.decode(t, &d)
-	if r.status != http.StatusCreated || d.Environment != demoTest || d.Status != DeploymentSuccess {
+	var created deploymentCreated
+	r.decode(t, &created)
+	if r.status != http.StatusCreated || created.Environment != demoTest || created.BuildMode != "FORCE" {
 		t.Fatalf("form-encoded deployment: %d %s", r.status, r.body)
 	}
+	if d := c.deployment(created.UUID); d.Status != DeploymentSuccess {
+		t.Fatalf("form-encoded deployment: %+v", d)
+	}
+	d := created
 	if got := instancesIn(sim, demoTest); len(got) != 1 || got[0].Status != StatusAttached {
 		t.Errorf("instances after the deployment: %+v", got)
 	}
@@ -232,7 +235,7 @@ func TestMalformedBodies(t *testing.T) {
 func TestCreateInstanceOverHTTP(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
 	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	if in.Status != StatusNew || in.AttachRequested || in.Type != TypeDatabase || in.Prefix != "DEFAULT" ||
+	if in.Status != StatusNew || in.Type != TypeDatabase || in.Prefix != "DEFAULT" ||
 		in.Service != ServiceID(ServicePostgres15) || in.Region != RegionID(RegionAWSEUCentral1) || in.CreatedAt.IsZero() {
 		t.Errorf("created %+v", in)
 	}
@@ -260,16 +263,20 @@ func TestLifecycle(t *testing.T) {
 	if n := countVars(); n != 2 {
 		t.Fatalf("provisioned DEFAULT database publishes %d variables, want 2", n)
 	}
-	if got := c.action(in.UUID, "attach"); !got.AttachRequested {
-		t.Fatal("attach did not mark")
+	// Not attached yet: attach is already in effect, detach makes no sense.
+	if got := c.action(in.UUID, "attach"); got.Status != StatusPendingAttachment {
+		t.Fatalf("attach: %s", got.Status)
 	}
-	c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	r := c.expect(http.StatusConflict, http.MethodPost, "/apps/v3/service-instances/"+in.UUID+"/detach/", nil)
+	if msg, _ := r.object(t)["detail"].(string); !strings.Contains(msg, "next deployment attaches it") {
+		t.Errorf("409 detail %q", msg)
+	}
 
 	d := c.deploy(demoTest)
 	if d.Status != DeploymentSuccess || d.Success == nil || !*d.Success || d.EndedAt == nil {
 		t.Fatalf("deployment with no delay: %+v", d)
 	}
-	if got := c.instance(in.UUID); got.Status != StatusAttached || got.AttachRequested {
+	if got := c.instance(in.UUID); got.Status != StatusAttached {
 		t.Fatalf("after deploy: %+v", got)
 	}
 	var env map[string]any
@@ -278,7 +285,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("last_finished_deployment %v, want the deployment %s", env["last_finished_deployment"], d.UUID)
 	}
 
-	r := c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
+	r = c.expect(http.StatusConflict, http.MethodDelete, "/apps/v3/service-instances/"+in.UUID+"/", nil)
 	if msg, _ := r.object(t)["detail"].(string); !strings.Contains(msg, "detach") {
 		t.Errorf("409 detail %q", msg)
 	}
@@ -308,7 +315,6 @@ func TestLifecycle(t *testing.T) {
 func TestDeploymentsOverHTTP(t *testing.T) {
 	sim, c, clock := testSim(t, Options{DeployDelay: 3 * time.Second, ProvisionDelay: time.Second})
 	in := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(in.UUID, "attach")
 
 	d := c.deploy(demoTest)
 	if d.Status != DeploymentWorking || d.Success != nil || d.EndedAt != nil || d.StartedAt.IsZero() {
@@ -445,11 +451,11 @@ func TestListFilters(t *testing.T) {
 	}{
 		{"/apps/v3/regions/", "name", "aws-eu-central-1,aws-us-east-1,azure-westeurope,exoscale-ch-dk-2"},
 		{"/apps/v3/regions/", "vendor", "aws,aws,azure,exoscale"},
-		{"/apps/v3/services/", "identifier", "postgres-15,mysql-8,s3,ms-blob,sos,elasticsearch-8,rabbitmq-3"},
-		{"/apps/v3/services/?region=" + RegionID(RegionAWSUSEast1), "identifier", "postgres-15,mysql-8,s3,elasticsearch-8,rabbitmq-3"},
-		{"/apps/v3/services/?region=" + RegionID(RegionAzureWestEurope), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/", "identifier", "postgres-15,postgres-16,mysql-8,s3,ms-blob,sos,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAWSUSEast1), "identifier", "postgres-15,postgres-16,mysql-8,s3,elasticsearch-8,rabbitmq-3"},
+		{"/apps/v3/services/?region=" + RegionID(RegionAzureWestEurope), "identifier", "postgres-15,postgres-16,mysql-8,ms-blob"},
 		{"/apps/v3/services/?region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15,sos"},
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "identifier", "postgres-15,mysql-8,ms-blob"},
+		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "identifier", "postgres-15,postgres-16,mysql-8,ms-blob"},
 		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "identifier", "postgres-15"},
 		{"/apps/v3/services/?region=unknown", "identifier", ""},
 		{"/apps/v3/services/?website=unknown", "identifier", ""},
@@ -516,7 +522,7 @@ func TestConcurrentCreates(t *testing.T) {
 			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
 				"environment": demoTest, "service": ServiceID(ServiceMySQL8), "prefix": "SAME"}).status
 		}()
-		go func() { // distinct prefixes: the subscription's 6 PostgreSQL slots win
+		go func() { // distinct prefixes: demo-app's 4 PostgreSQL 15 slots win
 			defer wg.Done()
 			statuses <- c.do(http.MethodPost, "/apps/v3/service-instances/", map[string]string{
 				"environment": demoLive, "service": ServiceID(ServicePostgres15), "prefix": fmt.Sprintf("DB_%d", i)}).status
@@ -529,14 +535,14 @@ func TestConcurrentCreates(t *testing.T) {
 	for s := range statuses {
 		counts[s]++
 	}
-	if counts[http.StatusCreated] != 1+6 || counts[http.StatusBadRequest] != 2*workers-7 {
-		t.Errorf("statuses %v, want 7 created and %d refused", counts, 2*workers-7)
+	if counts[http.StatusCreated] != 1+4 || counts[http.StatusBadRequest] != 2*workers-5 {
+		t.Errorf("statuses %v, want 5 created and %d refused", counts, 2*workers-5)
 	}
 	byKind := map[string]int{}
 	for _, in := range sim.Instances() {
 		byKind[in.Environment+in.Type]++
 	}
-	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 6 {
+	if byKind[demoTest+TypeDatabase] != 1 || byKind[demoLive+TypeDatabase] != 4 {
 		t.Errorf("instances %v", byKind)
 	}
 }
@@ -607,41 +613,46 @@ func TestApplicationAndEnvironmentFields(t *testing.T) {
 }
 
 // TestServicesForWebsite lists what an application can add now: offered in
-// its region and with a free instance in its organisation's subscription.
+// its region and with a free instance in its own subscription.
 func TestServicesForWebsite(t *testing.T) {
 	_, c, _ := testSim(t, Options{})
-	website := "/apps/v3/services/?website=" + ApplicationID(DemoApp)
+	website := func(app string) string { return "/apps/v3/services/?website=" + ApplicationID(app) }
 	offers := func(path string) string { return offerList(c, path) }
-	const fresh = "postgres-15:6,mysql-8:2,s3:2,rabbitmq-3:1" // elasticsearch-8: none included
-	if got := offers(website); got != fresh {
+	const fresh = "postgres-15:4,postgres-16:2,mysql-8:2,s3:2,rabbitmq-3:1" // elasticsearch-8: none included
+	if got := offers(website(DemoApp)); got != fresh {
 		t.Fatalf("fresh: %s, want %s", got, fresh)
 	}
 
-	// available counts down as instances are added anywhere in the
-	// organisation, and up as they are removed.
+	// available counts down as instances are added in any environment of the
+	// application, and up as they are removed; another application's
+	// instances, of the same organisation or not, take none of its slots.
 	queue := c.createInstance(demoTest, ServiceRabbitMQ3, "DEFAULT")
 	c.createInstance(demoLive, ServiceMySQL8, "DEFAULT")
-	c.createInstance(azureTest, ServiceMySQL8, "DEFAULT") // another application, the same organisation
-	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	c.action(db.UUID, "attach")
-	c.deploy(demoTest)
-	if got, want := offers(website), "postgres-15:5,s3:2"; got != want {
+	c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	c.createInstance(azureTest, ServiceMySQL8, "DEFAULT")   // azure-app's only MySQL
+	c.createInstance(azureTest, ServicePostgres16, "OTHER") // and its only PostgreSQL 16
+	if got, want := offers(website(DemoApp)), "postgres-15:3,postgres-16:2,mysql-8:1,s3:2"; got != want {
 		t.Errorf("after adding: %s, want %s", got, want)
 	}
 	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+queue.UUID+"/", nil)
-	if got, want := offers(website), "postgres-15:5,s3:2,rabbitmq-3:1"; got != want {
+	if got, want := offers(website(DemoApp)), "postgres-15:3,postgres-16:2,mysql-8:1,s3:2,rabbitmq-3:1"; got != want {
 		t.Errorf("after removing the queue: %s, want %s", got, want)
 	}
+	// Two applications of one organisation, each with room of its own.
+	c.createInstance(demoLive, ServicePostgres16, "NEW")
+	c.expect(http.StatusBadRequest, http.MethodPost, "/apps/v3/service-instances/", map[string]string{
+		"environment": EnvironmentID(AzureApp, EnvLive), "service": ServiceID(ServicePostgres16), "prefix": "NEW"})
 
 	tests := []struct{ path, want string }{
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp), "postgres-15:5,ms-blob:2"},
-		{"/apps/v3/services/?website=" + ApplicationID(LegacyApp), ""}, // its seeded instances use its whole subscription
-		{"/apps/v3/services/?website=" + ApplicationID(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "postgres-15:5"},
-		{"/apps/v3/services/?&website=" + ApplicationID(DemoApp) + "&page_size=1", "postgres-15:5,s3:2,rabbitmq-3:1"},
+		{website(DemoApp), "postgres-15:3,postgres-16:1,mysql-8:1,s3:2,rabbitmq-3:1"},
+		{website(AzureApp), "postgres-15:2,ms-blob:2"},
+		{website(LegacyApp), "postgres-16:2"}, // its seeded instances use its postgres-15 and s3
+		{website(AzureApp) + "&region=" + RegionID(RegionExoscaleCHDK2), "postgres-15:2"},
+		{"/apps/v3/services/?&website=" + ApplicationID(DemoApp) + "&page_size=1", "postgres-15:3,postgres-16:1,mysql-8:1,s3:2,rabbitmq-3:1"},
 		{"/apps/v3/services/?website=unknown", ""},
 		{"/apps/v3/services/?region=" + RegionID(RegionAWSEUCentral1) + "&", // region alone: the offering, without available
-			"postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
-		{"/apps/v3/services/?region=&website=", "postgres-15:<nil>,mysql-8:<nil>,s3:<nil>,ms-blob:<nil>,sos:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+			"postgres-15:<nil>,postgres-16:<nil>,mysql-8:<nil>,s3:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
+		{"/apps/v3/services/?region=&website=", "postgres-15:<nil>,postgres-16:<nil>,mysql-8:<nil>,s3:<nil>,ms-blob:<nil>,sos:<nil>,elasticsearch-8:<nil>,rabbitmq-3:<nil>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -652,15 +663,19 @@ func TestServicesForWebsite(t *testing.T) {
 	}
 
 	var p page
-	c.expect(http.StatusOK, http.MethodGet, "/apps/v3/services/?website="+ApplicationID(DemoApp)+"&page_size=2", nil).decode(t, &p)
-	if p.Count != 3 || len(p.Results.([]any)) != 2 || p.Next == nil {
+	c.expect(http.StatusOK, http.MethodGet, website(DemoApp)+"&page_size=2", nil).decode(t, &p)
+	if p.Count != 5 || len(p.Results.([]any)) != 2 || p.Next == nil {
 		t.Errorf("page_size=2: %+v", p)
 	}
 
 	_, bench, _ := testSim(t, Options{Dataset: DatasetBench})
 	bench.createInstance(EnvironmentID("bench-app-1", EnvTest), ServiceS3, "DEFAULT")
-	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != "postgres-15:5000,mysql-8:5000,s3:4999,elasticsearch-8:5000,rabbitmq-3:5000" {
-		t.Errorf("bench: %s", got)
+	const unlimited = "postgres-15:5000,postgres-16:5000,mysql-8:5000,s3:5000,elasticsearch-8:5000,rabbitmq-3:5000"
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-2")); got != unlimited {
+		t.Errorf("bench-app-2: %s", got)
+	}
+	if got := offerList(bench, "/apps/v3/services/?website="+ApplicationID("bench-app-1")); got != strings.Replace(unlimited, "s3:5000", "s3:4999", 1) {
+		t.Errorf("bench-app-1: %s", got)
 	}
 }
 
@@ -722,4 +737,188 @@ func TestEnvironmentVariableFilters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenameRules sends PATCH with a prefix as a client would: allowed in
+// every state but REMOVED, refused (400 on prefix) when badly formed or taken
+// by another instance of the type in the environment, a no-op to the current
+// prefix; the instance keeps its uuid and status.
+func TestRenameRules(t *testing.T) {
+	_, c, _ := testSim(t, Options{ProvisionDelay: time.Hour})
+	forced := func(env, identifier, prefix, status string) Instance {
+		in := c.createInstance(env, identifier, prefix)
+		if status != StatusNew {
+			c.expect(http.StatusOK, http.MethodPatch, "/_sim/service-instances/"+in.UUID, map[string]string{"service_status": status})
+		}
+		return c.instance(in.UUID)
+	}
+	c.createInstance(demoTest, ServiceMySQL8, "TAKEN")
+	c.createInstance(demoTest, ServiceS3, "STORAGE")      // another type
+	c.createInstance(demoLive, ServicePostgres15, "LIVE") // another environment
+	removed := forced(demoTest, ServicePostgres15, "GONE", StatusDetached)
+	c.expect(http.StatusNoContent, http.MethodDelete, "/apps/v3/service-instances/"+removed.UUID+"/", nil)
+
+	tests := []struct {
+		name   string
+		status string
+		body   any
+		want   int
+		prefix string // the prefix afterwards, or the 400's message
+	}{
+		{"NEW", StatusNew, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PROVISIONING", StatusProvisioning, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PENDING_ATTACHMENT", StatusPendingAttachment, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"ATTACHED", StatusAttached, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"PENDING_DETACHMENT", StatusPendingDetachment, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"DETACHED", StatusDetached, map[string]string{"prefix": "RENAMED"}, 200, "RENAMED"},
+		{"to its own prefix", StatusAttached, map[string]string{"prefix": "DB"}, 200, "DB"},
+		{"without a prefix", StatusAttached, map[string]string{}, 200, "DB"},
+		{"to a prefix of another type", StatusAttached, map[string]string{"prefix": "STORAGE"}, 200, "STORAGE"},
+		{"to a prefix of another environment", StatusAttached, map[string]string{"prefix": "LIVE"}, 200, "LIVE"},
+		{"to a removed instance's prefix", StatusAttached, map[string]string{"prefix": "GONE"}, 200, "GONE"},
+		{"form-encoded", StatusAttached, "prefix=FORM", 200, "FORM"},
+		{"to a taken prefix", StatusAttached, map[string]string{"prefix": "TAKEN"}, 400,
+			"An instance of type DATABASE with prefix TAKEN already exists in this environment."},
+		{"to a lower-case prefix", StatusAttached, map[string]string{"prefix": "old"}, 400, "Enter a valid prefix"},
+		{"to a blank prefix", StatusAttached, map[string]string{"prefix": ""}, 400, "This field is required."},
+		{"to a prefix too long", StatusAttached, map[string]string{"prefix": "A" + strings.Repeat("B", 30)}, 400, "Enter a valid prefix"},
+		{"not a string", StatusAttached, `{"prefix": 7}`, 400, "Expected a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := c.in(t)
+			in := forced(demoTest, ServicePostgres15, "DB", tt.status)
+			path := "/apps/v3/service-instances/" + in.UUID + "/"
+			var r apiResponse
+			if form, isForm := tt.body.(string); isForm && !strings.HasPrefix(form, "{") {
+				r = c.sendForm(http.MethodPatch, path, form)
+			} else {
+				r = c.do(http.MethodPatch, path, tt.body)
+			}
+			if r.status != tt.want {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.want, r.body)
+			}
+			got := c.instance(in.UUID)
+			if tt.want == http.StatusBadRequest {
+				if msg := fieldMessage(t, r, "prefix"); !strings.Contains(msg, tt.prefix) || got.Prefix != "DB" {
+					t.Errorf("prefix %q, message %q; want DB and %q", got.Prefix, msg, tt.prefix)
+				}
+			} else {
+				var answered Instance
+				r.decode(t, &answered)
+				if answered != got || got.Prefix != tt.prefix || got.UUID != in.UUID || got.Status != in.Status {
+					t.Errorf("answered %+v, then read %+v; want prefix %s and status %s", answered, got, tt.prefix, in.Status)
+				}
+			}
+			// Free the slot and the prefix for the next case.
+			c.expect(http.StatusNoContent, http.MethodDelete, "/_sim/service-instances/"+in.UUID, nil)
+		})
+	}
+	c.expect(http.StatusNotFound, http.MethodPatch, "/apps/v3/service-instances/"+removed.UUID+"/", map[string]string{"prefix": "BACK"})
+	c.expect(http.StatusNotFound, http.MethodPatch, "/apps/v3/service-instances/unknown/", map[string]string{"prefix": "BACK"})
+}
+
+// TestRenameMovesVariables follows rule 9 over HTTP: a renamed instance
+// publishes its variables under the new names at once, with the same values;
+// the application keeps what its last deployment gave it until the next one.
+func TestRenameMovesVariables(t *testing.T) {
+	_, c, clock := testSim(t, Options{DeployDelay: 2 * time.Second})
+	db := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
+	first := c.deploy(demoTest)
+	clock.Advance(2 * time.Second)
+	published := func() map[string]any {
+		vars := map[string]any{}
+		for _, v := range c.listAll("/apps/v3/environment-variables/?environment=" + demoTest) {
+			vars[v["name"].(string)] = v["value"]
+		}
+		return vars
+	}
+	given := func(d deploymentView) map[string]any {
+		return c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	}
+	before := published()
+	dsn := before["DEFAULT_DATABASE_DSN"]
+
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/"+db.UUID+"/", map[string]string{"prefix": "OLD"})
+	if got := published(); len(got) != 1 || got["OLD_DATABASE_DSN"] != dsn {
+		t.Errorf("published after the rename: %v, want OLD_DATABASE_DSN = %v", got, dsn)
+	}
+	if got := given(first); len(got) != 2 || got["DEFAULT_DATABASE_DSN"] != dsn || got["DATABASE_URL"] != dsn {
+		t.Errorf("the running application lost what its deployment gave it: %v", got)
+	}
+
+	// Renamed again while a deployment runs: that deployment built with OLD.
+	second := c.deploy(demoTest)
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/"+db.UUID+"/", map[string]string{"prefix": "MAIN"})
+	clock.Advance(2 * time.Second)
+	if got := given(second); len(got) != 1 || got["OLD_DATABASE_DSN"] != dsn {
+		t.Errorf("the deployment running during the rename gave %v, want OLD_DATABASE_DSN", got)
+	}
+	if logs := c.logs(second.UUID); !strings.Contains(logs, "was renamed from OLD while the deployment ran: the application keeps OLD_DATABASE_DSN until the next deployment.") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	third := c.deploy(demoTest)
+	clock.Advance(2 * time.Second)
+	if got := given(third); len(got) != 1 || got["MAIN_DATABASE_DSN"] != dsn {
+		t.Errorf("the next deployment gave %v, want MAIN_DATABASE_DSN", got)
+	}
+	if got := c.instance(db.UUID); got.Status != StatusAttached || got.UUID != db.UUID {
+		t.Errorf("instance after the renames: %+v", got)
+	}
+}
+
+// sendForm sends a form-encoded body, as `curl --data` does.
+func (c *apiClient) sendForm(method, path, form string) apiResponse {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(form))
+	req.Header.Set("Authorization", "Token "+c.token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return apiResponse{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// TestUpgradeGuide follows rule 11 on legacy-app, request by request as a
+// client sends them: add postgres-16 as NEW, provision it, back up DEFAULT,
+// restore that into NEW, rename DEFAULT to OLD, detach OLD, rename NEW to
+// DEFAULT, deploy once, remove OLD. The data moves; the application ends with
+// the new database under the old names; data written after the backup is not
+// copied.
+func TestUpgradeGuide(t *testing.T) {
+	_, c, _ := testSim(t, Options{})
+	old := SeedInstanceID(LegacyApp, EnvLive, ServicePostgres15, "DEFAULT")
+	path := func(id string) string { return "/apps/v3/service-instances/" + id + "/" }
+	c.putData(old, "customers")
+
+	fresh := c.createInstance(legacyLive, ServicePostgres16, "NEW")
+	c.action(fresh.UUID, "provision")
+	b := c.createBackup(backupBody(legacyLive, old))
+	c.putData(old, "customers, and one more") // after the backup: not copied
+	c.createRestore(map[string]any{"backup": b.UUID, "service_instance_restores": []map[string]string{
+		{"service_instance_backup": b.ServiceInstanceBackups[0], "service_instance": fresh.UUID}}})
+	c.expect(http.StatusOK, http.MethodPatch, path(old), map[string]string{"prefix": "OLD"})
+	c.action(old, "detach")
+	c.expect(http.StatusOK, http.MethodPatch, path(fresh.UUID), map[string]string{"prefix": "DEFAULT"})
+	d := c.deploy(legacyLive)
+	c.expect(http.StatusNoContent, http.MethodDelete, path(old), nil)
+
+	if got := c.instance(fresh.UUID); got.Status != StatusAttached || got.Prefix != "DEFAULT" || got.Service != ServiceID(ServicePostgres16) {
+		t.Errorf("the new database %+v", got)
+	}
+	if got := c.dataOf(fresh.UUID); got != "customers" {
+		t.Errorf("its data %q, want what was backed up", got)
+	}
+	given := c.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	published := c.listAll("/apps/v3/environment-variables/?environment=" + legacyLive + "&name=DEFAULT_DATABASE_DSN")
+	if len(given) != 3 || given["DATABASE_URL"] != published[0]["value"] || given["OLD_DATABASE_DSN"] != nil {
+		t.Errorf("the deployment gave %v; the new database publishes %v", given, published)
+	}
+	if logs := c.logs(d.UUID); !strings.Contains(logs, "Detached OLD postgres-15") || !strings.Contains(logs, "Attached DEFAULT postgres-16") {
+		t.Errorf("one deployment detaches OLD and attaches DEFAULT:\n%s", logs)
+	}
+	c.expect(http.StatusNotFound, http.MethodGet, path(old), nil)
 }

@@ -151,11 +151,13 @@ func (c *apiClient) action(id, action string) Instance {
 	return in
 }
 
+// deploy starts a deployment as a client does, and reads it back: POST
+// answers only its uuid, environment and build mode.
 func (c *apiClient) deploy(envID string) deploymentView {
 	c.t.Helper()
-	var d deploymentView
-	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", map[string]string{"environment": envID}).decode(c.t, &d)
-	return d
+	var created deploymentCreated
+	c.expect(http.StatusCreated, http.MethodPost, "/apps/v3/deployments/", map[string]string{"environment": envID}).decode(c.t, &created)
+	return c.deployment(created.UUID)
 }
 
 func (c *apiClient) deployment(id string) deploymentView {

@@ -34,7 +34,6 @@ func TestRestartKeepsStateAndWorkInFlight(t *testing.T) {
 	provisioning := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
 	c.action(provisioning.UUID, "provision")
 	attaching := c.createInstance(demoTest, ServiceS3, "DEFAULT")
-	c.action(attaching.UUID, "attach")
 	deploy := c.deploy(demoTest)
 	clock.Advance(time.Second)
 	if err := sim.Close(); err != nil {
@@ -54,12 +53,13 @@ func TestRestartKeepsStateAndWorkInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Restarted after both were due: they happened on schedule while down.
+	// Restarted after both were due: they happened on schedule while down,
+	// and the deployment attached both instances, pending when it started.
 	_, c3, _ := startAt(t, opts, t0.Add(time.Minute))
-	if got := c3.instance(provisioning.UUID); got.Status != StatusPendingAttachment || !got.CreatedAt.Equal(provisioning.CreatedAt) {
+	if got := c3.instance(provisioning.UUID); got.Status != StatusAttached || !got.CreatedAt.Equal(provisioning.CreatedAt) {
 		t.Errorf("after restart: %+v", got)
 	}
-	if got := c3.instance(attaching.UUID); got.Status != StatusAttached || got.AttachRequested {
+	if got := c3.instance(attaching.UUID); got.Status != StatusAttached {
 		t.Errorf("after restart: %+v", got)
 	}
 	got := c3.deployment(deploy.UUID)
@@ -182,17 +182,15 @@ func assertNoTempFiles(t *testing.T, dir string) {
 }
 
 // TestRestartKeepsDeploymentInFlight restarts while a deployment runs: its
-// plan, progress, log and the variables it gives survive, and a mark set while
-// it ran still waits for the next deployment.
+// plan, progress, log and the variables it gives survive, and an instance
+// added while it ran still waits for the next deployment.
 func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
 	opts := Options{DataFile: file, DeployDelay: 10 * time.Second}
 	sim, c, _ := startAt(t, opts, t0)
 	planned := c.createInstance(demoTest, ServicePostgres15, "DEFAULT")
-	late := c.createInstance(demoTest, ServiceS3, "DEFAULT")
-	c.action(planned.UUID, "attach")
 	d := c.deploy(demoTest)
-	c.action(late.UUID, "attach") // after the start: waits for the next deployment
+	late := c.createInstance(demoTest, ServiceS3, "DEFAULT") // after the start: waits for the next deployment
 	sim.DropVariablesNextDeploy()
 	if err := sim.Close(); err != nil {
 		t.Fatal(err)
@@ -210,8 +208,8 @@ func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 	if got := c2.instance(planned.UUID); got.Status != StatusAttached {
 		t.Errorf("planned instance %s", got.Status)
 	}
-	if got := c2.instance(late.UUID); got.Status != StatusNew || !got.AttachRequested {
-		t.Errorf("instance marked while it ran: %+v, want NEW and still marked", got)
+	if got := c2.instance(late.UUID); got.Status != StatusNew {
+		t.Errorf("instance added while it ran: %+v, want NEW", got)
 	}
 	ended := c2.deployment(d.UUID)
 	vars := c2.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")
@@ -239,8 +237,9 @@ func TestRestartKeepsDeploymentInFlight(t *testing.T) {
 }
 
 // TestLoadsDataFileWithoutPlans loads a data file written before deployments
-// kept their plan: a deployment it holds still runs, acting on the marks at
-// its end as it did then.
+// kept their plan, and before attach marks were dropped: a deployment it holds
+// still runs, acting at its end on the instances as they stand then; the old
+// attach_requested field is ignored.
 func TestLoadsDataFileWithoutPlans(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
 	old := `{"dataset": "demo", "instances": [{"uuid": "old-instance", "environment": "` + demoTest + `", "region": "` + RegionID(RegionAWSEUCentral1) +
@@ -264,5 +263,113 @@ func TestLoadsDataFileWithoutPlans(t *testing.T) {
 	}
 	if n := len(c.listAll("/apps/v3/service-instances/?environment=" + legacyTest)); n != 0 {
 		t.Errorf("the data file's state is the state: %d seeded instances added", n)
+	}
+}
+
+// TestRestartKeepsWhatIsNew restarts in the middle of everything the contract
+// added: the data of instances and backups, a restore into another instance,
+// what a running deployment built with across a rename, the moved clock and
+// the next scheduled backup.
+func TestRestartKeepsWhatIsNew(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	opts := Options{DataFile: file, DeployDelay: 10 * time.Second, BackupDelay: 10 * time.Second, ScheduledBackups: true}
+	sim, c, clock := startAt(t, opts, t0)
+	db := c.provisioned(demoTest, ServicePostgres15, "DEFAULT")
+	db16 := c.provisioned(demoTest, ServicePostgres16, "NEW")
+	c.putData(db.UUID, "orders")
+	b := c.createBackup(backupBody(demoTest, db.UUID))
+	clock.Advance(10 * time.Second)
+	r := c.createRestore(map[string]any{"backup": b.UUID, "service_instance_restores": []map[string]string{
+		{"service_instance_backup": b.ServiceInstanceBackups[0], "service_instance": db16.UUID}}})
+	d := c.deploy(demoTest)
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/"+db.UUID+"/", map[string]string{"prefix": "OLD"})
+	dsn := c.listAll("/apps/v3/environment-variables/?name=OLD_DATABASE_DSN")[0]["value"]
+	if _, err := sim.AdvanceClock(5 * time.Second); err != nil { // half way through the restore and the deployment
+		t.Fatal(err)
+	}
+	if err := sim.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted: the clock is 5s ahead of the machine's, as it was; both are
+	// still running, and end on time.
+	_, c2, _ := startAt(t, opts, t0.Add(10*time.Second))
+	if got := c2.get("/_sim/clock"); got["now"] != t0.Add(15*time.Second).Format(time.RFC3339) || got["offset"] != "5s" {
+		t.Errorf("clock after the restart: %v", got)
+	}
+	if got := c2.deployment(d.UUID); got.Status != DeploymentWorking || c2.restore(r.UUID).Finished || c2.dataOf(db16.UUID) != "" {
+		t.Errorf("after the restart: %+v, %+v", got, c2.restore(r.UUID))
+	}
+	c2.expect(http.StatusOK, http.MethodPost, "/_sim/clock", map[string]string{"advance": "5s"})
+	if c2.dataOf(db.UUID) != "orders" || c2.dataOf(db16.UUID) != "orders" || deref(c2.restore(r.UUID).Success) != BackupSuccess {
+		t.Errorf("data after the restart: %q, %q", c2.dataOf(db.UUID), c2.dataOf(db16.UUID))
+	}
+	given := c2.get("/apps/v3/deployments/" + d.UUID + "/environment-variables")["environment_variables"].(map[string]any)
+	if given["DEFAULT_DATABASE_DSN"] != dsn || given["NEW_DATABASE_DSN"] == nil || given["OLD_DATABASE_DSN"] != nil {
+		t.Errorf("the deployment gave %v; it was built with DEFAULT = %v", given, dsn)
+	}
+	if got := c2.listAll("/apps/v3/environment-variables/?name=OLD_DATABASE_DSN"); len(got) != 1 || got[0]["value"] != dsn {
+		t.Errorf("the renamed instance publishes %v", got)
+	}
+	st, err := loadState(file)
+	if err != nil || !st.NextScheduledBackupAt.Equal(time.Date(2026, 1, 3, scheduledBackupHour, 0, 0, 0, time.UTC)) {
+		t.Errorf("next scheduled backup %v (%v)", st.NextScheduledBackupAt, err)
+	}
+	c2.expect(http.StatusOK, http.MethodPost, "/_sim/clock", map[string]string{"advance": "24h"})
+	if n := len(c2.listAll(backupsPath + "?environment=" + demoTest)); n != 2 {
+		t.Errorf("%d backups of demo test a day later, want the manual one and a scheduled one", n)
+	}
+}
+
+// TestLoadsDataFileFromBeforeIssue19 loads what the simulator wrote before the
+// contract was rewritten: instances with attach_requested, a failed part whose
+// errors was a string, parts without queued_at and taken_at, a restore that
+// named its targets, deployments spelt in capitals. All of it carries on.
+func TestLoadsDataFileFromBeforeIssue19(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	region, pg := RegionID(RegionAWSEUCentral1), ServiceID(ServicePostgres15)
+	old := `{"dataset": "demo",
+		"instances": [{"uuid": "old-db", "environment": "` + demoTest + `", "region": "` + region + `", "service": "` + pg + `",
+			"prefix": "DEFAULT", "type": "DATABASE", "service_status": "ATTACHED", "attach_requested": false,
+			"created_at": "2026-01-02T03:00:00Z", "password": "secret"}],
+		"deployments": [{"uuid": "old-deployment", "environment": "` + demoTest + `", "status": "SUCCESS", "success": true,
+			"started_at": "2026-01-02T03:01:00Z", "ended_at": "2026-01-02T03:02:00Z", "ends_at": "2026-01-02T03:02:00Z",
+			"plan": {"attach": ["old-db"], "detach": []}, "variables": {"DEFAULT_DATABASE_DSN": "x", "DATABASE_URL": "x"}}],
+		"backups": [{"uuid": "old-backup", "environment": "` + demoTest + `", "state": "COMPLETED", "success": "FAILURE",
+			"service_instance_backups": ["old-failed", "old-taken"], "notes": "", "scheduled_for_deletion_at": null,
+			"trigger": "MANUAL", "created_at": "2026-01-02T03:03:00Z", "starts_at": "2026-01-02T03:03:00Z", "ends_at": "2026-01-02T03:03:01Z",
+			"parts": [
+				{"uuid": "old-failed", "backup": "old-backup", "service_instance": "old-db", "service_type": "DATABASE", "prefix": "DEFAULT",
+				 "started_at": "2026-01-02T03:03:00Z", "ended_at": "2026-01-02T03:03:01Z", "errors": "it broke", "size": null},
+				{"uuid": "old-taken", "backup": "old-backup", "service_instance": "old-db", "service_type": "DATABASE", "prefix": "DEFAULT",
+				 "started_at": "2026-01-02T03:03:00Z", "ended_at": "2026-01-02T03:03:01Z", "errors": null, "size": 1048576}]}],
+		"restores": [{"uuid": "old-restore", "backup": "old-backup", "service_instance_restores": [{"service_instance_backup": "old-taken"}],
+			"notes": "", "finished": false, "success": null, "errors": null, "created_at": "2026-01-02T03:04:00Z",
+			"targets": ["old-db"], "ends_at": "2026-01-02T03:04:30Z"}]}`
+	if err := os.WriteFile(file, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, c, clock := startAt(t, Options{DataFile: file}, t0)
+	failed, taken := c.part("old-failed"), c.part("old-taken")
+	if !slices.Equal(failed.Errors, []string{"it broke"}) || failed.TakenAt != nil || !failed.QueuedAt.Equal(t0.Add(-time.Minute-5*time.Second)) {
+		t.Errorf("failed part %+v", failed)
+	}
+	if taken.Errors == nil || len(taken.Errors) != 0 || taken.TakenAt == nil || !taken.TakenAt.Equal(*taken.StartedAt) {
+		t.Errorf("taken part %+v", taken)
+	}
+	if d := c.deployment("old-deployment"); d.Status != DeploymentSuccess || d.Region != region || !d.IsUsable {
+		t.Errorf("deployment %+v", d)
+	}
+	before := c.listAll("/apps/v3/environment-variables/?environment=" + demoTest + "&name=DEFAULT_DATABASE_DSN")[0]["value"]
+	c.expect(http.StatusOK, http.MethodPatch, "/apps/v3/service-instances/old-db/", map[string]string{"prefix": "MAIN"})
+	if after := c.listAll("/apps/v3/environment-variables/?environment=" + demoTest + "&name=MAIN_DATABASE_DSN"); len(after) != 1 || after[0]["value"] != before {
+		t.Errorf("renamed: %v, was %v", after, before)
+	}
+	clock.Advance(time.Minute)
+	if r := c.restore("old-restore"); !r.Finished || deref(r.Success) != BackupSuccess {
+		t.Errorf("restore %+v", r)
+	}
+	if got := c.instance("old-db"); got.Status != StatusAttached {
+		t.Errorf("instance %+v", got)
 	}
 }

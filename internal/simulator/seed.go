@@ -13,8 +13,8 @@ var seedTime = time.Date(2019, 4, 2, 9, 0, 0, 0, time.UTC)
 const seedDeployDuration = 3 * time.Minute
 
 // seed makes the data set's seeded instances the way a client would: add
-// each, mark it, and deploy each environment once. Only the ids are then
-// replaced by stable ones. A data set that cannot be seeded is a programming
+// each, and deploy each environment once, which provisions and attaches them.
+// Only the ids are then replaced by stable ones. A data set that cannot be seeded is a programming
 // error, caught by its tests.
 func (st *state) seed() {
 	var envs []seed // one per environment, in order
@@ -26,7 +26,6 @@ func (st *state) seed() {
 			panic(fmt.Sprintf("seed %+v: %v", sd, err))
 		}
 		in.UUID = SeedInstanceID(sd.app, sd.env, sd.identifier, sd.prefix)
-		in.AttachRequested = true
 		if len(envs) == 0 || envs[len(envs)-1].app != sd.app || envs[len(envs)-1].env != sd.env {
 			envs = append(envs, sd)
 		}

@@ -20,11 +20,23 @@
 //
 //	go run ./internal/simulator/cmd/divio-simulator --data sim.json
 //
-// Time-driven changes (provisioning, deployments) are stored as deadlines and
-// applied when due, at the start of each request and by a light ticker, so
-// they need no timers and carry on across a restart from the data file. With
-// zero delays they take effect within the request that starts them, so the
-// answer already shows the outcome (PENDING_ATTACHMENT, SUCCESS).
+// Time-driven changes (provisioning, deployments, backups, deletion times,
+// retention, scheduled backups) are stored as deadlines and applied when due,
+// at the start of each request and by a light ticker, so they need no timers
+// and carry on across a restart from the data file. With zero delays they take
+// effect within the request that starts them, so the answer already shows the
+// outcome (PENDING_ATTACHMENT, done). They run on the simulator's clock, which
+// the admin API moves forward (POST /_sim/clock {"advance": "720h"}) to play
+// weeks of retention in a test.
+//
+// The admin API also plays the platform's own moves, as the contract fixes
+// them: every instance carries a data string standing for its content (GET
+// /_sim/state shows it, PUT /_sim/service-instances/<uuid>/data sets it; a
+// backup captures it, a restore writes it), POST
+// /_sim/service-instances/<uuid>/upgrade upgrades an instance in place (rule
+// 10), and POST /_sim/environments/<uuid>/scheduled-backup takes a scheduled
+// backup; Options.ScheduledBackups takes one daily. adminRoutes lists every
+// admin call with its request.
 package simulator
 
 import (
@@ -47,8 +59,13 @@ type Options struct {
 	ProvisionDelay time.Duration // how long PROVISIONING lasts; 0 = immediately
 	DeployDelay    time.Duration // how long a deployment stays WORKING; 0 = finishes immediately
 	BackupDelay    time.Duration // how long a backup or a restore runs; 0 = completes immediately
-	Faults         Faults
-	Seed           int64 // seed for fault randomness; 0 = time-based
+	// ScheduledBackups makes the platform take a scheduled backup of every
+	// environment with a functional database or storage instance daily at
+	// 02:00 UTC on the simulator's clock. Off by default, so that nothing but
+	// clients adds backups.
+	ScheduledBackups bool
+	Faults           Faults
+	Seed             int64 // seed for fault randomness; 0 = time-based
 }
 
 // Simulator serves the API and the admin API. It is safe for concurrent use.
@@ -110,7 +127,8 @@ func newSimulator(opts Options, now func() time.Time) (*Simulator, error) {
 	// Apply what fell due while the simulator was not running, and make
 	// sure a new data file exists from the start.
 	s.mu.Lock()
-	st.advance(now())
+	st.scheduleBackups(opts.ScheduledBackups, s.clockLocked())
+	st.advance(s.clockLocked())
 	err = s.persistLocked()
 	s.mu.Unlock()
 	if err != nil {
@@ -149,6 +167,9 @@ func initialState(opts Options) (*state, error) {
 		st = newState(ds)
 	}
 	st.data, st.provisionDelay, st.deployDelay = ds, opts.ProvisionDelay, opts.DeployDelay
+	if saved != nil {
+		st.upgradeDataFile()
+	}
 	st.backupDelay = opts.BackupDelay
 	return st, nil
 }
@@ -186,7 +207,7 @@ func (s *Simulator) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.st.advance(s.now())
+		s.st.advance(s.clockLocked())
 		err = s.persistLocked()
 	})
 	return err
@@ -211,7 +232,7 @@ func (s *Simulator) tick() {
 func (s *Simulator) update(change func(st *state, now time.Time) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clockLocked()
 	s.st.advance(now)
 	changeErr := change(s.st, now)
 	return errors.Join(changeErr, s.persistLocked())
@@ -227,13 +248,58 @@ func (s *Simulator) read(look func(st *state)) error {
 func (s *Simulator) readAt(look func(st *state, now time.Time)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clockLocked()
 	changed := s.st.advance(now)
 	look(s.st, now)
 	if changed {
 		return s.persistLocked()
 	}
 	return nil
+}
+
+// clockLocked is the simulator's clock: the machine's, moved forward by what
+// the admin API asked. The caller holds s.mu.
+func (s *Simulator) clockLocked() time.Time { return s.now().Add(s.st.ClockOffset) }
+
+// Now returns the time on the simulator's clock.
+func (s *Simulator) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clockLocked()
+}
+
+// AdvanceClock moves the simulator's clock forward by d and applies
+// everything that falls due on the way, as if that time had passed: the
+// end of provisioning and deployments, backups and restores, deletion times,
+// retention and, when on, the daily scheduled backups. It returns the new time.
+func (s *Simulator) AdvanceClock(d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, fieldErrors{"advance": {"The clock only moves forward."}}
+	}
+	var now time.Time
+	err := s.update(func(st *state, before time.Time) error {
+		st.ClockOffset += d
+		now = before.Add(d)
+		st.advance(now)
+		return nil
+	})
+	return now, err
+}
+
+// TakeScheduledBackup plays the platform taking a scheduled backup of an
+// environment now, of every functional database and storage instance.
+func (s *Simulator) TakeScheduledBackup(envID string) (Backup, error) {
+	var b Backup
+	err := s.update(func(st *state, now time.Time) error {
+		rec, err := st.scheduledBackup(envID, now)
+		if err != nil {
+			return err
+		}
+		st.advance(now) // a zero delay completes it at once
+		b = rec.Backup
+		return nil
+	})
+	return b, err
 }
 
 func (s *Simulator) persistLocked() error {
@@ -243,13 +309,17 @@ func (s *Simulator) persistLocked() error {
 	return saveState(s.file, s.st)
 }
 
-// Reset returns to the dataset's initial state, zeroes the counters and turns faults off.
+// Reset returns to the dataset's initial state, zeroes the counters and turns
+// faults off. The clock stays where it is, and scheduled backups as they were.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
 	fresh := newState(s.data)
 	fresh.provisionDelay, fresh.deployDelay = s.st.provisionDelay, s.st.deployDelay
 	fresh.backupDelay = s.st.backupDelay
+	fresh.ClockOffset = s.st.ClockOffset // time does not go back
+	on := s.st.scheduledBackups
 	s.st = fresh
+	fresh.scheduleBackups(on, s.clockLocked())
 	_ = s.persistLocked() // the in-memory state is authoritative; the next change retries the write
 	s.mu.Unlock()
 	s.traffic.reset()
@@ -356,6 +426,34 @@ func (s *Simulator) Instances() []Instance {
 	return out
 }
 
+// InstanceStates returns every instance with the data it holds, REMOVED ones
+// included, oldest first: what GET /_sim/state shows.
+func (s *Simulator) InstanceStates() []InstanceState {
+	var out []InstanceState
+	_ = s.read(func(st *state) {
+		out = make([]InstanceState, 0, len(st.Instances))
+		for _, in := range st.Instances {
+			out = append(out, in.state())
+		}
+	})
+	return out
+}
+
+// SetInstanceData sets the content an instance holds, as
+// PUT /_sim/service-instances/<uuid>/data does.
+func (s *Simulator) SetInstanceData(id, data string) error {
+	return s.update(func(st *state, _ time.Time) error { _, err := st.setData(id, data); return err })
+}
+
+// UpgradeInstance plays the platform's in-place upgrade of an instance to a
+// newer version (a catalog identifier), as POST /_sim/service-instances/<uuid>/upgrade does.
+func (s *Simulator) UpgradeInstance(id, identifier string) error {
+	return s.update(func(st *state, _ time.Time) error {
+		_, err := st.upgradeInPlace(id, upgradeRequest{Service: identifier})
+		return err
+	})
+}
+
 // Deployments returns every deployment, oldest first.
 func (s *Simulator) Deployments() []Deployment {
 	var out []Deployment
@@ -414,7 +512,7 @@ func (s *Simulator) DeploymentLog(id string) string {
 	var text string
 	_ = s.read(func(st *state) {
 		if d, err := st.deployment(id); err == nil {
-			text = d.logText(s.now())
+			text = d.logText(s.clockLocked())
 		}
 	})
 	return text

@@ -26,11 +26,11 @@ const (
 var instanceStatuses = []string{StatusNew, StatusProvisioning, StatusPendingAttachment,
 	StatusAttached, StatusPendingDetachment, StatusDetached, StatusRemoved}
 
-// Deployment states.
+// Deployment states, spelt as the API spells them.
 const (
-	DeploymentWorking = "WORKING"
-	DeploymentSuccess = "SUCCESS"
-	DeploymentFailure = "FAILURE"
+	DeploymentWorking = "working"
+	DeploymentSuccess = "done"
+	DeploymentFailure = "failed"
 )
 
 var prefixPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,29}$`)
@@ -45,15 +45,14 @@ var envVarSuffix = map[string]string{
 
 // Instance is a service instance as the API shows it.
 type Instance struct {
-	UUID            string    `json:"uuid"`
-	Environment     string    `json:"environment"`
-	Region          string    `json:"region"`
-	Service         string    `json:"service"`
-	Prefix          string    `json:"prefix"`
-	Type            string    `json:"type"`
-	Status          string    `json:"service_status"`
-	AttachRequested bool      `json:"attach_requested"`
-	CreatedAt       time.Time `json:"created_at"`
+	UUID        string    `json:"uuid"`
+	Environment string    `json:"environment"`
+	Region      string    `json:"region"`
+	Service     string    `json:"service"`
+	Prefix      string    `json:"prefix"`
+	Type        string    `json:"type"`
+	Status      string    `json:"service_status"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // instanceRecord adds what the simulator keeps but the API does not show.
@@ -62,6 +61,21 @@ type instanceRecord struct {
 	ReadyAt  time.Time `json:"ready_at,omitzero"` // when PROVISIONING ends
 	Stalled  bool      `json:"stalled,omitempty"` // PROVISIONING never ends
 	Password string    `json:"password,omitempty"`
+	DSN      string    `json:"dsn,omitempty"` // the secret it publishes, fixed when provisioned
+	// Data stands for the instance's content (the admin API's data): only a
+	// functional instance holds any; a backup captures it, a restore writes it.
+	Data string `json:"data,omitempty"`
+}
+
+// InstanceState is an instance as the admin API shows it: what the API
+// shows, and the data it holds.
+type InstanceState struct {
+	Instance
+	Data string `json:"data"`
+}
+
+func (in *instanceRecord) state() InstanceState {
+	return InstanceState{Instance: in.Instance, Data: in.Data}
 }
 
 // state is everything that changes; it is what the data file holds.
@@ -78,10 +92,19 @@ type state struct {
 
 	DropVariablesNextDeploy bool `json:"drop_variables_next_deploy,omitempty"`
 
-	data           *dataset
-	provisionDelay time.Duration
-	deployDelay    time.Duration
-	backupDelay    time.Duration
+	// ClockOffset is how far the simulator's clock runs ahead of the
+	// machine's: the admin API moves it forward, never back, and a data file
+	// keeps it, so that no time the simulator handed out lies in its future.
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
+	// NextScheduledBackupAt is when the platform takes its next daily
+	// scheduled backups, while they are on.
+	NextScheduledBackupAt time.Time `json:"next_scheduled_backup_at,omitzero"`
+
+	scheduledBackups bool
+	data             *dataset
+	provisionDelay   time.Duration
+	deployDelay      time.Duration
+	backupDelay      time.Duration
 }
 
 // Errors of the state machine; handlers translate them into answers.
@@ -143,12 +166,7 @@ func (st *state) createInstance(req createInstanceRequest, now time.Time) (*inst
 	svc, svcOK := st.data.service(req.Service)
 	requireExisting(errs, "environment", req.Environment, envOK)
 	requireExisting(errs, "service", req.Service, svcOK)
-	switch {
-	case req.Prefix == "":
-		errs.add("prefix", "This field is required.")
-	case !prefixPattern.MatchString(req.Prefix):
-		errs.add("prefix", "Enter a valid prefix: an upper-case letter followed by up to 29 upper-case letters, digits or underscores.")
-	}
+	checkPrefix(errs, req.Prefix)
 	if req.Region != "" && envOK && req.Region != reg.UUID {
 		errs.add("region", fmt.Sprintf("The region must be the application's region (%s, %s).", reg.Name, reg.UUID))
 	}
@@ -161,8 +179,7 @@ func (st *state) createInstance(req createInstanceRequest, now time.Time) (*inst
 			svc.Identifier, reg.Name, strings.Join(st.data.offerings[reg.Vendor], ", "))}}
 	}
 	if st.prefixTaken(env.UUID, svc.Type, req.Prefix) {
-		return nil, fieldErrors{"prefix": {fmt.Sprintf("An instance of type %s with prefix %s already exists in this environment.",
-			svc.Type, req.Prefix)}}
+		return nil, prefixTakenError(svc.Type, req.Prefix)
 	}
 	if err := st.checkSubscription(app, svc); err != nil {
 		return nil, err
@@ -185,6 +202,19 @@ func requireExisting(errs fieldErrors, field, value string, exists bool) {
 	}
 }
 
+func checkPrefix(errs fieldErrors, prefix string) {
+	switch {
+	case prefix == "":
+		errs.add("prefix", "This field is required.")
+	case !prefixPattern.MatchString(prefix):
+		errs.add("prefix", "Enter a valid prefix: an upper-case letter followed by up to 29 upper-case letters, digits or underscores.")
+	}
+}
+
+func prefixTakenError(typ, prefix string) fieldErrors {
+	return fieldErrors{"prefix": {fmt.Sprintf("An instance of type %s with prefix %s already exists in this environment.", typ, prefix)}}
+}
+
 func (st *state) prefixTaken(envID, typ, prefix string) bool {
 	for _, in := range st.Instances {
 		if in.Status != StatusRemoved && in.Environment == envID && in.Type == typ && in.Prefix == prefix {
@@ -194,35 +224,61 @@ func (st *state) prefixTaken(envID, typ, prefix string) bool {
 	return false
 }
 
-// checkSubscription refuses an instance that the organisation's subscription
+// checkSubscription refuses an instance that the application's subscription
 // has no free slot for.
 func (st *state) checkSubscription(app application, svc service) error {
-	org, _ := st.data.organisation(app.Organisation)
-	if st.freeSlots(org, svc) > 0 {
+	if st.freeSlots(app, svc) > 0 {
 		return nil
 	}
-	included := org.included[svc.Identifier]
-	msg := fmt.Sprintf("The subscription of organisation %s does not include an instance of %s (%s).", org.Name, svc.Name, svc.Identifier)
+	included := app.included[svc.Identifier]
+	msg := fmt.Sprintf("The subscription of application %s does not include an instance of %s (%s).", app.Slug, svc.Name, svc.Identifier)
 	if included > 0 {
-		msg = fmt.Sprintf("The subscription of organisation %s does not include another instance of %s (%s): %d included, all in use.",
-			org.Name, svc.Name, svc.Identifier, included)
+		msg = fmt.Sprintf("The subscription of application %s does not include another instance of %s (%s): %d included, all in use.",
+			app.Slug, svc.Name, svc.Identifier, included)
 	}
 	return fieldErrors{"service": {msg}}
 }
 
-// freeSlots is how many more instances of the service the organisation's
-// subscription allows: every instance that is not removed takes one.
-func (st *state) freeSlots(org organisation, svc service) int {
+// freeSlots is how many more instances of the service the application's
+// subscription allows: every instance of its environments that is not removed
+// takes one, and no other application's does.
+func (st *state) freeSlots(app application, svc service) int {
 	used := 0
 	for _, in := range st.Instances {
 		if in.Status == StatusRemoved || in.Service != svc.UUID {
 			continue
 		}
-		if _, inApp, _, _ := st.data.appOfEnvironment(in.Environment); inApp.Organisation == org.UUID {
+		if env, _ := st.data.environment(in.Environment); env.Application == app.UUID {
 			used++
 		}
 	}
-	return max(0, org.included[svc.Identifier]-used)
+	return max(0, app.included[svc.Identifier]-used)
+}
+
+type renameRequest struct {
+	Prefix *string `json:"prefix"`
+}
+
+// rename changes an instance's prefix in place, in any state (rule 9): the
+// instance keeps its uuid, status, credentials and data; its variables take
+// the new names at once, while the application keeps what its last deployment
+// gave it. A request without a prefix changes nothing, as a DRF partial
+// update; renaming to the current prefix is a no-op, so a retry is safe.
+func (st *state) rename(id string, req renameRequest) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil || req.Prefix == nil || *req.Prefix == in.Prefix {
+		return in, err
+	}
+	errs := fieldErrors{}
+	checkPrefix(errs, *req.Prefix)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if st.prefixTaken(in.Environment, in.Type, *req.Prefix) {
+		return nil, prefixTakenError(in.Type, *req.Prefix)
+	}
+	in.Prefix = *req.Prefix
+	return in, nil
 }
 
 // provision starts provisioning a NEW instance; anything later is already
@@ -243,40 +299,47 @@ func (st *state) startProvisioning(in *instanceRecord, now time.Time) {
 	in.ReadyAt = now.Add(st.provisionDelay)
 	in.Stalled = st.StallNextProvision
 	st.StallNextProvision = false
-	in.Password = newPassword()
+	st.giveCredentials(in)
 	st.advance(now) // a zero delay takes effect at once
 }
 
+// attach asks the next deployment to attach a detached instance. An instance
+// not yet attached is attached by the next deployment anyway, and an attached
+// one needs nothing: both are already in effect. A pending detachment is
+// cancelled, unless a running deployment is already building without it.
 func (st *state) attach(id string) (*instanceRecord, error) {
 	in, err := st.instance(id)
 	if err != nil {
 		return nil, err
 	}
 	switch in.Status {
-	case StatusAttached:
+	case StatusDetached:
+		in.Status = StatusPendingAttachment
 	case StatusPendingDetachment:
-		if st.runningDeploymentDetaches(in) {
-			// Too late to cancel: the running deployment builds without it.
-			// The mark waits for the next deployment.
-			in.AttachRequested = true
-			break
+		if d := st.runningDeploymentDetaching(in); d != nil {
+			return nil, conflictError(fmt.Sprintf("The service instance is being detached: deployment %s, running now, detaches it. "+
+				"Attach it again once that deployment has ended; the next deployment then attaches it.", d.UUID))
 		}
-		in.Status = StatusAttached // the detachment has not happened yet: cancel it
-	default:
-		in.AttachRequested = true
+		in.Status = StatusAttached // the detachment has not started: cancel it
 	}
 	return in, nil
 }
 
+// detach asks the next deployment to detach an attached instance. One that is
+// not attached yet cannot be detached: the next deployment attaches it, and
+// removing it is what keeps that from happening.
 func (st *state) detach(id string) (*instanceRecord, error) {
 	in, err := st.instance(id)
 	if err != nil {
 		return nil, err
 	}
-	if in.Status == StatusAttached {
+	switch in.Status {
+	case StatusAttached:
 		in.Status = StatusPendingDetachment
+	case StatusNew, StatusProvisioning, StatusPendingAttachment:
+		return nil, conflictError(fmt.Sprintf("The service instance is %s: it is not attached, and the environment's next deployment attaches it. "+
+			"To keep that from happening, remove the instance.", in.Status))
 	}
-	in.AttachRequested = false
 	return in, nil
 }
 
@@ -285,13 +348,11 @@ func (st *state) remove(id string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case in.Status == StatusAttached:
+	switch in.Status {
+	case StatusAttached:
 		return conflictError("The service instance is attached to its environment: detach it and deploy the environment before removing it.")
-	case in.Status == StatusPendingDetachment:
+	case StatusPendingDetachment:
 		return conflictError("The service instance's detachment is pending: deploy the environment to complete it before removing it.")
-	case in.AttachRequested:
-		return conflictError("The service instance is marked for attachment: detach it to clear the mark before removing it.")
 	}
 	st.removeInstance(in)
 	return nil
@@ -300,8 +361,7 @@ func (st *state) remove(id string) error {
 // removeInstance deletes the instance's data; its variables go with the password.
 func (st *state) removeInstance(in *instanceRecord) {
 	in.Status = StatusRemoved
-	in.AttachRequested = false
-	in.Password = ""
+	in.Password, in.DSN, in.Data = "", "", ""
 	in.ReadyAt = time.Time{}
 	in.Stalled = false
 }
@@ -361,22 +421,32 @@ func (st *state) environmentVariables(envID, appID, name string) []envVar {
 	return vars
 }
 
-// instanceVariables are the variables one instance publishes in its environment.
+// defaultAliases are the names under which a DEFAULT instance of a type also
+// publishes its variable.
+var defaultAliases = map[string]string{
+	TypeDatabase:     "DATABASE_URL",
+	TypeMessageQueue: "BROKER_URL",
+}
+
+// instanceVariables are the variables one instance publishes in its
+// environment, named after its prefix as it is now.
 func (st *state) instanceVariables(in *instanceRecord) []envVar {
-	svc, _ := st.data.service(in.Service)
-	reg, _ := st.data.region(in.Region)
-	value := svc.dsn(reg, in)
+	value := in.DSN
+	if value == "" { // not provisioned yet, or provisioned by a simulator that did not keep it
+		svc, _ := st.data.service(in.Service)
+		reg, _ := st.data.region(in.Region)
+		value = svc.dsn(reg, in)
+	}
 	vars := []envVar{{Name: in.Prefix + envVarSuffix[in.Type], Value: value, IsSensitive: true, Environment: in.Environment}}
-	if in.Type == TypeDatabase && in.Prefix == "DEFAULT" {
-		vars = append(vars, envVar{Name: "DATABASE_URL", Value: value, IsSensitive: true, Environment: in.Environment})
+	if alias, ok := defaultAliases[in.Type]; ok && in.Prefix == "DEFAULT" {
+		vars = append(vars, envVar{Name: alias, Value: value, IsSensitive: true, Environment: in.Environment})
 	}
 	return vars
 }
 
 // InstancePatch changes an instance behind the client's back (admin API).
 type InstancePatch struct {
-	Status          *string `json:"service_status"`
-	AttachRequested *bool   `json:"attach_requested"`
+	Status *string `json:"service_status"`
 }
 
 func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) error {
@@ -391,10 +461,56 @@ func (st *state) patchInstance(id string, patch InstancePatch, now time.Time) er
 		}
 		st.setStatus(in, *patch.Status, now)
 	}
-	if patch.AttachRequested != nil {
-		in.AttachRequested = *patch.AttachRequested
-	}
 	return nil
+}
+
+// setData stands for writing content into an instance (admin API): only a
+// functional one can hold it.
+func (st *state) setData(id, data string) (*instanceRecord, error) {
+	in, err := st.anyInstance(id)
+	if err != nil {
+		return nil, err
+	}
+	if !in.provisioned() {
+		return nil, conflictError(fmt.Sprintf("The service instance %s is %s: only a functional instance (%s through %s) holds data.",
+			in.UUID, in.Status, StatusPendingAttachment, StatusDetached))
+	}
+	in.Data = data
+	return in, nil
+}
+
+type upgradeRequest struct {
+	Service string `json:"service"` // a catalog identifier
+}
+
+// upgradeInPlace plays the platform's own upgrade (rule 10): the instance's
+// service becomes a newer version of the same engine, offered in its region;
+// its uuid, prefix, status, secret and data stay. It is Divio's move, so no
+// subscription slot is asked for: the instance takes the new identifier's.
+func (st *state) upgradeInPlace(id string, req upgradeRequest) (*instanceRecord, error) {
+	in, err := st.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	current, _ := st.data.service(in.Service)
+	target, found := find(st.data.catalog, func(svc service) bool { return svc.Identifier == req.Service })
+	reg, _ := st.data.region(in.Region)
+	var problem string
+	switch {
+	case req.Service == "":
+		problem = "This field is required."
+	case !found:
+		problem = fmt.Sprintf("No catalog entry has the identifier %q.", req.Service)
+	case target.engine != current.engine || target.version <= current.version:
+		problem = fmt.Sprintf("%s is not a newer version of the engine of %s, which the instance runs.", target.Identifier, current.Identifier)
+	case !st.data.offers(reg, target.Identifier):
+		problem = fmt.Sprintf("%s is not offered in region %s.", target.Identifier, reg.Name)
+	}
+	if problem != "" {
+		return nil, fieldErrors{"service": {problem}}
+	}
+	in.Service = target.UUID
+	return in, nil
 }
 
 // setStatus forces a status while keeping the record consistent: provisioned
@@ -410,8 +526,10 @@ func (st *state) setStatus(in *instanceRecord, status string, now time.Time) {
 		in.ReadyAt = now.Add(st.provisionDelay)
 		st.advance(now)
 	}
-	if in.provisioned() && in.Password == "" {
-		in.Password = newPassword()
+	if in.provisioned() {
+		st.giveCredentials(in)
+	} else {
+		in.Data = "" // only a functional instance holds data
 	}
 }
 
@@ -422,6 +540,21 @@ func validStatus(s string) bool {
 		}
 	}
 	return false
+}
+
+// giveCredentials makes the secret the instance publishes once provisioned.
+// It is made once: a deployment that provisions the instance has built with
+// it already, and a provisioning requested meanwhile must not change it; a
+// rename or an upgrade changes the variables' names, not the database.
+func (st *state) giveCredentials(in *instanceRecord) {
+	if in.Password == "" {
+		in.Password = newPassword()
+	}
+	if in.DSN == "" {
+		svc, _ := st.data.service(in.Service)
+		reg, _ := st.data.region(in.Region)
+		in.DSN = svc.dsn(reg, in)
+	}
 }
 
 func newPassword() string {

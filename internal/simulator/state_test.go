@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +20,14 @@ func demoState(t *testing.T) *state {
 }
 
 // instanceIn creates an instance in the demo test environment and forces it
-// into status with the given attachment mark.
-func instanceIn(t *testing.T, st *state, status string, marked bool) *instanceRecord {
+// into status.
+func instanceIn(t *testing.T, st *state, status string) *instanceRecord {
 	t.Helper()
 	in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Status, in.AttachRequested = status, marked
+	in.Status = status
 	if status == StatusProvisioning {
 		in.ReadyAt = t0.Add(time.Hour) // still provisioning when the test acts
 	}
@@ -36,6 +37,39 @@ func instanceIn(t *testing.T, st *state, status string, marked bool) *instanceRe
 	return in
 }
 
+// Whether a deployment of the instance's environment runs while a test acts,
+// and whether it started after the instance reached its status (so that its
+// plan holds the instance) or before.
+const (
+	notRunning       = ""
+	runningPlanned   = "planned"
+	runningUnplanned = "unplanned"
+)
+
+// instanceWithDeployment is instanceIn, with a deployment of the environment
+// running as running says.
+func instanceWithDeployment(t *testing.T, st *state, status, running string) *instanceRecord {
+	t.Helper()
+	if running == notRunning {
+		return instanceIn(t, st, status)
+	}
+	st.deployDelay = time.Hour
+	deploy := func() {
+		if _, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if running == runningUnplanned {
+		deploy()
+		return instanceIn(t, st, status)
+	}
+	in := instanceIn(t, st, status)
+	deploy()
+	return in
+}
+
+// TestInstanceActions walks provision, attach, detach and remove from every
+// state: what is already in effect is a no-op, what makes no sense a 409.
 func TestInstanceActions(t *testing.T) {
 	type op func(st *state, id string) error
 	provision := func(st *state, id string) error { _, err := st.provision(id, t0); return err }
@@ -46,52 +80,61 @@ func TestInstanceActions(t *testing.T) {
 	tests := []struct {
 		name       string
 		status     string
-		marked     bool
+		running    string
 		op         op
 		wantStatus string
-		wantMarked bool
 		wantErr    string // "" none, "conflict", "notfound"
+		wantDetail string // part of the conflict's detail
 	}{
-		{"provision NEW", StatusNew, false, provision, StatusPendingAttachment, false, ""},
-		{"provision keeps mark", StatusNew, true, provision, StatusPendingAttachment, true, ""},
-		{"provision PROVISIONING is a no-op", StatusProvisioning, false, provision, StatusProvisioning, false, ""},
-		{"provision ATTACHED is a no-op", StatusAttached, false, provision, StatusAttached, false, ""},
-		{"provision DETACHED is a no-op", StatusDetached, false, provision, StatusDetached, false, ""},
-		{"provision REMOVED", StatusRemoved, false, provision, StatusRemoved, false, "notfound"},
+		{"provision NEW", StatusNew, notRunning, provision, StatusPendingAttachment, "", ""},
+		{"provision PROVISIONING is a no-op", StatusProvisioning, notRunning, provision, StatusProvisioning, "", ""},
+		{"provision PENDING_ATTACHMENT is a no-op", StatusPendingAttachment, notRunning, provision, StatusPendingAttachment, "", ""},
+		{"provision ATTACHED is a no-op", StatusAttached, notRunning, provision, StatusAttached, "", ""},
+		{"provision DETACHED is a no-op", StatusDetached, notRunning, provision, StatusDetached, "", ""},
+		{"provision REMOVED", StatusRemoved, notRunning, provision, StatusRemoved, "notfound", ""},
 
-		{"attach NEW marks", StatusNew, false, attach, StatusNew, true, ""},
-		{"attach PROVISIONING marks", StatusProvisioning, false, attach, StatusProvisioning, true, ""},
-		{"attach PENDING_ATTACHMENT marks", StatusPendingAttachment, false, attach, StatusPendingAttachment, true, ""},
-		{"attach DETACHED marks", StatusDetached, false, attach, StatusDetached, true, ""},
-		{"attach marked is a no-op", StatusNew, true, attach, StatusNew, true, ""},
-		{"attach ATTACHED is a no-op", StatusAttached, false, attach, StatusAttached, false, ""},
-		{"attach PENDING_DETACHMENT cancels the detachment", StatusPendingDetachment, false, attach, StatusAttached, false, ""},
-		{"attach REMOVED", StatusRemoved, false, attach, StatusRemoved, false, "notfound"},
+		{"attach NEW is a no-op: the next deployment attaches it", StatusNew, notRunning, attach, StatusNew, "", ""},
+		{"attach PROVISIONING is a no-op", StatusProvisioning, notRunning, attach, StatusProvisioning, "", ""},
+		{"attach PENDING_ATTACHMENT is a no-op", StatusPendingAttachment, notRunning, attach, StatusPendingAttachment, "", ""},
+		{"attach ATTACHED is a no-op", StatusAttached, notRunning, attach, StatusAttached, "", ""},
+		{"attach DETACHED", StatusDetached, notRunning, attach, StatusPendingAttachment, "", ""},
+		{"attach DETACHED while a deployment runs", StatusDetached, runningUnplanned, attach, StatusPendingAttachment, "", ""},
+		{"attach PENDING_DETACHMENT cancels the detachment", StatusPendingDetachment, notRunning, attach, StatusAttached, "", ""},
+		{"attach PENDING_DETACHMENT that a running deployment does not detach", StatusPendingDetachment, runningUnplanned, attach, StatusAttached, "", ""},
+		{"attach PENDING_DETACHMENT that a running deployment detaches", StatusPendingDetachment, runningPlanned, attach, StatusPendingDetachment,
+			"conflict", "once that deployment has ended"},
+		{"attach REMOVED", StatusRemoved, notRunning, attach, StatusRemoved, "notfound", ""},
 
-		{"detach ATTACHED", StatusAttached, false, detach, StatusPendingDetachment, false, ""},
-		{"detach marked clears the mark", StatusPendingAttachment, true, detach, StatusPendingAttachment, false, ""},
-		{"detach marked NEW clears the mark", StatusNew, true, detach, StatusNew, false, ""},
-		{"detach PENDING_DETACHMENT is a no-op", StatusPendingDetachment, false, detach, StatusPendingDetachment, false, ""},
-		{"detach DETACHED is a no-op", StatusDetached, false, detach, StatusDetached, false, ""},
-		{"detach NEW is a no-op", StatusNew, false, detach, StatusNew, false, ""},
-		{"detach REMOVED", StatusRemoved, false, detach, StatusRemoved, false, "notfound"},
+		{"detach ATTACHED", StatusAttached, notRunning, detach, StatusPendingDetachment, "", ""},
+		{"detach ATTACHED while a deployment runs", StatusAttached, runningPlanned, detach, StatusPendingDetachment, "", ""},
+		{"detach PENDING_DETACHMENT is a no-op", StatusPendingDetachment, notRunning, detach, StatusPendingDetachment, "", ""},
+		{"detach DETACHED is a no-op", StatusDetached, notRunning, detach, StatusDetached, "", ""},
+		{"detach NEW", StatusNew, notRunning, detach, StatusNew, "conflict", "is NEW: it is not attached, and the environment's next deployment attaches it"},
+		{"detach PROVISIONING", StatusProvisioning, notRunning, detach, StatusProvisioning, "conflict", "remove the instance"},
+		{"detach PENDING_ATTACHMENT", StatusPendingAttachment, notRunning, detach, StatusPendingAttachment, "conflict", "remove the instance"},
+		{"detach PENDING_ATTACHMENT that a running deployment attaches", StatusPendingAttachment, runningPlanned, detach, StatusPendingAttachment, "conflict", "remove"},
+		{"detach REMOVED", StatusRemoved, notRunning, detach, StatusRemoved, "notfound", ""},
 
-		{"remove NEW", StatusNew, false, remove, StatusRemoved, false, ""},
-		{"remove PENDING_ATTACHMENT", StatusPendingAttachment, false, remove, StatusRemoved, false, ""},
-		{"remove DETACHED", StatusDetached, false, remove, StatusRemoved, false, ""},
-		{"remove ATTACHED", StatusAttached, false, remove, StatusAttached, false, "conflict"},
-		{"remove PENDING_DETACHMENT", StatusPendingDetachment, false, remove, StatusPendingDetachment, false, "conflict"},
-		{"remove marked", StatusPendingAttachment, true, remove, StatusPendingAttachment, true, "conflict"},
-		{"remove REMOVED", StatusRemoved, false, remove, StatusRemoved, false, "notfound"},
+		{"remove NEW", StatusNew, notRunning, remove, StatusRemoved, "", ""},
+		{"remove PROVISIONING", StatusProvisioning, notRunning, remove, StatusRemoved, "", ""},
+		{"remove PENDING_ATTACHMENT", StatusPendingAttachment, notRunning, remove, StatusRemoved, "", ""},
+		{"remove PENDING_ATTACHMENT that a running deployment attaches", StatusPendingAttachment, runningPlanned, remove, StatusRemoved, "", ""},
+		{"remove DETACHED", StatusDetached, notRunning, remove, StatusRemoved, "", ""},
+		{"remove ATTACHED", StatusAttached, notRunning, remove, StatusAttached, "conflict", "detach it and deploy"},
+		{"remove PENDING_DETACHMENT", StatusPendingDetachment, notRunning, remove, StatusPendingDetachment, "conflict", "detachment is pending"},
+		{"remove REMOVED", StatusRemoved, notRunning, remove, StatusRemoved, "notfound", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := demoState(t)
-			in := instanceIn(t, st, tt.status, tt.marked)
+			in := instanceWithDeployment(t, st, tt.status, tt.running)
 			err := tt.op(st, in.UUID)
 			checkErrKind(t, err, tt.wantErr)
-			if in.Status != tt.wantStatus || in.AttachRequested != tt.wantMarked {
-				t.Errorf("got %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, tt.wantStatus, tt.wantMarked)
+			if err != nil && !strings.Contains(err.Error(), tt.wantDetail) {
+				t.Errorf("error %q, want it to say %q", err, tt.wantDetail)
+			}
+			if in.Status != tt.wantStatus {
+				t.Errorf("got %s, want %s", in.Status, tt.wantStatus)
 			}
 		})
 	}
@@ -115,70 +158,45 @@ func checkErrKind(t *testing.T, err error, want string) {
 	}
 }
 
-func TestRemoveConflictMessages(t *testing.T) {
-	tests := []struct {
-		status string
-		marked bool
-		want   string
-	}{
-		{StatusAttached, false, "attached"},
-		{StatusPendingDetachment, false, "detachment is pending"},
-		{StatusDetached, true, "marked for attachment"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			st := demoState(t)
-			err := st.remove(instanceIn(t, st, tt.status, tt.marked).UUID)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "detach") {
-				t.Errorf("error %v, want it to say %q and to detach", err, tt.want)
-			}
-		})
-	}
-}
-
+// TestDeploymentOutcome: a deployment attaches every instance not yet attached
+// when it starts (provisioning the NEW ones), detaches those pending
+// detachment, and leaves the rest; a failed one changes nothing but returns
+// what it was to detach to ATTACHED (rule 3).
 func TestDeploymentOutcome(t *testing.T) {
 	tests := []struct {
-		status     string
-		marked     bool
-		wantOK     string // after a successful deployment
-		wantMarked bool
+		status string
+		wantOK string // after a successful deployment
 	}{
-		{StatusNew, true, StatusAttached, false},
-		{StatusProvisioning, true, StatusAttached, false},
-		{StatusPendingAttachment, true, StatusAttached, false},
-		{StatusDetached, true, StatusAttached, false},
-		{StatusNew, false, StatusNew, false},
-		{StatusPendingAttachment, false, StatusPendingAttachment, false},
-		{StatusAttached, false, StatusAttached, false},
-		{StatusPendingDetachment, false, StatusDetached, false},
-		{StatusDetached, false, StatusDetached, false},
+		{StatusNew, StatusAttached},
+		{StatusProvisioning, StatusAttached},
+		{StatusPendingAttachment, StatusAttached},
+		{StatusAttached, StatusAttached},
+		{StatusPendingDetachment, StatusDetached},
+		{StatusDetached, StatusDetached},
 	}
 	for _, tt := range tests {
 		for _, fail := range []bool{false, true} {
 			name := tt.status
-			if tt.marked {
-				name += "+marked"
-			}
 			if fail {
 				name += "/failed"
 			}
 			t.Run(name, func(t *testing.T) {
 				st := demoState(t)
-				in := instanceIn(t, st, tt.status, tt.marked)
+				in := instanceIn(t, st, tt.status)
 				st.FailNextDeploy = fail
 				d, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantStatus, wantMarked, wantDeploy := tt.wantOK, tt.wantMarked, DeploymentSuccess
+				wantStatus, wantDeploy := tt.wantOK, DeploymentSuccess
 				if fail { // a failed deployment changes nothing, and what it was to detach stays attached (rule 3)
-					wantStatus, wantMarked, wantDeploy = tt.status, tt.marked, DeploymentFailure
+					wantStatus, wantDeploy = tt.status, DeploymentFailure
 					if tt.status == StatusPendingDetachment {
 						wantStatus = StatusAttached
 					}
 				}
-				if in.Status != wantStatus || in.AttachRequested != wantMarked {
-					t.Errorf("instance %s marked=%v, want %s marked=%v", in.Status, in.AttachRequested, wantStatus, wantMarked)
+				if in.Status != wantStatus {
+					t.Errorf("instance %s, want %s", in.Status, wantStatus)
 				}
 				if d.Status != wantDeploy || d.Success == nil || *d.Success == fail || d.EndedAt == nil {
 					t.Errorf("deployment %+v, want %s", d.Deployment, wantDeploy)
@@ -193,19 +211,19 @@ func TestDeploymentOutcome(t *testing.T) {
 
 func TestDeploymentTouchesOnlyItsEnvironment(t *testing.T) {
 	st := demoState(t)
-	in := instanceIn(t, st, StatusNew, true)
+	in := instanceIn(t, st, StatusNew)
 	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoLive}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if in.Status != StatusNew || !in.AttachRequested {
-		t.Errorf("instance in another environment changed: %s marked=%v", in.Status, in.AttachRequested)
+	if in.Status != StatusNew {
+		t.Errorf("instance in another environment changed: %s", in.Status)
 	}
 }
 
 func TestTimedTransitions(t *testing.T) {
 	st := demoState(t)
 	st.provisionDelay, st.deployDelay = 2*time.Second, 3*time.Second
-	in := instanceIn(t, st, StatusNew, false)
+	in := instanceIn(t, st, StatusNew)
 
 	if _, err := st.provision(in.UUID, t0); err != nil {
 		t.Fatal(err)
@@ -218,7 +236,6 @@ func TestTimedTransitions(t *testing.T) {
 		t.Fatalf("after 2s: %s, want PENDING_ATTACHMENT", in.Status)
 	}
 
-	in.AttachRequested = true
 	d, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -239,9 +256,11 @@ func TestTimedTransitions(t *testing.T) {
 	}
 }
 
+// TestStalledProvisioning: a deployment cannot attach an instance whose
+// provisioning never ends; it stays PROVISIONING, and the log says so.
 func TestStalledProvisioning(t *testing.T) {
 	st := demoState(t)
-	in := instanceIn(t, st, StatusNew, true)
+	in := instanceIn(t, st, StatusNew)
 	st.StallNextProvision = true
 	if _, err := st.provision(in.UUID, t0); err != nil {
 		t.Fatal(err)
@@ -250,11 +269,15 @@ func TestStalledProvisioning(t *testing.T) {
 	if in.Status != StatusProvisioning {
 		t.Fatalf("stalled instance is %s, want PROVISIONING", in.Status)
 	}
-	if _, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0.Add(24*time.Hour)); err != nil {
+	d, err := st.createDeployment(createDeploymentRequest{Environment: demoTest}, t0.Add(24*time.Hour))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Status != StatusProvisioning || !in.AttachRequested {
-		t.Errorf("a deployment attached a stalled instance: %s marked=%v", in.Status, in.AttachRequested)
+	if in.Status != StatusProvisioning || !slices.Contains(d.Plan.Attach, in.UUID) {
+		t.Errorf("a deployment attached a stalled instance: %s", in.Status)
+	}
+	if log := d.logText(t0.Add(24 * time.Hour)); !strings.Contains(log, "its provisioning has not finished; it stays PROVISIONING") {
+		t.Errorf("log:\n%s", log)
 	}
 	other, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "OTHER"}, t0)
 	if err != nil {
@@ -288,7 +311,7 @@ func TestCreateInstanceRules(t *testing.T) {
 			field: "region", contains: []string{RegionAWSEUCentral1}},
 		{name: "right region", req: createInstanceRequest{Environment: demoTest, Service: ServiceID(ServicePostgres15), Prefix: "DEFAULT", Region: RegionID(RegionAWSEUCentral1)}},
 		{name: "not offered in the region", req: req(azureTest, ServiceS3, "DEFAULT"), field: "service",
-			contains: []string{"not offered", RegionAzureWestEurope, "postgres-15, mysql-8, ms-blob"}},
+			contains: []string{"not offered", RegionAzureWestEurope, "postgres-15, postgres-16, mysql-8, ms-blob"}},
 		{name: "duplicate prefix and type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
 			req: req(demoTest, ServiceMySQL8, "DEFAULT"), field: "prefix", contains: []string{"already exists"}},
 		{name: "same prefix, other type", existing: []createInstanceRequest{req(demoTest, ServicePostgres15, "DEFAULT")},
@@ -297,9 +320,20 @@ func TestCreateInstanceRules(t *testing.T) {
 			req: req(demoLive, ServicePostgres15, "DEFAULT")},
 		{name: "not in the subscription", req: req(demoTest, ServiceElasticsearch8, "DEFAULT"), field: "service",
 			contains: []string{"subscription", "does not include an instance", "elasticsearch-8"}},
-		{name: "subscription used up across applications",
-			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(azureTest, ServiceMySQL8, "B")},
-			req:      req(demoLive, ServiceMySQL8, "C"), field: "service", contains: []string{"another instance", "2 included"}},
+		{name: "subscription used up within the application, across its environments",
+			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(demoLive, ServiceMySQL8, "B")},
+			req:      req(demoTest, ServiceMySQL8, "C"), field: "service",
+			contains: []string{"application demo-app", "another instance of MySQL 8 (mysql-8)", "2 included, all in use"}},
+		{name: "another application's instances take none of its slots",
+			existing: []createInstanceRequest{req(azureTest, ServiceMySQL8, "A")}, // azure-app's only one
+			req:      req(demoTest, ServiceMySQL8, "B")},
+		{name: "nor its slots another application's",
+			existing: []createInstanceRequest{req(demoTest, ServiceMySQL8, "A"), req(demoTest, ServiceMySQL8, "B"), req(azureTest, ServiceMySQL8, "A")},
+			req:      req(EnvironmentID(AzureApp, EnvLive), ServiceMySQL8, "B"), field: "service",
+			contains: []string{"application azure-app", "1 included, all in use"}},
+		{name: "a slot per identifier: postgres-16 is not postgres-15",
+			existing: []createInstanceRequest{req(azureTest, ServicePostgres15, "A"), req(azureTest, ServicePostgres15, "B")},
+			req:      req(azureTest, ServicePostgres16, "C")},
 		{name: "uniqueness is checked before the subscription",
 			existing: []createInstanceRequest{req(demoTest, ServiceRabbitMQ3, "DEFAULT")},
 			req:      req(demoTest, ServiceRabbitMQ3, "DEFAULT"), field: "prefix"},
@@ -319,7 +353,8 @@ func TestCreateInstanceRules(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if in.Status != StatusNew || in.AttachRequested || in.Region != RegionID(RegionAWSEUCentral1) || in.Type == "" {
+				_, _, reg, _ := st.data.appOfEnvironment(tt.req.Environment)
+				if in.Status != StatusNew || in.Region != reg.UUID || in.Type == "" {
 					t.Errorf("created %+v", in.Instance)
 				}
 				return
@@ -367,12 +402,14 @@ func TestEnvironmentVariables(t *testing.T) {
 		{ServiceMySQL8, "DEFAULT", []string{"DEFAULT_DATABASE_DSN", "DATABASE_URL"}, "mysql://"},
 		{ServiceS3, "DEFAULT", []string{"DEFAULT_STORAGE_DSN"}, "s3://"},
 		{ServiceElasticsearch8, "SEARCH", []string{"SEARCH_HAYSTACK_URL"}, "https://"},
-		{ServiceRabbitMQ3, "DEFAULT", []string{"DEFAULT_AMQP_BROKER_URL"}, "amqps://"},
+		{ServiceRabbitMQ3, "DEFAULT", []string{"DEFAULT_AMQP_BROKER_URL", "BROKER_URL"}, "amqps://"},
+		{ServiceRabbitMQ3, "CELERY", []string{"CELERY_AMQP_BROKER_URL"}, "amqps://"},
+		{ServiceS3, "MEDIA", []string{"MEDIA_STORAGE_DSN"}, "s3://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.identifier+"/"+tt.prefix, func(t *testing.T) {
 			st := demoState(t)
-			st.data.organisations[0].included = benchSubscription() // Elasticsearch needs a subscription that includes it
+			st.data.applications[0].included = benchSubscription() // Elasticsearch needs a subscription that includes it
 			in, err := st.createInstance(createInstanceRequest{Environment: demoTest, Service: ServiceID(tt.identifier), Prefix: tt.prefix}, t0)
 			if err != nil {
 				t.Fatal(err)
@@ -406,7 +443,7 @@ func TestEnvironmentVariables(t *testing.T) {
 
 func TestPasswordIsStable(t *testing.T) {
 	st := demoState(t)
-	in := instanceIn(t, st, StatusNew, true)
+	in := instanceIn(t, st, StatusNew)
 	if _, err := st.provision(in.UUID, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -416,5 +453,18 @@ func TestPasswordIsStable(t *testing.T) {
 	}
 	if in.Status != StatusAttached || st.environmentVariables(demoTest, "", "")[0].Value != first {
 		t.Errorf("the DSN changed on attachment: %s -> %v", first, st.environmentVariables(demoTest, "", ""))
+	}
+}
+
+// TestUpgradeNeedsTheRegionsOffering: the platform upgrades only to a version
+// its region offers.
+func TestUpgradeNeedsTheRegionsOffering(t *testing.T) {
+	st := demoState(t)
+	st.data.offerings = map[string][]string{"aws": {ServicePostgres15, ServiceS3}} // a copy: the catalog's own is shared
+	db := SeedInstanceID(LegacyApp, EnvTest, ServicePostgres15, "DEFAULT")
+	_, err := st.upgradeInPlace(db, upgradeRequest{Service: ServicePostgres16})
+	var fe fieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(strings.Join(fe["service"], " "), "postgres-16 is not offered in region aws-eu-central-1.") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -16,6 +16,20 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
+const usageHeader = `Usage: divio-simulator [flags]
+
+Serves the Divio services API, and under /_sim/ an admin API (the same tokens)
+that plays what a test needs, among them:
+  GET  /_sim/state                                 instances (with their data), deployments, backups, restores
+  PUT  /_sim/service-instances/<uuid>/data         {"data": "..."}: an instance's content
+  POST /_sim/service-instances/<uuid>/upgrade      {"service": "postgres-16"}: the platform's in-place upgrade
+  POST /_sim/environments/<uuid>/scheduled-backup  the platform takes a scheduled backup now
+  GET  /_sim/clock, POST /_sim/clock               {"advance": "720h"}: move the simulator's clock forward,
+                                                   applying all that falls due (retention included)
+
+Flags:
+`
+
 type config struct {
 	listen         string
 	public         bool
@@ -37,6 +51,10 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	var tokens tokenList
 	fs := flag.NewFlagSet("divio-simulator", flag.ContinueOnError)
 	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprint(output, usageHeader)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8950", "address to listen on (port 0 picks a free port)")
 	fs.BoolVar(&cfg.public, "public", false, "allow listening on a non-loopback address")
 	fs.StringVar(&cfg.opts.DataFile, "data", "", "JSON file holding the state (default: in memory)")
@@ -53,6 +71,8 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.BoolVar(&cfg.dropVariablesNextDeploy, "drop-variables-next-deploy", false,
 		"make the first deployment succeed without giving the application the variables of the instances it attaches")
 	fs.BoolVar(&cfg.failNextBackup, "fail-next-backup", false, "make the first backup fail")
+	fs.BoolVar(&cfg.opts.ScheduledBackups, "scheduled-backups", false,
+		"take a scheduled backup of every environment with a database or storage instance daily at 02:00 UTC (simulator clock)")
 	fs.Int64Var(&cfg.opts.Seed, "seed", 0, "seed for fault randomness (0 = time-based)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err

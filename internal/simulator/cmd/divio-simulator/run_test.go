@@ -21,6 +21,7 @@ func TestParseFlags(t *testing.T) {
 		"--listen", "127.0.0.1:0", "--data", "s.json", "--token", "a", "--token", "b", "--dataset", "bench",
 		"--provision-delay", "1500ms", "--deploy-delay", "0s", "--fail-rate", "0.1", "--drop-response-rate", "0.05",
 		"--rate-limit", "30", "--latency", "50ms", "--fail-next-deploy", "--seed", "7", "--drop-variables-next-deploy",
+		"--scheduled-backups",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +33,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	if cfg.listen != "127.0.0.1:0" || !cfg.failNextDeploy || !cfg.dropVariablesNextDeploy || cfg.public ||
 		cfg.opts.Dataset != want.Dataset || strings.Join(cfg.opts.Tokens, ",") != "a,b" || cfg.opts.DataFile != want.DataFile ||
-		cfg.opts.ProvisionDelay != want.ProvisionDelay || cfg.opts.DeployDelay != 0 || cfg.opts.Faults != want.Faults || cfg.opts.Seed != 7 {
+		cfg.opts.ProvisionDelay != want.ProvisionDelay || cfg.opts.DeployDelay != 0 || cfg.opts.Faults != want.Faults || cfg.opts.Seed != 7 || !cfg.opts.ScheduledBackups {
 		t.Errorf("parsed %+v", cfg)
 	}
 
@@ -41,7 +42,8 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if defaults.listen != "127.0.0.1:8950" || defaults.opts.ProvisionDelay != 2*time.Second || defaults.opts.DeployDelay != 3*time.Second ||
-		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 || defaults.failNextDeploy || defaults.dropVariablesNextDeploy {
+		defaults.opts.DataFile != "" || len(defaults.opts.Tokens) != 0 || defaults.failNextDeploy || defaults.dropVariablesNextDeploy ||
+		defaults.opts.ScheduledBackups {
 		t.Errorf("defaults %+v", defaults)
 	}
 }
@@ -135,33 +137,42 @@ To point the provider at it, paste:
 	}
 	// It serves with the first token, and the flag's fault is set: the
 	// first deployment attaches without giving the application the variables.
-	post := func(path, body string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+	send := func(method, path, body string, answer any) int {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Token first")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(answer); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp.StatusCode
 	}
 	demoTest := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
 	var in simulator.Instance
-	resp := post("/apps/v3/service-instances/", `{"environment": "`+demoTest+`", "service": "`+simulator.ServiceID(simulator.ServiceMySQL8)+`", "prefix": "DEFAULT"}`)
-	err = json.NewDecoder(resp.Body).Decode(&in)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("instance: %d (%v)", resp.StatusCode, err)
+	if status := send(http.MethodPost, "/apps/v3/service-instances/",
+		`{"environment": "`+demoTest+`", "service": "`+simulator.ServiceID(simulator.ServiceMySQL8)+`", "prefix": "DEFAULT"}`, &in); status != http.StatusCreated {
+		t.Fatalf("instance: %d", status)
 	}
-	post("/apps/v3/service-instances/"+in.UUID+"/attach/", "").Body.Close()
-	resp = post("/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`)
+	var created map[string]string
+	if status := send(http.MethodPost, "/apps/v3/deployments/", `{"environment": "`+demoTest+`"}`, &created); status != http.StatusCreated ||
+		len(created) != 3 || created["environment"] != demoTest || created["build_mode"] != simulator.BuildModeAuto {
+		t.Fatalf("deployment: %d %v", status, created)
+	}
 	var d struct {
 		Status               string   `json:"status"`
 		EnvironmentVariables []string `json:"environment_variables"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&d)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated || d.Status != simulator.DeploymentSuccess || d.EnvironmentVariables == nil || len(d.EnvironmentVariables) != 0 {
-		t.Errorf("deployment: %d %+v (%v), want SUCCESS without variables", resp.StatusCode, d, err)
+	send(http.MethodGet, "/apps/v3/deployments/"+created["uuid"]+"/", "", &d)
+	if d.Status != simulator.DeploymentSuccess || d.EnvironmentVariables == nil || len(d.EnvironmentVariables) != 0 {
+		t.Errorf("deployment: %+v, want done without variables", d)
+	}
+	var attached simulator.Instance
+	send(http.MethodGet, "/apps/v3/service-instances/"+in.UUID+"/", "", &attached)
+	if attached.Status != simulator.StatusAttached {
+		t.Errorf("instance %s, want ATTACHED", attached.Status)
 	}
 
 	cancel()

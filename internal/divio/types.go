@@ -160,10 +160,6 @@ type ServiceInstance struct {
 	Type      string    `json:"type"`
 	Status    string    `json:"service_status"`
 	CreatedAt time.Time `json:"created_at"` // [modelled]
-
-	// AttachRequested is deprecated: not in the contract; removed with the provider's marks.
-	// This package no longer reads it, and an API that does not send it leaves it false.
-	AttachRequested bool `json:"attach_requested"`
 }
 
 // Functional reports whether the instance is provisioned: reachable and able to hold data.
@@ -175,10 +171,21 @@ func (i *ServiceInstance) Functional() bool {
 	return false
 }
 
-// InUse reports whether the application uses the instance or will after the next deployment,
-// which is when removing it is refused.
+// InUse reports whether the application uses the instance, which is when removing it is refused:
+// it is attached, or its detachment waits for a deployment.
 func (i *ServiceInstance) InUse() bool {
-	return i.Status == StatusAttached || i.Status == StatusPendingDetachment || i.AttachRequested
+	return i.Status == StatusAttached || i.Status == StatusPendingDetachment
+}
+
+// AwaitsAttachment reports whether the environment's next deployment attaches the instance,
+// whoever starts it (the contract's rule 1): it was added and not attached yet (NEW, PROVISIONING,
+// PENDING_ATTACHMENT, the last also after an attach of a DETACHED one).
+func (i *ServiceInstance) AwaitsAttachment() bool {
+	switch i.Status {
+	case StatusNew, StatusProvisioning, StatusPendingAttachment:
+		return true
+	}
+	return false
 }
 
 // renameServiceInstanceBody is the request of a rename in place. [modelled]: the capability is

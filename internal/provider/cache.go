@@ -25,7 +25,6 @@ type apiCache struct {
 	services     memo[string, []divio.Service] // by region id
 	addable      memo[string, []divio.Service] // by application id: what it can add now
 	applications memo[string, *divio.Application]
-	orgs         memo[string, *divio.Organisation]
 	environments memo[string, *divio.Environment]
 	appEnvs      memo[string, []divio.Environment]     // by application id
 	instances    memo[string, []divio.ServiceInstance] // by environment id
@@ -133,7 +132,7 @@ func (c *apiCache) SetInstance(inst *divio.ServiceInstance) {
 
 // ForgetInstances drops an environment's cached instances: call it after a change whose outcome is
 // not known, such as a request that failed, or a deployment (which changes every instance it
-// carries out, not only those this process marked).
+// carries out, not only those this process asked for).
 func (c *apiCache) ForgetInstances(environmentID string) {
 	c.instances.forget(environmentID)
 	c.byID.forgetAll()
@@ -161,15 +160,24 @@ func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.R
 	return &divio.Region{UUID: app.Region}, nil
 }
 
-// OrganisationName names an organisation for messages: its name, or its id when it cannot be read.
-func (c *apiCache) OrganisationName(ctx context.Context, id string) string {
-	org, err := c.orgs.get(ctx, id, func(ctx context.Context) (*divio.Organisation, error) {
-		return c.client.GetOrganisation(ctx, id)
-	})
-	if err != nil || org.Name == "" {
-		return id
+// ServiceIdentifier returns the catalog identifier of an instance's service (such as postgres-15),
+// or its uuid when its region's catalog does not list it or cannot be read (with the error).
+func (c *apiCache) ServiceIdentifier(ctx context.Context, inst *divio.ServiceInstance) (string, error) {
+	catalog, err := c.Services(ctx, inst.Region)
+	if err != nil {
+		return inst.Service, err
 	}
-	return org.Name
+	if svc := findService(catalog, inst.Service); svc != nil {
+		return svc.Identifier, nil
+	}
+	return inst.Service, nil
+}
+
+// InstanceLabel names an instance for messages as its users know it: "service instance <id>
+// (postgres-15, prefix DEFAULT) in environment demo-app/live (<id>)".
+func (c *apiCache) InstanceLabel(ctx context.Context, inst *divio.ServiceInstance) string {
+	identifier, _ := c.ServiceIdentifier(ctx, inst)
+	return fmt.Sprintf("service instance %s (%s, prefix %s) in environment %s", inst.UUID, identifier, inst.Prefix, c.EnvironmentLabel(ctx, inst.Environment))
 }
 
 // EnvironmentLabel names an environment as its users know it, "demo-app/live (<id>)", or by its id

@@ -69,7 +69,7 @@ func (a *DeployAction) Metadata(_ context.Context, req action.MetadataRequest, r
 func (a *DeployAction) Schema(ctx context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Deploys an environment and waits until the deployment ends, reporting its progress (Terraform 1.14 and newer). " +
-			"A deployment attaches and detaches every service instance marked for it. Invoke it from a resource's `action_trigger`, " +
+			"A deployment attaches every service instance of the environment that awaits attachment and detaches every one whose detachment is pending. Invoke it from a resource's `action_trigger`, " +
 			"e.g. after `divio_service_attachment`s with `deploy = false` are created, or on demand with `terraform apply -invoke=action.divio_deploy.<name>`. " +
 			"Like an attachment's, its deployment is shared with the attachments of the same environment that Terraform applies at the same time. " +
 			"A failed deployment fails the action with the end of its log; the application keeps running its previous configuration.",
@@ -152,7 +152,7 @@ func (a *DeployAction) addDeployFailure(ctx context.Context, diags *diag.Diagnos
 		return
 	}
 	detail := fmt.Sprintf("Deployment %s of %s ended with status %s. The application keeps running its previous configuration, "+
-		"and service instances marked for attachment or detachment stay as they were.", failed.Deployment.UUID, where, failed.Deployment.Status)
+		"and its service instances stay as they were: those awaiting attachment still await it, and those to be detached stay attached.", failed.Deployment.UUID, where, failed.Deployment.Status)
 	logs, err := a.data.client.GetDeploymentLogs(ctx, failed.Deployment.UUID)
 	if err != nil {
 		detail += fmt.Sprintf("\n\nIts log could not be read (%v): see it in the Divio Control Panel.", err)

@@ -24,26 +24,29 @@ const (
 	// sharedDeployTimeout bounds the work a batch does for all its members, which does not end
 	// with any one member's context; each member stops waiting at its own timeout.
 	sharedDeployTimeout = 6 * time.Hour
-	// undoTimeout bounds undoing the marks of a batch that everyone left (Ctrl-C).
+	// undoTimeout bounds undoing the detachment requests of a batch that everyone left (Ctrl-C).
 	undoTimeout = 30 * time.Second
 	// leaveGrace is how long a caller that gave up waits to see whether the others give up too.
 	leaveGrace = 200 * time.Millisecond
 )
 
 // errNobodyWaiting ends a batch whose members all gave up before its deployment started: nobody
-// wants it any more, so it does not start, and the marks made for it are undone.
+// wants it any more, so it does not start, and the detachments asked for it are undone.
 var errNobodyWaiting = errors.New("every caller gave up before the deployment started")
 
 // deployer carries out the attachments and detachments of this provider process with as few
-// deployments as it can. On Divio a deployment rebuilds and restarts the application; it acts on
-// the marks the environment's instances carried when it started, and only one runs per environment
-// at a time. So:
-//   - callers for one environment gather into a batch, whose instances are marked together just
-//     before the one deployment that carries all of them out (marking late, rather than when each
-//     caller arrives, keeps a run killed in between from leaving marks that no deployment follows);
+// deployments as it can. On Divio a deployment rebuilds and restarts the application; it acts on the
+// environment's instances as they stand when it starts (the contract's rule 1): it attaches every
+// instance that awaits attachment (NEW, PROVISIONING, PENDING_ATTACHMENT) and detaches every one
+// PENDING_DETACHMENT, whoever started it; and only one runs per environment at a time. So:
+//   - callers for one environment gather into a batch, whose requests (attach for a DETACHED
+//     instance, detach for an ATTACHED one; an instance awaiting attachment needs none) are sent
+//     together just before the one deployment that carries all of them out (asking late, rather
+//     than when each caller arrives, keeps a run killed in between from leaving a detachment that
+//     no deployment of its own follows);
 //   - before it starts a deployment, a batch looks for one already running (another workspace's,
-//     the Control Panel's, or a retry's whose answer was lost), as the Divio CLI does; it waits for
-//     it, then deploys only for the members that one did not carry out;
+//     a git push's, or a retry's whose answer was lost), as the Divio CLI does; it waits for it,
+//     then deploys only for the members that one did not carry out;
 //   - a member whose instance is already as it wants needs no deployment at all.
 type deployer struct {
 	client *divio.Client
@@ -69,16 +72,22 @@ type deployOutcome struct {
 	Deployment *divio.Deployment
 	// Instance is the instance as last read, if it was read.
 	Instance *divio.ServiceInstance
-	// Marked reports that the instance was marked for the change: if the call failed, a
-	// deployment may still carry the mark out, or the batch undid it when nobody waited any more.
-	Marked bool
+	// Pending reports that the change waits for a deployment, which carries it out whoever starts
+	// it: the instance awaits attachment, or its detachment was asked for. If the call failed, the
+	// environment's next deployment may still carry it out (unless the batch undid a detachment
+	// when nobody waited any more).
+	Pending bool
 }
 
-// member is one caller of a batch. gone and marked are guarded by deployer.mu.
+// member is one caller of a batch. gone, pending and asked are guarded by deployer.mu.
 type member struct {
 	change  deployChange
 	gone    bool // the caller gave up
-	marked  bool
+	pending bool // see deployOutcome.Pending
+	// asked reports that this batch sent the request that the change waits on: only a detachment
+	// it asked for is undone when everyone leaves (an attachment cannot be taken back: the contract
+	// refuses to detach an instance that is not attached).
+	asked   bool
 	done    chan struct{}
 	outcome deployOutcome
 	err     error
@@ -136,8 +145,8 @@ func (d *deployer) request(ctx context.Context, environmentID string, change dep
 	}
 	if d.leave(b, m) {
 		// Terraform stops every operation at once (Ctrl-C): if the others leave too, the batch
-		// undoes the marks no deployment of its own carries out. Wait for that, briefly, so that what
-		// this caller reports is what is left.
+		// undoes the detachments no deployment of its own carries out. Wait for that, briefly, so
+		// that what this caller reports is what is left.
 		select {
 		case <-b.abandon:
 			select {
@@ -172,9 +181,10 @@ func (d *deployer) join(ctx context.Context, environmentID string, m *member) *d
 	return b
 }
 
-// leave records that a caller gave up, and reports whether its instance is marked. When nobody is
-// left, the batch is abandoned: it stops waiting, and undoes the marks that no deployment carries out.
-func (d *deployer) leave(b *deployBatch, m *member) (marked bool) {
+// leave records that a caller gave up, and reports whether its change was pending. When nobody is
+// left, the batch is abandoned: it stops waiting, and undoes the detachments it asked for that no
+// deployment carries out.
+func (d *deployer) leave(b *deployBatch, m *member) (pending bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m.gone = true
@@ -182,11 +192,11 @@ func (d *deployer) leave(b *deployBatch, m *member) (marked bool) {
 		b.abandoned = true
 		close(b.abandon)
 	}
-	return m.marked
+	return m.pending
 }
 
-// leftBehind says what a caller that gave up leaves behind: its mark, and the deployment that
-// carries it out if one is known.
+// leftBehind says what a caller that gave up leaves behind: its pending change, and the deployment
+// that carries it out if one is known.
 func (d *deployer) leftBehind(b *deployBatch, m *member) deployOutcome {
 	select {
 	case <-m.done:
@@ -195,7 +205,7 @@ func (d *deployer) leftBehind(b *deployBatch, m *member) deployOutcome {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return deployOutcome{Deployment: b.running, Marked: m.marked}
+	return deployOutcome{Deployment: b.running, Pending: m.pending}
 }
 
 func (d *deployer) abandoned(b *deployBatch) bool {
@@ -204,8 +214,8 @@ func (d *deployer) abandoned(b *deployBatch) bool {
 	return b.abandoned
 }
 
-// run gathers the batch, waits for the previous one to end, marks its members' instances and has
-// a deployment carry the marks out.
+// run gathers the batch, waits for the previous one to end, and has a deployment carry out its
+// members' changes.
 func (d *deployer) run(ctx context.Context, b *deployBatch) {
 	defer d.finish(b)
 	d.gather(b)
@@ -218,7 +228,7 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, sharedDeployTimeout)
 	defer cancel()
-	// Waiting stops when every member has given up; undoing marks then must not.
+	// Waiting stops when every member has given up; undoing detachments then must not.
 	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
 	go func() {
@@ -229,9 +239,6 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 		}
 	}()
 	d.close(b)
-	// Marking is quick, and a mark sent must be known, to be undone if everyone leaves: it does not
-	// stop with the waiting.
-	d.mark(ctx, b)
 	d.carryOut(waitCtx, ctx, b)
 	// Whatever the outcome, the environment's instances may have changed.
 	d.cache.ForgetInstances(b.environmentID)
@@ -266,7 +273,7 @@ func (d *deployer) close(b *deployBatch) {
 // the batch.
 func (d *deployer) finish(b *deployBatch) {
 	for _, m := range d.pending(b) {
-		d.end(m, deployOutcome{Marked: m.marked}, errNobodyWaiting)
+		d.end(m, deployOutcome{}, errNobodyWaiting)
 	}
 	close(b.done)
 	d.mu.Lock()
@@ -291,16 +298,20 @@ func (d *deployer) pending(b *deployBatch) []*member {
 
 func (d *deployer) end(m *member, outcome deployOutcome, err error) {
 	d.mu.Lock()
-	outcome.Marked = m.marked
+	outcome.Pending = m.pending
 	d.mu.Unlock()
 	m.outcome, m.err = outcome, err
 	close(m.done)
 }
 
-// mark marks each member's instance for its change. A member whose instance is already as it
-// wants is done without a deployment; one that gave up before its turn is left alone. It runs again
-// after another's deployment that failed, which may have dropped marks (a detachment's, rule 3).
-func (d *deployer) mark(ctx context.Context, b *deployBatch) {
+// prepare reads each member's instance and sends the request its change waits on, if any: attach
+// for a DETACHED instance, which deployments otherwise leave detached, or PENDING_DETACHMENT (which
+// cancels the detachment), and detach for an ATTACHED one. An instance that awaits attachment needs
+// none: the deployment attaches it. A member whose instance is already as it wants is done without
+// a deployment; one that gave up before its turn is left alone. It runs before each deployment the
+// batch might start, so that it asks again for what a failed deployment undid (a detachment, rule 3)
+// and for what a deployment that ran meanwhile did not carry out.
+func (d *deployer) prepare(ctx context.Context, b *deployBatch) {
 	envVars := d.lastDeploymentVariables(ctx, b.environmentID)
 	for _, m := range d.pending(b) {
 		if m.change.instance == "" {
@@ -315,51 +326,67 @@ func (d *deployer) mark(ctx context.Context, b *deployBatch) {
 			d.end(m, deployOutcome{Instance: inst}, nil)
 			continue
 		}
+		ask := d.requestFor(inst, m.change)
 		d.mu.Lock()
 		gone := m.gone
 		if !gone {
-			m.marked = true // before the request, which may take effect unseen
+			// Before the request, which may take effect unseen.
+			m.pending = true
+			m.asked = m.asked || ask != nil && !m.change.attach
 		}
 		d.mu.Unlock()
 		if gone {
 			d.end(m, deployOutcome{Instance: inst}, errNobodyWaiting)
 			continue
 		}
-		if m.change.attach {
-			err = d.client.AttachServiceInstance(ctx, inst.UUID)
-		} else {
-			err = d.client.DetachServiceInstance(ctx, inst.UUID)
+		if ask == nil {
+			continue // a deployment carries it out as it stands
 		}
-		if err != nil {
-			// A mark refused (4xx) was not made; one whose answer never came may have been.
+		if err := ask(ctx, inst.UUID); err != nil {
+			// A request refused (4xx) changed nothing; one whose answer never came may have.
 			var apiErr *divio.APIError
 			if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
 				d.mu.Lock()
-				m.marked = false
+				m.pending = inst.AwaitsAttachment() && m.change.attach
 				d.mu.Unlock()
 			}
 			d.end(m, deployOutcome{Instance: inst}, err)
 			continue
 		}
-		// Attaching an instance whose detachment was pending cancels it, and detaching one only
-		// marked clears the mark: either may be all the change needs.
+		// Attaching an instance whose detachment was pending cancels it: that may be all the
+		// change needs.
 		if inst, err = d.client.GetServiceInstance(ctx, inst.UUID); err == nil && satisfied(inst, m.change, envVars) {
 			d.end(m, deployOutcome{Instance: inst}, nil)
 		}
 	}
 }
 
-// carryOut has the batch's marks carried out: by a deployment already running if it does, else
+// requestFor returns the request that a change of inst waits on before a deployment carries it out,
+// or nil when a deployment carries it out as the instance stands.
+func (d *deployer) requestFor(inst *divio.ServiceInstance, change deployChange) func(context.Context, string) error {
+	switch {
+	case change.attach && (inst.Status == divio.StatusDetached || inst.Status == divio.StatusPendingDetachment):
+		return d.client.AttachServiceInstance
+	case !change.attach && inst.Status == divio.StatusAttached:
+		return d.client.DetachServiceInstance
+	}
+	return nil
+}
+
+// carryOut has the batch's changes carried out: by a deployment already running if it does, else
 // by one it starts. It deploys only while a member still needs it. ctx ends when every member has
-// given up; undoCtx, for undoing their marks then and for starting a deployment, does not.
+// given up; undoCtx, for undoing their detachments then and for starting a deployment, does not.
 func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
+	// Asking is quick, and a detachment asked for must be known, to be undone if everyone leaves:
+	// it does not stop with the waiting. Asking first ends at once the members that need nothing.
+	d.prepare(undoCtx, b)
+	prepared := true
 	for {
 		if d.abandoned(b) {
 			d.undo(undoCtx, b)
 			return
 		}
-		pending := d.pending(b)
-		if len(pending) == 0 {
+		if len(d.pending(b)) == 0 {
 			return
 		}
 		latest, err := d.latestDeployment(ctx, b.environmentID)
@@ -367,41 +394,37 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			continue // undone at the top
 		}
 		if err != nil {
-			d.endAll(pending, deployOutcome{}, err)
+			d.endAll(d.pending(b), deployOutcome{}, err)
 			return
 		}
 		if latest != nil && !latest.Finished() {
-			// Another deployment runs: it carries out the marks made before it started. Wait, and
-			// see which members still need one of their own.
+			// Another deployment runs: it carries out what awaited it when it started, which may
+			// include this batch's changes. Wait, and see which members still need one of their own.
 			finished, err := d.follow(ctx, b, latest)
 			var failed *divio.DeploymentFailedError
 			switch {
 			case d.abandoned(b):
 				continue // undone at the top
 			case err != nil && !errors.As(err, &failed):
-				d.endAll(pending, deployOutcome{Deployment: latest}, err)
+				d.endAll(d.pending(b), deployOutcome{Deployment: latest}, err)
 				return
 			}
 			d.settle(ctx, b, finished, false)
-			if failed != nil {
-				d.mark(undoCtx, b)
-			}
+			prepared = false
 			continue
 		}
-		if latest != nil && latest.Failed() {
-			// The last deployment failed, perhaps since the marks were made: it dropped those of
-			// the detachments it was to carry out (rule 3). Mark again what is not in effect.
-			d.mark(undoCtx, b)
-			if len(d.pending(b)) == 0 {
-				return
-			}
+		if !prepared {
+			// A deployment ran since: ask again for what it did not carry out, or undid.
+			d.prepare(undoCtx, b)
+			prepared = true
+			continue
 		}
-		// Once sent, a deployment carries the marks out, and no leaving caller may undo them: the
+		// Once sent, a deployment carries the changes out, and no leaving caller may undo them: the
 		// request is not cut short by everyone leaving.
 		started, err := d.client.CreateDeployment(undoCtx, b.environmentID)
 		if errors.Is(err, divio.ErrOutcomeUnknown) {
 			// The answer was lost: a deployment newer than the one just looked up is this one (or
-			// one that started after the marks, which carries them out all the same).
+			// one that started after the requests, which carries them out all the same).
 			started, err = d.newerThan(undoCtx, b.environmentID, latest)
 			if started == nil && err == nil {
 				continue // it did not start: start one
@@ -411,7 +434,7 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 			continue // one started since the look-up: wait for it instead
 		}
 		if err != nil {
-			d.endAll(pending, deployOutcome{}, err)
+			d.endAll(d.pending(b), deployOutcome{}, err)
 			return
 		}
 		finished, err := d.follow(ctx, b, started)
@@ -501,33 +524,27 @@ func (d *deployer) notCarriedOut(m *member, dep *divio.Deployment, inst *divio.S
 	return &changeUndoneError{Deployment: dep, ID: m.change.instance, Instance: inst, Attach: m.change.attach}
 }
 
-// undo clears the marks of a batch that everybody left before a deployment of its own started: a
-// mark left behind would be carried out, unasked, by whatever deploys the environment next. That
-// includes a mark whose request failed after it may have been made; not a member's whose change
-// is done (clearing a mark may be all a detachment needs).
+// undo takes back the detachments that a batch everybody left asked for before a deployment of
+// its own started: one left behind would be carried out, unasked, by whatever deploys the
+// environment next. That includes one whose request failed after it may have been made; not a
+// member's whose change is done. Attaching an instance whose detachment is pending cancels it.
 func (d *deployer) undo(ctx context.Context, b *deployBatch) {
 	ctx, cancel := context.WithTimeout(ctx, undoTimeout)
 	defer cancel()
 	pending := d.pending(b)
 	for _, m := range b.members {
 		d.mu.Lock()
-		marked := m.marked
+		asked := m.asked
 		d.mu.Unlock()
-		if !marked || !slices.Contains(pending, m) && m.err == nil {
+		if !asked || !slices.Contains(pending, m) && m.err == nil {
 			continue
 		}
-		var err error
-		if m.change.attach {
-			err = d.client.DetachServiceInstance(ctx, m.change.instance)
-		} else {
-			err = d.client.AttachServiceInstance(ctx, m.change.instance)
-		}
-		if err != nil {
-			tflog.Warn(ctx, "Cannot undo the mark of an instance whose deployment nobody waits for", map[string]any{"instance": m.change.instance, "error": err.Error()})
+		if err := d.client.AttachServiceInstance(ctx, m.change.instance); err != nil {
+			tflog.Warn(ctx, "Cannot take back the detachment of an instance whose deployment nobody waits for", map[string]any{"instance": m.change.instance, "error": err.Error()})
 			continue
 		}
 		d.mu.Lock()
-		m.marked = false
+		m.asked, m.pending = false, false
 		d.mu.Unlock()
 	}
 	d.endAll(pending, deployOutcome{Deployment: b.running}, errNobodyWaiting)
@@ -548,12 +565,14 @@ func (d *deployer) lastDeploymentVariables(ctx context.Context, environmentID st
 	return last.EnvironmentVariables
 }
 
-// statusSatisfied reports whether an instance's status is as the change wants.
+// statusSatisfied reports whether an instance's status is as the change wants. An instance that
+// awaits attachment is not attached: a detachment needs nothing of it, although the environment's
+// next deployment attaches it (the attachment's Delete says so).
 func statusSatisfied(inst *divio.ServiceInstance, change deployChange) bool {
 	if change.attach {
-		return inst.Status == divio.StatusAttached && !inst.AttachRequested
+		return inst.Status == divio.StatusAttached
 	}
-	return inst.Status != divio.StatusAttached && inst.Status != divio.StatusPendingDetachment && !inst.AttachRequested
+	return !inst.InUse()
 }
 
 // satisfied reports whether an instance needs no deployment for the change: its status is as
@@ -636,8 +655,10 @@ func (e *changeUndoneError) Error() string {
 	switch {
 	case e.Instance == nil:
 		return msg
-	case e.Attach && e.Instance.AttachRequested && !e.Instance.Functional():
-		return msg + fmt.Sprintf(": it is %s, and the deployment could not attach it before its provisioning finished (see the deployment's log)", e.Instance.Status)
+	case e.Attach && (e.Instance.Status == divio.StatusNew || e.Instance.Status == divio.StatusProvisioning):
+		return msg + fmt.Sprintf(": it is %s, and the deployment could not attach it before its provisioning finished (see the deployment's log); the environment's next deployment attaches it", e.Instance.Status)
+	case e.Attach && e.Instance.AwaitsAttachment():
+		return msg + fmt.Sprintf(": it is %s, which it became after the deployment had started (a deployment attaches what awaits attachment when it starts); the environment's next deployment attaches it", e.Instance.Status)
 	}
-	return msg + fmt.Sprintf(": it is %s (marked for attachment: %t); its mark was probably changed outside Terraform while it deployed", e.Instance.Status, e.Instance.AttachRequested)
+	return msg + fmt.Sprintf(": it is %s; it was probably changed outside Terraform while the environment deployed", e.Instance.Status)
 }

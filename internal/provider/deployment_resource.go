@@ -21,6 +21,7 @@ var (
 	_ resource.ResourceWithConfigure   = &DeploymentResource{}
 	_ resource.ResourceWithImportState = &DeploymentResource{}
 	_ resource.ResourceWithIdentity    = &DeploymentResource{}
+	_ resource.ResourceWithModifyPlan  = &DeploymentResource{}
 )
 
 // DeploymentResource runs one deployment of an environment.
@@ -63,8 +64,8 @@ func (r *DeploymentResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Runs a deployment of an environment and waits for it to succeed. A deployment attaches and detaches " +
-			"every service instance marked for it, so one `divio_deployment` that `depends_on` several `divio_service_attachment`s " +
+		MarkdownDescription: "Runs a deployment of an environment and waits for it to succeed. A deployment attaches every service instance " +
+			"of the environment that awaits attachment and detaches every one whose detachment is pending, so one `divio_deployment` that `depends_on` several `divio_service_attachment`s " +
 			"with `deploy = false` attaches all of them with exactly one deployment. A deployment requested while attachments of the " +
 			"same environment deploy joins theirs.\n\n" +
 			"A deployment cannot be undone: destroying this resource only removes it from Terraform's state. To deploy again, change `triggers`.",
@@ -87,7 +88,7 @@ func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"status": schema.StringAttribute{
-				MarkdownDescription: "The deployment's status: `SUCCESS` once applied; `FAILURE` on a failed deployment (the resource is then tainted, and the next apply deploys again).",
+				MarkdownDescription: "The deployment's status as the Divio API gives it: `done` once it succeeded. A failed deployment taints the resource, and the next apply deploys again.",
 				Computed:            true,
 				PlanModifiers:       keep,
 			},
@@ -104,6 +105,20 @@ func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
 		},
 	}
+}
+
+// ModifyPlan warns about the instances that a planned deployment attaches although no
+// divio_service_attachment covers them.
+func (r *DeploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if !r.data.checksPlan(req) || req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() && !resp.RequiresReplace.Contains(path.Root("environment_id")) && !resp.RequiresReplace.Contains(path.Root("triggers")) {
+		return // destroyed (which deploys nothing), or kept
+	}
+	var envID types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("environment_id"), &envID)...)
+	if envID.IsUnknown() || envID.IsNull() {
+		return
+	}
+	r.data.warnUnaskedAttachments(ctx, envID.ValueString(), "for a divio_deployment", &resp.Diagnostics)
 }
 
 func (r *DeploymentResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
@@ -137,7 +152,7 @@ func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequ
 		return
 	}
 	addDeployError(&resp.Diagnostics, "Cannot deploy environment "+envID, err,
-		"Nothing it was to change changed: service instances marked for attachment or detachment stay as they were. "+
+		"Nothing it was to change changed: service instances awaiting attachment still await it, and those to be detached stay attached. "+
 			"See the deployment's log in the Divio Control Panel, fix the cause and apply again to deploy again.")
 }
 

@@ -91,7 +91,7 @@ func takesFinalBackup(m *serviceResourceModel, inst *divio.ServiceInstance) bool
 // apply was interrupted) must not take a second backup when the first one completed or is still
 // running: it looks for the instance's final backup first (findFinalBackup) and follows that one.
 func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, diags *diag.Diagnostics) (*divio.Backup, bool) {
-	what := r.describeInstance(ctx, inst)
+	what := r.data.cache.InstanceLabel(ctx, inst)
 	backup, err := r.findFinalBackup(ctx, inst)
 	if err != nil {
 		addAPIError(diags, "Cannot look for the final backup of service instance "+inst.UUID, fmt.Errorf("%w\n\nNothing was removed", err))
@@ -164,14 +164,6 @@ func (r *ServiceResource) findFinalBackup(ctx context.Context, inst *divio.Servi
 	return nil, nil
 }
 
-// describeInstance names an instance for messages: id, service and environment.
-func (r *ServiceResource) describeInstance(ctx context.Context, inst *divio.ServiceInstance) string {
-	// By the catalog identifier (postgres-15), also where the configuration names the service by
-	// its uuid; the catalog is cached, and a message is no reason to fail.
-	var ignored diag.Diagnostics
-	return fmt.Sprintf("service instance %s (%s, prefix %s) in environment %s", inst.UUID, r.identifierOf(ctx, inst, &ignored), inst.Prefix, r.data.cache.EnvironmentLabel(ctx, inst.Environment))
-}
-
 // reportFinalBackup tells, as a warning of the apply, which backup holds a removed instance's data
 // and until when.
 func (r *ServiceResource) reportFinalBackup(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, b *divio.Backup, diags *diag.Diagnostics) {
@@ -183,7 +175,7 @@ func (r *ServiceResource) reportFinalBackup(ctx context.Context, m *serviceResou
 	diags.AddWarning("Final backup kept",
 		fmt.Sprintf("Before removing %s, Terraform took backup %s of it; the backup is kept %s. "+
 			"The data source divio_service_backups (environment_id = %q, service_id = %q) finds it, with the id of its part for a restore.",
-			r.describeInstance(ctx, inst), b.UUID, kept, inst.Environment, inst.UUID))
+			r.data.cache.InstanceLabel(ctx, inst), b.UUID, kept, inst.Environment, inst.UUID))
 }
 
 // warnFinalBackupPlanned says, in the plan of a removal or replacement, that the apply backs the
@@ -197,7 +189,7 @@ func (r *ServiceResource) warnFinalBackupPlanned(ctx context.Context, m *service
 		fmt.Sprintf("Before %s %s, the apply takes a backup of it and waits until the backup has completed (final_backup = true); only then is the instance removed, "+
 			"and if the backup fails, nothing is removed. The backup is kept for %s (final_backup_retention), until about %s. "+
 			"Set final_backup = false and apply first to remove the instance without one.",
-			verb, r.describeInstance(ctx, inst), retention, time.Now().Add(d).UTC().Format(time.DateOnly)))
+			verb, r.data.cache.InstanceLabel(ctx, inst), retention, time.Now().Add(d).UTC().Format(time.DateOnly)))
 }
 
 // warnFinalBackupIgnored warns about final_backup = true written for an instance of a type that

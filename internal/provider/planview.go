@@ -2,8 +2,14 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/divio/terraform-provider-divio/internal/divio"
 )
 
 // planView is this provider process's view of the plan Terraform is making or applying: what each
@@ -30,6 +36,10 @@ type planView struct {
 	creates     map[instanceKey][]string      // services planned as new instances, by key
 	attachments map[string]*plannedAttachment // by instance id
 	slots       map[slotKey]*slotUse
+	deploying   map[string]bool // environments this walk plans to deploy, once reported
+	// recorded is closed, and replaced, whenever an instance's or an attachment's plan is
+	// recorded, for the checks that wait for other resources' plans (awaitUncovered).
+	recorded chan struct{}
 }
 
 // instanceKey is what Divio keeps unique: one instance per environment, type and prefix.
@@ -68,7 +78,15 @@ func newPlanView() *planView {
 		creates:     map[instanceKey][]string{},
 		attachments: map[string]*plannedAttachment{},
 		slots:       map[slotKey]*slotUse{},
+		deploying:   map[string]bool{},
+		recorded:    make(chan struct{}),
 	}
+}
+
+// notifyLocked wakes the checks waiting for another resource's plan; v.mu is held.
+func (v *planView) notifyLocked() {
+	close(v.recorded)
+	v.recorded = make(chan struct{})
 }
 
 // sawInstance records an instance that a divio_service read: it is in this configuration's state.
@@ -87,6 +105,7 @@ func (v *planView) planInstance(id string, key instanceKey, service string, fate
 	defer v.mu.Unlock()
 	prev := v.instances[id]
 	v.instances[id] = &plannedInstance{key: key, service: service, fate: fate}
+	v.notifyLocked()
 	return prev == nil || prev.fate != fate
 }
 
@@ -150,6 +169,7 @@ func (v *planView) planAttachment(id string) (others int, detached bool) {
 	a := v.attachment(id)
 	others = a.attaches
 	a.attaches++
+	v.notifyLocked()
 	return others, a.detached
 }
 
@@ -190,8 +210,9 @@ func (v *planView) awaitDetachment(ctx context.Context, id string, patience time
 	return false
 }
 
-// slotKey is one service (catalog uuid) of one organisation's subscription.
-type slotKey struct{ organisation, service string }
+// slotKey is one service (catalog uuid) of one application's subscription: the instances of an
+// application's environments share its slots (the contract's Details).
+type slotKey struct{ application, service string }
 
 // slotUse counts what this walk plans and does with the instances of one service of a subscription,
 // so that the creates of one plan are counted against the free instances together, also when the
@@ -251,4 +272,96 @@ func (v *planView) removedInstance(k slotKey) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.slot(k).removed++
+}
+
+// deploys records that this walk plans a deployment of an environment, and reports whether it is the
+// first resource to say so: that one reports what the deployment attaches unasked.
+func (v *planView) deploys(environmentID string) (first bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	first = !v.deploying[environmentID]
+	v.deploying[environmentID] = true
+	return first
+}
+
+// awaitUncovered returns, of the instances ids, those that no attachment of the plan keeps or adds
+// and that the plan neither removes nor replaces, giving the plans of other resources up to patience
+// to arrive: Terraform plans unrelated resources in parallel, in no set order.
+func (v *planView) awaitUncovered(ctx context.Context, ids []string, patience time.Duration) []string {
+	timer := time.NewTimer(patience)
+	defer timer.Stop()
+	for {
+		v.mu.Lock()
+		var uncovered []string
+		for _, id := range ids {
+			if !v.coveredLocked(id) {
+				uncovered = append(uncovered, id)
+			}
+		}
+		recorded := v.recorded
+		v.mu.Unlock()
+		if len(uncovered) == 0 {
+			return nil
+		}
+		select {
+		case <-recorded:
+		case <-timer.C:
+			return uncovered
+		case <-ctx.Done():
+			return uncovered
+		}
+	}
+}
+
+func (v *planView) coveredLocked(id string) bool {
+	if a := v.attachments[id]; a != nil && a.attaches > 0 {
+		return true
+	}
+	in := v.instances[id]
+	return in != nil && (in.fate == fateRemoved || in.fate == fateReplaced)
+}
+
+// attachPatience is how long the first plan of an environment's deployment waits for the plans of
+// attachments of the instances the deployment would attach unasked (awaitUncovered): unrelated
+// resources are planned together, so they come within milliseconds if they come.
+const attachPatience = time.Second
+
+// warnUnaskedAttachments warns, once per environment and walk, about the instances that a deployment
+// this plan starts (for the reason given) attaches although no divio_service_attachment of the
+// configuration covers them: Divio's deployments attach every instance of the environment that awaits
+// attachment, whoever starts them (the contract's rule 1). A divio_service created in the same apply
+// is named by the plan made again during the apply, once it exists: before, no plan can tell which
+// attachment, if any, refers to it.
+func (d *providerData) warnUnaskedAttachments(ctx context.Context, environmentID, reason string, diags *diag.Diagnostics) {
+	if !d.plan.deploys(environmentID) {
+		return
+	}
+	instances, err := d.cache.Instances(ctx, environmentID)
+	if err != nil {
+		return // the deployment's own checks report the API's failure
+	}
+	awaiting := map[string]*divio.ServiceInstance{}
+	var ids []string
+	for i := range instances {
+		if instances[i].AwaitsAttachment() {
+			awaiting[instances[i].UUID] = &instances[i]
+			ids = append(ids, instances[i].UUID)
+		}
+	}
+	uncovered := d.plan.awaitUncovered(ctx, ids, attachPatience)
+	if len(uncovered) == 0 {
+		return
+	}
+	labels := make([]string, 0, len(uncovered))
+	for _, id := range uncovered {
+		inst := awaiting[id]
+		labels = append(labels, fmt.Sprintf("  - %s (%s, variables %s)", d.cache.InstanceLabel(ctx, inst), inst.Status,
+			strings.Join(divio.VariableNames(inst.Type, inst.Prefix), ", ")))
+	}
+	diags.AddWarning("Deployment attaches services that no attachment covers",
+		fmt.Sprintf("This plan deploys environment %s (%s). Divio's deployments attach every service instance of the environment that awaits attachment, whoever starts them, "+
+			"so this deployment also attaches these, which no divio_service_attachment of this configuration covers:\n\n%s\n\n"+
+			"The application receives their environment variables from then on. If that is intended, add a divio_service_attachment for each, so that the configuration says so. "+
+			"If not, remove them (their divio_service) before this deployment: an instance that awaits attachment cannot be detached.",
+			d.cache.EnvironmentLabel(ctx, environmentID), reason, strings.Join(labels, "\n")))
 }

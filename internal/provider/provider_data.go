@@ -20,16 +20,27 @@ type providerData struct {
 	cache    *apiCache
 	deployer *deployer
 	plan     *planView
+	// destroying is true in a run that destroys what it manages (destroyRun).
+	destroying bool
 }
 
 func newProviderData(client *divio.Client, gatherWindow time.Duration) *providerData {
 	cache := newAPICache(client)
 	return &providerData{
-		client:   client,
-		cache:    cache,
-		deployer: newDeployer(client, cache, gatherWindow),
-		plan:     newPlanView(),
+		client:     client,
+		cache:      cache,
+		deployer:   newDeployer(client, cache, gatherWindow),
+		plan:       newPlanView(),
+		destroying: destroyRun(),
 	}
+}
+
+// checksPlan reports whether a resource's ModifyPlan checks (and completes) the plan req: once the
+// provider is configured, every plan but those that a destroy run makes only to refresh the state,
+// where what the plan would create, keep or change is thrown away (destroyRun); the plans of
+// removals are always checked.
+func (d *providerData) checksPlan(req resource.ModifyPlanRequest) bool {
+	return d != nil && (req.Plan.Raw.IsNull() || !d.destroying)
 }
 
 // providerDataFrom is the Configure step of every resource and data source. It returns nil,

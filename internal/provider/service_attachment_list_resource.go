@@ -35,7 +35,7 @@ type serviceAttachmentListModel struct {
 func (l *ServiceAttachmentListResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
 	resp.Schema = listschema.Schema{
 		MarkdownDescription: "Lists the attachments of an environment's service instances for `terraform query` (Terraform 1.14 and newer): " +
-			"one result per instance that is attached, or marked to be attached by the next deployment. With `include_resource = true` each carries " +
+			"one result per instance that is attached, or awaits attachment by the environment's next deployment. With `include_resource = true` each carries " +
 			"the `divio_service_attachment` that importing it makes. Query it with `divio_service` to adopt both the instances and their attachments.",
 		Attributes: map[string]listschema.Attribute{
 			"environment_id": listschema.StringAttribute{
@@ -59,12 +59,11 @@ func (l *ServiceAttachmentListResource) List(ctx context.Context, req list.ListR
 		stream.Results = list.ListResultsStreamDiagnostics(diags)
 		return
 	}
-	services := ServiceResource{l.configuredResource}
 
 	var results []list.ListResult
 	for i := range instances {
 		inst := &instances[i]
-		if !attachedOrMarked(inst) {
+		if !attachmentHolds(inst) {
 			continue
 		}
 		if limitReached(req, len(results)) {
@@ -75,10 +74,17 @@ func (l *ServiceAttachmentListResource) List(ctx context.Context, req list.ListR
 		result.Diagnostics.Append(result.Resource.GetAttribute(ctx, path.Root("timeouts"), &m.Timeouts)...)
 		modelFromUnmanagedAttachment(&m, inst)
 		how := "attached"
-		if inst.Status != divio.StatusAttached {
-			how = "marked for attachment"
+		switch {
+		case inst.AwaitsAttachment():
+			how = "awaiting attachment by the next deployment"
+		case inst.Status == divio.StatusPendingDetachment:
+			how = "attached, its detachment pending"
 		}
-		result.DisplayName = fmt.Sprintf("%s %s %s in %s", services.identifierOf(ctx, inst, &result.Diagnostics), inst.Prefix, how, where)
+		identifier, err := l.data.cache.ServiceIdentifier(ctx, inst)
+		if err != nil {
+			addAPIError(&result.Diagnostics, "Cannot read the service catalog of region "+inst.Region, err)
+		}
+		result.DisplayName = fmt.Sprintf("%s %s %s in %s", identifier, inst.Prefix, how, where)
 		setListResult(ctx, &result, &m)
 		results = append(results, result)
 	}

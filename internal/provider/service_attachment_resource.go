@@ -53,10 +53,13 @@ func modelFromAttachedInstance(m *serviceAttachmentModel, inst *divio.ServiceIns
 	m.Status = types.StringValue(inst.Status)
 }
 
-// attachedOrMarked reports whether the instance is attached or will be by the next deployment;
-// anything else (PENDING_DETACHMENT included) means the attachment was undone.
-func attachedOrMarked(inst *divio.ServiceInstance) bool {
-	return inst.Status == divio.StatusAttached || inst.AttachRequested
+// attachmentHolds reports whether an attachment of the instance holds: it is attached, or awaits
+// attachment by the environment's next deployment. A pending detachment holds too: if its deployment
+// fails, the instance stays attached (the contract's rule 3), so the attachment holds until a
+// deployment has carried the detachment out; the next plan then finishes what the configuration
+// says (an update attaches it again, a destroy detaches it). DETACHED means someone else undid it.
+func attachmentHolds(inst *divio.ServiceInstance) bool {
+	return inst.Status != divio.StatusDetached && inst.Status != divio.StatusRemoved
 }
 
 func (r *ServiceAttachmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -67,9 +70,12 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Attaches a service instance (a `divio_service`) to its environment's application, which then " +
 			"receives the instance's environment variables. Attaching and detaching take effect with a deployment of the " +
-			"environment: attachments of one environment applied together share one deployment. Set `deploy = false` on " +
+			"environment, and every deployment attaches every instance added to the environment that is not attached yet, whoever starts it: " +
+			"this resource is how the configuration says that an instance is meant to be used, and deploys for it. " +
+			"Attachments of one environment applied together share one deployment. Set `deploy = false` on " +
 			"several attachments and add one `divio_deployment` that depends on them to attach them all with exactly one deployment.\n\n" +
-			"Destroying the attachment detaches the instance with a deployment; the instance and its data stay.",
+			"Destroying the attachment detaches the instance with a deployment; the instance and its data stay. An instance that no deployment has attached yet " +
+			"cannot be detached: destroying its attachment leaves it awaiting attachment, with a warning.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The id of the attached service instance.",
@@ -83,8 +89,8 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 			},
 			"deploy": schema.BoolAttribute{
 				MarkdownDescription: "Whether to deploy the environment and wait until the instance is attached (default `true`). " +
-					"With `false` the instance is only marked for attachment (`status` stays `PENDING_ATTACHMENT`) and is attached by the " +
-					"environment's next deployment, e.g. a `divio_deployment`. Changing it to `true` deploys then, if the instance is not attached yet.",
+					"With `false` the instance awaits attachment (`status` `PENDING_ATTACHMENT` once provisioned; a `DETACHED` instance is asked to be attached again) and is attached by the " +
+					"environment's next deployment, whoever starts it, e.g. a `divio_deployment`. Changing it to `true` deploys then, if the instance is not attached yet.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(defaultDeploy),
@@ -95,7 +101,7 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"status": schema.StringAttribute{
-				MarkdownDescription: "The instance's status: `ATTACHED` once attached; while only marked, its status before attachment (`PENDING_ATTACHMENT` when provisioned).",
+				MarkdownDescription: "The instance's status: `ATTACHED` once attached; before, `NEW`, `PROVISIONING` or `PENDING_ATTACHMENT` (awaiting attachment by the environment's next deployment).",
 				Computed:            true,
 			},
 			"deployment_id": schema.StringAttribute{
@@ -154,12 +160,16 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// attach has the instance attached: marked only, if m.Deploy is false; else marked and carried out
-// by a deployment (the deployer's), waited for. It sets m's computed values, and reports whether the
-// attachment holds and belongs in the state: attached, marked on purpose (deploy = false), or
-// marked with its deployment cut short (Ctrl-C, the timeout, an API that kept failing), which the
-// next plan finishes as an update. A deployment that failed, or an attachment that did not reach
-// the application, holds nothing: the mark is undone and the next apply attaches it again.
+// attach has the instance attached. With m.Deploy false it only makes sure the environment's next
+// deployment attaches it: an instance added to an environment awaits attachment already (the
+// contract's rule 1), and a DETACHED one is asked to be attached again. Otherwise a deployment (the
+// deployer's) carries the attachment out, waited for. It sets m's computed values, and reports
+// whether the attachment holds and belongs in the state: attached, or awaiting attachment on purpose
+// (deploy = false). Anything short of that is an error and records nothing, whatever happens at
+// Divio afterwards: a failed deployment, an attachment that did not reach the application, or a wait
+// cut short (Ctrl-C, the timeout, an API that kept failing). The instance then still awaits
+// attachment, and the next apply plans the attachment again: it finds the instance attached by
+// whichever deployment came first and records it without deploying, or deploys for it.
 func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) (holds bool) {
 	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Create, diags)
 	if !ok {
@@ -179,16 +189,10 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 		m.DeploymentID = types.StringNull()
 	}
 	if !m.Deploy.ValueBool() {
-		err = r.data.client.AttachServiceInstance(ctx, id)
-		if err != nil {
-			r.data.cache.ForgetInstances(envID) // it may have been marked all the same
+		if inst, err = r.awaitAttachment(ctx, inst); err != nil {
+			r.data.cache.ForgetInstances(envID) // it may have been asked for all the same
 			addAttachError(diags, id, err)
 			return false
-		}
-		if marked, err := r.data.client.GetServiceInstance(ctx, id); err == nil {
-			inst = marked
-		} else {
-			inst.AttachRequested = true // as the attach just made it
 		}
 		r.data.cache.SetInstance(inst)
 		modelFromAttachedInstance(m, inst)
@@ -206,6 +210,7 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 		m.DeploymentID = types.StringValue(out.Deployment.UUID)
 	}
 	summary := fmt.Sprintf("Service instance %s was not attached", id)
+	const notRecorded = " This attachment is not recorded, so the next apply plans it again: it records the instance without deploying if a deployment has attached it by then, or deploys for it."
 	var failed *divio.DeploymentFailedError
 	var missing *variablesMissingError
 	var undone *changeUndoneError
@@ -213,53 +218,39 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 	case err == nil:
 		return true
 	case errors.As(err, &failed):
-		r.unmark(ctx, id, out, diags)
 		diags.AddError(summary, fmt.Sprintf("Deployment %s of environment %s ended with status %s, so service instance %s is not attached and the application runs as before. "+
-			"The instance is no longer marked for attachment, and this attachment is not recorded: fix the cause (see the deployment's log in the Divio Control Panel), "+
-			"then apply again, which marks it and deploys again.", failed.Deployment.UUID, where, failed.Deployment.Status, id))
-		return false
+			"The instance still awaits attachment: the environment's next deployment attaches it, whoever starts it. Fix the cause of the failure (see the deployment's log in the Divio Control Panel).",
+			failed.Deployment.UUID, where, failed.Deployment.Status, id)+notRecorded)
 	case errors.As(err, &missing):
-		diags.AddError(summary, fmt.Sprintf("%s (environment %s). The application does not use the instance yet, so this attachment is not recorded; "+
-			"the next apply deploys again. If it keeps happening, see the deployment's log in the Divio Control Panel.", capitalize(missing.Error()), where))
-		return false
+		diags.AddError(summary, fmt.Sprintf("%s (environment %s). The application does not use the instance yet. If it keeps happening, see the deployment's log in the Divio Control Panel.",
+			capitalize(missing.Error()), where)+notRecorded)
 	case errors.As(err, &undone):
-		r.unmark(ctx, id, out, diags)
-		diags.AddError(summary, capitalize(undone.Error())+". The instance is no longer marked for attachment, and this attachment is not recorded; apply again to attach it.")
-		return false
-	case !out.Marked:
+		diags.AddError(summary, capitalize(undone.Error())+"."+notRecorded)
+	case !out.Pending:
 		addAPIError(diags, summary, err)
-		return false
+	default:
+		// Cut short with the attachment under way: the apply cannot confirm it, so it fails.
+		running := "No deployment was seen to start for it before the apply stopped waiting: the environment's next deployment attaches it, whoever starts it."
+		if out.Deployment != nil {
+			running = fmt.Sprintf("Deployment %s, which attaches it, goes on at Divio.", out.Deployment.UUID)
+		}
+		diags.AddError(summary, fmt.Sprintf("%s while service instance %s was being attached in environment %s (%v), so the apply cannot confirm that the application uses it. %s",
+			cutShortCause(err), id, where, strings.TrimSuffix(err.Error(), "."), running)+notRecorded)
 	}
-	// Cut short after the instance was marked: the attachment goes on at Divio.
-	running := "No deployment was seen to start for it before the apply stopped waiting."
-	if out.Deployment != nil {
-		running = fmt.Sprintf("Deployment %s, which carries it out, goes on at Divio.", out.Deployment.UUID)
-	}
-	diags.AddWarning("Service instance still being attached",
-		fmt.Sprintf("%s, while service instance %s was being attached in environment %s: %v. %s "+
-			"The attachment is saved in the state; the next terraform apply finds the instance attached, or deploys for it, and detaches nothing.",
-			cutShortCause(err), id, where, strings.TrimSuffix(err.Error(), "."), running))
-	return true
+	return false
 }
 
-// unmark undoes the mark of an attachment whose deployment failed, so that no later deployment
-// attaches the instance unasked. It runs even when ctx has ended.
-func (r *ServiceAttachmentResource) unmark(ctx context.Context, id string, out deployOutcome, diags *diag.Diagnostics) {
-	if !out.Marked {
-		return
+// awaitAttachment makes sure the environment's next deployment attaches inst: one that was detached
+// is asked to be attached again (PENDING_DETACHMENT: the pending detachment is cancelled); any other
+// is attached or awaits attachment already. It returns the instance as it then is.
+func (r *ServiceAttachmentResource) awaitAttachment(ctx context.Context, inst *divio.ServiceInstance) (*divio.ServiceInstance, error) {
+	if inst.Status != divio.StatusDetached && inst.Status != divio.StatusPendingDetachment {
+		return inst, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
-	defer cancel()
-	inst, err := r.data.client.GetServiceInstance(ctx, id)
-	if err == nil && (!inst.AttachRequested || inst.Status == divio.StatusAttached || inst.Status == divio.StatusPendingDetachment) {
-		return // not marked any more, or attached after all: a detach would take it from the application
+	if err := r.data.client.AttachServiceInstance(ctx, inst.UUID); err != nil {
+		return nil, err
 	}
-	if err == nil {
-		err = r.data.client.DetachServiceInstance(ctx, id)
-	}
-	if err != nil && !errors.Is(err, divio.ErrNotFound) {
-		addAPIError(diags, fmt.Sprintf("Cannot clear the attachment mark of service instance %s", id), err)
-	}
+	return r.data.client.GetServiceInstance(ctx, inst.UUID)
 }
 
 // cutShortCause says, for a message, what ended a wait.
@@ -310,11 +301,7 @@ func (r *ServiceAttachmentResource) Read(ctx context.Context, req resource.ReadR
 		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
 		return
 	}
-	// REMOVED and DETACHED alike: someone else undid the attachment. PENDING_DETACHMENT is kept:
-	// a detachment whose deployment fails leaves the instance attached (the contract's rule 3), so
-	// the attachment holds until a deployment has carried the detachment out; the next plan then
-	// finishes what this configuration says (an update attaches it again, a destroy detaches it).
-	if inst == nil || !attachedOrMarked(inst) && inst.Status != divio.StatusPendingDetachment {
+	if inst == nil || !attachmentHolds(inst) {
 		removeGone(ctx, resp, "the attachment of service instance "+id)
 		return
 	}
@@ -359,6 +346,11 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	var failed *divio.DeploymentFailedError
 	var undone *changeUndoneError
 	switch {
+	case err == nil && out.Instance != nil && out.Instance.AwaitsAttachment():
+		resp.Diagnostics.AddWarning("Service instance will be attached by the next deployment",
+			fmt.Sprintf("Service instance %s in environment %s is %s: no deployment has attached it yet, so there was nothing to detach. "+
+				"Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it, and removing this attachment cannot prevent that: "+
+				"to keep the application from using the instance, remove its divio_service too (or detach it once it is attached).", id, where, out.Instance.Status))
 	case err == nil, errors.Is(err, divio.ErrNotFound):
 	case errors.As(err, &failed):
 		r.keepAttachedAfterFailure(ctx, id, envID, &resp.Diagnostics)
@@ -368,7 +360,7 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 				"(see its log in the Divio Control Panel), then run terraform apply or destroy again.", failed.Deployment.UUID, where, id, failed.Deployment.Status))
 	case errors.As(err, &undone):
 		resp.Diagnostics.AddError(summary, capitalize(undone.Error())+". Run terraform apply or destroy again to detach it.")
-	case out.Marked:
+	case out.Pending:
 		running := "no deployment was seen to start for it before the apply stopped waiting"
 		if out.Deployment != nil {
 			running = fmt.Sprintf("deployment %s, which detaches it, goes on at Divio", out.Deployment.UUID)
@@ -411,7 +403,7 @@ func (r *ServiceAttachmentResource) ImportState(ctx context.Context, req resourc
 // instance, and no instance both detached and attached by one apply; and that a known service_id
 // names an instance that exists.
 func (r *ServiceAttachmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil {
+	if !r.data.checksPlan(req) {
 		return
 	}
 	switch {
@@ -425,13 +417,19 @@ func (r *ServiceAttachmentResource) ModifyPlan(ctx context.Context, req resource
 }
 
 func (r *ServiceAttachmentResource) planDetach(ctx context.Context, state tfsdk.State, diags *diag.Diagnostics) {
-	var id types.String
+	var id, envID types.String
 	diags.Append(state.GetAttribute(ctx, path.Root("id"), &id)...)
+	diags.Append(state.GetAttribute(ctx, path.Root("environment_id"), &envID)...)
 	if diags.HasError() {
 		return
 	}
 	if attaches := r.data.plan.planDetachment(id.ValueString()); attaches > 0 {
 		addDetachedAndAttached(diags, id.ValueString())
+		return
+	}
+	// Detaching takes a deployment only if the instance is in use.
+	if inst, err := r.data.cache.Instance(ctx, envID.ValueString(), id.ValueString()); err == nil && inst != nil && inst.InUse() {
+		r.data.warnUnaskedAttachments(ctx, inst.Environment, "to detach service instance "+inst.UUID, diags)
 	}
 }
 
@@ -465,6 +463,11 @@ func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource
 	}
 	r.planAttachment(id, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("environment_id"), inst.Environment)...)
+	var deploy types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
+	if deploy.ValueBool() && inst.Status != divio.StatusAttached {
+		r.data.warnUnaskedAttachments(ctx, inst.Environment, "to attach service instance "+id, &resp.Diagnostics)
+	}
 }
 
 // planAttachment records an attachment that the plan keeps or adds, and refuses a second one of the
@@ -495,13 +498,17 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 	}
 	r.planAttachment(state.ValueString(), &resp.Diagnostics)
 
-	// An attachment whose deployment was cut short, or failed after the apply stopped waiting, is
-	// marked but not attached: the rest is an update, which deploys unless it finds it attached.
+	// An attachment made with deploy = false, or whose deployment failed after an update stopped
+	// waiting, awaits attachment: with deploy = true the rest is an update, which deploys unless it
+	// finds the instance attached.
 	var deploy types.Bool
 	var status types.String
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
 	if deploy.ValueBool() && status.ValueString() != divio.StatusAttached {
+		var envID types.String
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("environment_id"), &envID)...)
+		r.data.warnUnaskedAttachments(ctx, envID.ValueString(), "to attach service instance "+state.ValueString(), &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 		// The deployment that attaches it becomes known with the update: the one recorded may
 		// have failed since, and then the update deploys again, under a new id.

@@ -214,7 +214,7 @@ func (deleteAtFollowsRetention) PlanModifyString(ctx context.Context, req planmo
 }
 
 func (r *ServiceBackupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() {
+	if !r.data.checksPlan(req) || req.Plan.Raw.IsNull() {
 		return
 	}
 	if req.State.Raw.IsNull() {

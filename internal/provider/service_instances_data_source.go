@@ -31,24 +31,24 @@ type serviceInstancesDataSourceModel struct {
 }
 
 type serviceInstanceModel struct {
-	ID              types.String `tfsdk:"id"`
-	ServiceID       types.String `tfsdk:"service_id"`
-	Prefix          types.String `tfsdk:"prefix"`
-	Type            types.String `tfsdk:"type"`
-	Status          types.String `tfsdk:"status"`
-	RegionID        types.String `tfsdk:"region_id"`
-	AttachRequested types.Bool   `tfsdk:"attach_requested"`
+	ID               types.String `tfsdk:"id"`
+	ServiceID        types.String `tfsdk:"service_id"`
+	Prefix           types.String `tfsdk:"prefix"`
+	Type             types.String `tfsdk:"type"`
+	Status           types.String `tfsdk:"status"`
+	RegionID         types.String `tfsdk:"region_id"`
+	AwaitsAttachment types.Bool   `tfsdk:"awaits_attachment"`
 }
 
 func serviceInstanceModelFrom(in divio.ServiceInstance) serviceInstanceModel {
 	return serviceInstanceModel{
-		ID:              types.StringValue(in.UUID),
-		ServiceID:       types.StringValue(in.Service),
-		Prefix:          types.StringValue(in.Prefix),
-		Type:            types.StringValue(in.Type),
-		Status:          types.StringValue(in.Status),
-		RegionID:        types.StringValue(in.Region),
-		AttachRequested: types.BoolValue(in.AttachRequested),
+		ID:               types.StringValue(in.UUID),
+		ServiceID:        types.StringValue(in.Service),
+		Prefix:           types.StringValue(in.Prefix),
+		Type:             types.StringValue(in.Type),
+		Status:           types.StringValue(in.Status),
+		RegionID:         types.StringValue(in.Region),
+		AwaitsAttachment: types.BoolValue(in.AwaitsAttachment()),
 	}
 }
 
@@ -98,8 +98,8 @@ func (d *ServiceInstancesDataSource) Schema(_ context.Context, _ datasource.Sche
 							MarkdownDescription: "The id of the region the instance runs in.",
 							Computed:            true,
 						},
-						"attach_requested": schema.BoolAttribute{
-							MarkdownDescription: "Whether the environment's next deployment will attach the instance.",
+						"awaits_attachment": schema.BoolAttribute{
+							MarkdownDescription: "Whether the environment's next deployment attaches the instance, whoever starts it: it is `NEW`, `PROVISIONING` or `PENDING_ATTACHMENT`.",
 							Computed:            true,
 						},
 					},

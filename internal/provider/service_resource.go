@@ -90,8 +90,11 @@ func (r *ServiceResource) Metadata(_ context.Context, req resource.MetadataReque
 func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A service instance (database, storage, search or message queue) in a Divio environment. " +
-			"Adding it does not attach it to the application: use `divio_service_attachment` for that. " +
-			"Removing it deletes its data.",
+			"Adding it does not attach it to the application by itself: the instance is provisioned and then awaits attachment (`PENDING_ATTACHMENT`) " +
+			"until the environment's next deployment, whoever starts it (Terraform, a git push, the Control Panel), which attaches it. " +
+			"Use `divio_service_attachment` to say in the configuration that the application uses it and to deploy for it; " +
+			"a plan that deploys the environment warns about the instances it attaches that no attachment covers. " +
+			"Removing it deletes its data; an instance the application uses is detached first, with a deployment.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The service instance's id.",
@@ -120,7 +123,7 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"provision": schema.BoolAttribute{
 				MarkdownDescription: "Whether to provision the instance right away and wait until it is functional. Defaults to `true`. " +
-					"With `false` it stays `NEW` until the deployment that attaches it. Changing it to `true` provisions it; changing it back to `false` only records the value, since provisioning cannot be undone.",
+					"With `false` it stays `NEW` until the environment's next deployment, which provisions and attaches it. Changing it to `true` provisions it; changing it back to `false` only records the value, since provisioning cannot be undone.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
@@ -136,18 +139,20 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"a failed or unfinished backup removes nothing. The backup outlives the instance for `final_backup_retention`; the apply names it, and `divio_service_backups` finds it. " +
 					"Defaults to `true`. Only `DATABASE` and `STORAGE` instances can be backed up: for other types it is ignored (with a plan warning if set to `true`), " +
 					"and an instance that never became functional holds no data to back up. " +
-					"Divio restores a backup only into the instance it was taken from, so once the instance is gone its final backup cannot be restored through the API: " +
-					"it stays among the environment's backups in the Divio Control Panel (and `divio_service_backups`) until `final_backup_retention` has passed.",
+					"Once the instance is gone, its final backup can be restored into another instance of the same engine and the same or a newer version, in any environment of the organisation (the Divio Control Panel's restore). " +
+					"It stays among the environment's backups in the Divio Control Panel (and `divio_service_backups`) as long as Divio keeps it: see `final_backup_retention`.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
 			},
 			"final_backup_retention": schema.StringAttribute{
-				MarkdownDescription: "How long Divio keeps the final backup before deleting it: a number with a unit, `d` (days), `h`, `m` or `s`, such as `30d`, `36h` or `1d12h`. Defaults to `30d`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(defaultFinalRetention),
-				Validators:          []validator.String{retentionValidator{}},
+				MarkdownDescription: "How long Divio keeps the final backup at most before deleting it: a number with a unit, `d` (days), `h`, `m` or `s`, such as `30d`, `36h` or `1d12h`. Defaults to `30d`. " +
+					"Divio's own retention applies too: it keeps an on-demand backup at least 30 days, and of the on-demand backups older than 30 days only the three newest of the environment, " +
+					"so a final backup kept longer than 30 days is deleted early once three newer on-demand backups of its environment exist. Download it from the Divio Control Panel to keep it for certain.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(defaultFinalRetention),
+				Validators: []validator.String{retentionValidator{}},
 			},
 			"region_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the region the instance runs in: that of the environment's application.",
@@ -213,8 +218,8 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	r.data.cache.SetInstance(inst)
-	if org, err := r.organisationOf(ctx, envID); err == nil {
-		r.data.plan.added(slotKey{organisation: org, service: svc.UUID})
+	if slot, ok := r.slot(ctx, envID, svc.UUID); ok {
+		r.data.plan.added(slot)
 	}
 
 	// Record the instance before waiting, so that it is never lost whatever happens to the wait.
@@ -537,15 +542,11 @@ func rawString(v tftypes.Value) string {
 // identifierOf returns the catalog identifier of an instance's service, or its uuid if the
 // region's catalog does not list it.
 func (r *ServiceResource) identifierOf(ctx context.Context, inst *divio.ServiceInstance, diags *diag.Diagnostics) string {
-	catalog, err := r.data.cache.Services(ctx, inst.Region)
+	identifier, err := r.data.cache.ServiceIdentifier(ctx, inst)
 	if err != nil {
 		addAPIError(diags, "Cannot read the service catalog of region "+inst.Region, err)
-		return inst.Service
 	}
-	if svc := findService(catalog, inst.Service); svc != nil {
-		return svc.Identifier
-	}
-	return inst.Service
+	return identifier
 }
 
 func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -635,12 +636,21 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		}
 	}()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
-	if inst != nil && inst.Status == divio.StatusPendingDetachment {
-		// Its detachment was asked for (outside Terraform, or by a run cut short) but not carried
-		// out: removal waits for the deployment that carries it out, or runs one.
+	if inst != nil && inst.InUse() {
+		// Divio removes only an instance the application does not use. A divio_service_attachment
+		// of it that this apply destroys has detached it already (Terraform destroys it first), so
+		// this one was attached by a deployment of its environment, which attaches every instance
+		// added to it, or outside Terraform; or its detachment is pending. The plan said that the
+		// removal detaches it first (planDestroy), with a deployment.
 		var out deployOutcome
 		if out, err = r.data.deployer.Detach(ctx, envID, id); out.Instance != nil {
 			inst = out.Instance
+		}
+		if err != nil && !errors.Is(err, divio.ErrNotFound) {
+			addDeployError(&resp.Diagnostics, fmt.Sprintf("Service instance %s was not detached, so it was not removed", id), err,
+				fmt.Sprintf("Service instance %s (%s) in environment %s stays attached, and the application keeps running with it; nothing was removed. "+
+					"Fix the cause of the failed deployment (see its log in the Divio Control Panel), then apply again.", id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID)))
+			return
 		}
 	}
 	if errors.Is(err, divio.ErrNotFound) {
@@ -649,13 +659,6 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot remove service instance "+id, err)
-		return
-	}
-	if inst.InUse() {
-		resp.Diagnostics.AddError("Service instance is attached",
-			fmt.Sprintf("Service instance %s (%s) in environment %s is %s, so removing it is refused and nothing was removed. "+
-				"Remove its divio_service_attachment (which detaches it with a deployment) and apply first, then remove the service.",
-				id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID), usageOf(inst)))
 		return
 	}
 	// The backup is taken only once nothing stands in the way of the removal but the backup itself,
@@ -676,8 +679,8 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if finalBackup != nil {
 		r.reportFinalBackup(ctx, &state, inst, finalBackup, &resp.Diagnostics)
 	}
-	if org, err := r.organisationOf(ctx, envID); err == nil {
-		r.data.plan.removedInstance(slotKey{organisation: org, service: inst.Service})
+	if slot, ok := r.slot(ctx, envID, inst.Service); ok {
+		r.data.plan.removedInstance(slot)
 	}
 	_, err = r.data.client.WaitForInstance(ctx, id, "be removed", func(i *divio.ServiceInstance) bool {
 		return i.Status == divio.StatusRemoved
@@ -686,14 +689,6 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if !removed {
 		addAPIError(&resp.Diagnostics, "Service instance "+id+" was not removed", err)
 	}
-}
-
-// usageOf says how an instance that is in use is used.
-func usageOf(inst *divio.ServiceInstance) string {
-	if inst.Status == divio.StatusAttached || inst.Status == divio.StatusPendingDetachment {
-		return inst.Status
-	}
-	return "marked to be attached by the next deployment"
 }
 
 func (r *ServiceResource) deletionProtectedDetail(ctx context.Context, state *serviceResourceModel) string {
@@ -744,7 +739,7 @@ func (r *ServiceResource) modelFromUnmanagedInstance(ctx context.Context, m *ser
 // whole plan, which checks what spans resources. Without a configured provider, or with values still
 // unknown, it checks nothing: the apply, which plans again with every value known, checks then.
 func (r *ServiceResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil {
+	if !r.data.checksPlan(req) {
 		return
 	}
 	switch {
@@ -890,15 +885,34 @@ func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPl
 		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
 		return
 	}
-	if inst != nil && inst.InUse() && !r.data.plan.awaitDetachment(ctx, id, detachmentPlanPatience) {
-		resp.Diagnostics.AddWarning("Removing an attached service instance",
-			fmt.Sprintf("Service instance %s (%s) in environment %s is %s, and this plan does not destroy a divio_service_attachment of it, "+
-				"so the apply will refuse to remove it and remove nothing. Remove its divio_service_attachment in the same run (or first) to detach it.",
-				inst.UUID, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, inst.Environment), usageOf(inst)))
+	if inst != nil && inst.InUse() {
+		r.planDetachFirst(ctx, inst, "removing", &resp.Diagnostics)
 	}
 	if inst != nil {
 		r.warnFinalBackupPlanned(ctx, &state, inst, "removing", &resp.Diagnostics)
 	}
+}
+
+// planDetachFirst says what removing (or replacing) an instance that the application uses does
+// when no divio_service_attachment of it is destroyed in the same plan (Terraform destroys one first,
+// which detaches it): the removal detaches it with a deployment of its environment first (Delete).
+// Such an instance was attached by a deployment, which attaches every instance added to its
+// environment, or outside Terraform.
+func (r *ServiceResource) planDetachFirst(ctx context.Context, inst *divio.ServiceInstance, verb string, diags *diag.Diagnostics) {
+	if r.data.plan.awaitDetachment(ctx, inst.UUID, detachmentPlanPatience) {
+		return
+	}
+	r.data.warnUnaskedAttachments(ctx, inst.Environment, "to detach service instance "+inst.UUID+" before "+verb+" it", diags)
+	after := "removes it"
+	if verb == "replacing" {
+		after = "removes it and adds its replacement, which awaits attachment until the environment's next deployment, whoever starts it (no deployment of this apply attaches it)"
+	}
+	diags.AddWarning("Service instance in use is detached first",
+		fmt.Sprintf("%s is %s: the application uses it, although no divio_service_attachment of this configuration's plan covers it "+
+			"(a deployment of the environment attached it: Divio's deployments attach every instance added to an environment, whoever starts them). "+
+			"Divio removes only an instance the application does not use, so the apply first detaches it with a deployment of the environment, "+
+			"after which the application no longer receives %s, then %s.",
+			capitalize(r.data.cache.InstanceLabel(ctx, inst)), inst.Status, strings.Join(divio.VariableNames(inst.Type, inst.Prefix), ", "), after))
 }
 
 // planCreate checks a new instance against its region, subscription and environment, and against
@@ -959,8 +973,8 @@ func (r *ServiceResource) checkPrefixHolders(ctx context.Context, key instanceKe
 			r.addPrefixKeptAndAdded(ctx, diags, holder.UUID, key, []string{svc.Identifier})
 		case own:
 			// This resource's own instance, replaced: its removal frees its subscription slot too.
-			if org, err := r.organisationOf(ctx, key.environment); err == nil {
-				r.data.plan.replacing(slotKey{organisation: org, service: holder.Service})
+			if slot, ok := r.slot(ctx, key.environment, holder.Service); ok {
+				r.data.plan.replacing(slot)
 			}
 		case fate == fateRemoved:
 			diags.AddAttributeWarning(path.Root("prefix"), "Prefix freed and taken in one apply",
@@ -987,8 +1001,8 @@ func (r *ServiceResource) addPrefixTaken(ctx context.Context, diags *diag.Diagno
 			holder.Status, age(holder.CreatedAt), holder.UUID, holder.UUID, holder.UUID))
 }
 
-// checkSubscription refuses a create that the organisation's subscription has no free instance of,
-// counting every create of the same service that the plan makes.
+// checkSubscription refuses a create that the application's subscription has no free instance of,
+// counting every create of the same service in the application's environments that the plan makes.
 func (r *ServiceResource) checkSubscription(ctx context.Context, envID string, svc *divio.Service, diags *diag.Diagnostics) {
 	env, err := r.data.cache.Environment(ctx, envID)
 	if err != nil {
@@ -1014,14 +1028,14 @@ func (r *ServiceResource) checkSubscription(ctx context.Context, envID string, s
 		}
 		freeNow = *s.Available
 	}
-	pending, free, ok := r.data.plan.claimSlot(slotKey{organisation: app.Organisation, service: svc.UUID}, freeNow)
+	pending, free, ok := r.data.plan.claimSlot(slotKey{application: app.UUID, service: svc.UUID}, freeNow)
 	if ok {
 		return
 	}
 	diags.AddAttributeError(path.Root("service"), "Subscription has no free instance of this service",
-		fmt.Sprintf("The subscription of organisation %s, which application %s belongs to, has %s of %s (%s) left, and this plan adds %d. "+
-			"Remove an instance of it that is no longer needed, or upgrade the subscription in the Divio Control Panel, then plan again.",
-			r.data.cache.OrganisationName(ctx, app.Organisation), app.Slug, freeInstances(free), svc.Name, svc.Identifier, pending))
+		fmt.Sprintf("The subscription of application %s has %s of %s (%s) left, and this plan adds %d to its environments. "+
+			"Remove an instance of it that is no longer needed from one of application %s's environments, or upgrade the application's subscription in the Divio Control Panel, then plan again.",
+			app.Slug, freeInstances(free), svc.Name, svc.Identifier, pending, app.Slug))
 }
 
 func freeInstances(n int) string {
@@ -1034,17 +1048,15 @@ func freeInstances(n int) string {
 	return fmt.Sprintf("%d free instances", n)
 }
 
-// organisationOf returns the organisation of an environment's application.
-func (r *ServiceResource) organisationOf(ctx context.Context, envID string) (string, error) {
+// slot returns the subscription slot that an instance of service (catalog uuid) takes in an
+// environment: subscriptions belong to the environment's application. ok is false when the
+// environment cannot be read.
+func (r *ServiceResource) slot(ctx context.Context, envID, service string) (_ slotKey, ok bool) {
 	env, err := r.data.cache.Environment(ctx, envID)
 	if err != nil {
-		return "", err
+		return slotKey{}, false
 	}
-	app, err := r.data.cache.Application(ctx, env.Application)
-	if err != nil {
-		return "", err
-	}
-	return app.Organisation, nil
+	return slotKey{application: env.Application, service: service}, true
 }
 
 // age says how long ago t was, roughly, for messages.
@@ -1119,11 +1131,7 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	if inst != nil && inst.InUse() {
-		resp.Diagnostics.AddAttributeError(path.Root(forcing[0]), "Cannot replace an attached service instance",
-			fmt.Sprintf("Changing %s forces the replacement of service instance %s (%s) in environment %s, which is %s: it cannot be removed while the application uses it. "+
-				"Remove its divio_service_attachment and apply first (that detaches it with a deployment), then change the service.",
-				strings.Join(forcing, ", "), id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, state.EnvironmentID.ValueString()), usageOf(inst)))
-		return
+		r.planDetachFirst(ctx, inst, "replacing", &resp.Diagnostics)
 	}
 	if inst != nil {
 		r.warnFinalBackupPlanned(ctx, &state, inst, "replacing", &resp.Diagnostics)
@@ -1142,8 +1150,8 @@ func (r *ServiceResource) planReplaced(ctx context.Context, id, envID string) {
 	if !r.data.plan.planInstance(id, keyOfInstance(inst), inst.Service, fateReplaced) {
 		return // recorded already
 	}
-	if org, err := r.organisationOf(ctx, inst.Environment); err == nil {
-		r.data.plan.replacing(slotKey{organisation: org, service: inst.Service})
+	if slot, ok := r.slot(ctx, inst.Environment, inst.Service); ok {
+		r.data.plan.replacing(slot)
 	}
 }
 

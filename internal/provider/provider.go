@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
@@ -71,9 +72,10 @@ func (p *DivioProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"databases, media storage, search and message queues, and their attachment to environments.",
 		Attributes: map[string]schema.Attribute{
 			"api_token": schema.StringAttribute{
-				MarkdownDescription: "Divio API token (Account settings → Access token). Can also be set with the `DIVIO_API_TOKEN` environment variable.",
-				Optional:            true,
-				Sensitive:           true,
+				MarkdownDescription: "Divio API token (Account settings → Access token). Can also be set with the `DIVIO_API_TOKEN` environment variable. " +
+					"Whitespace around it, such as the line break that `file()` keeps, is ignored.",
+				Optional:  true,
+				Sensitive: true,
 			},
 			"endpoint": schema.StringAttribute{
 				MarkdownDescription: "Base URL of the Divio API, `https://api.divio.com` by default; `http://` is accepted only for loopback addresses such as the local simulator's. Can also be set with `DIVIO_API_URL`.",
@@ -103,10 +105,22 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 
 	token, tokenSource := valueOrEnv(config.APIToken, "api_token", envToken)
+	// A token read with file() keeps the file's trailing newline; tokens never hold whitespace.
+	token = strings.TrimSpace(token)
 	if token == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("api_token"), "Missing Divio API token",
 			"The provider needs an API token: set api_token in the provider block or the DIVIO_API_TOKEN environment variable. "+
 				"Find your token in the Divio Control Panel under Account settings → Access token.")
+		return
+	}
+	if problem := tokenProblem(token); problem != "" {
+		detail := fmt.Sprintf("The Divio API token from %s %s, so it cannot be sent in the Authorization header. "+
+			"Check that it holds the token alone, as the Divio Control Panel shows it under Account settings → Access token.", tokenSource, problem)
+		if config.APIToken.IsNull() {
+			resp.Diagnostics.AddError("Invalid Divio API token", detail)
+		} else {
+			resp.Diagnostics.AddAttributeError(path.Root("api_token"), "Invalid Divio API token", detail)
+		}
 		return
 	}
 	endpoint, attr, endpointSource := resolveEndpoint(config)
@@ -141,6 +155,22 @@ func (p *DivioProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.EphemeralResourceData = data
 	resp.ListResourceData = data
 	resp.ActionData = data
+}
+
+// tokenProblem says what makes a token (trimmed) unfit for an HTTP header, or "" if nothing does:
+// tokens are printable ASCII without spaces. The token itself is never part of the message.
+func tokenProblem(token string) string {
+	for i, r := range []rune(token) {
+		switch {
+		case unicode.IsSpace(r):
+			return fmt.Sprintf("has whitespace (a space, tab or line break) at character %d", i+1)
+		case r < 0x20 || r == 0x7f:
+			return fmt.Sprintf("has a control character at character %d", i+1)
+		case r > 0x7e:
+			return fmt.Sprintf("has a character that is not printable ASCII at character %d", i+1)
+		}
+	}
+	return ""
 }
 
 // valueOrEnv returns a provider argument, or else its environment variable, and says which it was.

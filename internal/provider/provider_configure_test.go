@@ -2,6 +2,8 @@ package provider
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -31,6 +33,16 @@ func TestAccProvider_settingsFromTheEnvironment(t *testing.T) {
 			}},
 		})
 	})
+	t.Run("a token with a tab inside from DIVIO_API_TOKEN", func(t *testing.T) {
+		t.Setenv(envToken, "demo\ttoken")
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config:      fmt.Sprintf("provider \"divio\" {\n  endpoint = %q\n}\n\n%s", env.URL, lookup),
+				ExpectError: errorText("Invalid Divio API token", "The Divio API token from the DIVIO_API_TOKEN environment variable has whitespace (a space, tab or line break) at character 5"),
+			}},
+		})
+	})
 	t.Run("a refused token from DIVIO_API_TOKEN", func(t *testing.T) {
 		t.Setenv(envToken, "not-the-token")
 		resource.Test(t, resource.TestCase{
@@ -38,6 +50,39 @@ func TestAccProvider_settingsFromTheEnvironment(t *testing.T) {
 			Steps: []resource.TestStep{{
 				Config:      fmt.Sprintf("provider \"divio\" {\n  endpoint = %q\n}\n\n%s", env.URL, lookup),
 				ExpectError: errorText("401 Unauthorized: Invalid token.", "(check the API token, which came from the DIVIO_API_TOKEN environment variable)"),
+			}},
+		})
+	})
+}
+
+// A token read with file() keeps the file's trailing newline, which is trimmed; a token with
+// whitespace or a control character inside is refused, naming where it came from, and never shown.
+func TestAccProvider_tokenWithWhitespace(t *testing.T) {
+	env := newSimulatorEnv(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(env.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup := `data "divio_application" "app" {
+  slug = "demo-app"
+}
+`
+	t.Run("from file() with a trailing newline", func(t *testing.T) {
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = file(%q)\n}\n\n%s", env.URL, tokenFile, lookup),
+				Check:  resource.TestCheckResourceAttr("data.divio_application.app", "slug", "demo-app"),
+			}},
+		})
+	})
+	t.Run("with a line break inside, in api_token", func(t *testing.T) {
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = \"demo\\ntoken\"\n}\n\n%s", env.URL, lookup),
+				ExpectError: errorText("Invalid Divio API token", "The Divio API token from the provider's api_token has whitespace (a space, tab or line break) at character 5,",
+					"so it cannot be sent in the Authorization header", `with provider["registry.terraform.io/divio/divio"]`, "api_token"),
 			}},
 		})
 	})

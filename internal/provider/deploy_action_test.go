@@ -42,7 +42,7 @@ func TestDeployAction_invoke(t *testing.T) {
 	}
 	id := deployments[0].UUID
 	t.Logf("progress: %q", progress)
-	if err := expectSimInstance(sim, inst.UUID, simulator.StatusAttached, false)(nil); err != nil {
+	if err := expectSimInstance(sim, inst.UUID, simulator.StatusAttached)(nil); err != nil {
 		t.Error(err)
 	}
 	if len(progress) < 4 || progress[0] != "Deploying demo-app/test" || progress[len(progress)-1] != "Deployment "+id+" of demo-app/test succeeded" {
@@ -75,7 +75,7 @@ func TestDeployAction_failedDeploymentShowsItsLog(t *testing.T) {
 	if len(deployments) != 1 {
 		t.Fatalf("the simulator ran %d deployments, want 1", len(deployments))
 	}
-	want := fmt.Sprintf("Deployment of demo-app/test failed: Deployment %s of demo-app/test ended with status FAILURE. "+
+	want := fmt.Sprintf("Deployment of demo-app/test failed: Deployment %s of demo-app/test ended with status failed. "+
 		"The application keeps running its previous configuration", deployments[0].UUID)
 	if !strings.HasPrefix(errs, want) {
 		t.Fatalf("error = %q, want one that starts %q", errs, want)
@@ -164,7 +164,7 @@ func TestAccDeployAction_trigger(t *testing.T) {
 				// The attachment only marks the instance; the action's deployment attaches it.
 				Config: deployTriggerConfig(env, ids[0], "after_create", "10m"),
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 				),
 			},

@@ -308,9 +308,8 @@ func (d *deployer) end(m *member, outcome deployOutcome, err error) {
 // for a DETACHED instance, which deployments otherwise leave detached, or PENDING_DETACHMENT (which
 // cancels the detachment), and detach for an ATTACHED one. An instance that awaits attachment needs
 // none: the deployment attaches it. A member whose instance is already as it wants is done without
-// a deployment; one that gave up before its turn is left alone. It runs before each deployment the
-// batch might start, so that it asks again for what a failed deployment undid (a detachment, rule 3)
-// and for what a deployment that ran meanwhile did not carry out.
+// a deployment; one that gave up before its turn is left alone. It runs again after a failed
+// deployment, which undoes the detachments it was to carry out (rule 3).
 func (d *deployer) prepare(ctx context.Context, b *deployBatch) {
 	envVars := d.lastDeploymentVariables(ctx, b.environmentID)
 	for _, m := range d.pending(b) {
@@ -380,7 +379,7 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 	// Asking is quick, and a detachment asked for must be known, to be undone if everyone leaves:
 	// it does not stop with the waiting. Asking first ends at once the members that need nothing.
 	d.prepare(undoCtx, b)
-	prepared := true
+	reaskedAfter := "" // the failed deployment after which the batch last asked again
 	for {
 		if d.abandoned(b) {
 			d.undo(undoCtx, b)
@@ -410,14 +409,16 @@ func (d *deployer) carryOut(ctx, undoCtx context.Context, b *deployBatch) {
 				return
 			}
 			d.settle(ctx, b, finished, false)
-			prepared = false
 			continue
 		}
-		if !prepared {
-			// A deployment ran since: ask again for what it did not carry out, or undid.
+		if latest != nil && latest.Failed() && latest.UUID != reaskedAfter {
+			// The last deployment failed, perhaps after the batch asked: it undid the detachments it
+			// was to carry out (rule 3). Ask again for what is not in effect.
 			d.prepare(undoCtx, b)
-			prepared = true
-			continue
+			reaskedAfter = latest.UUID
+			if len(d.pending(b)) == 0 {
+				return
+			}
 		}
 		// Once sent, a deployment carries the changes out, and no leaving caller may undo them: the
 		// request is not cut short by everyone leaving.

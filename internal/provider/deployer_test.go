@@ -104,11 +104,11 @@ func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
 	t.Fatal("no deployment started")
 }
 
-func expectStatus(t *testing.T, sim *simulator.Simulator, status string, marked bool, ids ...string) {
+func expectStatus(t *testing.T, sim *simulator.Simulator, status string, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if in := simInstanceOf(t, sim, id); in.Status != status || in.AttachRequested != marked {
-			t.Errorf("instance %s is %s (marked %v), want %s (marked %v)", id, in.Status, in.AttachRequested, status, marked)
+		if in := simInstanceOf(t, sim, id); in.Status != status {
+			t.Errorf("instance %s is %s, want %s", id, in.Status, status)
 		}
 	}
 }
@@ -124,11 +124,11 @@ func TestDeployerConcurrentAttachmentsShareOneDeployment(t *testing.T) {
 		t.Fatalf("4 concurrent attachments started %d deployments, want 1", len(deps))
 	}
 	for i, r := range results {
-		if r.err != nil || r.outcome.Deployment == nil || r.outcome.Deployment.UUID != deps[0].UUID || !r.outcome.Marked {
+		if r.err != nil || r.outcome.Deployment == nil || r.outcome.Deployment.UUID != deps[0].UUID {
 			t.Errorf("caller %d: %+v, %v; want deployment %s", i, r.outcome, r.err, deps[0].UUID)
 		}
 	}
-	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+	expectStatus(t, sim, simulator.StatusAttached, ids...)
 }
 
 // An instance already attached, whose variables the application has, needs no deployment; one that
@@ -140,8 +140,8 @@ func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
-	if err != nil || out.Deployment != nil || out.Marked {
-		t.Errorf("attaching an attached instance: %+v, %v; want no deployment, no mark", out, err)
+	if err != nil || out.Deployment != nil || out.Pending {
+		t.Errorf("attaching an attached instance: %+v, %v; want no deployment, nothing pending", out, err)
 	}
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
@@ -155,22 +155,22 @@ func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
 	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0] != testPrefixOf(t, "P0")+"_DATABASE_DSN" {
 		t.Fatalf("attach through a deployment that dropped the variables: %v; want the variables reported missing", err)
 	}
-	expectStatus(t, sim, simulator.StatusAttached, false, more[0])
+	expectStatus(t, sim, simulator.StatusAttached, more[0])
 	out, err = d.Attach(t.Context(), simulator.EnvironmentID("demo-app", "live"), more[0])
 	if err != nil || out.Deployment == nil {
 		t.Errorf("attaching it again: %+v, %v; want a deployment that gives the variables", out, err)
 	}
 }
 
-// A deployment that was running before the instances were marked does not carry them out: the
-// batch waits for it, then deploys once.
-func TestDeployerWaitsOutADeploymentStartedBeforeItsMarks(t *testing.T) {
+// A deployment that was running before the instances were added does not attach them (it acts on
+// the instances as they stood when it started): the batch waits for it, then deploys once.
+func TestDeployerWaitsOutADeploymentStartedBeforeItsInstances(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	ids := addProvisioned(t, client, deployerTestEnvID, 2)
 	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := addProvisioned(t, client, deployerTestEnvID, 2)
 
 	results := attachConcurrently(t.Context(), d, deployerTestEnvID, ids)
 	deps := testDeployments(sim)
@@ -182,55 +182,77 @@ func TestDeployerWaitsOutADeploymentStartedBeforeItsMarks(t *testing.T) {
 			t.Errorf("caller %d: %+v, %v; want deployment %s", i, r.outcome, r.err, deps[1].UUID)
 		}
 	}
-	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+	expectStatus(t, sim, simulator.StatusAttached, ids...)
 }
 
-// A deployment started after the instances were marked carries them out: the batch waits for it and
-// starts none of its own (as the Divio CLI follows a running deployment instead of starting one).
-func TestDeployerFollowsADeploymentThatCarriesItsMarks(t *testing.T) {
-	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
-	if err != nil || out.Deployment == nil || out.Deployment.UUID != outside.UUID {
-		t.Fatalf("attach: %+v, %v; want the outside deployment %s", out, err, outside.UUID)
-	}
-	if got := len(testDeployments(sim)); got != 1 {
-		t.Errorf("%d deployments, want 1", got)
+// A deployment started by someone else (a git push, another workspace) after the instance was added
+// attaches it, as every deployment attaches what awaits attachment: the batch follows it and starts
+// none of its own (as the Divio CLI follows a running deployment instead of starting one). A
+// DETACHED instance is asked to be attached again first, and then the same holds.
+func TestDeployerFollowsAnOutsideDeploymentThatAttachesItsInstance(t *testing.T) {
+	for _, detachedFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("detached first: %v", detachedFirst), func(t *testing.T) {
+			d, client, sim := newTestDeployer(t, 100*time.Millisecond)
+			ids := addProvisioned(t, client, deployerTestEnvID, 1)
+			if detachedFirst {
+				detached := simulator.StatusDetached
+				if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &detached}); err != nil {
+					t.Fatal(err)
+				}
+				if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
+			if err != nil || out.Deployment == nil || out.Deployment.UUID != outside.UUID {
+				t.Fatalf("attach: %+v, %v; want the outside deployment %s", out, err, outside.UUID)
+			}
+			if got := len(testDeployments(sim)); got != 1 {
+				t.Errorf("%d deployments, want only the outside one", got)
+			}
+			expectStatus(t, sim, simulator.StatusAttached, ids...)
+		})
 	}
 }
 
 // Workspaces are provider processes of their own: four applying three attachments each to one
-// environment at the same moment take at most two deployments, the first and one for what was
-// marked while it ran; and exactly one when everything was marked before the first started.
+// environment at the same moment take one deployment when every instance was added before the first
+// started (it attaches them all), and at most two when each workspace adds its instances as it goes:
+// the first, and one for what was added while it ran.
 func TestDeployerWorkspacesShareDeployments(t *testing.T) {
 	envID := simulator.EnvironmentID("bench-app-1", "live")
-	for _, markedFirst := range []bool{false, true} {
-		t.Run(fmt.Sprintf("all marked before the first deployment: %v", markedFirst), func(t *testing.T) {
+	for _, addedFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("all added before the first deployment: %v", addedFirst), func(t *testing.T) {
 			client, sim := testSimulator(t, simulator.Options{Dataset: simulator.DatasetBench, DeployDelay: 200 * time.Millisecond})
 			var wg sync.WaitGroup
 			start := make(chan struct{})
+			var mu sync.Mutex
 			var all []string
-			for w := range 4 {
+			add := func(w int) []string {
 				ids := make([]string, 3)
 				for i := range ids {
 					ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("W%dI%d", w, i), true).UUID
-					if markedFirst {
-						if err := client.AttachServiceInstance(t.Context(), ids[i]); err != nil {
-							t.Fatal(err)
-						}
-					}
 				}
+				mu.Lock()
 				all = append(all, ids...)
+				mu.Unlock()
+				return ids
+			}
+			for w := range 4 {
+				var ids []string
+				if addedFirst {
+					ids = add(w)
+				}
 				d := deployerFor(client) // a process of its own
 				wg.Go(func() {
 					<-start
+					if !addedFirst {
+						ids = add(w)
+					}
 					for i, r := range attachConcurrently(t.Context(), d, envID, ids) {
 						if r.err != nil {
 							t.Errorf("workspace %d, attachment %d: %v", w, i, r.err)
@@ -241,7 +263,7 @@ func TestDeployerWorkspacesShareDeployments(t *testing.T) {
 			close(start)
 			wg.Wait()
 			got, want := len(sim.Deployments()), 2
-			if markedFirst {
+			if addedFirst {
 				want = 1
 			}
 			t.Logf("4 workspaces, 12 attachments: %d deployments", got)
@@ -272,14 +294,14 @@ func TestDeployerFailureReachesEveryMember(t *testing.T) {
 
 	for i, r := range attachConcurrently(t.Context(), d, deployerTestEnvID, ids) {
 		var failed *divio.DeploymentFailedError
-		if !errors.As(r.err, &failed) || failed.Deployment.Status != divio.DeploymentFailure || !r.outcome.Marked {
-			t.Errorf("caller %d: %+v, %v; want a *DeploymentFailedError with status FAILURE, marked", i, r.outcome, r.err)
+		if !errors.As(r.err, &failed) || !failed.Deployment.Failed() || !r.outcome.Pending {
+			t.Errorf("caller %d: %+v, %v; want a *DeploymentFailedError, the attachment still pending", i, r.outcome, r.err)
 		}
 	}
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
-	expectStatus(t, sim, simulator.StatusPendingAttachment, true, ids...)
+	expectStatus(t, sim, simulator.StatusPendingAttachment, ids...)
 }
 
 func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
@@ -299,60 +321,75 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 	cancel()
 	select {
 	case r := <-cancelled:
-		if !errors.Is(r.err, context.Canceled) || !r.outcome.Marked || r.outcome.Deployment == nil {
-			t.Errorf("the cancelled caller got %+v, %v; want context.Canceled, marked, with the running deployment", r.outcome, r.err)
+		if !errors.Is(r.err, context.Canceled) || !r.outcome.Pending || r.outcome.Deployment == nil {
+			t.Errorf("the cancelled caller got %+v, %v; want context.Canceled, the attachment pending, with the running deployment", r.outcome, r.err)
 		}
 	case <-time.After(2 * time.Second): // the deployment lasts 3s
 		t.Fatal("the cancelled caller did not return before the deployment ended")
 	}
 	for i, r := range <-others {
-		if r.err != nil || r.outcome.Deployment.Status != divio.DeploymentSuccess {
+		if r.err != nil || !r.outcome.Deployment.Succeeded() {
 			t.Errorf("caller %d: %+v, %v; want the deployment succeeded", i, r.outcome, r.err)
 		}
 	}
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want 1", got)
 	}
-	expectStatus(t, sim, simulator.StatusAttached, false, ids...) // the one who left too: its mark was carried out
+	expectStatus(t, sim, simulator.StatusAttached, ids...) // the one who left too: the deployment attached it
 }
 
 // Everyone gives up (Ctrl-C) while the batch waits for a deployment started elsewhere, before one of
-// its own started: the batch starts none, and undoes its marks, so that no later deployment attaches
-// the instances unasked.
-func TestDeployerUndoesTheMarksOfABatchEveryoneLeft(t *testing.T) {
+// its own started: the batch starts none, and takes back the detachments it asked for, so that no
+// later deployment detaches the instances unasked.
+func TestDeployerTakesBackTheDetachmentsOfABatchEveryoneLeft(t *testing.T) {
 	client, sim := testSimulator(t, simulator.Options{DeployDelay: 3 * time.Second})
 	d := slowGatherer(client)
 	ids := addProvisioned(t, client, deployerTestEnvID, 2)
+	attached := simulator.StatusAttached
+	for _, id := range ids {
+		if err := sim.SetInstance(id, simulator.InstancePatch{Status: &attached}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		for { // once both are marked
-			marked := 0
+		for { // once both detachments are asked for
+			pending := 0
 			for _, id := range ids {
-				if simInstanceOf(t, sim, id).AttachRequested {
-					marked++
+				if simInstanceOf(t, sim, id).Status == simulator.StatusPendingDetachment {
+					pending++
 				}
 			}
-			if marked == len(ids) {
+			if pending == len(ids) {
 				cancel()
 				return
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	for i, r := range attachConcurrently(ctx, d, deployerTestEnvID, ids) {
-		if !errors.Is(r.err, context.Canceled) || r.outcome.Marked {
-			t.Errorf("caller %d: %+v, %v; want context.Canceled, the mark undone", i, r.outcome, r.err)
+	results := make([]deployResult, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			out, err := d.Detach(ctx, deployerTestEnvID, id)
+			results[i] = deployResult{out, err}
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if !errors.Is(r.err, context.Canceled) || r.outcome.Pending {
+			t.Errorf("caller %d: %+v, %v; want context.Canceled, the detachment taken back", i, r.outcome, r.err)
 		}
 	}
-	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+	expectStatus(t, sim, simulator.StatusAttached, ids...)
 	waitForNoWorkingDeployment(t, sim)
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want only the outside one", got)
 	}
-	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
+	expectStatus(t, sim, simulator.StatusAttached, ids...)
 }
 
 // waitForNoWorkingDeployment returns once the simulator runs no deployment.
@@ -376,18 +413,21 @@ func TestDeployerDetaches(t *testing.T) {
 	if err != nil || out.Deployment == nil {
 		t.Fatalf("detach: %+v, %v", out, err)
 	}
-	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
-	// Detaching what is only marked clears the mark, without a deployment.
+	expectStatus(t, sim, simulator.StatusDetached, ids...)
+	// An instance that awaits attachment is not in use: there is nothing to detach, and no
+	// deployment (Divio's next deployment attaches it all the same, which the attachment's Delete
+	// says).
 	if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0]); err != nil || out.Deployment != nil {
-		t.Errorf("detaching a marked instance: %+v, %v; want no deployment", out, err)
+	out, err = d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	if err != nil || out.Deployment != nil || out.Instance == nil || !out.Instance.AwaitsAttachment() {
+		t.Errorf("detaching an instance that awaits attachment: %+v, %v; want no deployment, the instance as it awaits", out, err)
 	}
 	if got := len(testDeployments(sim)); got != 2 {
 		t.Errorf("%d deployments, want 2", got)
 	}
-	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+	expectStatus(t, sim, simulator.StatusPendingAttachment, ids...)
 }
 
 // divio_deployment's deployment: one that starts after the call, whatever runs.
@@ -490,45 +530,67 @@ func TestDeployerFindsItsDeploymentAfterALostAnswer(t *testing.T) {
 	if err != nil || len(deps) != 1 || out.Deployment == nil || out.Deployment.UUID != deps[0].UUID {
 		t.Fatalf("attach after a lost answer: %+v, %v; deployments %+v; want the one deployment", out, err, deps)
 	}
-	expectStatus(t, sim, simulator.StatusAttached, false, ids...)
+	expectStatus(t, sim, simulator.StatusAttached, ids...)
 }
 
-// The only caller gives up (Ctrl-C) while the request that marks its instance is on its way: the
-// mark, made all the same, is undone, and no deployment starts.
-func TestDeployerUndoesAMarkSentAsEveryoneLeft(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/attach/") {
-			cancel() // Ctrl-C while the mark is on its way
-			time.Sleep(50 * time.Millisecond)
-		}
-		sim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
-		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	out, err := deployerFor(client).Attach(ctx, deployerTestEnvID, ids[0])
-	if !errors.Is(err, context.Canceled) || out.Marked {
-		t.Errorf("attach: %+v, %v; want context.Canceled, and the mark undone", out, err)
-	}
-	expectStatus(t, sim, simulator.StatusPendingAttachment, false, ids...)
-	if got := len(testDeployments(sim)); got != 0 {
-		t.Errorf("%d deployments, want 0", got)
+// The only caller gives up (Ctrl-C) while the request its change waits on is on its way. A
+// detachment, made all the same, is taken back, and no deployment starts. An attachment cannot be
+// taken back (an instance that awaits attachment cannot be detached): the caller learns that it is
+// pending, and the environment's next deployment attaches it.
+func TestDeployerTakesBackADetachmentSentAsEveryoneLeft(t *testing.T) {
+	for _, attach := range []bool{false, true} {
+		t.Run(fmt.Sprintf("attach: %v", attach), func(t *testing.T) {
+			sim, err := simulator.New(simulator.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			request := "/detach/"
+			if attach {
+				request = "/attach/"
+			}
+			server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, request) {
+					cancel() // Ctrl-C while the request is on its way
+					time.Sleep(50 * time.Millisecond)
+				}
+				sim.ServeHTTP(w, r)
+			}))
+			t.Cleanup(func() { server.Close(); _ = sim.Close() })
+			client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
+				Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := addProvisioned(t, client, deployerTestEnvID, 1)
+			from, want := simulator.StatusAttached, simulator.StatusAttached
+			if attach {
+				from, want = simulator.StatusDetached, simulator.StatusPendingAttachment
+			}
+			if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &from}); err != nil {
+				t.Fatal(err)
+			}
+			var out deployOutcome
+			if attach {
+				out, err = deployerFor(client).Attach(ctx, deployerTestEnvID, ids[0])
+			} else {
+				out, err = deployerFor(client).Detach(ctx, deployerTestEnvID, ids[0])
+			}
+			if !errors.Is(err, context.Canceled) || out.Pending != attach {
+				t.Errorf("%+v, %v; want context.Canceled, pending %v", out, err, attach)
+			}
+			expectStatus(t, sim, want, ids...)
+			if got := len(testDeployments(sim)); got != 0 {
+				t.Errorf("%d deployments, want 0", got)
+			}
+		})
 	}
 }
 
 // A detachment whose deployment (started elsewhere) fails is dropped: the instance stays attached
-// (the contract's rule 3). The batch that waited for it marks again before it deploys, so that its
+// (the contract's rule 3). The batch that waited for it asks again before it deploys, so that its
 // own deployment detaches rather than changing nothing.
-func TestDeployerMarksAgainAfterAFailedDeploymentDroppedTheMark(t *testing.T) {
+func TestDeployerAsksAgainAfterAFailedDeploymentUndidTheDetachment(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
 	ids := addProvisioned(t, client, deployerTestEnvID, 1)
 	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
@@ -546,12 +608,12 @@ func TestDeployerMarksAgainAfterAFailedDeploymentDroppedTheMark(t *testing.T) {
 	if err != nil || out.Deployment == nil || len(deps) != 3 || out.Deployment.UUID != deps[2].UUID || deps[1].Status != simulator.DeploymentFailure {
 		t.Fatalf("detach after a failed deployment: %+v, %v; deployments %+v; want its own, after the failed one", out, err, deps)
 	}
-	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+	expectStatus(t, sim, simulator.StatusDetached, ids...)
 }
 
-// The same, when the failed deployment ends between the batch's marks and its look-up of the
-// running deployment: the batch sees the last deployment failed, and marks again before deploying.
-func TestDeployerMarksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
+// The same, when the failed deployment ends between the batch's requests and its look-up of the
+// running deployment: the batch sees the last deployment failed, and asks again before deploying.
+func TestDeployerAsksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
 	sim, err := simulator.New(simulator.Options{DeployDelay: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -559,7 +621,7 @@ func TestDeployerMarksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
 	var held atomic.Bool
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/apps/v3/deployments/" && held.CompareAndSwap(false, true) {
-			// The batch has marked: let the failing deployment end before it looks.
+			// The batch has asked: let the failing deployment end before it looks.
 			for !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentFailure }) {
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -577,7 +639,7 @@ func TestDeployerMarksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
 	if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &attached}); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.DetachServiceInstance(t.Context(), ids[0]); err != nil { // a run cut short marked it
+	if err := client.DetachServiceInstance(t.Context(), ids[0]); err != nil { // a run cut short asked for it
 		t.Fatal(err)
 	}
 	sim.FailNextDeploy()
@@ -589,5 +651,5 @@ func TestDeployerMarksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
 	if err != nil || len(deps) != 2 || out.Deployment == nil || out.Deployment.UUID != deps[1].UUID || sim.DeploymentPlanned(deps[1].UUID) != 1 {
 		t.Fatalf("detach: %+v, %v; deployments %+v; want a second deployment that detaches", out, err, deps)
 	}
-	expectStatus(t, sim, simulator.StatusDetached, false, ids...)
+	expectStatus(t, sim, simulator.StatusDetached, ids...)
 }

@@ -88,7 +88,7 @@ func TestPlanView_attachments(t *testing.T) {
 }
 
 func TestPlanView_subscriptionSlots(t *testing.T) {
-	k := slotKey{organisation: "org", service: "pg"}
+	k := slotKey{application: "app", service: "pg"}
 	t.Run("plan: creates count together", func(t *testing.T) {
 		v := newPlanView()
 		for i, want := range []bool{true, true, false} {
@@ -224,12 +224,17 @@ resource "divio_service_attachment" "a" {
 func TestAccPlanView_subscription(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
+	azureTest := simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest)
+	// MySQL databases with the given prefixes in demo-app/test, and one in azure-app/test: both
+	// applications belong to demo-org, but each has a subscription of its own (demo-app's includes
+	// two MySQL instances, azure-app's one).
 	queues := func(prefixes ...string) string {
 		var b strings.Builder
 		for _, p := range prefixes {
 			fmt.Fprintf(&b, "resource \"divio_service\" %q {\n  environment_id = %q\n  service        = \"mysql-8\"\n  prefix         = %q\n}\n\n",
 				strings.ToLower(p), demoTestEnvID, p)
 		}
+		fmt.Fprintf(&b, "resource \"divio_service\" \"azure\" {\n  environment_id = %q\n  service        = \"mysql-8\"\n}\n", azureTest)
 		return env.config(b.String())
 	}
 	resource.ParallelTest(t, resource.TestCase{
@@ -239,17 +244,19 @@ func TestAccPlanView_subscription(t *testing.T) {
 			{
 				Config: serviceConfig(env, "elasticsearch-8", `  prefix = "SEARCH"`),
 				ExpectError: errorText("Subscription has no free instance of this service",
-					"The subscription of organisation demo-org, which application demo-app belongs to, has no free instance of Elasticsearch 8 (elasticsearch-8) left, and this plan adds 1.",
-					"Remove an instance of it that is no longer needed, or upgrade the subscription in the Divio Control Panel, then plan again."),
+					"The subscription of application demo-app has no free instance of Elasticsearch 8 (elasticsearch-8) left, and this plan adds 1 to its environments.",
+					"Remove an instance of it that is no longer needed from one of application demo-app's environments, or upgrade the application's subscription in the Divio Control Panel, then plan again."),
 			},
 			{
-				// demo-org's subscription includes two MySQL instances.
+				// A third in demo-app: refused at plan, naming the application, while azure-app's
+				// one fits its own subscription.
 				Config:      queues("A", "B", "C"),
-				ExpectError: errorText("has 2 free instances of MySQL 8 (mysql-8) left, and this plan adds 3."),
+				ExpectError: errorText("The subscription of application demo-app has 2 free instances of MySQL 8 (mysql-8) left, and this plan adds 3 to its environments."),
 			},
 			{
+				// Three instances of one service across two applications of one organisation.
 				Config: queues("A", "B"),
-				Check:  func(*terraform.State) error { return expectLiveCount(sim, 2) },
+				Check:  func(*terraform.State) error { return expectLiveCount(sim, 3) },
 			},
 			{
 				// Both slots are taken, but a replacement frees its own first.
@@ -257,11 +264,11 @@ func TestAccPlanView_subscription(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("divio_service.b", plancheck.ResourceActionDestroyBeforeCreate)},
 				},
-				Check: func(*terraform.State) error { return expectLiveCount(sim, 2) },
+				Check: func(*terraform.State) error { return expectLiveCount(sim, 3) },
 			},
 			{
 				Config:      strings.Replace(queues("A", "B", "C"), `prefix         = "B"`, `prefix         = "OTHER"`, 1),
-				ExpectError: errorText("has no free instance of MySQL 8 (mysql-8) left, and this plan adds 1."),
+				ExpectError: errorText("has no free instance of MySQL 8 (mysql-8) left, and this plan adds 1 to its environments."),
 			},
 		},
 	})
@@ -274,13 +281,13 @@ func expectLiveCount(sim *simulator.Simulator, want int) error {
 	return nil
 }
 
-// The warning about removing an attached service shows only when no attachment of it is destroyed
-// in the same run.
+// The warning that removing an instance in use detaches it first shows only when no attachment of it
+// is destroyed in the same run.
 func TestAccPlanView_destroyWarning(t *testing.T) {
 	env := newTestEnv(t)
-	sim := env.requireSim(t)
+	env.requireSim(t)
 	cli := newTerraformCLI(t)
-	const warning = "Removing an attached service instance"
+	const warning = "Service instance in use is detached first"
 	service := fmt.Sprintf(`
 resource "divio_service" "db" {
   environment_id = %q
@@ -308,22 +315,76 @@ resource "divio_service_attachment" "db" {
 			t.Errorf("%s: failed %v, diagnostics %v; want no warning", tc.name, failed, diags)
 		}
 	}
+}
 
-	// Attached outside Terraform, with no divio_service_attachment: the warning says the apply fails.
-	cli.apply(env.config(service))
-	in, err := onlySimInstance(sim)
-	if err != nil {
-		t.Fatal(err)
+// A deployment attaches every instance of its environment that awaits attachment, whoever starts
+// it: a plan that deploys an environment names, once, the instances that no divio_service_attachment
+// covers (a divio_service without one); after the apply, the next plan is empty; and removing such a
+// service, now attached, detaches it with a deployment first, as its plan says.
+func TestAccPlanView_deploymentAttachesUncovered(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	db := fmt.Sprintf(`
+resource "divio_service" "db" {
+  environment_id = %q
+  service        = "postgres-15"
+}
+`, demoTestEnvID)
+	services := db + fmt.Sprintf(`
+resource "divio_service" "queue" {
+  environment_id = %q
+  service        = "rabbitmq-3"
+  prefix         = "QUEUE"
+}
+`, demoTestEnvID)
+	attachDB := `
+resource "divio_service_attachment" "db" {
+  service_id = divio_service.db.id
+}
+`
+	const warning = "Deployment attaches services that no attachment covers"
+	cli.apply(env.config(services))
+	queue := ""
+	for _, in := range liveInstances(sim) {
+		if in.Prefix == "QUEUE" {
+			queue = in.UUID
+		}
 	}
-	attached := simulator.StatusAttached
-	if err := sim.SetInstance(in.UUID, simulator.InstancePatch{Status: &attached}); err != nil {
-		t.Fatal(err)
-	}
-	diags, _ := cli.plan(env.config(service), "-destroy")
+
+	diags, failed := cli.plan(env.config(services + attachDB))
 	warnings := withSummary(diags, warning)
-	if len(warnings) != 1 || !strings.Contains(warnings[0].Detail, in.UUID+" (postgres-15) in environment demo-app/test ("+demoTestEnvID+") is ATTACHED, "+
-		"and this plan does not destroy a divio_service_attachment of it, so the apply will refuse to remove it and remove nothing.") {
-		t.Errorf("want the warning about %s, got %v", in.UUID, diags)
+	if failed || len(warnings) != 1 ||
+		!strings.HasPrefix(warnings[0].Detail, "This plan deploys environment demo-app/test ("+demoTestEnvID+") (to attach service instance ") ||
+		!strings.Contains(warnings[0].Detail, "so this deployment also attaches these, which no divio_service_attachment of this configuration covers:\n\n"+
+			"  - service instance "+queue+" (rabbitmq-3, prefix QUEUE) in environment demo-app/test ("+demoTestEnvID+") (PENDING_ATTACHMENT, variables QUEUE_AMQP_BROKER_URL)\n\n") {
+		t.Errorf("want one warning naming the queue %s, got failed %v, %v", queue, failed, diags)
+	}
+	attachQueue := "\nresource \"divio_service_attachment\" \"queue\" {\n  service_id = divio_service.queue.id\n  deploy     = false\n}\n"
+	if diags, failed := cli.plan(env.config(services + attachDB + attachQueue)); failed || len(withSummary(diags, warning)) > 0 {
+		t.Errorf("with an attachment of the queue: failed %v, %v; want no warning", failed, diags)
+	}
+
+	cli.apply(env.config(services + attachDB))
+	if err := expectSimInstance(sim, queue, simulator.StatusAttached)(nil); err != nil {
+		t.Error(err)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the apply is not empty:\n%s", plan)
+	}
+
+	diags, failed = cli.plan(env.config(db + attachDB))
+	if detached := withSummary(diags, "Service instance in use is detached first"); failed || len(detached) != 1 ||
+		!strings.Contains(detached[0].Detail, "the apply first detaches it with a deployment of the environment, after which the application no longer receives QUEUE_AMQP_BROKER_URL, then removes it.") {
+		t.Errorf("want the warning that the queue is detached first, got failed %v, %v", failed, diags)
+	}
+	before := len(testDeployments(sim))
+	cli.apply(env.config(db + attachDB))
+	if got := len(testDeployments(sim)); got != before+1 {
+		t.Errorf("%d deployments to remove the attached queue, want 1", got-before)
+	}
+	if in := instancesByID(sim)[queue]; in.Status != simulator.StatusRemoved {
+		t.Errorf("the queue is %s, want REMOVED", in.Status)
 	}
 }
 

@@ -81,8 +81,9 @@ func TestAccProvider_tokenWithWhitespace(t *testing.T) {
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{{
 				Config: fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = \"demo\\ntoken\"\n}\n\n%s", env.URL, lookup),
-				ExpectError: errorText("Invalid Divio API token", "The Divio API token from the provider's api_token has whitespace (a space, tab or line break) at character 5,",
-					"so it cannot be sent in the Authorization header", `with provider["registry.terraform.io/divio/divio"]`, "api_token"),
+				ExpectError: errorText("Invalid Divio API token", "with provider", `api_token = "demo\ntoken"`,
+					"The Divio API token from the provider's api_token has whitespace (a space, tab or line break) at character 5,",
+					"so it cannot be sent in the Authorization header"),
 			}},
 		})
 	})

@@ -226,7 +226,7 @@ func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.Te
 			want := simulator.Instance{
 				UUID: in.UUID, Environment: demoTestEnvID, Region: simulator.RegionID(simulator.RegionAWSEUCentral1),
 				Service: simulator.ServiceID(service), Prefix: prefix, Type: in.Type, Status: status,
-				AttachRequested: false, CreatedAt: in.CreatedAt,
+				CreatedAt: in.CreatedAt,
 			}
 			if in != want {
 				return fmt.Errorf("simulator instance:\n got %+v\nwant %+v", in, want)
@@ -242,7 +242,7 @@ func (e *testEnv) expectLiveInstance(service, prefix, status string) resource.Te
 		want := divio.ServiceInstance{
 			UUID: in.UUID, Environment: e.demoTest(), Region: testRegionID(e.t, simulator.RegionAWSEUCentral1),
 			Service: testServiceID(e.t, service), Prefix: e.prefix(prefix), Type: in.Type, Status: status,
-			AttachRequested: false, CreatedAt: in.CreatedAt,
+			CreatedAt: in.CreatedAt,
 		}
 		if in != want {
 			return fmt.Errorf("instance read through the API:\n got %+v\nwant %+v", in, want)
@@ -323,17 +323,17 @@ func (e *testEnv) withPrefixes(args string) string {
 	})
 }
 
-// expectInstance checks through the API that an instance has a status and is not marked for
-// attachment. (A mark stays only in an environment that no one else deploys: tests of marks run
-// against a simulator of their own, with expectSimInstance.)
+// expectInstance checks through the API that an instance has a status. (An instance awaits
+// attachment only in an environment that no one else deploys: tests of that run against a
+// simulator of their own, with expectSimInstance.)
 func (e *testEnv) expectInstance(id, status string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		in, err := e.instance(id)
 		if err != nil {
 			return fmt.Errorf("reading instance %s: %w", id, err)
 		}
-		if in.Status != status || in.AttachRequested {
-			return fmt.Errorf("instance %s is %s (attach_requested %v), want %s (attach_requested false)", id, in.Status, in.AttachRequested, status)
+		if in.Status != status {
+			return fmt.Errorf("instance %s is %s, want %s", id, in.Status, status)
 		}
 		return nil
 	}
@@ -374,21 +374,21 @@ func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource
 		if err != nil {
 			return fmt.Errorf("%s.%s = %q: reading the deployment: %w", addr, attribute, id, err)
 		}
-		if d.Environment != envID || d.Status != divio.DeploymentSuccess {
+		if d.Environment != envID || !d.Succeeded() {
 			return fmt.Errorf("%s.%s is deployment %s of environment %s, %s; want a successful one of %s", addr, attribute, id, d.Environment, d.Status, envID)
 		}
 		return nil
 	}
 }
 
-// checkNothingAttached is a CheckDestroy: none of the test's instances in envID is attached or
-// marked any more; against a simulator of the test's own, none in any environment.
+// checkNothingAttached is a CheckDestroy: none of the test's instances in envID is in use any
+// more; against a simulator of the test's own, none in any environment.
 func (e *testEnv) checkNothingAttached(envID string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		if e.Sim != nil {
 			for _, in := range testInstances(e.Sim) {
-				if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested {
-					return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+				if in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment {
+					return fmt.Errorf("instance %s is still %s after destroy", in.UUID, in.Status)
 				}
 			}
 			return nil
@@ -399,7 +399,7 @@ func (e *testEnv) checkNothingAttached(envID string) resource.TestCheckFunc {
 		}
 		for _, in := range own {
 			if in.InUse() {
-				return fmt.Errorf("instance %s is still %s (attach_requested %v) after destroy", in.UUID, in.Status, in.AttachRequested)
+				return fmt.Errorf("instance %s is still %s after destroy", in.UUID, in.Status)
 			}
 		}
 		return nil

@@ -123,10 +123,12 @@ resource "divio_service" "db" {
   service        = "postgres-15"
 }
 
+# Provisioned, not attached: added after the deployment that attaches db, which would attach it too.
 resource "divio_service" "media" {
   environment_id = data.divio_environment.test.id
   service        = "s3"
   prefix         = "MEDIA"
+  depends_on     = [divio_service_attachment.db]
 }
 
 resource "divio_service_attachment" "db" {

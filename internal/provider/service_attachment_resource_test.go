@@ -47,14 +47,13 @@ resource "divio_service_attachment" "a" {
 `, serviceID, extra))
 }
 
-// expectSimInstance checks an instance's status and attachment mark in the simulator.
-func expectSimInstance(sim *simulator.Simulator, id, status string, marked bool) resource.TestCheckFunc {
+// expectSimInstance checks an instance's status in the simulator.
+func expectSimInstance(sim *simulator.Simulator, id, status string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		for _, in := range testInstances(sim) {
 			if in.UUID == id {
-				if in.Status != status || in.AttachRequested != marked {
-					return fmt.Errorf("simulator instance %s is %s (attach_requested %v), want %s (attach_requested %v)",
-						id, in.Status, in.AttachRequested, status, marked)
+				if in.Status != status {
+					return fmt.Errorf("simulator instance %s is %s, want %s", id, in.Status, status)
 				}
 				return nil
 			}
@@ -88,6 +87,8 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					env.expectInstance(ids[0], simulator.StatusAttached),
+					// Every deployment attaches what awaits attachment: the other instance too.
+					env.expectInstance(ids[1], simulator.StatusAttached),
 					env.expectDeployments(1),
 					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
 				),
@@ -129,7 +130,8 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				),
 			},
 			{
-				// Another instance: the old one is detached (one deployment), the new one attached (another).
+				// The other instance, which the first deployment attached: the old one is detached
+				// (one deployment), and the new one needs none.
 				Config: attachmentConfig(env, ids[1], ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
@@ -137,12 +139,12 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[1])),
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deployment_id"), knownvalue.Null()),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					env.expectInstance(ids[0], simulator.StatusDetached),
 					env.expectInstance(ids[1], simulator.StatusAttached),
-					env.expectDeployments(3),
-					env.expectLastDeploymentIn(envID, attachmentAddr, "deployment_id"),
+					env.expectDeployments(2),
 				),
 			},
 		},
@@ -165,7 +167,7 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("deployment_id"), knownvalue.Null()),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true),
+					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment),
 					env.expectDeployments(0),
 				),
 			},
@@ -185,7 +187,7 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusAttached)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
@@ -194,28 +196,30 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 	})
 }
 
-// A marked instance that is destroyed before any deployment is detached by clearing the mark.
-func TestAccServiceAttachment_destroyMarkedOnly(t *testing.T) {
+// An attachment destroyed before any deployment attached its instance: there is nothing to detach,
+// and an instance that awaits attachment cannot be detached, so the destroy changes nothing and
+// warns that the environment's next deployment attaches the instance.
+func TestAccServiceAttachment_destroyBeforeAnyDeployment(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
-
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: attachmentConfig(env, ids[0], "  deploy = false"),
-				Check:  expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, true),
-			},
-			{
-				Config: env.config(""),
-				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, false),
-					env.expectDeployments(0),
-				),
-			},
-		},
-	})
+	cli := newTerraformCLI(t)
+	cli.apply(attachmentConfig(env, ids[0], "  deploy = false"))
+	if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment)(nil); err != nil {
+		t.Fatal(err)
+	}
+	warnings := diagnosticStrings(cli.apply(env.config("")))
+	want := "warning: Service instance will be attached by the next deployment: Service instance " + ids[0] + " in environment demo-app/test (" + attachTestEnvID +
+		") is PENDING_ATTACHMENT: no deployment has attached it yet, so there was nothing to detach. Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it"
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
+		t.Errorf("warnings %q, want one starting %q", warnings, want)
+	}
+	if err := resource.ComposeAggregateTestCheckFunc(
+		expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment),
+		env.expectDeployments(0),
+	)(nil); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestAccServiceAttachment_drift(t *testing.T) {
@@ -235,7 +239,7 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], ""),
-				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached),
 			},
 			{
 				// Detached outside Terraform: the attachment is planned again, and the apply attaches it.
@@ -245,7 +249,7 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(2),
 				),
 			},
@@ -289,14 +293,15 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 				PreConfig: sim.FailNextDeploy,
 				Config:    attachmentConfig(env, ids[0], ""),
 				ExpectError: errorText("Service instance "+ids[0]+" was not attached", "Deployment", "of environment demo-app/test",
-					"ended with status FAILURE, so service instance "+ids[0]+" is not attached and the application runs as before.",
-					"The instance is no longer marked for attachment, and this attachment is not recorded"),
+					"ended with status failed, so service instance "+ids[0]+" is not attached and the application runs as before.",
+					"The instance still awaits attachment: the environment's next deployment attaches it, whoever starts it.",
+					"This attachment is not recorded, so the next apply plans it again"),
 			},
 			{
-				// Nothing changed and nothing is left marked; the attachment is not in the state (so
-				// never tainted): the next apply creates it, which deploys again.
+				// Nothing changed; the attachment is not in the state (so never tainted): the next
+				// apply creates it, which deploys again.
 				PreConfig: func() {
-					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment, false)(nil); err != nil {
+					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment)(nil); err != nil {
 						t.Error(err)
 					}
 					if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
@@ -308,7 +313,7 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(2),
 					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
@@ -328,7 +333,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config: attachmentConfig(env, ids[0], ""),
-				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+				Check:  expectSimInstance(sim, ids[0], simulator.StatusAttached),
 			},
 			{
 				PreConfig: sim.FailNextDeploy,
@@ -340,7 +345,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 			{
 				// Still attached in the simulator and in the state: nothing to change.
 				PreConfig: func() {
-					if err := expectSimInstance(sim, ids[0], simulator.StatusAttached, false)(nil); err != nil {
+					if err := expectSimInstance(sim, ids[0], simulator.StatusAttached)(nil); err != nil {
 						t.Error(err)
 					}
 				},
@@ -355,9 +360,9 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 	})
 }
 
-// Attachments that only mark their instances, and one divio_deployment after them: exactly one
-// deployment attaches them all.
-func TestAccServiceAttachment_deploymentAttachesMarked(t *testing.T) {
+// Attachments that do not deploy, and one divio_deployment after them: exactly one deployment
+// attaches them all.
+func TestAccServiceAttachment_deploymentAttachesPending(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	ids := addAttachableInstances(t, env, attachTestEnvID, 3)
@@ -374,10 +379,10 @@ resource "divio_deployment" "after" {
   depends_on     = [divio_service_attachment.all]
 }
 `, attachTestEnvID)
-	allInSim := func(status string, marked bool) resource.TestCheckFunc {
+	allInSim := func(status string) resource.TestCheckFunc {
 		var checks []resource.TestCheckFunc
 		for _, id := range ids {
-			checks = append(checks, expectSimInstance(sim, id, status, marked))
+			checks = append(checks, expectSimInstance(sim, id, status))
 		}
 		return resource.ComposeAggregateTestCheckFunc(checks...)
 	}
@@ -391,15 +396,15 @@ resource "divio_deployment" "after" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("divio_service_attachment.all[0]", tfjsonpath.New("status"), knownvalue.StringExact(divio.StatusPendingAttachment)),
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(allInSim(simulator.StatusPendingAttachment, true), env.expectDeployments(0)),
+				Check: resource.ComposeAggregateTestCheckFunc(allInSim(simulator.StatusPendingAttachment), env.expectDeployments(0)),
 			},
 			{
 				Config: withDeployment,
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("divio_deployment.after", tfjsonpath.New("status"), knownvalue.StringExact(divio.DeploymentSuccess)),
+					statecheck.ExpectKnownValue("divio_deployment.after", tfjsonpath.New("status"), knownvalue.StringExact(divio.DeploymentDone)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					allInSim(simulator.StatusAttached, false),
+					allInSim(simulator.StatusAttached),
 					env.expectDeployments(1),
 					env.expectLastDeploymentIn(env.demoTest(), "divio_deployment.after", "id"),
 				),
@@ -495,7 +500,7 @@ func TestAccServiceAttachment_coalescesDeployments(t *testing.T) {
 	}
 	var checks []resource.TestCheckFunc
 	for _, id := range ids {
-		checks = append(checks, expectSimInstance(sim, id, simulator.StatusAttached, false))
+		checks = append(checks, expectSimInstance(sim, id, simulator.StatusAttached))
 	}
 
 	// The release window, not the tests' 20ms: a loaded machine (CI runs the acceptance tests in
@@ -545,25 +550,24 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// Ctrl-C, or the create timeout, while an attachment waits for its deployment (issue: it used to
-// be tainted, and the next apply detached the instance from the running application, then attached
-// it again): the attachment stays in the state untainted, the deployment goes on, and once it has
-// attached the instance the next plan is empty. One deployment in all, and no detachment.
-//
-// When that deployment fails after the apply stopped waiting (issue 10, seen in the soak), the next
-// apply deploys again and records its new deployment, with no inconsistent result: two in all.
+// Ctrl-C, or the create timeout, while an attachment waits for its deployment: the apply cannot
+// confirm the attachment, so it fails and says so, and records nothing (an attachment recorded
+// with an error would be tainted, and its replacement would detach the instance from the running
+// application only to attach it again). The deployment goes on; the next apply finds the instance
+// attached by it and records it with that deployment, or, when it failed, deploys again. One
+// deployment in all (two when the first fails), no detachment, and then an empty plan.
 func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		extra           string
 		signal          bool
 		deploymentFails bool
-		warning         string
+		cause           string
 	}{
-		{"Ctrl-C", "", true, false, "The apply was interrupted, while service instance"},
-		{"create timeout", createTimeout("1s"), false, false, "The timeout ran out, while service instance"},
-		{"Ctrl-C, then the deployment fails", "", true, true, "The apply was interrupted, while service instance"},
-		{"create timeout, then the deployment fails", createTimeout("1s"), false, true, "The timeout ran out, while service instance"},
+		{"Ctrl-C", "", true, false, "The apply was interrupted while service instance"},
+		{"create timeout", createTimeout("1s"), false, false, "The timeout ran out while service instance"},
+		{"Ctrl-C, then the deployment fails", "", true, true, "The apply was interrupted while service instance"},
+		{"create timeout, then the deployment fails", createTimeout("1s"), false, true, "The timeout ran out while service instance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })
@@ -575,45 +579,48 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 			cli := newTerraformCLI(t)
 			config := attachmentConfig(env, ids[0], tc.extra)
 			var out string
+			var failed bool
 			if tc.signal {
 				out = cli.interruptApply(config, func() bool { return workingDeployment(sim) != nil })
 			} else {
-				out = strings.Join(diagnosticStrings(cli.apply(config)), "\n")
+				cli.write(config)
+				out, failed = cli.run("apply", "-auto-approve", "-json", "-input=false")
+				if !failed {
+					t.Errorf("the apply whose create timeout ran out succeeded:\n%s", out)
+				}
 			}
-			if !strings.Contains(out, "Service instance still being attached") || !strings.Contains(out, tc.warning) ||
-				!strings.Contains(out, "The attachment is saved in the state; the next terraform apply finds the instance attached, or deploys for it, and detaches nothing.") {
-				t.Fatalf("want the warning that the attachment goes on, got:\n%s", out)
+			errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
+			for _, want := range []string{"error: Service instance " + ids[0] + " was not attached", tc.cause,
+				"so the apply cannot confirm that the application uses it.", "which attaches it, goes on at Divio.",
+				"This attachment is not recorded, so the next apply plans it again"} {
+				if !strings.Contains(errs, want) {
+					t.Fatalf("want the error to say %q, got:\n%s", want, errs)
+				}
 			}
-			if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); strings.Contains(state, "tainted") {
-				t.Fatalf("the attachment is tainted:\n%s", state)
+			if state, _ := cli.run("state", "list"); strings.Contains(state, attachmentAddr) {
+				t.Fatalf("the attachment is in the state:\n%s", state)
 			}
 			wantDeployments := 1
-			switch {
-			case tc.deploymentFails:
-				// Applied again once the deployment has failed: the update deploys again, and
+			if tc.deploymentFails {
+				// Applied again once the deployment has failed: the create deploys again, and
 				// records that deployment.
 				waitUntil(t, "the deployment has failed", func() bool { return workingDeployment(sim) == nil })
-				cli.apply(config)
 				wantDeployments = 2
-				deps := testDeployments(sim)
-				if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); len(deps) != 2 || !strings.Contains(state, deps[1].UUID) {
-					t.Errorf("deployments %+v; want two, the second recorded as the attachment's:\n%s", deps, state)
-				}
-			case tc.signal:
-				// Applied again at once, while the deployment runs: the update waits for it, and
-				// records it, without a deployment of its own.
-				cli.apply(config)
-				deps := testDeployments(sim)
-				if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); len(deps) != 1 || !strings.Contains(state, deps[0].UUID) {
-					t.Errorf("deployments %+v; want one, recorded as the attachment's:\n%s", deps, state)
-				}
+			}
+			// Applied again (at once, while the deployment runs, unless it is to fail), with the
+			// default timeout: the create follows the running deployment and records it, without
+			// one of its own.
+			cli.apply(attachmentConfig(env, ids[0], ""))
+			deps := testDeployments(sim)
+			if state := cli.mustRun("state", "show", "-no-color", attachmentAddr); len(deps) != wantDeployments || !strings.Contains(state, deps[len(deps)-1].UUID) {
+				t.Errorf("deployments %+v; want %d, the last recorded as the attachment's:\n%s", deps, wantDeployments, state)
 			}
 			waitUntil(t, "the deployment has ended", func() bool { return workingDeployment(sim) == nil })
 			if empty, plan := cli.planIsEmpty(); !empty {
 				t.Errorf("the plan after the deployment ended is not empty:\n%s", plan)
 			}
 			if err := resource.ComposeAggregateTestCheckFunc(
-				expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+				expectSimInstance(sim, ids[0], simulator.StatusAttached),
 				env.expectDeployments(wantDeployments),
 			)(nil); err != nil {
 				t.Error(err)
@@ -699,7 +706,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 				Config:    attachmentConfig(env, ids[0], ""),
 				ExpectError: errorText("Service instance "+ids[0]+" was not attached", "Service instance "+ids[0]+" reads ATTACHED, but deployment",
 					"did not give the application its variables [DB_1_DATABASE_DSN] (environment demo-app/test",
-					"The application does not use the instance yet, so this attachment is not recorded; the next apply deploys again."),
+					"The application does not use the instance yet.", "This attachment is not recorded, so the next apply plans it again"),
 			},
 			{
 				Config: attachmentConfig(env, ids[0], ""),
@@ -707,7 +714,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(2),
 					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
 				),
@@ -740,7 +747,7 @@ func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached, false),
+					expectSimInstance(sim, ids[0], simulator.StatusAttached),
 					env.expectDeployments(1),
 				),
 			},

@@ -32,9 +32,8 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 	addInstances := func() {
 		ctx := context.Background()
 		// Added in an order that is not the listed one, to see the sorting.
-		storage := add(liveID, simulator.ServiceS3, "DEFAULT")
 		db := add(liveID, simulator.ServicePostgres15, "DEFAULT")
-		// Attached by a deployment of live, before s3 is marked, which stays marked.
+		// Attached by a deployment of live; the others, added after it, await attachment.
 		if err := client.ProvisionServiceInstance(ctx, db.UUID); err != nil {
 			t.Fatalf("provisioning postgres: %v", err)
 		}
@@ -42,9 +41,7 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		attachTestInstance(t, client, db)
-		if err := client.AttachServiceInstance(ctx, storage.UUID); err != nil {
-			t.Fatalf("marking s3 for attachment: %v", err)
-		}
+		add(liveID, simulator.ServiceS3, "DEFAULT")
 		add(liveID, simulator.ServiceMySQL8, "ANALYTICS")
 		// Neither an instance of another environment nor a removed one is listed.
 		add(testID, simulator.ServicePostgres15, "DEFAULT")
@@ -55,7 +52,7 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 	}
 
 	region := testRegionID(t, simulator.RegionAWSEUCentral1)
-	expectInstance := func(service, typ, prefix, status string, attachRequested bool) knownvalue.Check {
+	expectInstance := func(service, typ, prefix, status string, awaitsAttachment bool) knownvalue.Check {
 		return knownvalue.ObjectExact(map[string]knownvalue.Check{
 			"id": knownvalue.StringFunc(func(v string) error {
 				if want := ids[typ+"/"+prefix]; v != want {
@@ -63,12 +60,12 @@ func TestAccServiceInstancesDataSource(t *testing.T) {
 				}
 				return nil
 			}),
-			"service_id":       knownvalue.StringExact(testServiceID(t, service)),
-			"prefix":           knownvalue.StringExact(env.prefix(prefix)),
-			"type":             knownvalue.StringExact(typ),
-			"status":           knownvalue.StringExact(status),
-			"region_id":        knownvalue.StringExact(region),
-			"attach_requested": knownvalue.Bool(attachRequested),
+			"service_id":        knownvalue.StringExact(testServiceID(t, service)),
+			"prefix":            knownvalue.StringExact(env.prefix(prefix)),
+			"type":              knownvalue.StringExact(typ),
+			"status":            knownvalue.StringExact(status),
+			"region_id":         knownvalue.StringExact(region),
+			"awaits_attachment": knownvalue.Bool(awaitsAttachment),
 		})
 	}
 
@@ -106,7 +103,7 @@ data "divio_service_instances" "azure_test" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("id"), knownvalue.StringExact(liveID)),
 					statecheck.ExpectKnownValue("data.divio_service_instances.live", tfjsonpath.New("instances"), env.listOf(
-						expectInstance(simulator.ServiceMySQL8, divio.TypeDatabase, "ANALYTICS", divio.StatusNew, false),
+						expectInstance(simulator.ServiceMySQL8, divio.TypeDatabase, "ANALYTICS", divio.StatusNew, true),
 						expectInstance(simulator.ServicePostgres15, divio.TypeDatabase, "DEFAULT", divio.StatusAttached, false),
 						expectInstance(simulator.ServiceS3, divio.TypeStorage, "DEFAULT", divio.StatusNew, true),
 					)),

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -23,22 +22,22 @@ import (
 // added outside Terraform, as in the Control Panel.
 type listTestInstances struct {
 	postgres *divio.ServiceInstance // attached by a deployment
-	s3       *divio.ServiceInstance // provisioned, not attached
-	rabbitmq *divio.ServiceInstance // marked for attachment, not provisioned, no deployment yet
+	s3       *divio.ServiceInstance // provisioned, then detached outside Terraform
+	rabbitmq *divio.ServiceInstance // added after the deployment, not provisioned: it awaits attachment
 }
 
 func addListTestInstances(t *testing.T, env *testEnv) listTestInstances {
 	t.Helper()
 	client := env.client(t)
-	is := listTestInstances{
-		postgres: addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true),
-		s3:       addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true),
-		rabbitmq: addTestInstance(t, client, demoTestEnvID, simulator.ServiceRabbitMQ3, "QUEUE", false),
-	}
+	is := listTestInstances{postgres: addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)}
 	attachTestInstance(t, client, is.postgres)
-	if err := client.AttachServiceInstance(context.Background(), is.rabbitmq.UUID); err != nil {
+	// Added after the deployment, which would have attached them.
+	is.s3 = addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true)
+	detached := simulator.StatusDetached
+	if err := env.requireSim(t).SetInstance(is.s3.UUID, simulator.InstancePatch{Status: &detached}); err != nil {
 		t.Fatal(err)
 	}
+	is.rabbitmq = addTestInstance(t, client, demoTestEnvID, simulator.ServiceRabbitMQ3, "QUEUE", false)
 	// In another environment: never listed for the test environment.
 	addTestInstance(t, client, simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive), simulator.ServiceMySQL8, "DEFAULT", false)
 	return is
@@ -76,7 +75,7 @@ func TestServiceListResource_filters(t *testing.T) {
 	env.requireSim(t)
 	is := addListTestInstances(t, env)
 	p := newProtocolProvider(t, env, true)
-	all := "postgres-15 DEFAULT (ATTACHED) in demo-app/test|rabbitmq-3 QUEUE (NEW) in demo-app/test|s3 DEFAULT (PENDING_ATTACHMENT) in demo-app/test"
+	all := "postgres-15 DEFAULT (ATTACHED) in demo-app/test|rabbitmq-3 QUEUE (NEW) in demo-app/test|s3 DEFAULT (DETACHED) in demo-app/test"
 
 	for _, tc := range []struct {
 		name    string
@@ -85,8 +84,8 @@ func TestServiceListResource_filters(t *testing.T) {
 	}{
 		{"all, by type then prefix", nil, all},
 		{"service by identifier", map[string]string{"service": "postgres-15"}, "postgres-15 DEFAULT (ATTACHED) in demo-app/test"},
-		{"service by uuid", map[string]string{"service": simulator.ServiceID(simulator.ServiceS3)}, "s3 DEFAULT (PENDING_ATTACHMENT) in demo-app/test"},
-		{"type", map[string]string{"type": divio.TypeStorage}, "s3 DEFAULT (PENDING_ATTACHMENT) in demo-app/test"},
+		{"service by uuid", map[string]string{"service": simulator.ServiceID(simulator.ServiceS3)}, "s3 DEFAULT (DETACHED) in demo-app/test"},
+		{"type", map[string]string{"type": divio.TypeStorage}, "s3 DEFAULT (DETACHED) in demo-app/test"},
 		{"status", map[string]string{"status": divio.StatusNew}, "rabbitmq-3 QUEUE (NEW) in demo-app/test"},
 		{"service and status that no instance has together", map[string]string{"service": "postgres-15", "status": divio.StatusNew}, ""},
 	} {
@@ -108,7 +107,7 @@ func TestServiceListResource_filters(t *testing.T) {
 		})
 	}
 
-	// The attachments: the attached instance and the one marked for attachment.
+	// The attachments: the attached instance and the one that awaits attachment.
 	p.t = t
 	results, errs := p.list("divio_service_attachment", map[string]string{"environment_id": demoTestEnvID})
 	if errs != "" {
@@ -120,7 +119,7 @@ func TestServiceListResource_filters(t *testing.T) {
 	}
 	want := []string{
 		is.postgres.UUID + " postgres-15 DEFAULT attached in demo-app/test",
-		is.rabbitmq.UUID + " rabbitmq-3 QUEUE marked for attachment in demo-app/test",
+		is.rabbitmq.UUID + " rabbitmq-3 QUEUE awaiting attachment by the next deployment in demo-app/test",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("attachments listed %q, want %q", got, want)

@@ -302,7 +302,7 @@ func TestAccServiceResource_notOfferedInRegion(t *testing.T) {
 			{
 				Config: serviceConfig(env, "ms-blob", ""),
 				ExpectError: errorText(env.inSim(`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. `+
-					`Services offered there: elasticsearch-8, mysql-8, postgres-15, rabbitmq-3, s3.`,
+					`Services offered there: elasticsearch-8, mysql-8, postgres-15, postgres-16, rabbitmq-3, s3.`,
 					`"ms-blob" is not offered in region aws-eu-central-1 (aws), where application demo-app runs. Services offered there:`)),
 			},
 		},
@@ -349,52 +349,48 @@ resource "divio_service" "other" {
 	})
 }
 
+// A divio_service without an attachment is attached by the environment's next deployment, whoever
+// starts it (here one started outside Terraform, as a git push would): the next plan is empty, and
+// destroying it detaches it with a deployment first, then removes it.
 func TestAccServiceResource_attached(t *testing.T) {
 	env := newTestEnv(t)
-	// Attached and detached outside Terraform, by deployments, as the Divio CLI would.
-	setStatus := func(status string) func() {
-		return func() {
-			client := env.client(t)
-			d := newDeployer(client, newAPICache(client), 0)
-			in, err := env.onlyLiveInstance()
-			if err == nil && status == simulator.StatusAttached {
-				_, err = d.Attach(context.Background(), in.Environment, in.UUID)
-			}
-			if err == nil && status == simulator.StatusDetached {
-				_, err = d.Detach(context.Background(), in.Environment, in.UUID)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+	deployOutside := func() {
+		client := env.client(t)
+		in, err := env.onlyLiveInstance()
+		if err == nil {
+			_, err = newDeployer(client, newAPICache(client), 0).Deploy(context.Background(), in.Environment)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             env.checkNoInstanceLeft(),
 		Steps: []resource.TestStep{
-			{Config: serviceConfig(env, "postgres-15", "")},
 			{
-				PreConfig: setStatus(simulator.StatusAttached),
-				Config:    serviceConfig(env, "postgres-15", `  prefix = "OTHER"`),
-				ExpectError: errorText("Cannot replace an attached service instance", "Changing prefix forces the replacement of service instance", "(postgres-15) in environment demo-app/test ("+env.demoTest()+"), which is ATTACHED",
-					"Remove its divio_service_attachment and apply first"),
+				Config: serviceConfig(env, "postgres-15", ""),
+				Check:  env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusPendingAttachment),
 			},
 			{
-				// Removing it without its attachment: the plan warns, the apply refuses and removes nothing.
-				Config:      env.config(""),
-				ExpectError: errorText("is ATTACHED, so removing it is refused and nothing was removed. Remove its divio_service_attachment"),
-			},
-			{
-				PreConfig: setStatus(simulator.StatusDetached),
+				PreConfig: deployOutside,
 				Config:    serviceConfig(env, "postgres-15", ""),
-				Check:     env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusDetached),
-				ConfigStateChecks: []statecheck.StateCheck{
-					// Refreshed, and no change planned for it.
-					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusDetached)),
-				},
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					// Refreshed, and no change planned for it.
+					statecheck.ExpectKnownValue(serviceAddr, tfjsonpath.New("status"), knownvalue.StringExact(simulator.StatusAttached)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					env.expectLiveInstance(simulator.ServicePostgres15, "DEFAULT", simulator.StatusAttached),
+					env.expectDeployments(1),
+				),
+			},
+			{
+				// Removed from the configuration: detached with a deployment, then removed.
+				Config: env.config(""),
+				Check:  env.expectDeployments(2),
 			},
 		},
 	})
@@ -493,9 +489,11 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 	if diags.HasError() || diags.WarningsCount() != 2 {
 		t.Fatalf("want two warnings, got %v", diags)
 	}
-	if detail := diags.Warnings()[0].Detail(); !strings.Contains(detail, inst.UUID+" (postgres-15) in environment demo-app/test ("+demoTestEnvID+") is ATTACHED") ||
-		!strings.Contains(detail, "this plan does not destroy a divio_service_attachment of it, so the apply will refuse to remove it") {
-		t.Errorf("warning detail: %s", detail)
+	if w := diags.Warnings()[0]; w.Summary() != "Service instance in use is detached first" ||
+		!strings.HasPrefix(w.Detail(), "Service instance "+inst.UUID+" (postgres-15, prefix DEFAULT) in environment demo-app/test ("+demoTestEnvID+") is ATTACHED: "+
+			"the application uses it, although no divio_service_attachment of this configuration's plan covers it") ||
+		!strings.HasSuffix(w.Detail(), "so the apply first detaches it with a deployment of the environment, after which the application no longer receives DATABASE_URL, DEFAULT_DATABASE_DSN, then removes it.") {
+		t.Errorf("warning: %s: %s", w.Summary(), w.Detail())
 	}
 	finalBackupWarning := "Before removing service instance " + inst.UUID + " (postgres-15, prefix DEFAULT) in environment demo-app/test (" + demoTestEnvID + "), " +
 		"the apply takes a backup of it and waits until the backup has completed (final_backup = true); only then is the instance removed, and if the backup fails, nothing is removed. " +

@@ -75,16 +75,19 @@ data "divio_services" "aws_search" {
 						}, "id", "identifier", "type"),
 						expectServiceIdentifier(t, simulator.ServiceMySQL8),
 						expectServiceIdentifier(t, simulator.ServicePostgres15),
+						expectServiceIdentifier(t, simulator.ServicePostgres16),
 					)),
 					statecheck.ExpectKnownValue("data.divio_services.azure", tfjsonpath.New("ids_by_identifier"), env.mapOf(map[string]knownvalue.Check{
 						simulator.ServiceMSBlob:     id(simulator.ServiceMSBlob),
 						simulator.ServiceMySQL8:     id(simulator.ServiceMySQL8),
 						simulator.ServicePostgres15: id(simulator.ServicePostgres15),
+						simulator.ServicePostgres16: id(simulator.ServicePostgres16),
 					})),
 					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("id"), knownvalue.StringExact(azure+"/DATABASE")),
 					statecheck.ExpectKnownValue("data.divio_services.azure_databases", tfjsonpath.New("services"), env.listOf(
 						expectServiceIdentifier(t, simulator.ServiceMySQL8),
 						expectServiceIdentifier(t, simulator.ServicePostgres15),
+						expectServiceIdentifier(t, simulator.ServicePostgres16),
 					)),
 					statecheck.ExpectKnownValue("data.divio_services.aws_storage", tfjsonpath.New("ids_by_identifier"), env.mapOf(map[string]knownvalue.Check{
 						simulator.ServiceS3: id(simulator.ServiceS3),

@@ -199,22 +199,31 @@ func testInstancesIn(ctx context.Context, c *divio.Client, env sweptEnvironment)
 }
 
 func describeInstance(in *divio.ServiceInstance) string {
-	marked := ""
-	if in.AttachRequested {
-		marked = ", marked for attachment"
-	}
-	return fmt.Sprintf("%s %s %s (%s%s)", in.Prefix, in.Type, in.UUID, in.Status, marked)
+	return fmt.Sprintf("%s %s %s (%s)", in.Prefix, in.Type, in.UUID, in.Status)
 }
 
-// sweepAttachments detaches the tests' instances that the application uses or is to use, through
-// the provider's deployer: it clears marks without a deployment, gathers the detachments into one
-// deployment of the environment, and waits out one that runs already. That deployment, as any,
-// also carries out whatever else is marked in the environment (README.md says to keep the test
-// environments for the tests).
+// sweepAttachments detaches the tests' instances that the application uses, through the provider's
+// deployer: it gathers the detachments into one deployment of the environment, and waits out one
+// that runs already. That deployment, as any, also attaches whatever awaits attachment in the
+// environment (README.md says to keep the test environments for the tests): so the tests' instances
+// that await attachment are removed first, as nothing uses them.
 func sweepAttachments(ctx context.Context, c *divio.Client, env sweptEnvironment) error {
 	tests, _, err := testInstancesIn(ctx, c, env)
 	if err != nil {
 		return err
+	}
+	var errs []error
+	for _, in := range tests {
+		if in.AwaitsAttachment() {
+			if err := c.DeleteServiceInstance(ctx, in.UUID); err != nil {
+				errs = append(errs, fmt.Errorf("sweep %s: removing %s before the deployment that would attach it: %w", env.name, describeInstance(&in), err))
+				continue
+			}
+			log.Printf("[INFO] sweep %s: removed %s before the deployment that would attach it", env.name, describeInstance(&in))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...) // a deployment now would attach them
 	}
 	tests = slices.DeleteFunc(tests, func(in divio.ServiceInstance) bool { return !in.InUse() })
 	if len(tests) == 0 {
@@ -222,7 +231,7 @@ func sweepAttachments(ctx context.Context, c *divio.Client, env sweptEnvironment
 		return nil
 	}
 	d := newDeployer(c, newAPICache(c), 0)
-	errs := make([]error, len(tests))
+	errs = make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i, in := range tests {
 		wg.Go(func() {
@@ -328,14 +337,14 @@ type sweepFixture struct {
 	added  []simulator.Instance
 }
 
-// add adds an instance to an environment and forces its status and attachment mark.
-func (f *sweepFixture) add(envID, service, prefix, status string, marked bool) {
+// add adds an instance to an environment and forces its status.
+func (f *sweepFixture) add(envID, service, prefix, status string) {
 	f.t.Helper()
 	inst, err := f.client.CreateServiceInstance(f.t.Context(), divio.CreateServiceInstanceRequest{
 		Environment: envID, Service: simulator.ServiceID(service), Prefix: prefix,
 	})
 	if err == nil {
-		err = f.sim.SetInstance(inst.UUID, simulator.InstancePatch{Status: &status, AttachRequested: &marked})
+		err = f.sim.SetInstance(inst.UUID, simulator.InstancePatch{Status: &status})
 	}
 	if err != nil {
 		f.t.Fatalf("adding %s %s: %v", service, prefix, err)
@@ -355,7 +364,7 @@ func (f *sweepFixture) addElsewhere() {
 			}
 		}
 	}
-	f.add(legacyTest, simulator.ServicePostgres15, "TFACC_ELSEWHERE", simulator.StatusDetached, false)
+	f.add(legacyTest, simulator.ServicePostgres15, "TFACC_ELSEWHERE", simulator.StatusDetached)
 }
 
 func instancesByID(sim *simulator.Simulator) map[string]simulator.Instance {
@@ -373,7 +382,7 @@ func (f *sweepFixture) expectSwept(sweptEnvIDs ...string) {
 	now := instancesByID(f.sim)
 	for _, want := range f.added {
 		if strings.HasPrefix(want.Prefix, testStem) && slices.Contains(sweptEnvIDs, want.Environment) {
-			want.Status, want.AttachRequested = simulator.StatusRemoved, false
+			want.Status = simulator.StatusRemoved
 		}
 		if got := now[want.UUID]; got != want {
 			f.t.Errorf("after the sweep:\n got %+v\nwant %+v", got, want)
@@ -401,16 +410,16 @@ func TestSweepers(t *testing.T) {
 	demoLive := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)
 
 	// demo-app/test: the tests' instances in every state, and a user's, attached.
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_NEW", simulator.StatusNew, false)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_PROVISIONING", simulator.StatusProvisioning, false)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_MARKED", simulator.StatusPendingAttachment, true)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_ATTACHED", simulator.StatusAttached, false)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_PENDING_DETACHMENT", simulator.StatusPendingDetachment, false)
-	f.add(demoTest, simulator.ServiceMySQL8, "TFACC_DETACHED", simulator.StatusDetached, false)
-	f.add(demoTest, simulator.ServiceS3, "DEFAULT", simulator.StatusAttached, false)
+	f.add(demoTest, simulator.ServicePostgres15, "TFACC_NEW", simulator.StatusNew)
+	f.add(demoTest, simulator.ServicePostgres16, "TFACC_PROVISIONING", simulator.StatusProvisioning)
+	f.add(demoTest, simulator.ServicePostgres15, "TFACC_PENDING_ATTACHMENT", simulator.StatusPendingAttachment)
+	f.add(demoTest, simulator.ServicePostgres15, "TFACC_ATTACHED", simulator.StatusAttached)
+	f.add(demoTest, simulator.ServicePostgres16, "TFACC_PENDING_DETACHMENT", simulator.StatusPendingDetachment)
+	f.add(demoTest, simulator.ServiceMySQL8, "TFACC_DETACHED", simulator.StatusDetached)
+	f.add(demoTest, simulator.ServiceS3, "DEFAULT", simulator.StatusAttached)
 	// demo-app/live: a test's instance that nothing uses, and a user's.
-	f.add(demoLive, simulator.ServicePostgres15, "TFACC_UNUSED", simulator.StatusPendingAttachment, false)
-	f.add(demoLive, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusDetached, false)
+	f.add(demoLive, simulator.ServicePostgres15, "TFACC_UNUSED", simulator.StatusPendingAttachment)
+	f.add(demoLive, simulator.ServiceMySQL8, "DEFAULT", simulator.StatusDetached)
 	// legacy-app is not a test environment: even a test prefix there is left alone.
 	f.addElsewhere()
 
@@ -453,10 +462,15 @@ func TestSweepers(t *testing.T) {
 		t.Errorf("backups after the sweep: %+v, want only the user's, %s", backups, keptBackup)
 	}
 	for _, line := range []string{
+		"sweep demo-app/test: removed TFACC_NEW DATABASE",
+		"sweep demo-app/test: removed TFACC_PROVISIONING DATABASE",
+		"sweep demo-app/test: removed TFACC_PENDING_ATTACHMENT DATABASE",
+		"before the deployment that would attach it",
 		"sweep demo-app/test: detached TFACC_ATTACHED DATABASE",
-		"sweep demo-app/test: detached TFACC_MARKED DATABASE",
-		"sweep demo-app/test: removed 6 test instances; left alone 1 that are not the tests': DEFAULT STORAGE",
-		"sweep demo-app/live: removed 1 test instances; left alone 1 that are not the tests': DEFAULT DATABASE",
+		"sweep demo-app/test: detached TFACC_PENDING_DETACHMENT DATABASE",
+		"sweep demo-app/test: removed 3 test instances; left alone 1 that are not the tests': DEFAULT STORAGE",
+		"sweep demo-app/live: removed TFACC_UNUSED DATABASE",
+		"sweep demo-app/live: removed 0 test instances; left alone 1 that are not the tests': DEFAULT DATABASE",
 		"sweep azure-app/live: removed 0 test instances; left alone 0",
 		"sweep demo-app/test: deleted 2 test backups; left alone 1 others",
 	} {
@@ -482,8 +496,8 @@ func TestSweepers_failedDeployment(t *testing.T) {
 	sim := env.Sim
 	f := &sweepFixture{t: t, sim: sim, client: env.client(t)}
 	demoTest := simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_ATTACHED", simulator.StatusAttached, false)
-	f.add(demoTest, simulator.ServicePostgres15, "TFACC_DETACHED", simulator.StatusDetached, false)
+	f.add(demoTest, simulator.ServicePostgres15, "TFACC_ATTACHED", simulator.StatusAttached)
+	f.add(demoTest, simulator.ServicePostgres15, "TFACC_DETACHED", simulator.StatusDetached)
 	attached, detached := f.added[0], f.added[1]
 
 	sim.FailNextDeploy()

@@ -76,14 +76,16 @@ resource "divio_service" "media" {
   prefix         = "MEDIA"
 }
 
-# Every instance is only marked for attachment...
+# The attachments say that the application uses every instance, and deploy nothing (deploy =
+# false): the instances await attachment...
 resource "divio_service_attachment" "this" {
   for_each   = merge(divio_service.database, { for s in divio_service.media : "MEDIA" => s })
   service_id = each.value.id
   deploy     = false
 }
 
-# ...and one deployment attaches them all.
+# ...and one deployment attaches them all, as a deployment attaches every instance of the
+# environment that awaits attachment.
 resource "divio_deployment" "this" {
   environment_id = data.divio_environment.this.id
   triggers = {

@@ -71,7 +71,9 @@ resource "divio_service" "storage" {
   prefix         = "DEFAULT"
 }
 
-# Both attachments are applied together, so they share one deployment of the environment.
+# The attachments say that the application uses both services, and deploy the environment so that
+# they are attached now. Applied together, they share one deployment, which attaches both (a
+# deployment attaches every instance of the environment that awaits attachment).
 resource "divio_service_attachment" "database" {
   service_id = divio_service.database.id
 }

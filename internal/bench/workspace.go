@@ -185,8 +185,9 @@ resource "divio_service" "db" {
 }
 
 // batchedApplyConfig is n services and their attachments in one environment: the services stay
-// NEW, the attachments only mark them, and one divio_deployment after all of them provisions and
-// attaches everything.
+// NEW, the attachments (deploy = false) deploy nothing, and one divio_deployment after all of them
+// provisions and attaches everything, as a deployment attaches every instance of its environment
+// that awaits attachment.
 func batchedApplyConfig(n int, app, env string) string {
 	return divioRequired + environmentLookupHCL(app, env) + servicesHCL(n, "data.divio_environment.env.id", "provision      = false") + fmt.Sprintf(`
 resource "divio_service_attachment" "db" {

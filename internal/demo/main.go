@@ -135,12 +135,17 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 
 	d.heading("terraform destroy: detach (one deployment), back up and remove both services")
+	before := len(d.deployments())
 	if err := tf.Destroy(ctx); err != nil {
 		return fmt.Errorf("terraform destroy: %w", err)
 	}
 	if left := d.instancesLeft(); len(left) > 0 {
 		return fmt.Errorf("after destroy the simulator still holds %s", strings.Join(left, ", "))
 	}
+	if n := len(d.deployments()) - before; n != 1 {
+		return fmt.Errorf("the destroy took %d deployments to detach both services, want 1", n)
+	}
+	fmt.Fprintln(d.out, "both attachments were destroyed together, so one deployment detached both services;")
 	fmt.Fprintln(d.out, "the simulator holds no service instance any more; their data outlives them in the final backups:")
 	if err := d.showFinalBackups(); err != nil {
 		return err
@@ -222,7 +227,9 @@ func (d *demo) showPublished(ctx context.Context, tf *tfexec.Terraform) error {
 	for _, dep := range deployments {
 		fmt.Fprintf(d.out, "  deployment %s  %s\n", dep.UUID, dep.Status)
 	}
-	fmt.Fprintf(d.out, "both attachments were applied together, so they took %d deployment(s)\n", len(deployments))
+	fmt.Fprintf(d.out, "both attachments were applied together, so they shared %d deployment(s): a deployment attaches every\n", len(deployments))
+	fmt.Fprintln(d.out, "instance of the environment that awaits attachment, whoever starts it, and the attachments say in the")
+	fmt.Fprintln(d.out, "configuration that demo-app uses them")
 	return nil
 }
 

@@ -59,6 +59,7 @@ var expectations = map[string]expectation{
 func main() {
 	run := flag.String("run", "", "check only the examples whose folder (relative to examples/) matches this regular expression")
 	parallel := flag.Int("parallel", 2, "how many examples to check at once")
+	verbose := flag.Bool("v", false, "print what terraform printed for every example, not only for those that fail: its warnings are part of what an example shows")
 	flag.Parse()
 	filter, err := regexp.Compile(*run)
 	if err != nil {
@@ -66,7 +67,7 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	failed, err := checkAll(ctx, filter, max(*parallel, 1), os.Stdout)
+	failed, err := checkAll(ctx, filter, max(*parallel, 1), *verbose, os.Stdout)
 	stop()
 	switch {
 	case err != nil:
@@ -87,7 +88,7 @@ type checker struct {
 	tfVersion    [2]int
 }
 
-func checkAll(ctx context.Context, filter *regexp.Regexp, parallel int, out io.Writer) (failed int, err error) {
+func checkAll(ctx context.Context, filter *regexp.Regexp, parallel int, verbose bool, out io.Writer) (failed int, err error) {
 	root, err := devenv.ModuleRoot(ctx)
 	if err != nil {
 		return 0, err
@@ -126,7 +127,7 @@ func checkAll(ctx context.Context, filter *regexp.Regexp, parallel int, out io.W
 			r := c.check(ctx, ex)
 			mu.Lock()
 			defer mu.Unlock()
-			r.print(out)
+			r.print(out, verbose)
 			if r.err != nil {
 				failed++
 			}
@@ -226,15 +227,20 @@ func (l *syncLog) String() string {
 
 func (r *result) step(name string) { r.steps = append(r.steps, name) }
 
-func (r *result) print(out io.Writer) {
+// print reports the outcome, followed by terraform's output when the example failed or verbose
+// asks for it.
+func (r *result) print(out io.Writer, verbose bool) {
 	elapsed := time.Since(r.started).Round(100 * time.Millisecond)
 	switch {
 	case r.skipped != "":
 		fmt.Fprintf(out, "skipped examples/%s: %s\n", r.example, r.skipped)
+		return
 	case r.err == nil:
 		fmt.Fprintf(out, "ok      examples/%s (%s; %s)\n", r.example, strings.Join(r.steps, ", "), elapsed)
 	default:
 		fmt.Fprintf(out, "FAILED  examples/%s after %s: %v\n", r.example, strings.Join(r.steps, ", "), r.err)
+	}
+	if r.err != nil || verbose {
 		for line := range strings.Lines(r.log.String()) {
 			fmt.Fprint(out, "        ", line)
 		}

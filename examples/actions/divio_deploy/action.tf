@@ -12,8 +12,9 @@ resource "divio_service" "database" {
   service        = "postgres-15"
 }
 
-# The attachment only marks the instance; the action's deployment attaches it, after the
-# attachment is created or changed.
+# With deploy = false the attachment deploys nothing: the instance awaits attachment, and the
+# action's deployment attaches it (with every other instance of the environment that awaits
+# attachment), after the attachment is created or changed.
 resource "divio_service_attachment" "database" {
   service_id = divio_service.database.id
   deploy     = false

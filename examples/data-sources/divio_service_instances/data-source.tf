@@ -15,3 +15,9 @@ data "divio_service_instances" "live" {
 output "attached_prefixes" {
   value = [for i in data.divio_service_instances.live.instances : "${i.type}/${i.prefix}" if i.status == "ATTACHED"]
 }
+
+# The instances that the environment's next deployment attaches, whoever starts it (Terraform, a
+# git push, the Control Panel): added or provisioned, and not attached yet.
+output "awaiting_attachment" {
+  value = [for i in data.divio_service_instances.live.instances : "${i.type}/${i.prefix} (${i.status})" if i.awaits_attachment]
+}

@@ -38,6 +38,11 @@ run "the_deployment_attached_them_all" {
   }
 }
 
+# Dropping the media storage destroys its attachment, which detaches the MEDIA instance with a
+# deployment, then removes the instance (after its final backup). Its plan also warns "Service
+# instance in use is detached first" and says that no attachment covers the instance: Terraform
+# plans an attachment that drops out of a for_each over the services only after them, too late for
+# the provider to see it go (README.md, "Plan-time guards"). The databases stay attached.
 run "drops_the_media_storage" {
   variables {
     media_storage = false
@@ -46,5 +51,10 @@ run "drops_the_media_storage" {
   assert {
     condition     = length(divio_service.media) == 0 && !contains(output.env_var_names, "MEDIA_STORAGE_DSN")
     error_message = "Without media storage, no MEDIA instance should be left."
+  }
+
+  assert {
+    condition     = keys(divio_service_attachment.this) == ["DEFAULT", "REPORTING"] && alltrue([for a in divio_service_attachment.this : a.status == "ATTACHED"])
+    error_message = "The databases should stay attached: ${jsonencode({ for k, a in divio_service_attachment.this : k => a.status })}."
   }
 }

@@ -14,15 +14,17 @@ resource "divio_service" "db" {
   prefix         = each.key
 }
 
-# Only mark the instances for attachment... (deploy = false is about attaching: destroying an
-# attachment always detaches its instance with a deployment of the environment.)
+# The attachments say that the application uses the instances, and deploy nothing: the instances
+# await attachment... (deploy = false is about attaching: destroying an attachment always detaches
+# its instance with a deployment of the environment.)
 resource "divio_service_attachment" "db" {
   for_each   = divio_service.db
   service_id = each.value.id
   deploy     = false
 }
 
-# ...and attach them all with exactly one deployment. A change of triggers deploys again.
+# ...and one deployment attaches them all: a deployment attaches every instance of the environment
+# that awaits attachment, whoever starts it. A change of triggers deploys again.
 resource "divio_deployment" "services" {
   environment_id = data.divio_environment.live.id
   triggers = {

@@ -22,6 +22,11 @@ resource "divio_service" "database" {
 }
 
 # Media storage, publishing MEDIA_STORAGE_DSN; provisioned by the deployment that attaches it.
+#
+# Neither has a divio_service_attachment here, and both are attached all the same by the
+# environment's next deployment, whoever starts it (a git push, the Control Panel, Terraform): add
+# a divio_service_attachment for each to say in the configuration that the application uses it, and
+# to deploy for it.
 resource "divio_service" "media" {
   environment_id = data.divio_environment.live.id
   service        = "s3"

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,6 +150,19 @@ func (v *planView) claimKey(key instanceKey, service string) (earlier []string) 
 	earlier = append(earlier, v.creates[key]...)
 	v.creates[key] = append(v.creates[key], service)
 	return earlier
+}
+
+// createEnvironments returns the environments of the instances this walk has planned to add so far.
+func (v *planView) createEnvironments() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var envs []string
+	for key := range v.creates {
+		if !slices.Contains(envs, key.environment) {
+			envs = append(envs, key.environment)
+		}
+	}
+	return envs
 }
 
 func (v *planView) attachment(id string) *plannedAttachment {

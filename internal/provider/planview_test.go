@@ -331,35 +331,43 @@ resource "divio_service" "db" {
   service        = "postgres-15"
 }
 `, demoTestEnvID)
-	services := db + fmt.Sprintf(`
+	queueService := fmt.Sprintf(`
 resource "divio_service" "queue" {
   environment_id = %q
   service        = "rabbitmq-3"
   prefix         = "QUEUE"
 }
 `, demoTestEnvID)
+	services := db + queueService
 	attachDB := `
 resource "divio_service_attachment" "db" {
   service_id = divio_service.db.id
 }
 `
 	const warning = "Deployment attaches services that no attachment covers"
-	cli.apply(env.config(services))
+	cli.apply(env.config(queueService))
 	queue := ""
 	for _, in := range liveInstances(sim) {
 		if in.Prefix == "QUEUE" {
 			queue = in.UUID
 		}
 	}
-
-	diags, failed := cli.plan(env.config(services + attachDB))
-	warnings := withSummary(diags, warning)
-	if failed || len(warnings) != 1 ||
-		!strings.HasPrefix(warnings[0].Detail, "This plan deploys environment demo-app/test ("+demoTestEnvID+") (to attach service instance ") ||
-		!strings.Contains(warnings[0].Detail, "so this deployment also attaches these, which no divio_service_attachment of this configuration covers:\n\n"+
-			"  - service instance "+queue+" (rabbitmq-3, prefix QUEUE) in environment demo-app/test ("+demoTestEnvID+") (PENDING_ATTACHMENT, variables QUEUE_AMQP_BROKER_URL)\n\n") {
-		t.Errorf("want one warning naming the queue %s, got failed %v, %v", queue, failed, diags)
+	expectWarning := func(what, config, reason string) {
+		t.Helper()
+		diags, failed := cli.plan(env.config(config))
+		warnings := withSummary(diags, warning)
+		if failed || len(warnings) != 1 ||
+			!strings.HasPrefix(warnings[0].Detail, "This plan deploys environment demo-app/test ("+demoTestEnvID+") ("+reason) ||
+			!strings.Contains(warnings[0].Detail, "so this deployment also attaches these, which no divio_service_attachment of this configuration covers:\n\n"+
+				"  - service instance "+queue+" (rabbitmq-3, prefix QUEUE) in environment demo-app/test ("+demoTestEnvID+") (PENDING_ATTACHMENT, variables QUEUE_AMQP_BROKER_URL)\n\n") {
+			t.Errorf("%s: want one warning naming the queue %s, got failed %v, %v", what, queue, failed, diags)
+		}
 	}
+	// The database and its attachment added together: the attachment's service_id is known only
+	// once the database exists, but every instance the plan adds is in demo-app/test.
+	expectWarning("a new database attached", services+attachDB, "to attach a service instance that this apply adds)")
+	cli.apply(env.config(services))
+	expectWarning("an existing database attached", services+attachDB, "to attach service instance ")
 	attachQueue := "\nresource \"divio_service_attachment\" \"queue\" {\n  service_id = divio_service.queue.id\n  deploy     = false\n}\n"
 	if diags, failed := cli.plan(env.config(services + attachDB + attachQueue)); failed || len(withSummary(diags, warning)) > 0 {
 		t.Errorf("with an attachment of the queue: failed %v, %v; want no warning", failed, diags)
@@ -373,9 +381,9 @@ resource "divio_service_attachment" "db" {
 		t.Errorf("the plan after the apply is not empty:\n%s", plan)
 	}
 
-	diags, failed = cli.plan(env.config(db + attachDB))
+	diags, failed := cli.plan(env.config(db + attachDB))
 	if detached := withSummary(diags, "Service instance in use is detached first"); failed || len(detached) != 1 ||
-		!strings.Contains(detached[0].Detail, "the apply first detaches it with a deployment of the environment, after which the application no longer receives QUEUE_AMQP_BROKER_URL, then removes it.") {
+		!strings.Contains(detached[0].Detail, "the apply first detaches it with a deployment of the environment, after which the application no longer receives QUEUE_AMQP_BROKER_URL. Then it removes it.") {
 		t.Errorf("want the warning that the queue is detached first, got failed %v, %v", failed, diags)
 	}
 	before := len(testDeployments(sim))

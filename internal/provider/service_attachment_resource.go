@@ -346,11 +346,12 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	var failed *divio.DeploymentFailedError
 	var undone *changeUndoneError
 	switch {
-	case err == nil && out.Instance != nil && out.Instance.AwaitsAttachment():
+	case err == nil && out.Instance != nil && out.Instance.AwaitsAttachment() && !r.data.destroying:
+		// Said only where the instance may stay: a destroy run removes its divio_service too.
 		resp.Diagnostics.AddWarning("Service instance will be attached by the next deployment",
 			fmt.Sprintf("Service instance %s in environment %s is %s: no deployment has attached it yet, so there was nothing to detach. "+
-				"Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it, and removing this attachment cannot prevent that: "+
-				"to keep the application from using the instance, remove its divio_service too (or detach it once it is attached).", id, where, out.Instance.Status))
+				"Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it, and removing this attachment does not change that: "+
+				"unless its divio_service is removed as well, the application uses the instance from that deployment on.", id, where, out.Instance.Status))
 	case err == nil, errors.Is(err, divio.ErrNotFound):
 	case errors.As(err, &failed):
 		r.keepAttachedAfterFailure(ctx, id, envID, &resp.Diagnostics)
@@ -445,8 +446,13 @@ func addDetachedAndAttached(diags *diag.Diagnostics, id string) {
 func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	var serviceID types.String
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("service_id"), &serviceID)...)
-	if resp.Diagnostics.HasError() || serviceID.IsUnknown() {
-		return // an instance created by this apply: checked when the apply plans it again
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if serviceID.IsUnknown() {
+		// An instance created by this apply: checked when the apply plans it again, with its id.
+		r.planAttachNew(ctx, req, resp)
+		return
 	}
 	id := serviceID.ValueString()
 	inst, err := r.data.cache.InstanceByID(ctx, id)
@@ -467,6 +473,17 @@ func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
 	if deploy.ValueBool() && inst.Status != divio.StatusAttached {
 		r.data.warnUnaskedAttachments(ctx, inst.Environment, "to attach service instance "+id, &resp.Diagnostics)
+	}
+}
+
+// planAttachNew warns about what the deployment of an attachment of an instance this apply creates
+// attaches unasked. Terraform plans the attachment after the divio_service it refers to, so when every
+// divio_service planned as new so far is in one environment, that is its instance's environment.
+func (r *ServiceAttachmentResource) planAttachNew(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var deploy types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
+	if envs := r.data.plan.createEnvironments(); deploy.ValueBool() && len(envs) == 1 {
+		r.data.warnUnaskedAttachments(ctx, envs[0], "to attach a service instance that this apply adds", &resp.Diagnostics)
 	}
 }
 

@@ -210,7 +210,7 @@ func TestAccServiceAttachment_destroyBeforeAnyDeployment(t *testing.T) {
 	}
 	warnings := diagnosticStrings(cli.apply(env.config("")))
 	want := "warning: Service instance will be attached by the next deployment: Service instance " + ids[0] + " in environment demo-app/test (" + attachTestEnvID +
-		") is PENDING_ATTACHMENT: no deployment has attached it yet, so there was nothing to detach. Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it"
+		") is PENDING_ATTACHMENT: no deployment has attached it yet, so there was nothing to detach. Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it, and removing this attachment does not change that"
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
 		t.Errorf("warnings %q, want one starting %q", warnings, want)
 	}

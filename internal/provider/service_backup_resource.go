@@ -99,9 +99,10 @@ func (r *ServiceBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 		MarkdownDescription: "A backup of one `DATABASE` or `STORAGE` service instance, taken when the resource is created and kept while it exists: " +
 			"destroying the resource deletes the backup. It outlives the instance, and Divio deletes it at `delete_at` (from `retention`) if one is set. " +
 			"A backup cannot be changed: a change of `service_id`, `notes`, `retention`, `delete_at` or `triggers` deletes this backup and takes a new one. " +
-			"A backup deleted by Divio at its time, or outside Terraform, leaves the state with a warning, and the next apply takes a new one.\n\n" +
-			"Divio restores a backup only into the instance it was taken from, while that instance exists: name its `service_instance_backup_id` to the " +
-			"`divio_restore_backup` action (Terraform 1.14 and later), or restore it in the Divio Control Panel. " +
+			"A backup deleted by Divio at its time, by Divio's retention (on-demand backups older than 30 days beyond the three newest of the environment), or outside Terraform, " +
+			"leaves the state with a warning, and the next apply takes a new one.\n\n" +
+			"A backup restores into the instance it was taken from: name its `service_instance_backup_id` to the `divio_restore_backup` action (Terraform 1.14 and later). " +
+			"The Divio Control Panel also restores it into another instance of the same engine and the same or a newer version, in an environment of the organisation. " +
 			"To keep the data of an instance that Terraform removes, rely on `divio_service`'s `final_backup` rather than on this resource, which is destroyed with it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{

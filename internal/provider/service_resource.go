@@ -893,11 +893,13 @@ func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPl
 	}
 }
 
-// planDetachFirst says what removing (or replacing) an instance that the application uses does
-// when no divio_service_attachment of it is destroyed in the same plan (Terraform destroys one first,
-// which detaches it): the removal detaches it with a deployment of its environment first (Delete).
-// Such an instance was attached by a deployment, which attaches every instance added to its
-// environment, or outside Terraform.
+// planDetachFirst says what removing (or replacing) an instance that the application uses does: the
+// removal detaches it with a deployment of its environment first (Delete), unless a
+// divio_service_attachment of it that the apply destroys has detached it by then (Terraform destroys
+// the attachment first). Whether one is destroyed is known here only when its plan comes first, as
+// in terraform destroy; an attachment that refers to a replaced instance, or that iterates over the
+// services, is planned after the service. So the warning says what happens either way, and is left
+// out only when the detachment is known.
 func (r *ServiceResource) planDetachFirst(ctx context.Context, inst *divio.ServiceInstance, verb string, diags *diag.Diagnostics) {
 	if r.data.plan.awaitDetachment(ctx, inst.UUID, detachmentPlanPatience) {
 		return
@@ -905,13 +907,14 @@ func (r *ServiceResource) planDetachFirst(ctx context.Context, inst *divio.Servi
 	r.data.warnUnaskedAttachments(ctx, inst.Environment, "to detach service instance "+inst.UUID+" before "+verb+" it", diags)
 	after := "removes it"
 	if verb == "replacing" {
-		after = "removes it and adds its replacement, which awaits attachment until the environment's next deployment, whoever starts it (no deployment of this apply attaches it)"
+		after = "removes it and adds its replacement, which awaits attachment until the environment's next deployment, whoever starts it " +
+			"(a divio_service_attachment of the new instance deploys for it)"
 	}
 	diags.AddWarning("Service instance in use is detached first",
-		fmt.Sprintf("%s is %s: the application uses it, although no divio_service_attachment of this configuration's plan covers it "+
-			"(a deployment of the environment attached it: Divio's deployments attach every instance added to an environment, whoever starts them). "+
-			"Divio removes only an instance the application does not use, so the apply first detaches it with a deployment of the environment, "+
-			"after which the application no longer receives %s, then %s.",
+		fmt.Sprintf("%s is %s: the application uses it (a deployment attaches every instance of its environment that awaits attachment, whoever starts it, "+
+			"with or without a divio_service_attachment). Divio removes only an instance the application does not use, so unless a divio_service_attachment of it "+
+			"that this apply destroys has detached it by then, the apply first detaches it with a deployment of the environment, after which the application no longer receives %s. "+
+			"Then it %s.",
 			capitalize(r.data.cache.InstanceLabel(ctx, inst)), inst.Status, strings.Join(divio.VariableNames(inst.Type, inst.Prefix), ", "), after))
 }
 

@@ -43,6 +43,7 @@ type instanceBackupModel struct {
 	Errors                  types.String `tfsdk:"errors"`
 	Size                    types.Int64  `tfsdk:"size"`
 	Notes                   types.String `tfsdk:"notes"`
+	Trigger                 types.String `tfsdk:"trigger"`
 	Final                   types.Bool   `tfsdk:"final"`
 	CreatedAt               types.String `tfsdk:"created_at"`
 	DeleteAt                types.String `tfsdk:"delete_at"`
@@ -68,6 +69,7 @@ func instanceBackupModelFrom(b *divio.Backup, part *divio.ServiceInstanceBackup)
 		Errors:                  errorText,
 		Size:                    types.Int64PointerValue(part.Size),
 		Notes:                   types.StringValue(b.Notes),
+		Trigger:                 types.StringValue(b.Trigger),
 		Final:                   types.BoolValue(isFinalBackup(b, part.ServiceInstance)),
 		CreatedAt:               timestampValue(b.CreatedAt),
 		DeleteAt:                deleteAt,
@@ -83,8 +85,8 @@ func (d *ServiceBackupsDataSource) Schema(_ context.Context, _ datasource.Schema
 		return schema.StringAttribute{MarkdownDescription: description, Computed: true}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the backups of an environment's service instances, newest first, also those of instances that were removed since: " +
-			"whoever took them: Terraform (`divio_service_backup`, or the final backup of a removed `divio_service`), or someone in the Divio Control Panel or CLI. " +
+		MarkdownDescription: "Lists the backups of an environment's service instances, newest first, also those of instances that were removed since, " +
+			"whoever took them: Terraform (`divio_service_backup`, or the final backup of a removed `divio_service`), someone in the Divio Control Panel or CLI, or the platform on its schedule (`trigger`). " +
 			"A backup of several instances gives one entry per instance.",
 		Attributes: map[string]schema.Attribute{
 			"id": computed("Identifier of this lookup: the `environment_id`."),
@@ -122,6 +124,9 @@ func (d *ServiceBackupsDataSource) Schema(_ context.Context, _ datasource.Schema
 							Computed:            true,
 						},
 						"notes": computed("The backup's notes."),
+						"trigger": computed("What took the backup: `MANUAL` for an on-demand backup (Terraform's, the Control Panel's, the Divio CLI's), " +
+							"`SCHEDULED` for one the platform takes by the subscription's schedule. Divio deletes backups by its own retention: " +
+							"scheduled ones are kept 7 daily, 4 weekly and 12 monthly; on-demand ones at least 30 days, and of those older than 30 days only the three newest of the environment."),
 						"final": schema.BoolAttribute{
 							MarkdownDescription: "Whether this is the final backup that Terraform took before removing the instance (`divio_service`'s `final_backup`).",
 							Computed:            true,

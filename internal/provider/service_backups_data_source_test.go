@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -56,6 +57,7 @@ func TestAccServiceBackupsDataSource(t *testing.T) {
 				return nil
 			}),
 			"final": knownvalue.Bool(final), "state": knownvalue.StringExact(divio.BackupStateCompleted), "success": knownvalue.StringExact(divio.BackupSuccess),
+			"trigger": knownvalue.StringExact(divio.BackupTriggerManual),
 		})
 	}
 	var otherID string
@@ -149,6 +151,67 @@ data "divio_service_backups" "media" {
 							return nil
 						},
 					)(s)
+				},
+			},
+		},
+	})
+}
+
+// The platform's scheduled backups are listed too, with their trigger; and a backup that Divio's
+// retention deletes (an on-demand one older than 30 days, beyond the three newest) is gone from the
+// list, as from the API.
+func TestAccServiceBackupsDataSource_scheduledAndRetention(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := env.client(t)
+	ctx := context.Background()
+	media := env.addInstance(demoTestEnvID, simulator.ServiceS3, "MEDIA", true)
+	for range 4 {
+		b, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{media.UUID}})
+		if err == nil {
+			_, err = client.WaitForBackup(ctx, b.UUID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookup := env.config(`
+data "divio_service_backups" "media" {
+  environment_id = "` + demoTestEnvID + `"
+}
+`)
+	triggers := func(want ...string) knownvalue.Check {
+		checks := make([]knownvalue.Check, len(want))
+		for i, trigger := range want {
+			checks[i] = knownvalue.ObjectPartial(map[string]knownvalue.Check{"trigger": knownvalue.StringExact(trigger)})
+		}
+		return knownvalue.ListExact(checks)
+	}
+	manual, scheduled := divio.BackupTriggerManual, divio.BackupTriggerScheduled
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					if _, err := sim.TakeScheduledBackup(demoTestEnvID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: lookup,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_service_backups.media", tfjsonpath.New("backups"), triggers(scheduled, manual, manual, manual, manual)),
+				},
+			},
+			{
+				// 31 days on: the oldest on-demand backup goes, the three newest and the scheduled one stay.
+				PreConfig: func() {
+					if _, err := sim.AdvanceClock(31 * 24 * time.Hour); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: lookup,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.divio_service_backups.media", tfjsonpath.New("backups"), triggers(scheduled, manual, manual, manual)),
 				},
 			},
 		},

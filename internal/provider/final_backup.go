@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -164,18 +166,72 @@ func (r *ServiceResource) findFinalBackup(ctx context.Context, inst *divio.Servi
 	return nil, nil
 }
 
-// reportFinalBackup tells, as a warning of the apply, which backup holds a removed instance's data
-// and until when.
-func (r *ServiceResource) reportFinalBackup(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, b *divio.Backup, diags *diag.Diagnostics) {
+// finalBackupKept says, for the apply's report, which backup holds a removed instance's data and
+// until when.
+func (r *ServiceResource) finalBackupKept(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, b *divio.Backup) string {
 	retention, _ := finalBackupRetention(m)
 	kept := "until it is deleted"
 	if b.ScheduledForDeletionAt != nil {
-		kept = "until " + b.ScheduledForDeletionAt.UTC().Format(time.RFC3339) + " (final_backup_retention " + retention + "), when Divio deletes it"
+		kept = "until " + b.ScheduledForDeletionAt.UTC().Format(time.RFC3339) + " (final_backup_retention " + retention + ")"
 	}
-	diags.AddWarning("Final backup kept",
-		fmt.Sprintf("Before removing %s, Terraform took backup %s of it; the backup is kept %s. "+
-			"The data source divio_service_backups (environment_id = %q, service_id = %q) finds it, with the id of its part for a restore.",
-			r.data.cache.InstanceLabel(ctx, inst), b.UUID, kept, inst.Environment, inst.UUID))
+	return fmt.Sprintf("%s: backup %s, kept %s; divio_service_backups with environment_id = %q and service_id = %q finds it",
+		r.data.cache.InstanceLabel(ctx, inst), b.UUID, kept, inst.Environment, inst.UUID)
+}
+
+// finalBackupReport gathers the final backups that the removals of one apply take, so that the apply
+// reports them in one warning instead of one per instance: a removal joins before it takes its
+// backup and leaves once done, and the last to leave of those running together reports every backup
+// kept since, after a moment in which another removal could still join (Terraform starts the
+// removals of one apply within milliseconds of each other; the one that joins reports instead).
+type finalBackupReport struct {
+	mu      sync.Mutex
+	running int
+	joins   int // removals that ever joined
+	kept    []string
+}
+
+// finalBackupReportGrace is how long the last removal to leave waits for another to join.
+const finalBackupReportGrace = 300 * time.Millisecond
+
+func (f *finalBackupReport) join() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running++
+	f.joins++
+}
+
+// leave records a removal's report (empty if it kept no backup) and, if it is the last removal
+// running, adds the warning that reports the backups kept.
+func (f *finalBackupReport) leave(ctx context.Context, kept string, diags *diag.Diagnostics) {
+	f.mu.Lock()
+	f.running--
+	if kept != "" {
+		f.kept = append(f.kept, kept)
+	}
+	last, joins := f.running == 0, f.joins
+	f.mu.Unlock()
+	if !last {
+		return
+	}
+	select {
+	case <-time.After(finalBackupReportGrace):
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	var report []string
+	if f.joins == joins { // nobody joined meanwhile, who would report later
+		report, f.kept = f.kept, nil
+	}
+	f.mu.Unlock()
+	switch len(report) {
+	case 0:
+	case 1:
+		diags.AddWarning("Final backup kept", "Terraform backed up "+report[0]+", with the id of its part for a restore.")
+	default:
+		slices.Sort(report)
+		diags.AddWarning("Final backups kept", fmt.Sprintf("Terraform backed up each of these %d service instances before removing it. divio_service_backups finds each backup, "+
+			"with the id of its part for a restore:\n\n  - %s", len(report), strings.Join(report, "\n  - ")))
+	}
 }
 
 // warnFinalBackupPlanned says, in the plan of a removal or replacement, that the apply backs the
@@ -185,11 +241,11 @@ func (r *ServiceResource) warnFinalBackupPlanned(ctx context.Context, m *service
 		return
 	}
 	retention, d := finalBackupRetention(m)
+	// In the present tense: with -auto-approve, Terraform prints the plan's warnings after the apply's.
 	diags.AddWarning("Final backup before removal",
-		fmt.Sprintf("Before %s %s, the apply takes a backup of it and waits until the backup has completed (final_backup = true); only then is the instance removed, "+
-			"and if the backup fails, nothing is removed. The backup is kept for %s (final_backup_retention), until about %s. "+
-			"Set final_backup = false and apply first to remove the instance without one.",
-			verb, r.data.cache.InstanceLabel(ctx, inst), retention, time.Now().Add(d).UTC().Format(time.DateOnly)))
+		fmt.Sprintf("%s is backed up before it is %s (final_backup = true): the removal waits until the backup has completed, and if the backup fails, nothing is removed. "+
+			"The backup is kept for %s (final_backup_retention), until about %s. Set final_backup = false and apply first to remove the instance without one.",
+			capitalize(r.data.cache.InstanceLabel(ctx, inst)), strings.TrimSuffix(verb, "ing")+"ed", retention, time.Now().Add(d).UTC().Format(time.DateOnly)))
 }
 
 // warnFinalBackupIgnored warns about final_backup = true written for an instance of a type that

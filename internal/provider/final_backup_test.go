@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -126,10 +127,10 @@ func TestServiceResource_deleteWaitsForItsFinalBackupOnce(t *testing.T) {
 	if liveInstance(sim, inst.UUID) {
 		t.Fatal("the instance was not removed")
 	}
-	wantDetail := fmt.Sprintf("Before removing service instance %s (postgres-15, prefix DEFAULT) in environment demo-app/test (%s), Terraform took backup %s of it; "+
-		"the backup is kept until %s (final_backup_retention 30d), when Divio deletes it.",
-		inst.UUID, demoTestEnvID, first.UUID, first.ScheduledForDeletionAt.UTC().Format(time.RFC3339))
-	if !strings.HasPrefix(detail, wantDetail) {
+	wantDetail := fmt.Sprintf("Terraform backed up service instance %s (postgres-15, prefix DEFAULT) in environment demo-app/test (%s): backup %s, "+
+		"kept until %s (final_backup_retention 30d); divio_service_backups with environment_id = %q and service_id = %q finds it, with the id of its part for a restore.",
+		inst.UUID, demoTestEnvID, first.UUID, first.ScheduledForDeletionAt.UTC().Format(time.RFC3339), demoTestEnvID, inst.UUID)
+	if detail != wantDetail {
 		t.Errorf("warning:\n%s\nwant it to start with\n%s", detail, wantDetail)
 	}
 }
@@ -466,7 +467,7 @@ func TestAccServiceResource_finalBackupWarnings(t *testing.T) {
 
 	diags, failed := cli.plan(env.config(""))
 	planned := withSummary(diags, "Final backup before removal")
-	if failed || len(planned) != 1 || !strings.Contains(planned[0].Detail, "Before removing service instance "+inst.UUID+" (postgres-15, prefix DEFAULT)") ||
+	if failed || len(planned) != 1 || !strings.HasPrefix(planned[0].Detail, "Service instance "+inst.UUID+" (postgres-15, prefix DEFAULT)") ||
 		!strings.Contains(planned[0].Detail, "The backup is kept for 7d (final_backup_retention)") {
 		t.Fatalf("want the plan's final backup warning, got %v", diags)
 	}
@@ -476,7 +477,7 @@ func TestAccServiceResource_finalBackupWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(kept) != 1 || !strings.Contains(kept[0].Detail, "Terraform took backup "+backup.UUID+" of it; the backup is kept until "+backup.ScheduledForDeletionAt.UTC().Format(time.RFC3339)) {
+	if len(kept) != 1 || !strings.Contains(kept[0].Detail, ": backup "+backup.UUID+", kept until "+backup.ScheduledForDeletionAt.UTC().Format(time.RFC3339)) {
 		t.Fatalf("want the apply to name backup %s, got %v", backup.UUID, kept)
 	}
 
@@ -536,6 +537,58 @@ func TestFinalBackupNotes(t *testing.T) {
 	for _, other := range []string{"", "before the upgrade", notes + " ", "TFACC_ " + notes, strings.Replace(notes, "Final", "Last", 1)} {
 		if got := finalBackupInstance(other); got != nil {
 			t.Errorf("finalBackupInstance(%q) = %+v, want nil", other, got)
+		}
+	}
+}
+
+// A destroy of the quickstart's two services and their attachments warns once per instance in its
+// plan (the final backup each removal takes) and once in all in its apply (the backups kept, in one
+// summary), and says nothing else: 3 warnings, where each instance had two before.
+func TestAccServiceResource_destroyWarningsCount(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	config := env.config(fmt.Sprintf(`
+resource "divio_service" "database" {
+  environment_id = %[1]q
+  service        = "postgres-15"
+}
+
+resource "divio_service" "storage" {
+  environment_id = %[1]q
+  service        = "s3"
+}
+
+resource "divio_service_attachment" "database" {
+  service_id = divio_service.database.id
+}
+
+resource "divio_service_attachment" "storage" {
+  service_id = divio_service.storage.id
+}
+`, demoTestEnvID))
+	cli.apply(config)
+	cli.write(config)
+	out := cli.mustRun("destroy", "-auto-approve", "-json", "-input=false")
+	counts := map[string]int{}
+	var kept diagnostic
+	for _, d := range diagnostics(out) {
+		counts[d.Severity+": "+d.Summary]++
+		if d.Summary == "Final backups kept" {
+			kept = d
+		}
+	}
+	want := map[string]int{"warning: Final backup before removal": 2, "warning: Final backups kept": 1}
+	if !maps.Equal(counts, want) {
+		t.Errorf("diagnostics of the destroy: %v, want %v", counts, want)
+	}
+	backups := sim.Backups()
+	if len(backups) != 2 {
+		t.Fatalf("want two final backups, got %+v", backups)
+	}
+	for _, b := range backups {
+		if !strings.Contains(kept.Detail, "backup "+b.UUID+", kept until") {
+			t.Errorf("the summary does not name backup %s:\n%s", b.UUID, kept.Detail)
 		}
 	}
 }

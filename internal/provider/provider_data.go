@@ -20,6 +20,8 @@ type providerData struct {
 	cache    *apiCache
 	deployer *deployer
 	plan     *planView
+	// finalBackups gathers the final backups of the apply's removals into one report.
+	finalBackups *finalBackupReport
 	// destroying is true in a run that destroys what it manages (destroyRun).
 	destroying bool
 }
@@ -27,11 +29,12 @@ type providerData struct {
 func newProviderData(client *divio.Client, gatherWindow time.Duration) *providerData {
 	cache := newAPICache(client)
 	return &providerData{
-		client:     client,
-		cache:      cache,
-		deployer:   newDeployer(client, cache, gatherWindow),
-		plan:       newPlanView(),
-		destroying: destroyRun(),
+		client:       client,
+		cache:        cache,
+		deployer:     newDeployer(client, cache, gatherWindow),
+		plan:         newPlanView(),
+		finalBackups: &finalBackupReport{},
+		destroying:   destroyRun(),
 	}
 }
 

@@ -165,8 +165,12 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"status": schema.StringAttribute{
-				MarkdownDescription: "The instance's status as last read: `NEW`, `PROVISIONING`, `PENDING_ATTACHMENT`, `ATTACHED`, `PENDING_DETACHMENT` or `DETACHED`.",
+				MarkdownDescription: "The instance's status as last read: `NEW`, `PROVISIONING`, `PENDING_ATTACHMENT`, `ATTACHED`, `PENDING_DETACHMENT` or `DETACHED`. " +
+					"An update plans it unchanged unless it provisions the instance; a change by a deployment shows at the next refresh.",
 				Computed:            true,
+				// An update changes the status only when it provisions (planChange, planUnfinished):
+				// otherwise a plan that toggled deletion_protection showed it as known after apply.
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"env_var_names": schema.ListAttribute{
 				MarkdownDescription: "The names of the environment variables the instance publishes once provisioned, sorted. Their values are in `divio_service_credentials`.",
@@ -602,7 +606,13 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 			return
 		}
 	}
+	planned := plan.Status
 	modelFromInstance(&plan, inst)
+	if !planned.IsUnknown() {
+		// Planned unchanged: an apply returns what it planned, and a status that a deployment of
+		// this apply changed meanwhile shows at the next refresh.
+		plan.Status = planned
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -664,7 +674,10 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	// The backup is taken only once nothing stands in the way of the removal but the backup itself,
 	// so that it holds the data as it is removed.
 	var finalBackup *divio.Backup
+	var kept string // the report of the final backup, once the instance is removed
 	if takesFinalBackup(&state, inst) {
+		r.data.finalBackups.join()
+		defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
 		if finalBackup, ok = r.takeFinalBackup(ctx, &state, inst, &resp.Diagnostics); !ok {
 			return
 		}
@@ -677,7 +690,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		return
 	}
 	if finalBackup != nil {
-		r.reportFinalBackup(ctx, &state, inst, finalBackup, &resp.Diagnostics)
+		kept = r.finalBackupKept(ctx, &state, inst, finalBackup)
 	}
 	if slot, ok := r.slot(ctx, envID, inst.Service); ok {
 		r.data.plan.removedInstance(slot)
@@ -821,6 +834,12 @@ func (r *ServiceResource) planUnchanged(ctx context.Context, req resource.Modify
 func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResourceModel, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) (replacing bool) {
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	if !gaveUpProvisioning(ctx, req) {
+		// The diff shows only the status to come: say what the update does.
+		createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+		resp.Diagnostics.AddWarning("Service instance still provisioning",
+			fmt.Sprintf("Service instance %s (%s) in environment %s is %s: the apply that added it stopped waiting before it was functional. "+
+				"This plan's update waits for its provisioning to finish (starting it if it has not begun), within the create timeout (%s) counted from when it was added; it removes and replaces nothing.",
+				m.ID.ValueString(), m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, m.EnvironmentID.ValueString()), m.Status.ValueString(), createTimeout))
 		return false
 	}
 	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
@@ -1090,17 +1109,16 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 	if r.sameService(ctx, state.RegionID.ValueString(), plan.Service, state.Service) {
 		plan.Service = state.Service
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("service"), state.Service)...)
-		// The framework planned status as unknown because the configuration differed; if the
-		// spelling was the only difference, nothing changes at all.
-		unchanged := resp.Plan
-		resp.Diagnostics.Append(unchanged.SetAttribute(ctx, path.Root("status"), state.Status)...)
-		if unchanged.Raw.Equal(req.State.Raw) {
-			resp.Plan = unchanged
+		if resp.Plan.Raw.Equal(req.State.Raw) { // the spelling was the only difference
 			r.planKeep(ctx, req.State, &resp.Diagnostics)
 			return
 		}
 	}
 
+	if plan.Provision.ValueBool() && !(&divio.ServiceInstance{Status: state.Status.ValueString()}).Functional() {
+		// The update provisions it (provision turned true).
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+	}
 	if plan.EnvironmentID.IsUnknown() || plan.Service.IsUnknown() || plan.Prefix.IsUnknown() {
 		return // whether it is replaced is known only at apply, where Delete refuses what is unsafe
 	}

@@ -54,14 +54,9 @@ data "divio_environment" "this" {
   slug           = var.environment
 }
 
-# What the region offers, keyed by identifier (postgres-15, s3, ...).
-data "divio_services" "offered" {
-  region_id = data.divio_region.this.id
-}
-
 resource "divio_service" "database" {
   environment_id = data.divio_environment.this.id
-  service        = data.divio_services.offered.ids_by_identifier["postgres-15"]
+  service        = "postgres-15"
   prefix         = "DEFAULT"
 }
 

@@ -28,6 +28,8 @@ const (
 	undoTimeout = 30 * time.Second
 	// leaveGrace is how long a caller that gave up waits to see whether the others give up too.
 	leaveGrace = 200 * time.Millisecond
+	// labelTimeout bounds reading an environment's name for the message of a caller that gave up.
+	labelTimeout = time.Second
 )
 
 // errNobodyWaiting ends a batch whose members all gave up before its deployment started: nobody
@@ -157,7 +159,10 @@ func (d *deployer) request(ctx context.Context, environmentID string, change dep
 		case <-time.After(leaveGrace):
 		}
 	}
-	return d.leftBehind(b, m), fmt.Errorf("gave up waiting for the deployment of environment %s: %w", environmentID, ctx.Err())
+	// Named as its users know it: read before, its name is cached; else the id, without waiting.
+	labelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), labelTimeout)
+	defer cancel()
+	return d.leftBehind(b, m), fmt.Errorf("gave up waiting for the deployment of environment %s: %w", d.cache.EnvironmentLabel(labelCtx, environmentID), ctx.Err())
 }
 
 // join adds the caller to the environment's gathering batch, or opens one.

@@ -189,7 +189,8 @@ resource "divio_service_attachment" "b" {
   service_id = %[1]q
 }
 `, ids[0])),
-				ExpectError: errorText("Service instance attached twice", "Another divio_service_attachment of this plan attaches service instance "+ids[0]+" too"),
+				ExpectError: errorText("Service instance attached twice", "Another divio_service_attachment of this plan attaches service instance "+ids[0]+" (postgres-15, prefix",
+					"in environment demo-app/test", "too."),
 			},
 			{
 				Config: env.config(`

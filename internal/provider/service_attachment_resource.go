@@ -424,23 +424,37 @@ func (r *ServiceAttachmentResource) planDetach(ctx context.Context, state tfsdk.
 	if diags.HasError() {
 		return
 	}
+	inst, err := r.data.cache.Instance(ctx, envID.ValueString(), id.ValueString())
+	if err != nil {
+		inst = nil // named by its id; the API's failure is not this check's to report
+	}
 	if attaches := r.data.plan.planDetachment(id.ValueString()); attaches > 0 {
-		addDetachedAndAttached(diags, id.ValueString())
+		addDetachedAndAttached(diags, r.instanceLabel(ctx, id.ValueString(), inst))
 		return
 	}
 	// Detaching takes a deployment only if the instance is in use.
-	if inst, err := r.data.cache.Instance(ctx, envID.ValueString(), id.ValueString()); err == nil && inst != nil && inst.InUse() {
+	if inst != nil && inst.InUse() {
 		r.data.warnUnaskedAttachments(ctx, inst.Environment, "to detach service instance "+inst.UUID, diags)
 	}
 }
 
 // addDetachedAndAttached refuses a plan whose outcome would depend on the order Terraform happens
-// to run two unrelated resources in.
-func addDetachedAndAttached(diags *diag.Diagnostics, id string) {
+// to run two unrelated resources in. label names the instance (instanceLabel).
+func addDetachedAndAttached(diags *diag.Diagnostics, label string) {
 	diags.AddError("Service instance detached and attached in one plan",
-		fmt.Sprintf("This plan destroys a divio_service_attachment of service instance %s and adds or keeps another one of it. "+
+		fmt.Sprintf("This plan destroys a divio_service_attachment of %s and adds or keeps another divio_service_attachment of it. "+
 			"Terraform does not order the two, so whether the instance ends attached would depend on chance. "+
-			"If you renamed the attachment, add a `moved` block instead (it keeps the attachment as it is); otherwise apply the removal first.", id))
+			"If you renamed the attachment, add a `moved` block instead (it keeps the attachment as it is); otherwise apply the removal first.", label))
+}
+
+// instanceLabel names an instance for a message by its catalog identifier, prefix and environment
+// when it was read (inst), else by its id. (The provider never learns the address of another
+// resource: Terraform does not say it.)
+func (r *ServiceAttachmentResource) instanceLabel(ctx context.Context, id string, inst *divio.ServiceInstance) string {
+	if inst == nil {
+		return "service instance " + id
+	}
+	return r.data.cache.InstanceLabel(ctx, inst)
 }
 
 func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -467,7 +481,7 @@ func (r *ServiceAttachmentResource) planAttach(ctx context.Context, req resource
 				"For an instance added outside Terraform, the divio_service_instances data source lists the ids of an environment's instances.", id))
 		return
 	}
-	r.planAttachment(id, &resp.Diagnostics)
+	r.planAttachment(r.instanceLabel(ctx, id, inst), id, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("environment_id"), inst.Environment)...)
 	var deploy types.Bool
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
@@ -489,15 +503,15 @@ func (r *ServiceAttachmentResource) planAttachNew(ctx context.Context, req resou
 
 // planAttachment records an attachment that the plan keeps or adds, and refuses a second one of the
 // same instance: removing either would detach the instance from under the other.
-func (r *ServiceAttachmentResource) planAttachment(id string, diags *diag.Diagnostics) {
+func (r *ServiceAttachmentResource) planAttachment(label, id string, diags *diag.Diagnostics) {
 	others, detached := r.data.plan.planAttachment(id)
 	switch {
 	case others > 0:
 		diags.AddAttributeError(path.Root("service_id"), "Service instance attached twice",
-			fmt.Sprintf("Another divio_service_attachment of this plan attaches service instance %s too. An instance is attached to its environment once: "+
-				"keep one divio_service_attachment per instance, since destroying either would detach it from under the other.", id))
+			fmt.Sprintf("Another divio_service_attachment of this plan attaches %s too. An instance is attached to its environment once: "+
+				"keep one divio_service_attachment per instance, since destroying either would detach it from under the other.", label))
 	case detached:
-		addDetachedAndAttached(diags, id)
+		addDetachedAndAttached(diags, label)
 	}
 }
 
@@ -513,7 +527,13 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 		r.planDetach(ctx, req.State, &resp.Diagnostics)
 		return
 	}
-	r.planAttachment(state.ValueString(), &resp.Diagnostics)
+	var envID types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("environment_id"), &envID)...)
+	inst, err := r.data.cache.Instance(ctx, envID.ValueString(), state.ValueString())
+	if err != nil {
+		inst = nil // named by its id
+	}
+	r.planAttachment(r.instanceLabel(ctx, state.ValueString(), inst), state.ValueString(), &resp.Diagnostics)
 
 	// An attachment made with deploy = false, or whose deployment failed after an update stopped
 	// waiting, awaits attachment: with deploy = true the rest is an update, which deploys unless it
@@ -523,8 +543,6 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("deploy"), &deploy)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
 	if deploy.ValueBool() && status.ValueString() != divio.StatusAttached {
-		var envID types.String
-		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("environment_id"), &envID)...)
 		r.data.warnUnaskedAttachments(ctx, envID.ValueString(), "to attach service instance "+state.ValueString(), &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 		// The deployment that attaches it becomes known with the update: the one recorded may

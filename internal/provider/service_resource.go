@@ -1018,7 +1018,7 @@ func (r *ServiceResource) addPrefixTaken(ctx context.Context, diags *diag.Diagno
 			"  import {\n    to = divio_service.<name>\n    id = %q\n  }\n\n"+
 			"or, by resource identity (Terraform 1.12 or later):\n\n"+
 			"  import {\n    to       = divio_service.<name>\n    identity = { id = %q }\n  }\n\n"+
-			"where divio_service.<name> is this resource's address.",
+			"where divio_service.<name> is this resource's address, which Terraform names above this message (\"with divio_service...\").",
 			r.data.cache.EnvironmentLabel(ctx, holder.Environment), svc.Type, holder.Prefix, holder.UUID, r.identifierOf(ctx, holder, diags),
 			holder.Status, age(holder.CreatedAt), holder.UUID, holder.UUID, holder.UUID))
 }

@@ -89,8 +89,8 @@ func TestAccProvider_tokenWithWhitespace(t *testing.T) {
 	})
 }
 
-// A refused connection to a loopback endpoint asks whether the API is there (that it is not retried
-// is the client's test, TestRefusedLoopbackConnectionFailsAtOnce).
+// A refused connection to a loopback endpoint asks whether the API is there, once the retries are
+// spent (how they ride out a restart is the client's test, TestRidesOutAnAPIRestart).
 func TestAccProvider_unreachableEndpoint(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -2,6 +2,9 @@ package provider
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -753,4 +756,122 @@ func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
 			},
 		},
 	})
+}
+
+// restartableAPI serves a simulator that keeps its state in a data file at a fixed address, so that
+// a test can stop it (connections are refused, as from an API that went away) and start it again.
+type restartableAPI struct {
+	t      *testing.T
+	addr   string
+	file   string
+	sim    *simulator.Simulator
+	server *http.Server
+}
+
+func newRestartableAPI(t *testing.T, opts simulator.Options) *restartableAPI {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &restartableAPI{t: t, addr: listener.Addr().String(), file: filepath.Join(t.TempDir(), "sim.json")}
+	api.serve(listener, opts)
+	t.Cleanup(api.stop)
+	return api
+}
+
+func (a *restartableAPI) serve(listener net.Listener, opts simulator.Options) {
+	opts.DataFile = a.file
+	sim, err := simulator.New(opts)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.sim, a.server = sim, &http.Server{Handler: sim, ReadHeaderTimeout: time.Second}
+	go func() { _ = a.server.Serve(listener) }()
+}
+
+// stop closes the listener and every connection, and the simulator, which saves its state.
+func (a *restartableAPI) stop() {
+	if a.server != nil {
+		_ = a.server.Close()
+		_ = a.sim.Close()
+		a.server = nil
+	}
+}
+
+// start serves the saved state again at the same address.
+func (a *restartableAPI) start(opts simulator.Options) {
+	listener, err := net.Listen("tcp", a.addr)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.serve(listener, opts)
+}
+
+// The API goes away while an attachment's deployment runs (issue 20, item 2). Back within seconds,
+// the client's retries ride it out and the apply succeeds, with the one deployment. Gone for good, the
+// apply cannot confirm the attachment: it fails, says so, and records nothing, so that the next
+// apply finishes the job.
+func TestAccServiceAttachment_apiGoneMidDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		retryWaitMin time.Duration // the retries' first wait: 100ms gives them 7 s at least, 10ms 1.3 s at most
+		down         time.Duration // 0: not back before the apply ends
+	}{
+		{"restarted", 100 * time.Millisecond, 1500 * time.Millisecond},
+		{"gone", 10 * time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := simulator.Options{DeployDelay: 2 * time.Second}
+			api := newRestartableAPI(t, opts)
+			env := &testEnv{URL: "http://" + api.addr, Token: simulator.DemoToken, Sim: api.sim, t: t}
+			id := addTestInstance(t, env.client(t), attachTestEnvID, simulator.ServicePostgres15, "DEFAULT", true).UUID
+			cli := newTerraformCLI(t, func(p *DivioProvider) { p.retryWaitMin = tc.retryWaitMin })
+			cli.write(attachmentConfig(env, id, ""))
+			cli.init()
+			type result struct {
+				out    string
+				failed bool
+			}
+			done := make(chan result, 1)
+			go func() {
+				out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
+				done <- result{out, failed}
+			}()
+			waitUntil(t, "the deployment runs", func() bool { return workingDeployment(api.sim) != nil })
+			api.stop()
+			if tc.down > 0 {
+				time.Sleep(tc.down)
+				api.start(opts)
+			}
+			r := <-done
+			if tc.down > 0 {
+				if r.failed {
+					t.Fatalf("the apply failed although the API came back:\n%s", r.out)
+				}
+				if err := resource.ComposeAggregateTestCheckFunc(expectSimInstance(api.sim, id, simulator.StatusAttached), env.expectDeployments(1))(nil); err != nil {
+					t.Error(err)
+				}
+				if empty, plan := cli.planIsEmpty(); !empty {
+					t.Errorf("the plan after the apply is not empty:\n%s", plan)
+				}
+				return
+			}
+			errs := strings.Join(diagnosticStrings(diagnostics(r.out)), "\n")
+			if !r.failed || !strings.Contains(errs, "error: Service instance "+id+" was not attached: The Divio API kept failing while service instance "+id+" was being attached") ||
+				!strings.Contains(errs, "so the apply cannot confirm that the application uses it.") || !strings.Contains(errs, "This attachment is not recorded, so the next apply plans it again") {
+				t.Fatalf("want the apply to fail and say why, got failed %v:\n%s", r.failed, errs)
+			}
+			if state, _ := cli.run("state", "list"); strings.Contains(state, attachmentAddr) {
+				t.Errorf("the attachment is in the state:\n%s", state)
+			}
+			// Back: the next apply records the attachment that the deployment made meanwhile.
+			api.start(opts)
+			waitUntil(t, "the deployment has ended", func() bool { return workingDeployment(api.sim) == nil })
+			cli.apply(attachmentConfig(env, id, ""))
+			if err := resource.ComposeAggregateTestCheckFunc(expectSimInstance(api.sim, id, simulator.StatusAttached), env.expectDeployments(1))(nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 }

@@ -39,8 +39,13 @@ type diagnostic struct {
 
 func (d diagnostic) String() string { return d.Severity + ": " + d.Summary + ": " + d.Detail }
 
-func newTerraformCLI(t *testing.T) *terraformCLI {
+// newTerraformCLI serves testProvider(), changed by the options given, to terraform.
+func newTerraformCLI(t *testing.T, options ...func(*DivioProvider)) *terraformCLI {
 	t.Helper()
+	provider := testProvider()
+	for _, option := range options {
+		option(provider)
+	}
 	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if bin == "" {
 		var err error
@@ -52,7 +57,7 @@ func newTerraformCLI(t *testing.T) *terraformCLI {
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
 	go func() {
-		err := tf6server.Serve(providerAddress(), providerserver.NewProtocol6(testProvider()),
+		err := tf6server.Serve(providerAddress(), providerserver.NewProtocol6(provider),
 			tf6server.WithDebug(ctx, reattach, closed),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
 			tf6server.WithLoggingSink(t))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,28 @@ func (c *terraformCLI) planIsEmpty() (bool, string) {
 		c.t.Fatalf("terraform plan: %v\n%s", err, out)
 	}
 	return true, string(out)
+}
+
+// newTerraformCLIWithBuiltProvider runs terraform against a build of the provider that terraform
+// starts itself, as a plugin (dev_overrides), rather than one served in-process: for what depends on
+// the provider being terraform's child process, such as telling a destroy run (destroyRun).
+func newTerraformCLIWithBuiltProvider(t *testing.T) *terraformCLI {
+	t.Helper()
+	c := newTerraformCLI(t)
+	bin := filepath.Join(t.TempDir(), "terraform-provider-divio")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/divio/terraform-provider-divio").CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
+	}
+	cliConfig := filepath.Join(c.dir, ".terraformrc")
+	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n", providerAddress(), filepath.Dir(bin))
+	if err := os.WriteFile(cliConfig, []byte(overrides), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.environ = slices.DeleteFunc(c.environ, func(kv string) bool { return strings.HasPrefix(kv, "TF_REATTACH_PROVIDERS=") })
+	// terraform init would look the overridden provider up in the registry; no lock file is needed,
+	// and an empty one keeps init from running.
+	if err := os.WriteFile(filepath.Join(c.dir, ".terraform.lock.hcl"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

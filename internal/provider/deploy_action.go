@@ -35,7 +35,8 @@ func (a *configuredAction) begin(ctx context.Context, req action.InvokeRequest, 
 	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
 		return ctx, func() {}, false
 	}
-	return withTimeout(ctx, t.Invoke, &resp.Diagnostics)
+	ctx, cancel = withTimeout(ctx, t, "invoke")
+	return ctx, cancel, true
 }
 
 // progressOf returns a printf-like function that reports an action's progress to Terraform.
@@ -78,7 +79,7 @@ func (a *DeployAction) Schema(ctx context.Context, _ action.SchemaRequest, resp 
 				MarkdownDescription: "The id of the environment to deploy, e.g. `data.divio_environment.<name>.id`.",
 				Required:            true,
 			},
-			"timeouts": timeouts.Attributes(ctx),
+			"timeouts": actionTimeouts(ctx),
 		},
 	}
 }

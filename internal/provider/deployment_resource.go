@@ -102,7 +102,7 @@ func (r *DeploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed:            true,
 				PlanModifiers:       keep,
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+			"timeouts": resourceTimeouts(ctx, timeouts.Opts{Create: true}),
 		},
 	}
 }
@@ -135,10 +135,7 @@ func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, "create")
 	defer cancel()
 
 	envID := plan.EnvironmentID.ValueString()

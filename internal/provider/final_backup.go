@@ -122,7 +122,7 @@ func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourc
 				what, err))
 		return nil, false
 	case err != nil:
-		deleteTimeout, _ := m.Timeouts.Delete(ctx, defaultTimeout)
+		deleteTimeout := timeoutOf(m.Timeouts, "delete")
 		cause := "The Divio API kept failing while the provider waited for it: " + err.Error() + "."
 		switch {
 		case errors.Is(err, context.Canceled):

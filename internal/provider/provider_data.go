@@ -96,18 +96,3 @@ func (d *providerDataSource) Configure(_ context.Context, req datasource.Configu
 	resp.Diagnostics.Append(diags...)
 	d.data = data
 }
-
-// defaultTimeout bounds each operation whose `timeouts` attribute does not set it.
-const defaultTimeout = 20 * time.Minute
-
-// withTimeout bounds ctx by one value of a resource's `timeouts` attribute, e.g. plan.Timeouts.Create;
-// ok is false, with the reason in diags, when that value is not a duration.
-func withTimeout(ctx context.Context, timeout func(context.Context, time.Duration) (time.Duration, diag.Diagnostics), diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, ok bool) {
-	d, tdiags := timeout(ctx, defaultTimeout)
-	diags.Append(tdiags...)
-	if tdiags.HasError() {
-		return ctx, func() {}, false
-	}
-	ctx, cancel = context.WithTimeout(ctx, d)
-	return ctx, cancel, true
-}

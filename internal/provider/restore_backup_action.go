@@ -51,7 +51,7 @@ func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest
 				MarkdownDescription: "Notes recorded with the restore.",
 				Optional:            true,
 			},
-			"timeouts": timeouts.Attributes(ctx),
+			"timeouts": actionTimeouts(ctx),
 		},
 	}
 }

@@ -109,7 +109,7 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseNonNullStateForUnknown()},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
+			"timeouts": resourceTimeouts(ctx, timeouts.Opts{Create: true, Delete: true}),
 		},
 	}
 }
@@ -171,10 +171,7 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 // attachment, and the next apply plans the attachment again: it finds the instance attached by
 // whichever deployment came first and records it without deploying, or deploys for it.
 func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttachmentModel, diags *diag.Diagnostics) (holds bool) {
-	ctx, cancel, ok := withTimeout(ctx, m.Timeouts.Create, diags)
-	if !ok {
-		return false
-	}
+	ctx, cancel := withTimeout(ctx, m.Timeouts, "create")
 	defer cancel()
 
 	id := m.ServiceID.ValueString()
@@ -331,10 +328,7 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, state.Timeouts, "delete")
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()

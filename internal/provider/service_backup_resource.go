@@ -174,7 +174,7 @@ func (r *ServiceBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Computed:            true,
 				PlanModifiers:       keep,
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
+			"timeouts": resourceTimeouts(ctx, timeouts.Opts{Create: true, Delete: true}),
 		},
 	}
 }
@@ -277,10 +277,7 @@ func (r *ServiceBackupResource) Create(ctx context.Context, req resource.CreateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, "create")
 	defer cancel()
 
 	serviceID := plan.ServiceID.ValueString()
@@ -330,7 +327,7 @@ func (r *ServiceBackupResource) awaitProvisioning(ctx context.Context, m *servic
 	case errors.Is(err, divio.ErrNotFound):
 		addInstanceNotFound(diags, inst.UUID)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+		createTimeout := timeoutOf(m.Timeouts, "create")
 		diags.AddAttributeError(path.Root("service_id"), "Service instance not provisioned yet",
 			fmt.Sprintf("%s before service instance %s (%s, prefix %s) had finished provisioning (create timeout %s), so no backup was taken: "+
 				"Divio backs up only a provisioned instance. The next apply takes the backup, once the instance is provisioned.",
@@ -397,7 +394,7 @@ func (r *ServiceBackupResource) await(ctx context.Context, m *serviceBackupModel
 		state.RemoveResource(ctx)
 		diags.AddError("Backup disappeared", fmt.Sprintf("Backup %s was deleted outside Terraform while it was running. The next apply takes a new one.", id))
 	default:
-		createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+		createTimeout := timeoutOf(m.Timeouts, "create")
 		diags.AddWarning("Backup still running",
 			fmt.Sprintf("Backup %s of service instance %s had not completed when the wait ended (create timeout %s): %s\n\n"+
 				"It goes on at Divio and is saved in the state with state %s. The next apply waits for it to complete, and takes no second backup.",
@@ -473,10 +470,7 @@ func (r *ServiceBackupResource) Update(ctx context.Context, req resource.UpdateR
 	if !waits || resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, "create")
 	defer cancel()
 	r.await(ctx, &plan, &resp.State, &resp.Diagnostics)
 }
@@ -490,10 +484,7 @@ func (r *ServiceBackupResource) Delete(ctx context.Context, req resource.DeleteR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, state.Timeouts, "delete")
 	defer cancel()
 	if err := r.data.client.DeleteBackup(ctx, state.ID.ValueString()); err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot delete backup "+state.ID.ValueString(), err)

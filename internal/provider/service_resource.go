@@ -167,7 +167,7 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"status": schema.StringAttribute{
 				MarkdownDescription: "The instance's status as last read: `NEW`, `PROVISIONING`, `PENDING_ATTACHMENT`, `ATTACHED`, `PENDING_DETACHMENT` or `DETACHED`. " +
 					"An update plans it unchanged unless it provisions the instance; a change by a deployment shows at the next refresh.",
-				Computed:            true,
+				Computed: true,
 				// An update changes the status only when it provisions (planChange, planUnfinished):
 				// otherwise a plan that toggled deletion_protection showed it as known after apply.
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
@@ -178,7 +178,7 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Computed:            true,
 				PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"timeouts": resourceTimeouts(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -199,10 +199,7 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, "create")
 	defer cancel()
 
 	envID := plan.EnvironmentID.ValueString()
@@ -288,7 +285,7 @@ func (r *ServiceResource) reportUnfinishedProvisioning(ctx context.Context, m *s
 			fmt.Sprintf("Service instance %s (%s) in environment %s was removed while it was provisioning, outside Terraform. The next apply adds a new one.", id, identifier, where))
 		return
 	}
-	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+	createTimeout := timeoutOf(m.Timeouts, "create")
 	if errors.Is(err, context.DeadlineExceeded) {
 		resp.Diagnostics.AddWarning("Service instance still provisioning",
 			fmt.Sprintf("Service instance %s (%s) in environment %s had not finished provisioning when the create timeout (%s) ran out. It is saved in the state with status %s: %s.",
@@ -324,8 +321,8 @@ const stuckProtected = "it never became functional and holds no data, but deleti
 // that. An instance still NEW has not started provisioning: the update starts it, and waits
 // within the update timeout alone. The context it returns ends with ctx.
 func provisioningDeadline(ctx context.Context, inst *divio.ServiceInstance, m *serviceResourceModel) context.Context {
-	createTimeout, diags := m.Timeouts.Create(ctx, defaultTimeout)
-	if diags.HasError() || inst.CreatedAt.IsZero() || inst.Status != divio.StatusProvisioning {
+	createTimeout := timeoutOf(m.Timeouts, "create")
+	if inst.CreatedAt.IsZero() || inst.Status != divio.StatusProvisioning {
 		return ctx
 	}
 	ctx, cancel := context.WithDeadline(ctx, inst.CreatedAt.Add(createTimeout))
@@ -564,10 +561,7 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Update, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, plan.Timeouts, "update")
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
@@ -583,7 +577,7 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 			inst = seen
 		}
 		if err != nil {
-			if createTimeout, _ := plan.Timeouts.Create(ctx, defaultTimeout); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
+			if createTimeout := timeoutOf(plan.Timeouts, "create"); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
 				time.Since(inst.CreatedAt) >= createTimeout {
 				// Past the create timeout: stuck, which the next plan deals with; the update is
 				// recorded as planned, provision = true included (also for an imported instance,
@@ -630,10 +624,7 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 			r.deletionProtectedDetail(ctx, &state))
 		return
 	}
-	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, &resp.Diagnostics)
-	if !ok {
-		return
-	}
+	ctx, cancel := withTimeout(ctx, state.Timeouts, "delete")
 	defer cancel()
 
 	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
@@ -678,7 +669,8 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if takesFinalBackup(&state, inst) {
 		r.data.finalBackups.join()
 		defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
-		if finalBackup, ok = r.takeFinalBackup(ctx, &state, inst, &resp.Diagnostics); !ok {
+		var taken bool
+		if finalBackup, taken = r.takeFinalBackup(ctx, &state, inst, &resp.Diagnostics); !taken {
 			return
 		}
 	}
@@ -835,14 +827,14 @@ func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResource
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	if !gaveUpProvisioning(ctx, req) {
 		// The diff shows only the status to come: say what the update does.
-		createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+		createTimeout := timeoutOf(m.Timeouts, "create")
 		resp.Diagnostics.AddWarning("Service instance still provisioning",
 			fmt.Sprintf("Service instance %s (%s) in environment %s is %s: the apply that added it stopped waiting before it was functional. "+
 				"This plan's update waits for its provisioning to finish (starting it if it has not begun), within the create timeout (%s) counted from when it was added; it removes and replaces nothing.",
 				m.ID.ValueString(), m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, m.EnvironmentID.ValueString()), m.Status.ValueString(), createTimeout))
 		return false
 	}
-	createTimeout, _ := m.Timeouts.Create(ctx, defaultTimeout)
+	createTimeout := timeoutOf(m.Timeouts, "create")
 	stuck := fmt.Sprintf("Service instance %s (%s) in environment %s is still %s: the last wait for it ran out of its create timeout (%s).",
 		m.ID.ValueString(), m.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, m.EnvironmentID.ValueString()), m.Status.ValueString(), createTimeout)
 	if m.DeletionProtection.ValueBool() {

@@ -1,7 +1,9 @@
 // Command demo is `make demo`: it builds the provider, starts a simulator of the Divio API on a
 // free loopback port, and runs examples/quickstart and examples/quickstart-guard through the real
 // terraform binary, with dev_overrides instead of a registry, so that it needs no network, no
-// account and no `terraform init`. It cleans up after itself, also on failure and on Ctrl-C.
+// account and no `terraform init`; a configuration that calls a local module (examples/module-testing)
+// shows what replaces `terraform init` there: `terraform get`. It cleans up after itself, also on
+// failure and on Ctrl-C.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
@@ -58,7 +61,7 @@ type demo struct {
 	step      int
 }
 
-const steps = 8
+const steps = 9
 
 func (d *demo) heading(title string) {
 	d.step++
@@ -134,6 +137,11 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 		return err
 	}
 
+	d.heading("A module from a local path: terraform get installs it, without a registry or terraform init")
+	if err := d.showLocalModule(ctx); err != nil {
+		return err
+	}
+
 	d.heading("terraform destroy: detach (one deployment), back up and remove both services")
 	before := len(d.deployments())
 	if err := tf.Destroy(ctx); err != nil {
@@ -152,7 +160,9 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 
 	d.heading("Done")
-	fmt.Fprintln(d.out, "to try your own configuration against the simulator: make simulator (see README.md)")
+	fmt.Fprintln(d.out, "to try your own configuration against the simulator: make simulator, and the provider through")
+	fmt.Fprintln(d.out, "dev_overrides as above (README.md, \"Testing your own Terraform code offline\"): no terraform init,")
+	fmt.Fprintln(d.out, "and terraform get where the configuration calls modules")
 	return nil
 }
 
@@ -257,6 +267,92 @@ func (d *demo) showGuard(ctx context.Context) error {
 	fmt.Fprintln(d.out, "terraform plan failed, as it should, before creating anything:")
 	_, _ = io.Copy(indent(d.out), &stderr)
 	return nil
+}
+
+// localModuleRoot is a root module that calls a module from a local path: examples/module-testing,
+// copied beside it. It plans for azure-app, where the quickstart adds nothing.
+const localModuleRoot = `# Calls the module in ./services (examples/module-testing), from a local path.
+module "services" {
+  source      = "./services"
+  application = "azure-app"
+  environment = "test"
+}
+`
+
+// showLocalModule shows what a configuration that calls modules needs under dev_overrides: its
+// modules installed. terraform validate, plan and test say "Module not installed" and suggest
+// terraform init, which would also ask the registry for the provider (and fail offline, or for a
+// version not published); terraform get installs the modules, local ones without any network.
+func (d *demo) showLocalModule(ctx context.Context) error {
+	dir := filepath.Join(d.work, "local-module")
+	if err := copyConfiguration(filepath.Join(d.root, "examples", "module-testing"), filepath.Join(dir, "services")); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(localModuleRoot), 0o600); err != nil {
+		return err
+	}
+	tf, err := devenv.Terraform(dir, d.cliConfig, d.sim.URL, simulator.DemoToken)
+	if err != nil {
+		return err
+	}
+	tf.SetStderr(indent(d.out))
+	fmt.Fprintf(d.out, "%s/main.tf:\n", dir)
+	_, _ = io.WriteString(indent(d.out), localModuleRoot)
+
+	notInstalled, err := tf.Validate(ctx)
+	if err != nil {
+		return fmt.Errorf("terraform validate: %w", err)
+	}
+	if notInstalled.Valid || !hasDiagnostic(notInstalled, "Module not installed") {
+		return errors.New(`terraform validate before terraform get should have failed with "Module not installed"`)
+	}
+	fmt.Fprintln(d.out, "terraform validate: Error: Module not installed. It suggests terraform init, which would also ask the")
+	fmt.Fprintln(d.out, "registry for divio/divio, and fail offline; terraform get installs the modules and nothing else:")
+
+	tf.SetStdout(indent(d.out))
+	if err := tf.Get(ctx); err != nil {
+		return fmt.Errorf("terraform get: %w", err)
+	}
+	tf.SetStdout(io.Discard) // validate -json would print its JSON
+	installed, err := tf.Validate(ctx)
+	if err != nil {
+		return fmt.Errorf("terraform validate: %w", err)
+	}
+	if !installed.Valid {
+		return fmt.Errorf("terraform validate after terraform get failed: %s", diagnosticSummaries(installed))
+	}
+	fmt.Fprintln(d.out, "terraform validate: the configuration is valid")
+
+	var plan bytes.Buffer
+	tf.SetStdout(&plan)
+	if _, err := tf.Plan(ctx); err != nil {
+		return fmt.Errorf("terraform plan: %w", err)
+	}
+	for line := range strings.Lines(plan.String()) {
+		if strings.HasPrefix(line, "Plan: ") {
+			fmt.Fprintf(d.out, "terraform plan: %s", line)
+		}
+	}
+	return nil
+}
+
+func hasDiagnostic(out *tfjson.ValidateOutput, summary string) bool {
+	for _, diag := range out.Diagnostics {
+		if diag.Severity == tfjson.DiagnosticSeverityError && diag.Summary == summary {
+			return true
+		}
+	}
+	return false
+}
+
+func diagnosticSummaries(out *tfjson.ValidateOutput) string {
+	var summaries []string
+	for _, diag := range out.Diagnostics {
+		if diag.Severity == tfjson.DiagnosticSeverityError {
+			summaries = append(summaries, diag.Summary)
+		}
+	}
+	return strings.Join(summaries, "; ")
 }
 
 // showFinalBackups prints the backups that the destroy took of the removed instances: what each

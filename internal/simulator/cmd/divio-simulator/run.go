@@ -18,14 +18,31 @@ import (
 
 const usageHeader = `Usage: divio-simulator [flags]
 
-Serves the Divio services API, and under /_sim/ an admin API (the same tokens)
-that plays what a test needs, among them:
-  GET  /_sim/state                                 instances (with their data), deployments, backups, restores
-  PUT  /_sim/service-instances/<uuid>/data         {"data": "..."}: an instance's content
-  POST /_sim/service-instances/<uuid>/upgrade      {"service": "postgres-16"}: the platform's in-place upgrade
-  POST /_sim/environments/<uuid>/scheduled-backup  the platform takes a scheduled backup now
-  GET  /_sim/clock, POST /_sim/clock               {"advance": "720h"}: move the simulator's clock forward,
-                                                   applying all that falls due (retention included)
+Serves the Divio services API (the /apps/v3/ and /iam/v3/ paths that the Terraform
+provider and the Divio CLI use) on this machine. By default: token demo-token, and the
+demo data set's applications demo-app (AWS), azure-app (Azure) and legacy-app, each
+with environments test and live. Ctrl-C or SIGTERM stops it, writing the --data file
+a last time.
+
+Under /_sim/, with the same tokens, an admin API plays what a test needs:
+  GET    /_sim/state                                 instances (with their data), deployments, backups, restores
+  POST   /_sim/reset                                 back to the data set as it starts
+  PUT    /_sim/service-instances/<uuid>/data         {"data": "..."}: an instance's content
+  POST   /_sim/service-instances/<uuid>/upgrade      {"service": "postgres-16"}: the platform's in-place upgrade
+  PATCH  /_sim/service-instances/<uuid>              {"service_status": "DETACHED"}: force a state
+  DELETE /_sim/service-instances/<uuid>              remove an instance whatever its state
+  POST   /_sim/fail-next-deploy, /_sim/drop-variables-next-deploy, /_sim/stall-next-provision,
+         /_sim/fail-next-backup, /_sim/fail-next-restore
+  GET, PUT /_sim/faults                              {"fail_rate", "drop_response_rate", "rate_limit", "latency"}
+  GET, PUT /_sim/delays                              {"provision": "2s", "deploy": "3s", "backup": "2s"}
+  GET, DELETE /_sim/counters                         API requests received, by path
+  GET, POST /_sim/clock                              {"advance": "720h"}: move the simulator's clock forward,
+                                                     applying all that falls due (retention included)
+  POST   /_sim/environments/<uuid>/scheduled-backup  the platform takes a scheduled backup now
+
+Every path, field and admin call, with curl examples: docs/guides/simulator.md in
+github.com/divio/terraform-provider-divio, also on the Terraform Registry:
+https://registry.terraform.io/providers/divio/divio/latest/docs/guides/simulator
 
 Flags:
 `

@@ -72,7 +72,7 @@ func (d *ApplicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				Computed:            true,
 			},
 			"organisation_id": schema.StringAttribute{
-				MarkdownDescription: "The id of the organisation that owns the application, whose subscription its services use.",
+				MarkdownDescription: "The id of the organisation that owns the application. (The subscription that limits its services is the application's own.)",
 				Computed:            true,
 			},
 		},

@@ -96,6 +96,32 @@ func (v *planView) sawInstance(id string, key instanceKey, service string) {
 	defer v.mu.Unlock()
 	if _, known := v.instances[id]; !known {
 		v.instances[id] = &plannedInstance{key: key, service: service, fate: fateManaged}
+		v.notifyLocked()
+	}
+}
+
+// awaitKnown reports whether a resource of this configuration has instance id (it was read or
+// planned), giving its refresh up to patience to arrive: Terraform refreshes each resource just
+// before it plans it, in parallel with the others, so a create may be planned before the resource
+// that holds its prefix is read.
+func (v *planView) awaitKnown(ctx context.Context, id string, patience time.Duration) bool {
+	timer := time.NewTimer(patience)
+	defer timer.Stop()
+	for {
+		v.mu.Lock()
+		_, known := v.instances[id]
+		recorded := v.recorded
+		v.mu.Unlock()
+		if known {
+			return true
+		}
+		select {
+		case <-recorded:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 

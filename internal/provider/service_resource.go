@@ -979,10 +979,12 @@ func (r *ServiceResource) checkPrefixHolders(ctx context.Context, key instanceKe
 		if keyOfInstance(holder) != key {
 			continue
 		}
-		fate, known, own := r.data.plan.holderFate(holder.UUID)
-		switch {
-		case !known:
+		if !r.data.plan.awaitKnown(ctx, holder.UUID, holderPatience) {
 			r.addPrefixTaken(ctx, diags, holder, svc)
+			continue
+		}
+		fate, _, own := r.data.plan.holderFate(holder.UUID)
+		switch {
 		case fate == fateKept:
 			r.addPrefixKeptAndAdded(ctx, diags, holder.UUID, key, []string{svc.Identifier})
 		case own:
@@ -999,6 +1001,11 @@ func (r *ServiceResource) checkPrefixHolders(ctx context.Context, key instanceKe
 		}
 	}
 }
+
+// holderPatience is how long the plan of a create whose prefix an existing instance holds waits for
+// a resource of the configuration to read that instance (planView.awaitKnown) before it reports the
+// instance as outside the state.
+const holderPatience = time.Second
 
 // addPrefixTaken reports an instance that holds the prefix and that no resource of this
 // configuration has: added outside Terraform, or by a run that was killed before it saved its state.

@@ -225,15 +225,16 @@ func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
 var workspaceEnv = Environment{"bench-app-3", simulator.EnvLive}
 
 // concurrentWorkspaces has four workspaces (working folders with states of their own, each with its
-// own provider process) attach three services each in one environment at the same moment, then
-// destroy everything the same way. Workspaces 0 and 1 added their services by an apply before, so
-// they await attachment; workspaces 2 and 3 add theirs with their attachments. A deployment attaches
-// every instance that awaits attachment when it starts, whoever starts it (Divio's rule): so the
-// first deployment attaches those of workspaces 0 and 1 and whatever of 2 and 3 exists by then, and
-// one more, at most, attaches what 2 and 3 added while it ran. A deployment lasts long next to an
-// apply's start, as on Divio, where it takes minutes. Faults are off meanwhile: the retries they
-// cause (a 429's Retry-After, backoffs of seconds) would spread "the same moment" over several
-// deployments, and every other operation meets them. It returns the problems it saw.
+// own provider process) attach three services each in one environment, then destroy everything at
+// once. Workspaces 0 and 1 add their services by an apply first, so that they await attachment, then
+// attach them together; workspaces 2 and 3 add theirs, with their attachments, once the deployment
+// for 0 and 1 runs. A deployment attaches every instance that awaits attachment when it starts,
+// whoever starts it (Divio's rule), and what is added while it runs waits for the next: so two
+// deployments attach all twelve, the first for workspaces 0 and 1, one for 2 and 3 together. A
+// deployment lasts long next to an apply's start, as on Divio, where it takes minutes. Faults are
+// off meanwhile: the retries they cause (a 429's Retry-After, backoffs of seconds) would spread "the
+// same moment" over several deployments, and every other operation meets them. It returns the
+// problems it saw.
 func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 	const workspaces, services, early = 4, 3, 2
 	if armed := s.sim.Armed(); armed.Any() {
@@ -268,7 +269,8 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 			s.t.Fatal(err)
 		}
 	}
-	each := func(what string, ws []int) {
+	// start runs the command in the workspaces ws at once, and returns a channel closed when all end.
+	start := func(what string, ws []int) <-chan struct{} {
 		var wg sync.WaitGroup
 		for _, w := range ws {
 			wg.Go(func() {
@@ -281,8 +283,11 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 				}
 			})
 		}
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		return done
 	}
+	each := func(what string, ws []int) { <-start(what, ws) }
 	all := make([]int, workspaces)
 	for w := range dirs {
 		all[w] = w
@@ -299,13 +304,25 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 	for w := range dirs {
 		write(w, true)
 	}
-	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 5 * time.Second})
+	// Long enough for workspaces 2 and 3 to start and add their services while it runs.
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 8 * time.Second})
 	before = s.deploymentsIn(workspaceEnv.ID())
-	each("apply", all)
+	first := start("apply", all[:early])
+waitForDeployment:
+	for !s.deployingIn(workspaceEnv.ID()) {
+		select {
+		case <-first:
+			problem("workspaces 0 and 1 attaching %d services ended without a deployment seen running", early*services)
+			break waitForDeployment
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-start("apply", all[early:])
+	<-first
 	deployed := s.deploymentsIn(workspaceEnv.ID()) - before
 	s.stats.workspaceDeployments = append(s.stats.workspaceDeployments, deployed)
-	if deployed < 1 || deployed > 2 {
-		problem("%d workspaces attaching %d services each (%d of them added while the first deployment could run) took %d deployments, want 1 or 2",
+	if deployed != 2 {
+		problem("%d workspaces attaching %d services each, %d of them added while the first deployment ran, took %d deployments, want 2",
 			workspaces, services, (workspaces-early)*services, deployed)
 	}
 	for _, in := range s.sim.Instances() {
@@ -321,6 +338,16 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 		}
 	}
 	return problems
+}
+
+// deployingIn reports whether a deployment of the environment runs.
+func (s *soaker) deployingIn(envID string) bool {
+	for _, d := range s.sim.Deployments() {
+		if d.Environment == envID && d.Status == simulator.DeploymentWorking {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *soaker) deploymentsIn(envID string) int {

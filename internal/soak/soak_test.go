@@ -562,7 +562,7 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  accidental detachments %d (services kept and not detached by the configuration that a deployment detached)\n", st.accidentalDetachments)
 	fmt.Fprintf(&b, "  idle deployments   %d (successful deployments that changed nothing, that no divio_deployment asked for)\n", st.unchangedDeployments)
 	fmt.Fprintf(&b, "  asked-for idle     %d (deployments of divio_deployments that changed nothing: new triggers, or a replacement after a cut-short one)\n", st.requestedIdle)
-	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments at once, 6 of them added while the first deployment runs; deployments each: %v; problems %d)\n",
+	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments, 6 of the services added while the first deployment runs; deployments each, want 2: %v; problems %d)\n",
 		st.workspaceRuns, st.workspaceDeployments, st.workspaceProblems)
 	if len(st.errors) > 0 {
 		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")

@@ -133,10 +133,11 @@ func Check(cfg Config, state *tfjson.State, instances []simulator.Instance, deta
 		case s.Attached && inUse:
 			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but its configured attachment is not in the state", id, s.Name, in.Type, in.Prefix, in.Status)
 		case s.Attached:
+			// Awaiting attachment, its attachment not recorded: Drift says so.
 		case detached.detachedNow(id, attached) && in.Status != simulator.StatusDetached:
 			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but the configuration took its attachment away", id, s.Name, in.Type, in.Prefix, in.Status)
 		case !detached.detachedNow(id, attached) && (in.Status == simulator.StatusDetached || in.Status == simulator.StatusPendingDetachment):
-			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but no attachment of it was ever destroyed: it was detached unasked", id, s.Name, in.Type, in.Prefix, in.Status)
+			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but the configuration never took an attachment of it away: it was detached unasked", id, s.Name, in.Type, in.Prefix, in.Status)
 		}
 	}
 

@@ -248,16 +248,15 @@ func (m *mutation) addService() bool {
 	if len(m.next.Services) >= maxServices {
 		return false
 	}
-	_, ok := m.add(m.g.rng.IntN(len(Environments)), m.g.rng.IntN(3) == 0)
-	return ok
+	return m.add(m.g.rng.IntN(len(Environments)), m.g.rng.IntN(3) == 0)
 }
 
 // add adds a new service to env, with an attachment if attached.
-func (m *mutation) add(env int, attached bool) (Service, bool) {
+func (m *mutation) add(env int, attached bool) bool {
 	service := identifiers[m.g.rng.IntN(len(identifiers))]
 	prefix, ok := m.freePrefix(env, service, "")
 	if !ok {
-		return Service{}, false
+		return false
 	}
 	m.g.names++
 	// New services are never protected at once: one whose provisioning the soak stalls must be
@@ -272,7 +271,7 @@ func (m *mutation) add(env int, attached bool) (Service, bool) {
 	}
 	m.changes = append(m.changes, fmt.Sprintf("add %s: %s %s on %s (attached %t%s, protected %t)",
 		s.Name, s.Service, s.Prefix, Environments[s.Env], s.Attached, how, s.Protected))
-	return s, true
+	return true
 }
 
 // attachBeside attaches a service (an existing one, or a new one) in the environment of a service
@@ -295,7 +294,7 @@ func (m *mutation) attachBeside() bool {
 		m.attachAt(i)
 	} else if len(m.next.Services) >= maxServices {
 		return false
-	} else if _, ok := m.add(free.Env, true); !ok {
+	} else if !m.add(free.Env, true) {
 		return false
 	}
 	m.changes[len(m.changes)-1] += fmt.Sprintf(", beside %s, which has no attachment", free.Name)

@@ -20,8 +20,23 @@ type Findings struct {
 	Orphans int
 	// Ghosts are ids in the state whose instance is REMOVED or never existed.
 	Ghosts int
-	// Attachments are divio_service_attachments in the state whose instance is not ATTACHED, and
-	// instances ATTACHED, marked for attachment or detaching without one.
+	// Attachments are instances whose use by the application disagrees with the configuration and
+	// the state. Divio's deployments attach every instance of their environment that awaits
+	// attachment, whoever starts them, and never one that was detached (the contract's rule 1); so,
+	// once an apply has converged:
+	//   - a divio_service_attachment in the state holds an ATTACHED instance: one NEW, PROVISIONING,
+	//     PENDING_ATTACHMENT, PENDING_DETACHMENT or DETACHED is an attachment the apply did not carry
+	//     out (a DETACHED one, an accidental detachment), and one REMOVED or gone is lost;
+	//   - a configured divio_service without an attachment in the configuration holds an instance
+	//     that awaits attachment (NEW, PROVISIONING, PENDING_ATTACHMENT) or that a deployment attached
+	//     by that rule (ATTACHED), as long as the configuration never took an attachment of it away.
+	//     Once it has (Detachments), the instance must be DETACHED: still in use, the detachment was
+	//     lost. Without such a detachment, PENDING_DETACHMENT or DETACHED means that something detached
+	//     it unasked;
+	//   - a configured divio_service whose configured attachment is not in the state holds no instance
+	//     in use: the attachment was destroyed, or never recorded, while the application uses it (the
+	//     missing attachment is Drift too).
+	// Instances that no configured divio_service holds are judged as orphans or drift only.
 	Attachments int
 	// Drift is a configured resource missing from the state, a resource in the state that is not
 	// configured, or an instance that does not match its configuration.
@@ -59,9 +74,9 @@ func stateIDs(state *tfjson.State, typ string) map[string]string {
 }
 
 // Check compares what the simulator holds with Terraform's state and the configuration that was
-// applied. It must run while no apply is under way and with faults off, so that what it reads is
-// settled.
-func Check(cfg Config, state *tfjson.State, instances []simulator.Instance) Findings {
+// applied; detached is what the configuration detached before. It must run while no apply is under
+// way and with faults off, so that what it reads is settled.
+func Check(cfg Config, state *tfjson.State, instances []simulator.Instance, detached *Detachments) Findings {
 	var f Findings
 	live := map[string]simulator.Instance{}
 	perKey := map[string][]string{}
@@ -107,16 +122,45 @@ func Check(cfg Config, state *tfjson.State, instances []simulator.Instance) Find
 			f.add(&f.Attachments, "divio_service_attachment.%s holds instance %s, which is %s", name, id, statusOf(live, id))
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(live)) {
-		in := live[id]
-		inUse := in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment || in.AttachRequested
-		if _, ok := attached[id]; !ok && inUse {
-			f.add(&f.Attachments, "instance %s (%s %s) is %s (attach requested %t) but no attachment in the state holds it", id, in.Type, in.Prefix, in.Status, in.AttachRequested)
+	for _, s := range cfg.Services {
+		id, ok := services[s.Name]
+		in, isLive := live[id]
+		if _, held := attached[id]; !ok || !isLive || held {
+			continue
+		}
+		inUse := in.Status == simulator.StatusAttached || in.Status == simulator.StatusPendingDetachment
+		switch {
+		case s.Attached && inUse:
+			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but its configured attachment is not in the state", id, s.Name, in.Type, in.Prefix, in.Status)
+		case s.Attached:
+			// Awaiting attachment, its attachment not recorded: Drift says so.
+		case detached.detachedNow(id, attached) && in.Status != simulator.StatusDetached:
+			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but the configuration took its attachment away", id, s.Name, in.Type, in.Prefix, in.Status)
+		case !detached.detachedNow(id, attached) && (in.Status == simulator.StatusDetached || in.Status == simulator.StatusPendingDetachment):
+			f.add(&f.Attachments, "instance %s of divio_service.%s (%s %s) is %s, but the configuration never took an attachment of it away: it was detached unasked", id, s.Name, in.Type, in.Prefix, in.Status)
 		}
 	}
 
 	checkConfig(&f, cfg, services, attachments, live)
+	checkDeployments(&f, cfg, stateIDs(state, "divio_deployment"))
 	return f
+}
+
+// checkDeployments compares the configuration's divio_deployments with the state's.
+func checkDeployments(f *Findings, cfg Config, deployments map[string]string) {
+	configured := map[string]bool{}
+	for _, env := range cfg.Deployments() {
+		name := Environments[env].dataName()
+		configured[name] = true
+		if _, ok := deployments[name]; !ok {
+			f.add(&f.Drift, "divio_deployment.%s is configured but not in the state", name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(deployments)) {
+		if !configured[name] {
+			f.add(&f.Drift, "divio_deployment.%s is in the state but not configured", name)
+		}
+	}
 }
 
 // checkConfig compares the configuration with the state and the instances it names.
@@ -156,6 +200,78 @@ func checkConfig(f *Findings, cfg Config, services, attachments map[string]strin
 			f.add(&f.Drift, "divio_service_attachment.%s is in the state but its service is not configured", name)
 		}
 	}
+}
+
+// Detachments remembers, from one check to the next, the instances whose attachment the
+// configuration took away while keeping their divio_service: Divio's deployments never attach a
+// DETACHED instance again, so each must stay DETACHED until an attachment holds it again. Only an
+// attachment that held an ATTACHED instance at a check counts: destroying one whose instance still
+// awaited attachment detaches nothing, and the environment's next deployment attaches it.
+type Detachments struct {
+	held     map[string]bool // instances held by an attachment and ATTACHED at the last check
+	detached map[string]bool // instances whose attachment the configuration destroyed since
+}
+
+// detachedNow reports whether the configuration has taken the attachment of instance id away, given
+// the attachments now in the state (by instance).
+func (d *Detachments) detachedNow(id string, attached map[string]string) bool {
+	if d == nil {
+		return false
+	}
+	_, held := attached[id]
+	return !held && (d.detached[id] || d.held[id])
+}
+
+// Observe records the state and the instances as a check saw them.
+func (d *Detachments) Observe(state *tfjson.State, instances []simulator.Instance) {
+	status := map[string]string{}
+	for _, in := range instances {
+		status[in.UUID] = in.Status
+	}
+	attached := map[string]string{}
+	for name, id := range stateIDs(state, "divio_service_attachment") {
+		attached[id] = name
+	}
+	detached := map[string]bool{}
+	for id := range d.held {
+		if d.detachedNow(id, attached) {
+			detached[id] = true
+		}
+	}
+	for id := range d.detached {
+		if d.detachedNow(id, attached) {
+			detached[id] = true
+		}
+	}
+	held := map[string]bool{}
+	for id := range attached {
+		if status[id] == simulator.StatusAttached {
+			held[id] = true
+		}
+	}
+	for id := range detached {
+		if s, ok := status[id]; !ok || s == simulator.StatusRemoved {
+			delete(detached, id)
+		}
+	}
+	d.held, d.detached = held, detached
+}
+
+// AttachedByRule returns the configured services without an attachment whose instance a deployment
+// attached (Divio's rule), by instance id.
+func AttachedByRule(cfg Config, state *tfjson.State, instances []simulator.Instance) map[string]string {
+	services := stateIDs(state, "divio_service")
+	status := map[string]string{}
+	for _, in := range instances {
+		status[in.UUID] = in.Status
+	}
+	out := map[string]string{}
+	for _, s := range cfg.Services {
+		if id, ok := services[s.Name]; ok && !s.Attached && status[id] == simulator.StatusAttached {
+			out[id] = s.Name
+		}
+	}
+	return out
 }
 
 func statusOf(live map[string]simulator.Instance, id string) string {
@@ -234,18 +350,25 @@ func (s Service) VariableNames() []string {
 	return names
 }
 
-// AccidentalDetachments returns the attachments configured both before and after a cycle whose
-// variables one of the deployments took away.
+// AccidentalDetachments returns the services kept by a cycle, with the same service and prefix,
+// whose variables one of its deployments took away although the cycle did not take an attachment
+// of them away: attachments configured all along, and services without one that a deployment
+// attached by Divio's rule (no deployment may detach those either). A service replaced by the cycle
+// is left out: its old instance is detached and removed.
 func AccidentalDetachments(before, after Config, audited []AuditedDeployment) []string {
 	var found []string
 	for _, s := range after.Services {
 		prev, existed := before.find(s.Name)
-		if !existed || !prev.Attached || !s.Attached || prev.key() != s.key() {
+		if !existed || prev.Service != s.Service || prev.Prefix != s.Prefix || prev.Attached && !s.Attached {
 			continue
 		}
 		for _, a := range audited {
 			if a.Deployment.Environment == Environments[s.Env].ID() && slices.ContainsFunc(s.VariableNames(), func(n string) bool { return slices.Contains(a.Removed, n) }) {
-				found = append(found, fmt.Sprintf("deployment %s detached %s (%s %s), which stayed attached in the configuration", a.Deployment.UUID, s.Name, s.Service, s.Prefix))
+				how := "which stayed attached in the configuration"
+				if !s.Attached {
+					how = "which has no attachment, and which no attachment of the configuration detached"
+				}
+				found = append(found, fmt.Sprintf("deployment %s detached %s (%s %s), %s", a.Deployment.UUID, s.Name, s.Service, s.Prefix, how))
 			}
 		}
 	}

@@ -60,6 +60,8 @@ const (
 )
 
 // Service is one divio_service of the configuration, with its divio_service_attachment if Attached.
+// A service without one is still attached by the next deployment of its environment, whoever starts
+// it (Divio's rule): the configuration then only does not say that the application uses it.
 type Service struct {
 	Name      string // resource name; it never changes, so a changed prefix is a replacement
 	Env       int    // index into Environments
@@ -80,6 +82,40 @@ func (s Service) key() string {
 // Config is one generation of the configuration.
 type Config struct {
 	Services []Service
+	// Batched are the environments (indexes into Environments) whose attachments have deploy = false
+	// and are attached by one divio_deployment of the environment, whose triggers are their ids; the
+	// attachments of the others deploy each (deploy = true). An environment takes its mode when it
+	// gets its first attachment, and keeps it while it has any.
+	Batched []bool
+}
+
+// batched reports whether env's attachments are deployed by a divio_deployment.
+func (c Config) batched(env int) bool { return env < len(c.Batched) && c.Batched[env] }
+
+func (c *Config) setBatched(env int, on bool) {
+	if c.batched(env) == on {
+		return
+	}
+	if len(c.Batched) < len(Environments) {
+		c.Batched = append(c.Batched, make([]bool, len(Environments)-len(c.Batched))...)
+	}
+	c.Batched[env] = on
+}
+
+// attachedIn reports whether a service of env has an attachment.
+func (c Config) attachedIn(env int) bool {
+	return slices.ContainsFunc(c.Services, func(s Service) bool { return s.Env == env && s.Attached })
+}
+
+// Deployments are the environments that have a divio_deployment: batched, with an attachment.
+func (c Config) Deployments() []int {
+	var envs []int
+	for env := range Environments {
+		if c.batched(env) && c.attachedIn(env) {
+			envs = append(envs, env)
+		}
+	}
+	return envs
 }
 
 func (c Config) find(name string) (Service, bool) {
@@ -112,30 +148,41 @@ type mutation struct {
 	next    Config
 	touched map[string]bool // services already changed this cycle: one change each keeps the rules simple
 	keys    map[string]bool // (environment, type, prefix) used before or after this cycle
+	moded   map[int]bool    // environments whose mode (Batched) this cycle chose
 	changes []string
 }
 
 // Next mutates the configuration with one to three random changes and returns it with a line per
 // change. Every change is one Terraform can apply in one run:
-//   - a service is removed or replaced (prefix or service changed) only if it was neither attached
-//     nor protected, since the provider refuses both at plan time, by design;
+//   - a service is removed or replaced (prefix or service changed) only if it was not protected,
+//     since the provider refuses that at plan time, by design; one the application uses (with its
+//     attachment, or attached by a deployment without one) is detached first;
 //   - deletion_protection is toggled only on a service that is neither removed nor replaced;
 //   - a new or replaced instance takes an (environment, type, prefix) that no instance had before
-//     the cycle, except a replacement's own, because creates and deletes run in parallel.
+//     the cycle, except a replacement's own, because creates and deletes run in parallel;
+//   - an environment changes between deploy = true attachments and deploy = false ones with a
+//     divio_deployment (Batched) only when it had no attachment before the cycle: switching an
+//     attachment's deploy changes nothing at Divio, and a new divio_deployment would deploy for nothing.
 //
 // With clearProtection (before a full destroy) it also turns every deletion_protection off.
 func (g *Generator) Next(clearProtection bool) (Config, []string) {
-	m := &mutation{g: g, prev: g.cfg, touched: map[string]bool{}, keys: map[string]bool{}}
+	m := &mutation{g: g, prev: g.cfg, touched: map[string]bool{}, keys: map[string]bool{}, moded: map[int]bool{}}
 	m.next.Services = slices.Clone(g.cfg.Services)
+	m.next.Batched = slices.Clone(g.cfg.Batched)
 	for _, s := range m.prev.Services {
 		m.keys[s.key()] = true
 	}
 	ops := []func() bool{m.addService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
-		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup}
+		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup, m.attachBeside}
 	// Bounded, in case no change is possible: a cycle that changes nothing still applies and checks.
 	for want, tries := 1+g.rng.IntN(3), 0; want > 0 && tries < 100; tries++ {
 		if ops[g.rng.IntN(len(ops))]() {
 			want--
+		}
+	}
+	for env := range Environments {
+		if !m.next.attachedIn(env) {
+			m.next.setBatched(env, false) // no attachment left: no divio_deployment
 		}
 	}
 	if clearProtection {
@@ -179,16 +226,33 @@ func (m *mutation) freePrefix(env int, service, own string) (string, bool) {
 	return "", false
 }
 
-func (m *mutation) wasAttachedOrProtected(name string) bool {
+func (m *mutation) wasProtected(name string) bool {
 	before, existed := m.prev.find(name)
-	return existed && (before.Attached || before.Protected)
+	return existed && before.Protected
+}
+
+// attachIn records an attachment added in env this cycle, and says how it is deployed: an
+// environment that had no attachment before the cycle takes its mode with its first one.
+func (m *mutation) attachIn(env int) string {
+	if !m.prev.attachedIn(env) && !m.moded[env] {
+		m.moded[env] = true
+		m.next.setBatched(env, m.g.rng.IntN(2) == 0)
+	}
+	if m.next.batched(env) {
+		return "deploy = false, with the divio_deployment of " + Environments[env].String()
+	}
+	return "deploy = true"
 }
 
 func (m *mutation) addService() bool {
 	if len(m.next.Services) >= maxServices {
 		return false
 	}
-	env := m.g.rng.IntN(len(Environments))
+	return m.add(m.g.rng.IntN(len(Environments)), m.g.rng.IntN(3) == 0)
+}
+
+// add adds a new service to env, with an attachment if attached.
+func (m *mutation) add(env int, attached bool) bool {
 	service := identifiers[m.g.rng.IntN(len(identifiers))]
 	prefix, ok := m.freePrefix(env, service, "")
 	if !ok {
@@ -198,16 +262,47 @@ func (m *mutation) addService() bool {
 	// New services are never protected at once: one whose provisioning the soak stalls must be
 	// replaceable, which deletion_protection rightly refuses (the user's step, not the soak's);
 	// toggleProtection protects existing ones.
-	s := Service{Name: fmt.Sprintf("s%d", m.g.names), Env: env, Service: service, Prefix: prefix,
-		Attached: m.g.rng.IntN(3) == 0}
+	s := Service{Name: fmt.Sprintf("s%d", m.g.names), Env: env, Service: service, Prefix: prefix, Attached: attached}
 	m.next.Services = append(m.next.Services, s)
 	m.touched[s.Name] = true
-	m.changes = append(m.changes, fmt.Sprintf("add %s: %s %s on %s (attached %t, protected %t)",
-		s.Name, s.Service, s.Prefix, Environments[s.Env], s.Attached, s.Protected))
+	how := ""
+	if attached {
+		how = ", " + m.attachIn(env)
+	}
+	m.changes = append(m.changes, fmt.Sprintf("add %s: %s %s on %s (attached %t%s, protected %t)",
+		s.Name, s.Service, s.Prefix, Environments[s.Env], s.Attached, how, s.Protected))
 	return true
 }
 
-// removeService removes a service, and with it its attachment if it has one.
+// attachBeside attaches a service (an existing one, or a new one) in the environment of a service
+// that has no attachment and keeps none: the deployment that attaches the one attaches the other
+// too, by Divio's rule, although no attachment says so; removeService and replaceService later
+// destroy such a service, which the application then uses.
+func (m *mutation) attachBeside() bool {
+	var beside []Service
+	for _, s := range m.prev.Services {
+		if after, kept := m.next.find(s.Name); kept && !s.Attached && !after.Attached {
+			beside = append(beside, after)
+		}
+	}
+	if len(beside) == 0 {
+		return false
+	}
+	free := beside[m.g.rng.IntN(len(beside))]
+	m.touched[free.Name] = true // it stays as it is this cycle
+	if i, ok := m.pick(func(s Service) bool { return s.Env == free.Env && !s.Attached }); ok {
+		m.attachAt(i)
+	} else if len(m.next.Services) >= maxServices {
+		return false
+	} else if !m.add(free.Env, true) {
+		return false
+	}
+	m.changes[len(m.changes)-1] += fmt.Sprintf(", beside %s, which has no attachment", free.Name)
+	return true
+}
+
+// removeService removes a service, and with it its attachment if it has one. One that a deployment
+// attached without an attachment is detached first, with a deployment.
 func (m *mutation) removeService() bool {
 	if len(m.next.Services) <= minServices {
 		return false
@@ -226,11 +321,11 @@ func (m *mutation) removeService() bool {
 }
 
 // replaceService changes the prefix, or the service keeping the prefix if it is free for the new
-// type (same type: the replacement's own key).
+// type (same type: the replacement's own key). An attachment of the service is replaced with it.
 func (m *mutation) replaceService() bool {
 	i, ok := m.pick(func(s Service) bool {
 		_, existed := m.prev.find(s.Name)
-		return existed && !m.wasAttachedOrProtected(s.Name)
+		return existed && !m.wasProtected(s.Name)
 	})
 	if !ok {
 		return false
@@ -249,7 +344,7 @@ func (m *mutation) replaceService() bool {
 	} else {
 		m.keys[candidate.key()] = true
 	}
-	m.changes = append(m.changes, fmt.Sprintf("replace %s: %s %s -> %s %s", s.Name, s.Service, s.Prefix, service, prefix))
+	m.changes = append(m.changes, fmt.Sprintf("replace %s: %s %s -> %s %s (attached %t)", s.Name, s.Service, s.Prefix, service, prefix, s.Attached))
 	s.Service, s.Prefix = service, prefix
 	if !backupable(service) {
 		s.Backup = 0 // the API backs up DATABASE and STORAGE instances only
@@ -262,9 +357,14 @@ func (m *mutation) attach() bool {
 	if !ok {
 		return false
 	}
-	m.next.Services[i].Attached = true
-	m.changes = append(m.changes, "attach "+m.next.Services[i].Name)
+	m.attachAt(i)
 	return true
+}
+
+func (m *mutation) attachAt(i int) {
+	s := &m.next.Services[i]
+	s.Attached = true
+	m.changes = append(m.changes, fmt.Sprintf("attach %s (%s)", s.Name, m.attachIn(s.Env)))
 }
 
 func (m *mutation) detach() bool {
@@ -290,7 +390,18 @@ func (m *mutation) toggleProtection() bool {
 
 // HCL renders the configuration. Environments are found through the data sources, as a user
 // would, so that their reads meet the faults too.
-func (c Config) HCL() string {
+func (c Config) HCL() string { return c.render("") }
+
+// HCLWithDeployTimeout renders the configuration with the create timeout of every attachment and
+// divio_deployment set to timeout: shorter than a deployment, their applies stop waiting while it
+// goes on.
+func (c Config) HCLWithDeployTimeout(timeout string) string { return c.render(timeout) }
+
+func (c Config) render(deployTimeout string) string {
+	timeouts := ""
+	if deployTimeout != "" {
+		timeouts = fmt.Sprintf("\n  timeouts = {\n    create = %q\n  }\n", deployTimeout)
+	}
 	var b strings.Builder
 	b.WriteString("terraform {\n  required_providers {\n    divio = { source = \"divio/divio\" }\n  }\n}\n\nprovider \"divio\" {}\n")
 	apps := map[string]bool{}
@@ -308,8 +419,19 @@ func (c Config) HCL() string {
 			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, !s.NoFinalBackup, CreateTimeout)
 		b.WriteString(s.backupHCL())
 		if s.Attached {
-			fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" %q {\n  service_id = divio_service.%s.id\n  deploy     = true\n}\n", s.Name, s.Name)
+			fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" %q {\n  service_id = divio_service.%s.id\n  deploy     = %t\n%s}\n",
+				s.Name, s.Name, !c.batched(s.Env), timeouts)
 		}
+	}
+	for _, env := range c.Deployments() {
+		var ids []string
+		for _, s := range c.Services {
+			if s.Env == env && s.Attached {
+				ids = append(ids, "divio_service_attachment."+s.Name+".id")
+			}
+		}
+		fmt.Fprintf(&b, "\nresource \"divio_deployment\" %q {\n  environment_id = data.divio_environment.%s.id\n  triggers = {\n    attachments = join(\",\", sort([%s]))\n  }\n%s}\n",
+			Environments[env].dataName(), Environments[env].dataName(), strings.Join(ids, ", "), timeouts)
 	}
 	return b.String()
 }

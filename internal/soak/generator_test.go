@@ -85,8 +85,8 @@ func checkTransition(t *testing.T, where string, prev, next Config) {
 		switch {
 		case !kept && s.Protected:
 			t.Errorf("%s: protected %s removed", where, s.Name)
-		case replaced && (s.Protected || s.Attached):
-			t.Errorf("%s: %s replaced while protected (%t) or attached (%t)", where, s.Name, s.Protected, s.Attached)
+		case replaced && s.Protected:
+			t.Errorf("%s: %s replaced while protected", where, s.Name)
 		case replaced && after.Protected:
 			t.Errorf("%s: %s replaced and protected in one cycle", where, s.Name)
 		case kept && after.Env != s.Env:
@@ -102,6 +102,80 @@ func checkTransition(t *testing.T, where string, prev, next Config) {
 			t.Errorf("%s: %s takes %s, which an instance held before the cycle", where, s.Name, s.key())
 		}
 	}
+	for env := range Environments {
+		if next.batched(env) && !next.attachedIn(env) {
+			t.Errorf("%s: %s batched without an attachment", where, Environments[env])
+		}
+		if prev.attachedIn(env) && next.attachedIn(env) && prev.batched(env) != next.batched(env) {
+			t.Errorf("%s: %s changed between deploy = true and false while it had attachments", where, Environments[env])
+		}
+	}
+}
+
+// TestGeneratorExercisesAttachments: over a few seeds the generator makes every change the soak is
+// there to try on attachments, in both modes, and the case of Divio's rule: a service without an
+// attachment beside one that gets one (the deployment attaches both), later removed or replaced.
+func TestGeneratorExercisesAttachments(t *testing.T) {
+	seen := map[string]int{}
+	for seed := uint64(1); seed <= 30; seed++ {
+		g := NewGenerator(seed)
+		besides := map[string]bool{} // services without attachment that a deployment of this run attached
+		for cycle := range 200 {
+			prev := g.Config()
+			next, _ := g.Next(cycle%10 == 8)
+			for _, s := range prev.Services {
+				after, kept := next.find(s.Name)
+				replaced := kept && after.key() != s.key() || kept && after.Service != s.Service
+				mode := "deploy = true"
+				if prev.batched(s.Env) {
+					mode = "deploy = false"
+				}
+				switch {
+				case !kept && s.Attached:
+					seen["remove attached, "+mode]++
+				case replaced && s.Attached:
+					seen["replace attached, "+mode]++
+				case kept && s.Attached && !after.Attached:
+					seen["detach, "+mode]++
+				case !kept && besides[s.Name]:
+					seen["remove a service a deployment attached without attachment"]++
+				case replaced && besides[s.Name]:
+					seen["replace a service a deployment attached without attachment"]++
+				}
+				if replaced || !kept || after.Attached {
+					delete(besides, s.Name)
+				}
+			}
+			for _, s := range next.Services {
+				before, existed := prev.find(s.Name)
+				if s.Attached && (!existed || !before.Attached) {
+					if next.batched(s.Env) {
+						seen["attach, deploy = false"]++
+					} else {
+						seen["attach, deploy = true"]++
+					}
+					// Its deployment attaches every other service of the environment.
+					for _, other := range prev.Services {
+						if after, kept := next.find(other.Name); other.Env == s.Env && !other.Attached && kept && !after.Attached {
+							besides[other.Name] = true
+						}
+					}
+				}
+			}
+			if len(next.Deployments()) > 0 {
+				seen["divio_deployment"]++
+			}
+		}
+	}
+	for _, want := range []string{"attach, deploy = true", "attach, deploy = false", "divio_deployment",
+		"detach, deploy = true", "detach, deploy = false", "remove attached, deploy = true", "remove attached, deploy = false",
+		"replace attached, deploy = true", "replace attached, deploy = false",
+		"remove a service a deployment attached without attachment", "replace a service a deployment attached without attachment"} {
+		if seen[want] < 10 {
+			t.Errorf("%q: %d times in 30 seeds x 200 cycles, want at least 10", want, seen[want])
+		}
+	}
+	t.Logf("%v", seen)
 }
 
 // TestReplacementMayKeepItsOwnKey: changing postgres-15 to mysql-8 with the same prefix replaces
@@ -121,6 +195,35 @@ func TestReplacementMayKeepItsOwnKey(t *testing.T) {
 		}
 	}
 	t.Error("no replacement kept its (environment, type, prefix) in 30 seeds x 200 cycles")
+}
+
+func TestHCLBatched(t *testing.T) {
+	cfg := Config{Services: []Service{
+		{Name: "s1", Env: 0, Service: "postgres-15", Prefix: "MAIN", Attached: true},
+		{Name: "s2", Env: 0, Service: "s3", Prefix: "DEFAULT", Attached: true},
+		{Name: "s3", Env: 1, Service: "s3", Prefix: "DEFAULT", Attached: true},
+		{Name: "s4", Env: 2, Service: "s3", Prefix: "DEFAULT"},
+	}}
+	cfg.setBatched(0, true)
+	cfg.setBatched(2, true) // no attachment: no divio_deployment
+	hcl := cfg.HCL()
+	for _, want := range []string{
+		"resource \"divio_service_attachment\" \"s1\" {\n  service_id = divio_service.s1.id\n  deploy     = false\n}",
+		"resource \"divio_service_attachment\" \"s3\" {\n  service_id = divio_service.s3.id\n  deploy     = true\n}",
+		"resource \"divio_deployment\" \"bench_app_1_test\" {\n  environment_id = data.divio_environment.bench_app_1_test.id\n" +
+			"  triggers = {\n    attachments = join(\",\", sort([divio_service_attachment.s1.id, divio_service_attachment.s2.id]))\n  }\n}",
+	} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("HCL lacks\n%s\nin\n%s", want, hcl)
+		}
+	}
+	if n := strings.Count(hcl, "resource \"divio_deployment\""); n != 1 {
+		t.Errorf("%d divio_deployments, want 1:\n%s", n, hcl)
+	}
+	short := cfg.HCLWithDeployTimeout("1s")
+	if n := strings.Count(short, "  timeouts = {\n    create = \"1s\"\n  }\n"); n != 4 {
+		t.Errorf("%d short timeouts, want 4 (3 attachments, 1 divio_deployment):\n%s", n, short)
+	}
 }
 
 func TestHCL(t *testing.T) {

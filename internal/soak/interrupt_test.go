@@ -128,20 +128,15 @@ func (s *soaker) signalApply(ctx context.Context, delays simulator.Delays, sig s
 	return true
 }
 
-// timeoutDuringDeployment applies with the attachments' create timeout shorter than a deployment:
-// the applies end while their deployments go on.
+// timeoutDuringDeployment applies with the create timeout of the attachments and divio_deployments
+// shorter than a deployment: the applies end while their deployments go on.
 func (s *soaker) timeoutDuringDeployment(ctx context.Context) bool {
 	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 4 * time.Second})
 	before := len(s.sim.Deployments())
-	config, err := os.ReadFile(s.mainTF())
-	if err != nil {
+	if err := os.WriteFile(s.mainTF(), []byte(s.cfg.HCLWithDeployTimeout("1s")), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
-	short := strings.ReplaceAll(string(config), "  deploy     = true\n", "  deploy     = true\n\n  timeouts = {\n    create = \"1s\"\n  }\n")
-	if err := os.WriteFile(s.mainTF(), []byte(short), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	defer func() { _ = os.WriteFile(s.mainTF(), config, 0o600) }()
+	defer func() { _ = os.WriteFile(s.mainTF(), []byte(s.cfg.HCL()), 0o600) }()
 	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
 	_ = cmd.Run()
 	s.keepOutput("apply with short timeouts", out.String())
@@ -230,15 +225,18 @@ func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
 var workspaceEnv = Environment{"bench-app-3", simulator.EnvLive}
 
 // concurrentWorkspaces has four workspaces (working folders with states of their own, each with its
-// own provider process) add three services each to one environment, then attach them all at the
-// same moment, then destroy everything the same way. A deployment lasts long next to the moments
-// at which the attachments are marked, as on Divio, where it takes minutes: then at most two
-// deployments attach them all, the first and one for what was marked while it ran. Faults are off
-// meanwhile: the retries they cause (a 429's Retry-After, backoffs of seconds) would spread "the
+// own provider process) attach three services each in one environment, then destroy everything at
+// once. Workspaces 0 and 1 add their services by an apply first, so that they await attachment, then
+// attach them together; workspaces 2 and 3 add theirs, with their attachments, once the deployment
+// for 0 and 1 runs. A deployment attaches every instance that awaits attachment when it starts,
+// whoever starts it (Divio's rule), and what is added while it runs waits for the next: so two
+// deployments attach all twelve, the first for workspaces 0 and 1, one for 2 and 3 together. A
+// deployment lasts long next to an apply's start, as on Divio, where it takes minutes. Faults are
+// off meanwhile: the retries they cause (a 429's Retry-After, backoffs of seconds) would spread "the
 // same moment" over several deployments, and every other operation meets them. It returns the
 // problems it saw.
 func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
-	const workspaces, services = 4, 3
+	const workspaces, services, early = 4, 3, 2
 	if armed := s.sim.Armed(); armed.Any() {
 		// A failed deployment or a stalled provisioning meant for the main configuration would
 		// meet the workspaces instead.
@@ -271,11 +269,12 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 			s.t.Fatal(err)
 		}
 	}
-	each := func(what string) {
+	// start runs the command in the workspaces ws at once, and returns a channel closed when all end.
+	start := func(what string, ws []int) <-chan struct{} {
 		var wg sync.WaitGroup
-		for w, dir := range dirs {
+		for _, w := range ws {
 			wg.Go(func() {
-				tf, err := devenv.Terraform(dir, s.env["TF_CLI_CONFIG_FILE"], s.sim.URL, simulator.DemoToken)
+				tf, err := devenv.Terraform(dirs[w], s.env["TF_CLI_CONFIG_FILE"], s.sim.URL, simulator.DemoToken)
 				if err == nil {
 					err = s.runIn(ctx, tf, what)
 				}
@@ -284,23 +283,47 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 				}
 			})
 		}
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		return done
 	}
+	each := func(what string, ws []int) { <-start(what, ws) }
+	all := make([]int, workspaces)
 	for w := range dirs {
+		all[w] = w
 		dirs[w] = s.t.TempDir()
+	}
+	for w := range early {
 		write(w, false)
 	}
-	each("apply")
+	before := s.deploymentsIn(workspaceEnv.ID())
+	each("apply", all[:early])
+	if n := s.deploymentsIn(workspaceEnv.ID()) - before; n > 0 {
+		problem("workspaces adding %d services without attachment ran %d deployments, want none", early*services, n)
+	}
 	for w := range dirs {
 		write(w, true)
 	}
-	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 5 * time.Second})
-	before := s.deploymentsIn(workspaceEnv.ID())
-	each("apply")
+	// Long enough for workspaces 2 and 3 to start and add their services while it runs.
+	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: 8 * time.Second})
+	before = s.deploymentsIn(workspaceEnv.ID())
+	first := start("apply", all[:early])
+waitForDeployment:
+	for !s.deployingIn(workspaceEnv.ID()) {
+		select {
+		case <-first:
+			problem("workspaces 0 and 1 attaching %d services ended without a deployment seen running", early*services)
+			break waitForDeployment
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-start("apply", all[early:])
+	<-first
 	deployed := s.deploymentsIn(workspaceEnv.ID()) - before
 	s.stats.workspaceDeployments = append(s.stats.workspaceDeployments, deployed)
-	if deployed > 2 {
-		problem("%d workspaces adding %d attachments each took %d deployments, want at most 2", workspaces, services, deployed)
+	if deployed != 2 {
+		problem("%d workspaces attaching %d services each, %d of them added while the first deployment ran, took %d deployments, want 2",
+			workspaces, services, (workspaces-early)*services, deployed)
 	}
 	for _, in := range s.sim.Instances() {
 		if in.Environment == workspaceEnv.ID() && in.Status != simulator.StatusRemoved && in.Status != simulator.StatusAttached {
@@ -308,13 +331,23 @@ func (s *soaker) concurrentWorkspaces(ctx context.Context, cycle int) []string {
 		}
 	}
 	s.sim.SetDelays(simulator.Delays{Provision: defaultDelays.Provision, Deploy: time.Second})
-	each("destroy")
+	each("destroy", all)
 	for _, in := range s.sim.Instances() {
 		if in.Environment == workspaceEnv.ID() && in.Status != simulator.StatusRemoved {
 			problem("instance %s (%s) of a workspace is %s after its destroy", in.UUID, in.Prefix, in.Status)
 		}
 	}
 	return problems
+}
+
+// deployingIn reports whether a deployment of the environment runs.
+func (s *soaker) deployingIn(envID string) bool {
+	for _, d := range s.sim.Deployments() {
+		if d.Environment == envID && d.Status == simulator.DeploymentWorking {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *soaker) deploymentsIn(envID string) int {

@@ -5,6 +5,7 @@ package soak
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/divio/terraform-provider-divio/internal/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
@@ -73,11 +75,14 @@ type stats struct {
 
 	interruptions         map[string]int // by kind, those that happened
 	interruptedCycles     int
-	recoveredUnaided      int // interrupted cycles that converged without a manual step
-	namedSteps            int // steps a failed apply's message named, run (imports after a killed run)
-	accidentalDetachments int // attachments configured all along that a deployment detached
-	unchangedDeployments  int // successful deployments that changed nothing
-	cutShortApplies       int // applies that warned that work goes on at Divio, left to the next
+	recoveredUnaided      int             // interrupted cycles that converged without a manual step
+	namedSteps            int             // steps a failed apply's message named, run (imports after a killed run)
+	accidentalDetachments int             // services kept, whose attachment no cycle took away, that a deployment detached
+	unchangedDeployments  int             // successful deployments that changed nothing and that no divio_deployment asked for
+	requestedIdle         int             // successful deployments that changed nothing, run for a divio_deployment
+	attachedByRule        map[string]bool // instances of services without attachment that a deployment attached (Divio's rule)
+	removedAfterRule      int             // of those, removed (or replaced) while attached: detached first
+	cutShortApplies       int             // applies that warned that work goes on at Divio, left to the next
 	workspaceRuns         int
 	workspaceProblems     int
 	workspaceDeployments  []int // deployments per concurrent-workspaces run
@@ -96,9 +101,16 @@ type soaker struct {
 	rng     *rand.Rand
 	stats   stats
 
+	cfg         Config // the configuration this cycle applies
 	lastOutput  string // of the last command run
 	interrupted bool   // this cycle's first apply was cut short
 	audit       DeploymentAudit
+	detachments Detachments
+	// requested are the deployments a divio_deployment of the state ever held: run because the
+	// configuration asked for one.
+	requested map[string]bool
+	// byRule are the instances that AttachedByRule gave at the last check.
+	byRule map[string]string
 	// counted holds the simulator's counters from before its restarts, which zero them.
 	counted simulator.Counters
 	// killedApplies are when applies killed by SIGKILL ran: a backup started then may be in no state.
@@ -154,7 +166,8 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 	}
 	t.Cleanup(func() { _ = os.Remove(keepDir) }) // only if empty: nothing failed
 	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)),
-		stats: stats{errors: map[string]int{}, interruptions: map[string]int{}, backupsLeftByKill: map[string]bool{}}}
+		requested: map[string]bool{},
+		stats:     stats{errors: map[string]int{}, interruptions: map[string]int{}, backupsLeftByKill: map[string]bool{}, attachedByRule: map[string]bool{}}}
 	s.logPath = filepath.Join(s.work, "provider.log")
 	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
 		t.Fatal(err)
@@ -181,6 +194,7 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	before := gen.Config()
 	cfg, changes := gen.Next(destroy)
 	s.t.Logf("cycle %d: %s", n, strings.Join(changes, "; "))
+	s.cfg = cfg
 	if err := os.WriteFile(s.mainTF(), []byte(cfg.HCL()), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
@@ -238,11 +252,19 @@ func (s *soaker) startedByKilledApply(b simulator.Backup) bool {
 func (s *soaker) mainTF() string { return filepath.Join(s.work, "main.tf") }
 
 // auditDeployments counts the deployments since the last cycle that changed nothing, and those
-// that detached an attachment configured all along.
+// that detached a service that the cycle kept and did not detach. A deployment that a
+// divio_deployment ran is asked for by the configuration, whatever it changes: a change of its
+// triggers, or a replacement after a failed or cut-short one, deploys (its documentation says so).
+// Those that changed nothing are counted apart, not as faults.
 func (s *soaker) auditDeployments(cycle int, before, after Config) {
 	audited := s.audit.Audit(s.sim.Deployments(), s.sim.DeploymentVariables, s.sim.DeploymentPlanned)
 	for _, a := range audited {
-		if a.Idle() {
+		switch {
+		case !a.Idle():
+		case s.requested[a.Deployment.UUID]:
+			s.stats.requestedIdle++
+			s.t.Logf("cycle %d: deployment %s of environment %s, run for a divio_deployment, changed nothing", cycle, a.Deployment.UUID, a.Deployment.Environment)
+		default:
 			s.stats.unchangedDeployments++
 			s.t.Errorf("cycle %d: deployment %s of environment %s changed nothing; its log:\n%s", cycle, a.Deployment.UUID, a.Deployment.Environment, s.sim.DeploymentLog(a.Deployment.UUID))
 		}
@@ -262,8 +284,40 @@ func (s *soaker) keepCounters() {
 	s.counted.DroppedResponses += c.DroppedResponses
 }
 
+// noteRequested records the deployments that the divio_deployments of the state file hold, tainted
+// ones included; it runs after every terraform command, so that a deployment replaced later in the
+// cycle is known too.
+func (s *soaker) noteRequested() {
+	b, err := os.ReadFile(filepath.Join(s.work, "terraform.tfstate"))
+	if err != nil {
+		return // no state yet
+	}
+	var st struct {
+		Resources []struct {
+			Mode, Type string
+			Instances  []struct {
+				Attributes struct {
+					ID string `json:"id"`
+				} `json:"attributes"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		s.t.Logf("reading the state file: %v", err) // mid-write: the next command's reading catches up
+		return
+	}
+	for _, r := range st.Resources {
+		if r.Mode == "managed" && r.Type == "divio_deployment" {
+			for _, in := range r.Instances {
+				s.requested[in.Attributes.ID] = true
+			}
+		}
+	}
+}
+
 // keepOutput keeps the output of a command run without terraform-exec, for reading afterwards.
 func (s *soaker) keepOutput(what, output string) {
+	s.noteRequested()
 	s.lastOutput = output
 	for _, mark := range panicMarks {
 		if strings.Contains(output, mark) {
@@ -362,6 +416,7 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 	s.tf.SetStdout(nil)
 	s.tf.SetStderr(nil)
 	s.countRetries()
+	s.noteRequested()
 
 	text := out.String()
 	if err != nil {
@@ -385,8 +440,9 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 	return err
 }
 
-// cutShort matches the warnings of an apply that left work going on at Divio for the next apply.
-var cutShort = regexp.MustCompile(`Warning: Service instance (still provisioning|still being attached|stuck in provisioning)`)
+// cutShort matches the warnings of an apply that left work going on at Divio for the next apply:
+// provisioning. (An attachment cut short is an error, and is not recorded.)
+var cutShort = regexp.MustCompile(`Warning: Service instance (still provisioning|stuck in provisioning)`)
 
 var (
 	errorLine = regexp.MustCompile(`(?m)^[│ ]*Error: (.+)$`)
@@ -432,7 +488,9 @@ func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
 		s.t.Fatalf("cycle %d: terraform show: %v", cycle, err)
 	}
 	instances := s.sim.Instances()
-	f := Check(cfg, state, instances)
+	f := Check(cfg, state, instances, &s.detachments)
+	s.detachments.Observe(state, instances)
+	s.countAttachedByRule(cfg, state, instances)
 	backupFindings, killed := CheckBackups(cfg, state, instances, s.sim.Backups(), s.startedByKilledApply)
 	f.merge(backupFindings)
 	for _, id := range killed {
@@ -448,6 +506,22 @@ func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
 	total.Ghosts += f.Ghosts
 	total.Attachments += f.Attachments
 	total.Drift += f.Drift
+}
+
+// countAttachedByRule counts the instances of services without attachment that a deployment
+// attached, and those of them that were removed (or replaced) since the last check, which their
+// removal detached first.
+func (s *soaker) countAttachedByRule(cfg Config, state *tfjson.State, instances []simulator.Instance) {
+	removed := instanceIDs(instances, true)
+	for id := range s.byRule {
+		if removed[id] {
+			s.stats.removedAfterRule++
+		}
+	}
+	s.byRule = AttachedByRule(cfg, state, instances)
+	for id := range s.byRule {
+		s.stats.attachedByRule[id] = true
+	}
 }
 
 func (s *soaker) report(elapsed time.Duration) {
@@ -482,10 +556,13 @@ func (s *soaker) report(elapsed time.Duration) {
 		fmt.Fprintf(&b, "    %3d x %s\n", st.interruptions[kind], kind)
 	}
 	fmt.Fprintf(&b, "  named steps run    %d (the import a killed run's next plan names)\n", st.namedSteps)
-	fmt.Fprintf(&b, "  cut-short applies  %d (warned that provisioning or an attachment goes on; the next apply finished it)\n", st.cutShortApplies)
-	fmt.Fprintf(&b, "  accidental detachments %d (attachments configured all along that a deployment detached)\n", st.accidentalDetachments)
-	fmt.Fprintf(&b, "  idle deployments   %d (successful deployments that changed nothing)\n", st.unchangedDeployments)
-	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments at once; deployments each: %v; problems %d)\n",
+	fmt.Fprintf(&b, "  cut-short applies  %d (warned that provisioning goes on; the next apply finished it)\n", st.cutShortApplies)
+	fmt.Fprintf(&b, "  attached by rule   %d instances of services without attachment that a deployment attached; %d of them removed or replaced while attached\n",
+		len(st.attachedByRule), st.removedAfterRule)
+	fmt.Fprintf(&b, "  accidental detachments %d (services kept and not detached by the configuration that a deployment detached)\n", st.accidentalDetachments)
+	fmt.Fprintf(&b, "  idle deployments   %d (successful deployments that changed nothing, that no divio_deployment asked for)\n", st.unchangedDeployments)
+	fmt.Fprintf(&b, "  asked-for idle     %d (deployments of divio_deployments that changed nothing: new triggers, or a replacement after a cut-short one)\n", st.requestedIdle)
+	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments, 6 of the services added while the first deployment runs; deployments each, want 2: %v; problems %d)\n",
 		st.workspaceRuns, st.workspaceDeployments, st.workspaceProblems)
 	if len(st.errors) > 0 {
 		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")

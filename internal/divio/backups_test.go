@@ -42,7 +42,7 @@ func mustBackup(t *testing.T, c *Client, r CreateBackupRequest) *Backup {
 
 // Every call, in the order a user meets them, each against its contract path.
 func TestBackupCalls(t *testing.T) {
-	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 30 * time.Millisecond })
+	c, api := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 30 * time.Millisecond })
 	ctx := context.Background()
 	db, files := provisioned(t, c, postgres), provisioned(t, c, s3)
 	deleteAt := time.Now().Add(time.Hour)
@@ -122,7 +122,7 @@ func TestBackupCalls(t *testing.T) {
 
 // A part restored into another instance: one that works, and the API's refusals, typed.
 func TestRestoreIntoAnotherInstance(t *testing.T) {
-	c, api, _ := startFakeAPI(t, nil)
+	c, api := startFakeAPI(t, nil)
 	ctx := context.Background()
 	db, files := provisioned(t, c, postgres), provisioned(t, c, s3)
 	b := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
@@ -218,7 +218,7 @@ func TestBackupRequestBodies(t *testing.T) {
 }
 
 func TestBackupFailuresAreTyped(t *testing.T) {
-	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 20 * time.Millisecond })
+	c, api := startFakeAPI(t, func(api *fakeAPI) { api.backupDelay = 20 * time.Millisecond })
 	ctx := context.Background()
 	db := provisioned(t, c, postgres)
 	good := mustBackup(t, c, CreateBackupRequest{Environment: demoLive, Services: []string{db.UUID}})
@@ -481,7 +481,7 @@ func TestCreateBackupUnderDroppedResponses(t *testing.T) {
 
 // A create waiting for its turn gives up with its context, naming the request it did not send.
 func TestCreateBackupWaitsForItsTurnWithinItsContext(t *testing.T) {
-	c, api, _ := startFakeAPI(t, nil)
+	c, api := startFakeAPI(t, nil)
 	release, err := ownBackups.turn(context.Background())
 	if err != nil {
 		t.Fatal(err)

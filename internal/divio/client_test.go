@@ -254,7 +254,7 @@ func TestCreateDoesNotAdoptAnotherInstance(t *testing.T) {
 }
 
 func TestCreateDoesNotAdoptAnotherInstanceWithoutARetry(t *testing.T) {
-	c, _, _ := startFakeAPI(t, nil)
+	c, _ := startFakeAPI(t, nil)
 	mustCreate(t, c, "DEFAULT")
 	_, err := c.CreateServiceInstance(context.Background(), CreateServiceInstanceRequest{Environment: demoLive, Service: postgres, Prefix: "DEFAULT"})
 	if !errors.Is(err, ErrValidation) {
@@ -414,7 +414,7 @@ func TestDefaultConnectionRetriesSpanARestart(t *testing.T) {
 }
 
 func TestWaiters(t *testing.T) {
-	c, api, _ := startFakeAPI(t, func(api *fakeAPI) { api.provisionDelay, api.deployDelay = 30*time.Millisecond, 30*time.Millisecond })
+	c, api := startFakeAPI(t, func(api *fakeAPI) { api.provisionDelay, api.deployDelay = 30*time.Millisecond, 30*time.Millisecond })
 	ctx := context.Background()
 	inst := mustCreate(t, c, "DEFAULT")
 	if err := c.ProvisionServiceInstance(ctx, inst.UUID); err != nil {

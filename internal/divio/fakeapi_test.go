@@ -153,7 +153,7 @@ func newFakeAPI() *fakeAPI {
 }
 
 // startFakeAPI serves a fake API and returns a client for it with quick retries and polls.
-func startFakeAPI(t *testing.T, configure func(*fakeAPI)) (*Client, *fakeAPI, string) {
+func startFakeAPI(t *testing.T, configure func(*fakeAPI)) (*Client, *fakeAPI) {
 	t.Helper()
 	api := newFakeAPI()
 	if configure != nil {
@@ -161,7 +161,7 @@ func startFakeAPI(t *testing.T, configure func(*fakeAPI)) (*Client, *fakeAPI, st
 	}
 	server := httptest.NewServer(api)
 	t.Cleanup(server.Close)
-	return newClientFor(t, server.URL, fakeToken), api, server.URL
+	return newClientFor(t, server.URL, fakeToken), api
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {

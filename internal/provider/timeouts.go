@@ -86,7 +86,7 @@ func durationText(d time.Duration) string {
 
 // timeoutDescription documents one value of `timeouts`.
 func timeoutDescription(operation string) string {
-	return fmt.Sprintf("How long to wait for %s: a number with a unit, d, h, m or s, such as `30m`, `1h30m` or `2d`. Defaults to `%s`.", operation, durationText(defaultTimeout))
+	return fmt.Sprintf("How long to wait for %s: a number with a unit, d, h, m or s, such as `30m`, `1h30m` or `2d`. Defaults to %#q.", operation, durationText(defaultTimeout))
 }
 
 // timeoutOperations say what each value of `timeouts` waits for, in its description.

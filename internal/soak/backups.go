@@ -62,12 +62,15 @@ func (m *mutation) toggleFinalBackup() bool {
 	return true
 }
 
-// backupHCL renders what a service adds to the configuration for backups.
+// backupHCL renders what a service adds to the configuration for backups. The backup's create
+// timeout is the service's: a backup of an instance whose provisioning the soak stalled waits for
+// provisioning within it, and would otherwise hold the apply for the default 20 minutes.
 func (s Service) backupHCL() string {
 	if s.Backup == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nresource \"divio_service_backup\" %q {\n  service_id = divio_service.%s.id\n  triggers   = { generation = \"%d\" }\n}\n", s.Name, s.Name, s.Backup)
+	return fmt.Sprintf("\nresource \"divio_service_backup\" %q {\n  service_id = divio_service.%s.id\n  triggers   = { generation = \"%d\" }\n\n  timeouts = {\n    create = %q\n  }\n}\n",
+		s.Name, s.Name, s.Backup, CreateTimeout)
 }
 
 // instanceIDs are the ids of the instances, REMOVED ones included.

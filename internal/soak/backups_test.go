@@ -87,7 +87,7 @@ func TestGeneratorBackups(t *testing.T) {
 	hcl := Config{Services: []Service{{Name: "s1", Env: 0, Service: "s3", Prefix: "MEDIA", Backup: 3, NoFinalBackup: true}}}.HCL()
 	for _, want := range []string{
 		"  final_backup        = false\n",
-		"resource \"divio_service_backup\" \"s1\" {\n  service_id = divio_service.s1.id\n  triggers   = { generation = \"3\" }\n}",
+		"resource \"divio_service_backup\" \"s1\" {\n  service_id = divio_service.s1.id\n  triggers   = { generation = \"3\" }\n\n  timeouts = {\n    create = \"20s\"\n  }\n}",
 	} {
 		if !strings.Contains(hcl, want) {
 			t.Errorf("HCL lacks\n%s\nin\n%s", want, hcl)

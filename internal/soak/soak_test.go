@@ -441,8 +441,8 @@ func (s *soaker) run(ctx context.Context, cycle int, what string, command func(c
 }
 
 // cutShort matches the warnings of an apply that left work going on at Divio for the next apply:
-// provisioning. (An attachment cut short is an error, and is not recorded.)
-var cutShort = regexp.MustCompile(`Warning: Service instance (still provisioning|stuck in provisioning)`)
+// provisioning, or a backup. (An attachment cut short is an error, and is not recorded.)
+var cutShort = regexp.MustCompile(`Warning: (Service instance (still provisioning|stuck in provisioning)|Backup still running)`)
 
 var (
 	errorLine = regexp.MustCompile(`(?m)^[│ ]*Error: (.+)$`)
@@ -556,7 +556,7 @@ func (s *soaker) report(elapsed time.Duration) {
 		fmt.Fprintf(&b, "    %3d x %s\n", st.interruptions[kind], kind)
 	}
 	fmt.Fprintf(&b, "  named steps run    %d (the import a killed run's next plan names)\n", st.namedSteps)
-	fmt.Fprintf(&b, "  cut-short applies  %d (warned that provisioning goes on; the next apply finished it)\n", st.cutShortApplies)
+	fmt.Fprintf(&b, "  cut-short applies  %d (warned that provisioning or a backup goes on; the next apply finished it)\n", st.cutShortApplies)
 	fmt.Fprintf(&b, "  attached by rule   %d instances of services without attachment that a deployment attached; %d of them removed or replaced while attached\n",
 		len(st.attachedByRule), st.removedAfterRule)
 	fmt.Fprintf(&b, "  accidental detachments %d (services kept and not detached by the configuration that a deployment detached)\n", st.accidentalDetachments)

@@ -92,9 +92,14 @@ func takesFinalBackup(m *serviceResourceModel, inst *divio.ServiceInstance) bool
 // A Delete retried after one that failed (the backup timed out, the removal itself failed, the
 // apply was interrupted) must not take a second backup when the first one completed or is still
 // running: it looks for the instance's final backup first (findFinalBackup) and follows that one.
-func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, diags *diag.Diagnostics) (*divio.Backup, bool) {
+// fresh asks for a new one all the same: the application used the instance since the last.
+func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourceModel, inst *divio.ServiceInstance, fresh bool, diags *diag.Diagnostics) (*divio.Backup, bool) {
 	what := r.data.cache.InstanceLabel(ctx, inst)
-	backup, err := r.findFinalBackup(ctx, inst)
+	var backup *divio.Backup
+	var err error
+	if !fresh {
+		backup, err = r.findFinalBackup(ctx, inst)
+	}
 	if err != nil {
 		addAPIError(diags, "Cannot look for the final backup of service instance "+inst.UUID, fmt.Errorf("%w\n\nNothing was removed", err))
 		return nil, false
@@ -147,7 +152,8 @@ func (r *ServiceResource) takeFinalBackup(ctx context.Context, m *serviceResourc
 // The backup taken before a removal that failed still holds the instance's data as it is now: the
 // instance is removed only while the application does not use it (Delete checks that before taking
 // the backup), so nothing writes to it between the backup and the retried removal, short of a
-// change made outside Terraform.
+// change made outside Terraform or a deployment that attached it since (which Delete meets as a
+// refused removal, and answers with a fresh backup).
 func (r *ServiceResource) findFinalBackup(ctx context.Context, inst *divio.ServiceInstance) (*divio.Backup, error) {
 	backups, err := r.data.client.ListBackups(ctx, inst.Environment)
 	if err != nil {

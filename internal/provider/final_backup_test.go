@@ -592,3 +592,38 @@ resource "divio_service_attachment" "storage" {
 		}
 	}
 }
+
+// An instance that awaits attachment is attached by a deployment that runs while its final backup is
+// taken (one of the same apply, say, detaching another instance): the removal, refused as in use,
+// detaches it with a deployment, backs it up anew (the application may have written to it), and
+// removes it. The report names the second backup.
+func TestServiceResource_deleteAfterADeploymentAttachedIt(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) { o.BackupDelay = 500 * time.Millisecond })
+	sim := env.requireSim(t)
+	client := env.client(t)
+	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	ctx := context.Background()
+	go func() {
+		waitUntil(t, "the final backup runs", func() bool { return len(sim.Backups()) == 1 })
+		if _, err := client.CreateDeployment(ctx, demoTestEnvID); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	detail := onlyDiagnostic(t, deleteService(ctx, t, r, inst, nil), diag.SeverityWarning, "Final backup kept")
+	if liveInstance(sim, inst.UUID) {
+		t.Fatal("the instance was not removed")
+	}
+	backups, deps := sim.Backups(), testDeployments(sim)
+	if len(backups) != 2 || len(deps) != 2 {
+		t.Fatalf("want two backups (before and after the attachment) and two deployments (the one that attached it, the one that detached it); got %+v and %+v", backups, deps)
+	}
+	newest := backups[0]
+	if backups[1].CreatedAt.After(newest.CreatedAt) {
+		newest = backups[1]
+	}
+	if !strings.Contains(detail, "backup "+newest.UUID+",") {
+		t.Errorf("the report should name the newest backup, %s:\n%s", newest.UUID, detail)
+	}
+}

@@ -637,44 +637,57 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		}
 	}()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
-	if inst != nil && inst.InUse() {
-		// Divio removes only an instance the application does not use. A divio_service_attachment
-		// of it that this apply destroys has detached it already (Terraform destroys it first), so
-		// this one was attached by a deployment of its environment, which attaches every instance
-		// added to it, or outside Terraform; or its detachment is pending. The plan said that the
-		// removal detaches it first (planDestroy), with a deployment.
-		var out deployOutcome
-		if out, err = r.data.deployer.Detach(ctx, envID, id); out.Instance != nil {
-			inst = out.Instance
+	var finalBackup *divio.Backup
+	var kept string // the report of the final backup, once the instance is removed
+	joined := false
+	for attempt := 1; err == nil; attempt++ {
+		if inst.InUse() {
+			// Divio removes only an instance the application does not use. A divio_service_attachment
+			// of it that this apply destroys has detached it already (Terraform destroys it first), so
+			// this one was attached by a deployment of its environment, which attaches every instance
+			// added to it, or outside Terraform; or its detachment is pending. The plan said that the
+			// removal detaches it first (planDetachFirst), with a deployment.
+			var out deployOutcome
+			if out, err = r.data.deployer.Detach(ctx, envID, id); out.Instance != nil {
+				inst = out.Instance
+			}
+			if err != nil && !errors.Is(err, divio.ErrNotFound) {
+				addDeployError(&resp.Diagnostics, fmt.Sprintf("Service instance %s was not detached, so it was not removed", id), err,
+					fmt.Sprintf("Service instance %s (%s) in environment %s stays attached, and the application keeps running with it; nothing was removed. "+
+						"Fix the cause of the failed deployment (see its log in the Divio Control Panel), then apply again.", id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID)))
+				return
+			}
+			if err != nil {
+				break // removed meanwhile
+			}
 		}
-		if err != nil && !errors.Is(err, divio.ErrNotFound) {
-			addDeployError(&resp.Diagnostics, fmt.Sprintf("Service instance %s was not detached, so it was not removed", id), err,
-				fmt.Sprintf("Service instance %s (%s) in environment %s stays attached, and the application keeps running with it; nothing was removed. "+
-					"Fix the cause of the failed deployment (see its log in the Divio Control Panel), then apply again.", id, state.Service.ValueString(), r.data.cache.EnvironmentLabel(ctx, envID)))
-			return
+		// The backup is taken only once nothing stands in the way of the removal but the backup
+		// itself, so that it holds the data as it is removed.
+		if takesFinalBackup(&state, inst) {
+			if !joined {
+				joined = true
+				r.data.finalBackups.join()
+				defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
+			}
+			var taken bool
+			if finalBackup, taken = r.takeFinalBackup(ctx, &state, inst, attempt > 1, &resp.Diagnostics); !taken {
+				return
+			}
 		}
+		err = r.data.client.DeleteServiceInstance(ctx, id)
+		if !errors.Is(err, divio.ErrConflict) || attempt == maxRemovalAttempts {
+			break
+		}
+		// Refused as in use: a deployment attached the instance after it was read (every deployment
+		// attaches what awaits attachment; one of this very apply may run while the backup does).
+		// It is detached, and backed up anew, since the application may have written to it.
+		inst, err = r.data.client.GetServiceInstance(ctx, id)
 	}
 	if errors.Is(err, divio.ErrNotFound) {
 		removed = true
 		return
 	}
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot remove service instance "+id, err)
-		return
-	}
-	// The backup is taken only once nothing stands in the way of the removal but the backup itself,
-	// so that it holds the data as it is removed.
-	var finalBackup *divio.Backup
-	var kept string // the report of the final backup, once the instance is removed
-	if takesFinalBackup(&state, inst) {
-		r.data.finalBackups.join()
-		defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
-		var taken bool
-		if finalBackup, taken = r.takeFinalBackup(ctx, &state, inst, &resp.Diagnostics); !taken {
-			return
-		}
-	}
-	if err := r.data.client.DeleteServiceInstance(ctx, id); err != nil {
 		if finalBackup != nil {
 			err = fmt.Errorf("%w\n\nIts final backup %s has completed and is kept; the next apply removes the instance without taking another", err, finalBackup.UUID)
 		}
@@ -695,6 +708,10 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		addAPIError(&resp.Diagnostics, "Service instance "+id+" was not removed", err)
 	}
 }
+
+// maxRemovalAttempts bounds how often Delete detaches, backs up and removes an instance that a
+// deployment attached again after it was read.
+const maxRemovalAttempts = 3
 
 func (r *ServiceResource) deletionProtectedDetail(ctx context.Context, state *serviceResourceModel) string {
 	return fmt.Sprintf("Service instance %s (%s) in environment %s has deletion_protection = true, so Terraform refuses to remove or replace it and delete its data. "+

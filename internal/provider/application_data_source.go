@@ -22,7 +22,7 @@ var (
 
 // ApplicationDataSource finds an application by slug or id.
 type ApplicationDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewApplicationDataSource() datasource.DataSource { return &ApplicationDataSource{} }

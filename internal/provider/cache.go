@@ -15,10 +15,10 @@ import (
 //
 // The provider process lives for one Terraform operation, so entries never expire on their own.
 // A change this process makes puts the instance the API answered with into its environment's list
-// (SetInstance): forgetting the whole list instead made the next resource's plan list it again, so
+// (record): forgetting the whole list instead made the next resource's plan list it again, so
 // an apply of N services in one environment listed it about N times (about 6 requests per service
 // at N = 1000, growing with N; about 3 and flat since). Only a change whose outcome is unknown
-// forgets the list (ForgetInstances).
+// forgets the list (forget).
 type apiCache struct {
 	client       *divio.Client
 	regions      memo[struct{}, []divio.Region]
@@ -109,10 +109,10 @@ func (c *apiCache) InstanceByID(ctx context.Context, id string) (*divio.ServiceI
 	})
 }
 
-// SetInstance records an instance as the API just answered with it, after a change this process
+// record records an instance as the API just answered with it, after a change this process
 // made: it replaces (or adds) the instance in its environment's list, and drops it from the list
 // once REMOVED, as the API's list does.
-func (c *apiCache) SetInstance(inst *divio.ServiceInstance) {
+func (c *apiCache) record(inst *divio.ServiceInstance) {
 	seen := *inst
 	c.instances.update(inst.Environment, func(list []divio.ServiceInstance) []divio.ServiceInstance {
 		// A new slice: callers may still be reading the old one.
@@ -130,21 +130,93 @@ func (c *apiCache) SetInstance(inst *divio.ServiceInstance) {
 	c.byID.forget(inst.UUID)
 }
 
-// ForgetInstances drops an environment's cached instances: call it after a change whose outcome is
+// forget drops an environment's cached instances: call it after a change whose outcome is
 // not known, such as a request that failed, or a deployment (which changes every instance it
 // carries out, not only those this process asked for).
-func (c *apiCache) ForgetInstances(environmentID string) {
+func (c *apiCache) forget(environmentID string) {
 	c.instances.forget(environmentID)
 	c.byID.forgetAll()
 }
 
-// RegionOf returns the region of an environment's application.
-func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.Region, error) {
+// ApplicationOf returns an environment's application.
+func (c *apiCache) ApplicationOf(ctx context.Context, environmentID string) (*divio.Application, error) {
 	env, err := c.Environment(ctx, environmentID)
 	if err != nil {
 		return nil, err
 	}
-	app, err := c.Application(ctx, env.Application)
+	return c.Application(ctx, env.Application)
+}
+
+// The changes below go through the cache, so that resources never patch it: each records the
+// instance the API answered with on success, and forgets the environment's list when the outcome is
+// not known (a request that failed may have taken effect all the same).
+
+// CreateInstance adds an instance (status NEW).
+func (c *apiCache) CreateInstance(ctx context.Context, r divio.CreateServiceInstanceRequest) (*divio.ServiceInstance, error) {
+	inst, err := c.client.CreateServiceInstance(ctx, r)
+	if err != nil {
+		c.forget(r.Environment)
+		return nil, err
+	}
+	c.record(inst)
+	return inst, nil
+}
+
+// ProvisionInstance starts provisioning an instance of environmentID and waits until it is
+// functional. On failure it returns the instance as last seen, if it was seen.
+func (c *apiCache) ProvisionInstance(ctx context.Context, environmentID, id string) (*divio.ServiceInstance, error) {
+	err := c.client.ProvisionServiceInstance(ctx, id)
+	var seen *divio.ServiceInstance
+	if err == nil {
+		seen, err = c.client.WaitForInstance(ctx, id, "become functional", (*divio.ServiceInstance).Functional)
+	}
+	if err != nil {
+		c.forget(environmentID)
+		return seen, err
+	}
+	c.record(seen)
+	return seen, nil
+}
+
+// AttachInstance asks for an instance to be attached by its environment's next deployment: one that
+// is DETACHED, or whose detachment is pending (which cancels it). Any other is attached or awaits
+// attachment already, and is returned as it is.
+func (c *apiCache) AttachInstance(ctx context.Context, inst *divio.ServiceInstance) (*divio.ServiceInstance, error) {
+	if inst.Status != divio.StatusDetached && inst.Status != divio.StatusPendingDetachment {
+		return inst, nil
+	}
+	err := c.client.AttachServiceInstance(ctx, inst.UUID)
+	if err == nil {
+		inst, err = c.client.GetServiceInstance(ctx, inst.UUID)
+	}
+	if err != nil {
+		c.forget(inst.Environment)
+		return nil, err
+	}
+	c.record(inst)
+	return inst, nil
+}
+
+// RemoveInstance removes an instance and its data, and waits until it is gone. Removing one that is
+// gone already succeeds; one in use is refused (divio.ErrConflict), and stays as it was.
+func (c *apiCache) RemoveInstance(ctx context.Context, inst *divio.ServiceInstance) error {
+	err := c.client.DeleteServiceInstance(ctx, inst.UUID)
+	if err == nil {
+		_, err = c.client.WaitForInstance(ctx, inst.UUID, "be removed", func(i *divio.ServiceInstance) bool { return i.Status == divio.StatusRemoved })
+	}
+	switch {
+	case err == nil, errors.Is(err, divio.ErrNotFound):
+		c.record(&divio.ServiceInstance{UUID: inst.UUID, Environment: inst.Environment, Status: divio.StatusRemoved})
+		return nil
+	case !errors.Is(err, divio.ErrConflict):
+		c.forget(inst.Environment)
+	}
+	return err
+}
+
+// RegionOf returns the region of an environment's application.
+func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.Region, error) {
+	app, err := c.ApplicationOf(ctx, environmentID)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +255,31 @@ func (c *apiCache) InstanceLabel(ctx context.Context, inst *divio.ServiceInstanc
 // EnvironmentLabel names an environment as its users know it, "demo-app/live (<id>)", or by its id
 // alone when it cannot be read.
 func (c *apiCache) EnvironmentLabel(ctx context.Context, id string) string {
+	if slugs, ok := c.environmentSlugs(ctx, id); ok {
+		return fmt.Sprintf("%s (%s)", slugs, id)
+	}
+	return id
+}
+
+// EnvironmentSlugs names an environment by its application's slug and its own, "demo-app/live",
+// or by its id alone when it cannot be read.
+func (c *apiCache) EnvironmentSlugs(ctx context.Context, id string) string {
+	if slugs, ok := c.environmentSlugs(ctx, id); ok {
+		return slugs
+	}
+	return id
+}
+
+func (c *apiCache) environmentSlugs(ctx context.Context, id string) (string, bool) {
 	env, err := c.Environment(ctx, id)
 	if err != nil {
-		return id
+		return "", false
 	}
-	app, err := c.Application(ctx, env.Application)
+	app, err := c.ApplicationOf(ctx, id)
 	if err != nil {
-		return id
+		return "", false
 	}
-	return fmt.Sprintf("%s/%s (%s)", app.Slug, env.Slug, id)
+	return app.Slug + "/" + env.Slug, true
 }
 
 // memo computes a value once per key and shares it with concurrent callers. Errors are not kept,
@@ -286,4 +374,14 @@ func (m *memo[K, V]) forget(key K) {
 	m.mu.Lock()
 	delete(m.entries, key)
 	m.mu.Unlock()
+}
+
+// findService finds a catalog entry by identifier or uuid.
+func findService(catalog []divio.Service, ref string) *divio.Service {
+	for i := range catalog {
+		if catalog[i].Identifier == ref || catalog[i].UUID == ref {
+			return &catalog[i]
+		}
+	}
+	return nil
 }

@@ -39,10 +39,10 @@ func TestSetInstanceUpdatesTheCachedList(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c.SetInstance(&divio.ServiceInstance{UUID: "c", Environment: "env", Status: divio.StatusNew})
-	c.SetInstance(&divio.ServiceInstance{UUID: "a", Environment: "env", Status: divio.StatusAttached})
-	c.SetInstance(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusRemoved})
-	c.SetInstance(&divio.ServiceInstance{UUID: "x", Environment: "other", Status: divio.StatusNew}) // not cached: nothing to do
+	c.record(&divio.ServiceInstance{UUID: "c", Environment: "env", Status: divio.StatusNew})
+	c.record(&divio.ServiceInstance{UUID: "a", Environment: "env", Status: divio.StatusAttached})
+	c.record(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusRemoved})
+	c.record(&divio.ServiceInstance{UUID: "x", Environment: "other", Status: divio.StatusNew}) // not cached: nothing to do
 
 	after, err := c.instances.get(ctx, "env", noFetch(t))
 	if err != nil {
@@ -75,8 +75,8 @@ func TestSetInstanceDuringAFetchIsNotLost(t *testing.T) {
 		fetched <- list
 	}()
 	<-fetching
-	c.SetInstance(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusNew})
-	c.SetInstance(&divio.ServiceInstance{UUID: "a", Environment: "env", Status: divio.StatusProvisioning})
+	c.record(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusNew})
+	c.record(&divio.ServiceInstance{UUID: "a", Environment: "env", Status: divio.StatusProvisioning})
 	close(answer)
 
 	want := []string{"b=NEW", "a=PROVISIONING"}
@@ -97,7 +97,7 @@ func TestFailedFetchDropsItsPendingUpdates(t *testing.T) {
 	c := newAPICache(nil)
 	failed := errors.New("503")
 	_, err := c.instances.get(ctx, "env", func(context.Context) ([]divio.ServiceInstance, error) {
-		c.SetInstance(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusNew})
+		c.record(&divio.ServiceInstance{UUID: "b", Environment: "env", Status: divio.StatusNew})
 		return nil, failed
 	})
 	if !errors.Is(err, failed) {

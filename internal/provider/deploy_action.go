@@ -17,28 +17,6 @@ import (
 
 var _ action.ActionWithConfigure = &DeployAction{}
 
-// configuredAction is embedded by every action: it keeps what the provider's Configure hands over.
-type configuredAction struct {
-	data *providerData
-}
-
-func (a *configuredAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	a.data = data
-}
-
-// begin starts an Invoke: it reads the action's configuration into config and bounds ctx by its
-// `timeouts` attribute's invoke value; ok is false, with the reason in resp, when the action cannot run.
-func (a *configuredAction) begin(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse, config any, t *timeouts.Value) (_ context.Context, cancel context.CancelFunc, ok bool) {
-	resp.Diagnostics.Append(req.Config.Get(ctx, config)...)
-	if resp.Diagnostics.HasError() || !requireConfigured(a.data, &resp.Diagnostics) {
-		return ctx, func() {}, false
-	}
-	ctx, cancel = withTimeout(ctx, t, "invoke")
-	return ctx, cancel, true
-}
-
 // progressOf returns a printf-like function that reports an action's progress to Terraform.
 func progressOf(resp *action.InvokeResponse) func(format string, args ...any) {
 	return func(format string, args ...any) {
@@ -50,7 +28,7 @@ func progressOf(resp *action.InvokeResponse) func(format string, args ...any) {
 // action_trigger, or on demand with `terraform apply -invoke=action.divio_deploy.<name>`. It
 // changes no state: the deployment is its one side effect.
 type DeployAction struct {
-	configuredAction
+	actionWithConfigure
 }
 
 func NewDeployAction() action.Action { return &DeployAction{} }
@@ -98,7 +76,7 @@ func (a *DeployAction) Invoke(ctx context.Context, req action.InvokeRequest, res
 		addAPIError(&resp.Diagnostics, "Cannot find environment "+envID, err)
 		return
 	}
-	where := environmentSlugs(ctx, a.data, env)
+	where := a.data.cache.EnvironmentSlugs(ctx, env.UUID)
 	progress := progressOf(resp)
 	progress("Deploying %s", where)
 	dep, err := a.deploy(ctx, env, where, progress)

@@ -137,9 +137,16 @@ func (d *deployer) Deploy(ctx context.Context, environmentID string) (*divio.Dep
 	return out.Deployment, err
 }
 
-func (d *deployer) request(ctx context.Context, environmentID string, change deployChange) (deployOutcome, error) {
+func (d *deployer) request(ctx context.Context, environmentID string, change deployChange) (out deployOutcome, err error) {
 	m := &member{change: change, done: make(chan struct{})}
 	b := d.join(ctx, environmentID, m)
+	defer func() {
+		if out.Deployment != nil || out.Pending || err != nil {
+			// A deployment changes every instance it carries out, not only this caller's; and a
+			// request that failed may have taken effect.
+			d.cache.forget(environmentID)
+		}
+	}()
 	select {
 	case <-m.done:
 		return m.outcome, m.err
@@ -246,7 +253,7 @@ func (d *deployer) run(ctx context.Context, b *deployBatch) {
 	d.close(b)
 	d.carryOut(waitCtx, ctx, b)
 	// Whatever the outcome, the environment's instances may have changed.
-	d.cache.ForgetInstances(b.environmentID)
+	d.cache.forget(b.environmentID)
 }
 
 // gather returns once no member arrived for a window, or maxGatherWindows after it began.

@@ -26,7 +26,7 @@ var (
 
 // DeploymentResource runs one deployment of an environment.
 type DeploymentResource struct {
-	configuredResource
+	resourceWithConfigure
 }
 
 func NewDeploymentResource() resource.Resource { return &DeploymentResource{} }

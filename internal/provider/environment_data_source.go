@@ -18,7 +18,7 @@ var _ datasource.DataSourceWithConfigure = &EnvironmentDataSource{}
 
 // EnvironmentDataSource finds an environment of an application by slug.
 type EnvironmentDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewEnvironmentDataSource() datasource.DataSource { return &EnvironmentDataSource{} }

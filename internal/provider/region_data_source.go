@@ -14,7 +14,7 @@ var _ datasource.DataSourceWithConfigure = &RegionDataSource{}
 
 // RegionDataSource finds a region by name.
 type RegionDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewRegionDataSource() datasource.DataSource { return &RegionDataSource{} }

@@ -20,7 +20,7 @@ var regionVendors = []string{"aws", "azure", "exoscale"}
 
 // RegionsDataSource lists the regions, optionally of one vendor.
 type RegionsDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewRegionsDataSource() datasource.DataSource { return &RegionsDataSource{} }

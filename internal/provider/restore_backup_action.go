@@ -21,7 +21,7 @@ var _ action.ActionWithConfigure = &RestoreBackupAction{}
 // until the restore ends (Terraform 1.14 actions). The restore is its one side effect: it changes
 // no state, and the instance keeps its status.
 type RestoreBackupAction struct {
-	configuredAction
+	actionWithConfigure
 }
 
 func NewRestoreBackupAction() action.Action { return &RestoreBackupAction{} }

@@ -29,7 +29,7 @@ var (
 
 // ServiceAttachmentResource attaches a service instance to its environment's application.
 type ServiceAttachmentResource struct {
-	configuredResource
+	resourceWithConfigure
 }
 
 func NewServiceAttachmentResource() resource.Resource { return &ServiceAttachmentResource{} }
@@ -186,19 +186,15 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 		m.DeploymentID = types.StringNull()
 	}
 	if !m.Deploy.ValueBool() {
-		if inst, err = r.awaitAttachment(ctx, inst); err != nil {
-			r.data.cache.ForgetInstances(envID) // it may have been asked for all the same
+		if inst, err = r.data.cache.AttachInstance(ctx, inst); err != nil {
 			addAttachError(diags, id, err)
 			return false
 		}
-		r.data.cache.SetInstance(inst)
 		modelFromAttachedInstance(m, inst)
 		return true
 	}
 
 	out, err := r.data.deployer.Attach(ctx, envID, id)
-	// A deployment changes every instance it carries out, not only this one.
-	r.data.cache.ForgetInstances(envID)
 	if out.Instance != nil {
 		inst = out.Instance
 	}
@@ -235,19 +231,6 @@ func (r *ServiceAttachmentResource) attach(ctx context.Context, m *serviceAttach
 			cutShortCause(err), id, where, strings.TrimSuffix(err.Error(), "."), running)+notRecorded)
 	}
 	return false
-}
-
-// awaitAttachment makes sure the environment's next deployment attaches inst: one that was detached
-// is asked to be attached again (PENDING_DETACHMENT: the pending detachment is cancelled); any other
-// is attached or awaits attachment already. It returns the instance as it then is.
-func (r *ServiceAttachmentResource) awaitAttachment(ctx context.Context, inst *divio.ServiceInstance) (*divio.ServiceInstance, error) {
-	if inst.Status != divio.StatusDetached && inst.Status != divio.StatusPendingDetachment {
-		return inst, nil
-	}
-	if err := r.data.client.AttachServiceInstance(ctx, inst.UUID); err != nil {
-		return nil, err
-	}
-	return r.data.client.GetServiceInstance(ctx, inst.UUID)
 }
 
 // cutShortCause says, for a message, what ended a wait.
@@ -335,8 +318,6 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 	where := r.data.cache.EnvironmentLabel(ctx, envID)
 	summary := fmt.Sprintf("Service instance %s was not detached", id)
 	out, err := r.data.deployer.Detach(ctx, envID, id)
-	// A deployment changes every instance it carries out, not only this one.
-	r.data.cache.ForgetInstances(envID)
 	var failed *divio.DeploymentFailedError
 	var undone *changeUndoneError
 	switch {
@@ -348,7 +329,7 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 				"unless its divio_service is removed as well, the application uses the instance from that deployment on.", id, where, out.Instance.Status))
 	case err == nil, errors.Is(err, divio.ErrNotFound):
 	case errors.As(err, &failed):
-		r.keepAttachedAfterFailure(ctx, id, envID, &resp.Diagnostics)
+		r.keepAttachedAfterFailure(ctx, id, &resp.Diagnostics)
 		resp.Diagnostics.AddError(summary,
 			fmt.Sprintf("Deployment %s of environment %s that was to detach service instance %s ended with status %s, so the instance stays attached "+
 				"and the application keeps running with it. The attachment stays in Terraform's state. Fix the cause of the failed deployment "+
@@ -373,11 +354,13 @@ func (r *ServiceAttachmentResource) Delete(ctx context.Context, req resource.Del
 // PENDING_DETACHMENT instead, whatever deploys the environment next would detach it unasked, and
 // the next refresh would read it as detached: attaching it again cancels that (and is a no-op on
 // an ATTACHED instance).
-func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id, envID string, diags *diag.Diagnostics) {
+func (r *ServiceAttachmentResource) keepAttachedAfterFailure(ctx context.Context, id string, diags *diag.Diagnostics) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	err := r.data.client.AttachServiceInstance(ctx, id)
-	r.data.cache.ForgetInstances(envID)
+	inst, err := r.data.client.GetServiceInstance(ctx, id)
+	if err == nil {
+		_, err = r.data.cache.AttachInstance(ctx, inst)
+	}
 	if err != nil && !errors.Is(err, divio.ErrNotFound) {
 		addAPIError(diags, fmt.Sprintf("Cannot cancel the pending detachment of service instance %s", id), err)
 	}

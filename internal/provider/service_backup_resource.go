@@ -33,7 +33,7 @@ var (
 
 // ServiceBackupResource is a backup of one service instance, kept while the resource exists.
 type ServiceBackupResource struct {
-	configuredResource
+	resourceWithConfigure
 }
 
 func NewServiceBackupResource() resource.Resource { return &ServiceBackupResource{} }
@@ -181,37 +181,6 @@ func (r *ServiceBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 func (r *ServiceBackupResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	resp.IdentitySchema = idIdentity("The backup's id.", nil)
-}
-
-// deleteAtFollowsRetention plans delete_at when the configuration leaves it out: unknown while
-// retention gives a new deletion time (at create, or when retention changes, which replaces the
-// backup); null for a new backup without retention; otherwise the deletion time it has.
-type deleteAtFollowsRetention struct{}
-
-func (deleteAtFollowsRetention) Description(context.Context) string {
-	return "Plans delete_at from retention when it is not configured."
-}
-
-func (m deleteAtFollowsRetention) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-
-func (deleteAtFollowsRetention) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if !req.ConfigValue.IsNull() || req.Plan.Raw.IsNull() {
-		return
-	}
-	var configured, prior types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("retention"), &configured)...)
-	if req.State.Raw.IsNull() {
-		if configured.IsNull() {
-			resp.PlanValue = types.StringNull()
-		}
-		return
-	}
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("retention"), &prior)...)
-	if configured.Equal(prior) {
-		resp.PlanValue = req.StateValue
-	}
 }
 
 func (r *ServiceBackupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -520,23 +489,4 @@ func (r *ServiceBackupResource) ImportState(ctx context.Context, req resource.Im
 	m.Triggers = types.MapNull(types.StringType)
 	modelFromBackup(&m, backup, part)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// rfc3339Validator checks a time written as RFC 3339.
-type rfc3339Validator struct{}
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "a time in RFC 3339, such as 2027-01-31T00:00:00Z"
-}
-
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := time.Parse(time.RFC3339Nano, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time",
-			fmt.Sprintf("%q is not a time in RFC 3339, such as 2027-01-31T00:00:00Z or 2027-01-31T01:00:00+01:00.", req.ConfigValue.ValueString()))
-	}
 }

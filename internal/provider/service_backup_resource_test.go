@@ -177,13 +177,21 @@ func TestAccServiceBackupResource_drift(t *testing.T) {
 				Check:            env.expectStateIsOnlyBackup(),
 			},
 			{
-				Config: backupConfig(env, `  retention = "3s"`),
+				// Long enough for the step's own refresh to come before the deletion time, whatever
+				// the load (3s was not, on CI).
+				Config: backupConfig(env, `  retention = "8s"`),
 				Check:  env.expectStateIsOnlyBackup(),
 			},
 			{
 				// Deleted by Divio at its time: the plan takes a new one.
-				PreConfig:          func() { time.Sleep(3 * time.Second) },
-				Config:             backupConfig(env, `  retention = "3s"`),
+				PreConfig: func() {
+					b, _, err := onlySimBackup(sim)
+					if err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(time.Until(b.ScheduledForDeletionAt.Add(100 * time.Millisecond)))
+				},
+				Config:             backupConfig(env, `  retention = "8s"`),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 			},
@@ -308,7 +316,7 @@ func TestServiceBackupResource_interruptedCreateKeepsTheBackup(t *testing.T) {
 	sim := env.requireSim(t)
 	client := env.client(t)
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	r := &ServiceBackupResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceBackupResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 	var schemaResp fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)

@@ -17,7 +17,7 @@ var _ datasource.DataSourceWithConfigure = &ServiceBackupsDataSource{}
 // ServiceBackupsDataSource lists the backups of an environment's service instances, those of
 // removed instances included: how a configuration finds the final backup of an instance it removed.
 type ServiceBackupsDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewServiceBackupsDataSource() datasource.DataSource { return &ServiceBackupsDataSource{} }

@@ -19,7 +19,7 @@ var _ ephemeral.EphemeralResourceWithConfigure = &ServiceCredentialsEphemeralRes
 // ServiceCredentialsEphemeralResource hands out the secrets a service instance publishes (its
 // DSNs) without Terraform storing them in the plan or the state.
 type ServiceCredentialsEphemeralResource struct {
-	data *providerData
+	ephemeralResourceWithConfigure
 }
 
 func NewServiceCredentialsEphemeralResource() ephemeral.EphemeralResource {
@@ -69,12 +69,6 @@ func (r *ServiceCredentialsEphemeralResource) Schema(_ context.Context, _ epheme
 			},
 		},
 	}
-}
-
-func (r *ServiceCredentialsEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	data, diags := providerDataFrom(req.ProviderData)
-	resp.Diagnostics.Append(diags...)
-	r.data = data
 }
 
 func (r *ServiceCredentialsEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {

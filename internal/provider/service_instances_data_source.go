@@ -19,7 +19,7 @@ var _ datasource.DataSourceWithConfigure = &ServiceInstancesDataSource{}
 
 // ServiceInstancesDataSource lists the service instances of an environment, whoever made them.
 type ServiceInstancesDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewServiceInstancesDataSource() datasource.DataSource { return &ServiceInstancesDataSource{} }

@@ -134,7 +134,7 @@ func listedInstances(ctx context.Context, data *providerData, envID string, diag
 		addAPIError(diags, "Cannot read the Divio environment "+envID, err)
 		return nil, ""
 	}
-	where := environmentSlugs(ctx, data, env)
+	where := data.cache.EnvironmentSlugs(ctx, env.UUID)
 	cached, err := data.cache.Instances(ctx, envID)
 	if err != nil {
 		addAPIError(diags, "Cannot list the service instances of environment "+envID, err)
@@ -162,13 +162,4 @@ func setListResult(ctx context.Context, result *list.ListResult, model any) {
 	result.Diagnostics.Append(result.Resource.Set(ctx, model)...)
 	state := tfsdk.State{Schema: result.Resource.Schema, Raw: result.Resource.Raw}
 	setIdentity(ctx, result.Identity, &result.Diagnostics, &state)
-}
-
-// environmentSlugs names an environment as application/environment, e.g. demo-app/live, for
-// messages; the environment's slug alone if its application cannot be read.
-func environmentSlugs(ctx context.Context, data *providerData, env *divio.Environment) string {
-	if app, err := data.cache.Application(ctx, env.Application); err == nil {
-		return app.Slug + "/" + env.Slug
-	}
-	return env.Slug
 }

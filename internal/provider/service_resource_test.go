@@ -478,7 +478,7 @@ func TestServiceResource_destroyPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	var schemaResp fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)
 	nullObject := tftypes.NewValue(schemaResp.Schema.Type().TerraformType(ctx), nil)
@@ -538,7 +538,7 @@ func TestServiceResource_interruptedCreateKeepsTheInstance(t *testing.T) {
 	sim := env.requireSim(t)
 	sim.StallNextProvision()
 	client := env.client(t)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 	var schemaResp fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schemaResp)

@@ -23,7 +23,7 @@ var serviceTypes = []string{divio.TypeDatabase, divio.TypeStorage, divio.TypeSea
 
 // ServicesDataSource lists the catalog of a region: the services that can be added there.
 type ServicesDataSource struct {
-	providerDataSource
+	dataSourceWithConfigure
 }
 
 func NewServicesDataSource() datasource.DataSource { return &ServicesDataSource{} }

@@ -53,25 +53,6 @@ func parseTimeout(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// timeoutValidator checks a value of `timeouts` as parseTimeout reads it.
-type timeoutValidator struct{}
-
-func (timeoutValidator) Description(context.Context) string {
-	return "a positive duration: a number with a unit, d, h, m or s, such as 30m, 1h30m or 2d"
-}
-
-func (v timeoutValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (v timeoutValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := parseTimeout(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timeout",
-			fmt.Sprintf("%s = %q is not %s. Leave it out for the default, %s.", req.Path, req.ConfigValue.ValueString(), v.Description(ctx), durationText(defaultTimeout)))
-	}
-}
-
 // durationText writes a duration as the configuration would: 20m rather than 20m0s.
 func durationText(d time.Duration) string {
 	s := d.String()

@@ -73,7 +73,7 @@ func TestServiceResource_deleteRefusesProtectedInstance(t *testing.T) {
 	sim := env.requireSim(t)
 	client := env.client(t)
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 
 	detail := onlyDiagnostic(t, deleteService(context.Background(), t, r, inst, map[string]any{"deletion_protection": true}),
 		diag.SeverityError, "Service instance is protected from deletion")
@@ -93,7 +93,7 @@ func TestServiceResource_deleteWaitsForItsFinalBackupOnce(t *testing.T) {
 	sim := env.requireSim(t)
 	client := env.client(t)
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 
 	detail := onlyDiagnostic(t, deleteService(ctx, t, r, inst, map[string]any{"delete_timeout": "300ms"}), diag.SeverityError, "Final backup did not complete")
@@ -144,7 +144,7 @@ func TestServiceResource_findFinalBackup(t *testing.T) {
 	ctx := context.Background()
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
 	other := addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	take := func(of *divio.ServiceInstance, notes string) *divio.Backup {
 		b, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: demoTestEnvID, Services: []string{of.UUID}, Notes: notes})
 		if err != nil {
@@ -182,7 +182,7 @@ func TestServiceResource_deleteWithFailedFinalBackup(t *testing.T) {
 	sim := env.requireSim(t)
 	client := env.client(t)
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "MEDIA", true)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	sim.FailNextBackup()
 
 	detail := onlyDiagnostic(t, deleteService(context.Background(), t, r, inst, map[string]any{"service": "s3"}), diag.SeverityError, "Final backup failed")
@@ -204,7 +204,7 @@ func TestServiceResource_deleteWithoutFinalBackup(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
 	client := env.client(t)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name       string
@@ -602,7 +602,7 @@ func TestServiceResource_deleteAfterADeploymentAttachedIt(t *testing.T) {
 	sim := env.requireSim(t)
 	client := env.client(t)
 	inst := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	r := &ServiceResource{configuredResource{data: newProviderData(client, 0)}}
+	r := &ServiceResource{resourceWithConfigure{data: newProviderData(client, 0)}}
 	ctx := context.Background()
 	go func() {
 		waitUntil(t, "the final backup runs", func() bool { return len(sim.Backups()) == 1 })

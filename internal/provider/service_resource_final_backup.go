@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
@@ -309,24 +308,4 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive duration", s)
 	}
 	return d, nil
-}
-
-// retentionValidator checks a retention as parseRetention reads it.
-type retentionValidator struct{}
-
-func (retentionValidator) Description(context.Context) string {
-	return "a positive duration with units d, h, m or s, such as 30d or 1d12h"
-}
-
-func (v retentionValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (retentionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := parseRetention(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", err.Error()+".")
-	}
 }

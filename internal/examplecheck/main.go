@@ -142,7 +142,7 @@ func newChecker(ctx context.Context, root, work string) (*checker, error) {
 	if _, err := devenv.BuildProvider(ctx, root, binDir); err != nil {
 		return nil, err
 	}
-	simulatorBin, err := devenv.Build(ctx, root, "./internal/simulator/cmd/divio-simulator", filepath.Join(binDir, "divio-simulator"))
+	simulatorBin, err := devenv.Build(ctx, root, "./cmd/divio-simulator", filepath.Join(binDir, "divio-simulator"))
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func check(parallel int, timeout time.Duration, run string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := devenv.Build(ctx, root, "./internal/simulator/cmd/divio-simulator", filepath.Join(tmp, "divio-simulator"))
+	bin, err := devenv.Build(ctx, root, "./cmd/divio-simulator", filepath.Join(tmp, "divio-simulator"))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // a good part of its CPU in garbage collection. A GOGC of 800, held to a soft limit of 128 MiB so
 // that a large plan's heap cannot grow without bound, took the provider CPU of a plan of 1000
 // services from 2.38 s to 1.43 s, for a peak RSS of 75 MiB instead of 32 MiB (`make bench`
-// measures it as the GC lever: bench/results, README "Benchmarks"). GOGC or GOMEMLIMIT set in the
+// measures it as the GC lever: tools/bench/results, README "Benchmarks"). GOGC or GOMEMLIMIT set in the
 // environment win.
 func ForShortLivedProcess() {
 	if os.Getenv("GOGC") == "" {

@@ -164,9 +164,9 @@ func updateREADME(root string, r *report, resultsPath string) error {
 	return os.WriteFile(path, []byte(before+readmeStart+block+readmeEnd+after), 0o644)
 }
 
-// writeReport writes the report as bench/results/<UTC timestamp>.json under root.
+// writeReport writes the report as tools/bench/results/<UTC timestamp>.json under root.
 func writeReport(root string, r *report) (string, error) {
-	dir := filepath.Join(root, "bench", "results")
+	dir := filepath.Join(root, "tools", "bench", "results")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -2,7 +2,7 @@
 // against the in-process simulator and prints a table of figures against the goals of issue 14:
 //
 //  1. terraform plan (refresh included) of 1000 divio_service over 8 environments, against a
-//     no-op framework provider that it builds (internal/bench/noop): its minimal resource, and a
+//     no-op framework provider that it builds (tools/bench/noop): its minimal resource, and a
 //     no-op resource with divio_service's schema; the provider's CPU and peak RSS, and what the
 //     levers kept in the provider buy;
 //  2. a plan of 300 services in one environment with the simulator answering after 150 ms;
@@ -12,10 +12,10 @@
 // and, for context, (3b): an apply of 50 services and attachments with one divio_deployment and
 // realistic delays against the floor of one provisioning plus one deployment.
 //
-// It writes the same figures, the raw numbers and the machine as JSON under bench/results/, and
+// It writes the same figures, the raw numbers and the machine as JSON under tools/bench/results/, and
 // the table into README.md between its bench-table markers.
 //
-//	go run ./internal/bench [-runs 5] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50]
+//	go run ./tools/bench [-runs 5] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50]
 package main
 
 import (
@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 type settings struct {
@@ -197,7 +197,7 @@ func prepare(ctx context.Context, s settings) (*bench, error) {
 	divioDir, noopDir := filepath.Join(tmp, "divio"), filepath.Join(tmp, "noop")
 	progress("building the provider and the no-op provider")
 	if b.divioBin, err = devenv.BuildProvider(ctx, root, divioDir); err == nil {
-		b.noopBin, err = devenv.Build(ctx, root, "./internal/bench/noop", filepath.Join(noopDir, "terraform-provider-noop"))
+		b.noopBin, err = devenv.Build(ctx, root, "./tools/bench/noop", filepath.Join(noopDir, "terraform-provider-noop"))
 	}
 	if err == nil {
 		b.cliConfig, err = devenv.WriteCLIConfig(tmp, map[string]string{devenv.ProviderAddress: divioDir, noopAddress: noopDir})

@@ -10,11 +10,11 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// noopAddress is the address that the no-op provider serves (internal/bench/noop).
+// noopAddress is the address that the no-op provider serves (tools/bench/noop).
 const noopAddress = "registry.terraform.io/bench/noop"
 
 // benchApps are the applications of the simulator's bench data set; each has a test and a live

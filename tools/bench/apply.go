@@ -7,7 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 

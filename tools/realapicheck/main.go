@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )

@@ -1,5 +1,5 @@
 // Command profiled serves the Divio provider as main.go does with -debug, and writes CPU and heap
-// profiles of its whole life when it is interrupted: `go run ./internal/bench -profile DIR` has
+// profiles of its whole life when it is interrupted: `go run ./tools/bench -profile DIR` has
 // Terraform plan through it. It is never shipped.
 package main
 
@@ -9,7 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/gctuning"
 	"github.com/divio/terraform-provider-divio/internal/pluginlog"
 	"github.com/divio/terraform-provider-divio/internal/provider"

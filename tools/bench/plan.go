@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
@@ -266,10 +266,10 @@ func maxOf(xs []int) int {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // profilePlan has Terraform plan w through the profiling build of the provider
-// (internal/bench/profiled), which writes its profiles into the profile directory when stopped.
+// (tools/bench/profiled), which writes its profiles into the profile directory when stopped.
 func profilePlan(ctx context.Context, b *bench, w *workspace, env []string) error {
 	progress("profiling one plan of the provider into %s", b.profileDir)
-	bin, err := devenv.Build(ctx, b.root, "./internal/bench/profiled", filepath.Join(b.tmp, "profiled", "terraform-provider-divio"))
+	bin, err := devenv.Build(ctx, b.root, "./tools/bench/profiled", filepath.Join(b.tmp, "profiled", "terraform-provider-divio"))
 	if err != nil {
 		return err
 	}

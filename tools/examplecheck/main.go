@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 // expectation is what an example's docs promise beyond "applies, plans empty, destroys".

@@ -125,7 +125,7 @@ func main() {
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
 	pluginlog.QuietSDKUnlessAsked() // as the Divio provider does, so that the two compare alike
-	// The benchmark's dev_overrides name this address (noopAddress in internal/bench).
+	// The benchmark's dev_overrides name this address (noopAddress in tools/bench).
 	err := providerserver.Serve(context.Background(), func() provider.Provider { return noopProvider{} },
 		providerserver.ServeOpts{Address: "registry.terraform.io/bench/noop", Debug: *debug})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/internal/devenv"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 // planResults are the raw numbers behind figures (1), (2) and (4).

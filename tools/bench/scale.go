@@ -9,8 +9,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 // scaleResult is one environment of goals (2) to (4): its services applied without latency, then

@@ -21,9 +21,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 // testStem is the acceptance tests' prefix (internal/provider/sweep_test.go).

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/divio/terraform-provider-divio/tools/devenv"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 // interruptOdds is the chance that a cycle's first apply is cut short, in one of the ways users'

@@ -1,6 +1,6 @@
 // Package gctuning sets the garbage collector for a provider process, which lives for one
 // Terraform command.
-package gctuning
+package pluginserver
 
 import (
 	"os"

@@ -11,7 +11,7 @@
 // provider CPU 2.16 s -> 1.43 s, since the garbage collector no longer marks the dead requests.
 // The framework's behaviour is otherwise unchanged: the context is the request's while it runs,
 // and done once it has returned, as gRPC makes it then anyway.
-package requestcontext
+package pluginserver
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package requestcontext
+package pluginserver
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 // Package pluginlog decides how much the plugin SDKs log, for the provider's main and for the
 // benchmark's no-op provider, so that both are measured alike.
-package pluginlog
+package pluginserver
 
 import "os"
 

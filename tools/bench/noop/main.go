@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 
-	"github.com/divio/terraform-provider-divio/internal/pluginlog"
+	"github.com/divio/terraform-provider-divio/internal/pluginserver"
 	divioprovider "github.com/divio/terraform-provider-divio/internal/provider"
 )
 
@@ -124,7 +124,7 @@ func main() {
 	// the benchmark can measure both processes the same way.
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
-	pluginlog.QuietSDKUnlessAsked() // as the Divio provider does, so that the two compare alike
+	pluginserver.QuietSDKUnlessAsked() // as the Divio provider does, so that the two compare alike
 	// The benchmark's dev_overrides name this address (noopAddress in tools/bench).
 	err := providerserver.Serve(context.Background(), func() provider.Provider { return noopProvider{} },
 		providerserver.ServeOpts{Address: "registry.terraform.io/bench/noop", Debug: *debug})

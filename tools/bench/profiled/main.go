@@ -9,11 +9,9 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/divio/terraform-provider-divio/tools/devenv"
-	"github.com/divio/terraform-provider-divio/internal/gctuning"
-	"github.com/divio/terraform-provider-divio/internal/pluginlog"
+	"github.com/divio/terraform-provider-divio/internal/pluginserver"
 	"github.com/divio/terraform-provider-divio/internal/provider"
-	"github.com/divio/terraform-provider-divio/internal/requestcontext"
+	"github.com/divio/terraform-provider-divio/tools/devenv"
 )
 
 func main() {
@@ -21,8 +19,8 @@ func main() {
 	heapProfile := flag.String("heapprofile", "heap.pprof", "file for the heap profile (allocations included)")
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
-	pluginlog.QuietSDKUnlessAsked() // as main.go does
-	gctuning.ForShortLivedProcess()
+	pluginserver.QuietSDKUnlessAsked() // as main.go does
+	pluginserver.ForShortLivedProcess()
 
 	cpu, err := os.Create(*cpuProfile)
 	if err != nil {
@@ -31,7 +29,7 @@ func main() {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		log.Fatal(err)
 	}
-	err = requestcontext.Serve(devenv.ProviderAddress, provider.New("bench"), *debug)
+	err = pluginserver.Serve(devenv.ProviderAddress, provider.New("bench"), *debug)
 	pprof.StopCPUProfile()
 	if closeErr := cpu.Close(); err == nil {
 		err = closeErr

@@ -15,10 +15,7 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
-	pluginserver.QuietSDKUnlessAsked()
-	pluginserver.ForShortLivedProcess()
 
-	// providerserver.Serve, with the framework kept from holding on to finished requests.
 	err := pluginserver.Serve("registry.terraform.io/divio/divio", provider.New(version), debug)
 	if err != nil {
 		log.Fatal(err)

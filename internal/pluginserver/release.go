@@ -1,16 +1,17 @@
-// Package requestcontext keeps the framework from holding on to every finished request.
+// The framework kept from holding on to every finished request.
 //
 // terraform-plugin-framework's protocol server (internal/proto6server, registerContext) derives a
 // cancellable context from each request's and keeps its cancel function until StopProvider, which
 // Terraform sends only at the end: through it, every request's context stays reachable, with the
 // loggers and values that terraform-plugin-go hangs on it, about 22 KiB a request. A plan of 1000
-// services makes about 4000 requests, so the provider's live heap grew to about 80 MiB. Serve hands
-// the framework, for the requests whose number grows with the configuration, a context that lets go
-// of the request's once the request has returned; the framework then keeps only that small shell.
-// Measured by `make bench` on a plan of 1000 services: provider peak RSS 140 MiB -> 75 MiB, and
-// provider CPU 2.16 s -> 1.43 s, since the garbage collector no longer marks the dead requests.
+// services makes about 4000 requests, so the provider's live heap grew to about 80 MiB. releasing
+// hands the framework, for the requests whose number grows with the configuration, a context that
+// lets go of the request's once the request has returned; the framework then keeps only that small
+// shell. Measured by `make bench` on a plan of 1000 services: provider peak RSS 140 MiB -> 75 MiB,
+// and provider CPU 2.16 s -> 1.43 s, since the garbage collector no longer marks the dead requests.
 // The framework's behaviour is otherwise unchanged: the context is the request's while it runs,
 // and done once it has returned, as gRPC makes it then anyway.
+
 package pluginserver
 
 import (
@@ -18,23 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/provider"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 )
-
-// Serve serves the provider as providerserver.Serve does with protocol version 6, with the
-// request contexts released.
-func Serve(address string, providerFunc func() provider.Provider, debug bool) error {
-	var opts []tf6server.ServeOpt
-	if debug {
-		opts = append(opts, tf6server.WithManagedDebug())
-	}
-	return tf6server.Serve(address, func() tfprotov6.ProviderServer {
-		return Releasing(providerserver.NewProtocol6(providerFunc())())
-	}, opts...)
-}
 
 // released is a request's context until release, then an ended context that holds nothing.
 type released struct {
@@ -91,9 +77,9 @@ type server struct {
 	tfprotov6.ProviderServer
 }
 
-// Releasing wraps a framework protocol server. The list resource and action servers, which
+// releasing wraps a framework protocol server. The list resource and action servers, which
 // terraform-plugin-go finds by type assertion, stay reachable.
-func Releasing(s tfprotov6.ProviderServer) tfprotov6.ProviderServer {
+func releasing(s tfprotov6.ProviderServer) tfprotov6.ProviderServer {
 	wrapped := server{s}
 	list, lists := s.(tfprotov6.ListResourceServer)
 	action, actions := s.(tfprotov6.ActionServer)

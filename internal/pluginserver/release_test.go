@@ -38,10 +38,10 @@ func retainedAfterCall(t *testing.T, server tfprotov6.ProviderServer) bool {
 func TestReleasingLetsGoOfFinishedRequests(t *testing.T) {
 	framework := providerserver.NewProtocol6(provider.New("test")())
 	if !retainedAfterCall(t, framework()) {
-		t.Skip("the framework no longer keeps finished requests' contexts: Releasing may be dropped")
+		t.Skip("the framework no longer keeps finished requests' contexts: releasing may be dropped")
 	}
-	if retainedAfterCall(t, Releasing(framework())) {
-		t.Error("a finished request's context is still held through Releasing")
+	if retainedAfterCall(t, releasing(framework())) {
+		t.Error("a finished request's context is still held through releasing")
 	}
 }
 
@@ -68,7 +68,7 @@ func TestHeldContextIsTheRequestsUntilReleased(t *testing.T) {
 
 // tf6server finds list resources and actions by type assertion: the wrapper must keep them.
 func TestReleasingKeepsListResourcesAndActions(t *testing.T) {
-	s := Releasing(providerserver.NewProtocol6(provider.New("test")())())
+	s := releasing(providerserver.NewProtocol6(provider.New("test")())())
 	if _, ok := s.(tfprotov6.ListResourceServer); !ok {
 		t.Error("list resources lost")
 	}

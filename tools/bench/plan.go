@@ -52,7 +52,7 @@ type lever struct {
 }
 
 var levers = []lever{
-	{"GC target (internal/gctuning: GOGC 800, soft memory limit 128 MiB)", "less CPU in garbage collection, for more memory", []string{"GOGC=100", "GOMEMLIMIT=off"}},
+	{"GC target (internal/pluginserver: GOGC 800, soft memory limit 128 MiB)", "less CPU in garbage collection, for more memory", []string{"GOGC=100", "GOMEMLIMIT=off"}},
 }
 
 type leverResult struct {

@@ -19,8 +19,6 @@ func main() {
 	heapProfile := flag.String("heapprofile", "heap.pprof", "file for the heap profile (allocations included)")
 	debug := flag.Bool("debug", false, "serve for reattaching (TF_REATTACH_PROVIDERS)")
 	flag.Parse()
-	pluginserver.QuietSDKUnlessAsked() // as main.go does
-	pluginserver.ForShortLivedProcess()
 
 	cpu, err := os.Create(*cpuProfile)
 	if err != nil {

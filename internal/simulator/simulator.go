@@ -18,7 +18,7 @@
 //
 // By hand, run the command:
 //
-//	go run ./internal/simulator/cmd/divio-simulator --data sim.json
+//	go run ./cmd/divio-simulator --data sim.json
 //
 // Time-driven changes (provisioning, deployments, backups, deletion times,
 // retention, scheduled backups) are stored as deadlines and applied when due,

@@ -149,7 +149,10 @@ func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, pref
 }
 
 // errorText matches the parts of a message in order, each of which Terraform may have wrapped
-// over several lines.
+// over several lines: between two words it allows only white space. That serves resources and
+// data sources alike: terraform-plugin-testing, like the tests' own CLI runs, calls Terraform with
+// -no-color, which prints a diagnostic plain, without the │ ruler of its boxed form (Terraform
+// 1.5.7, 1.11 and 1.14, OpenTofu 1.12).
 func errorText(parts ...string) *regexp.Regexp {
 	quoted := make([]string, len(parts))
 	for i, part := range parts {

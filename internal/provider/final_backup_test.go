@@ -57,15 +57,6 @@ func onlyDiagnostic(t *testing.T, diags diag.Diagnostics, severity diag.Severity
 	return diags[0].Detail()
 }
 
-func liveInstance(sim *simulator.Simulator, id string) bool {
-	for _, in := range sim.Instances() {
-		if in.UUID == id && in.Status != simulator.StatusRemoved {
-			return true
-		}
-	}
-	return false
-}
-
 // Delete's own deletion_protection check is the only guard when a replacement is known only at
 // apply (the plan's checks need known values): it must refuse, and take no backup.
 func TestServiceResource_deleteRefusesProtectedInstance(t *testing.T) {

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,16 +73,8 @@ func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	sim, err := simulator.New(o)
-	if err != nil {
-		t.Fatalf("starting the simulator: %v", err)
-	}
-	server := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		server.Close()
-		_ = sim.Close()
-	})
-	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim, t: t}
+	sim, url := serveSimulator(t, o, nil)
+	return &testEnv{URL: url, Token: simulator.DemoToken, Sim: sim, t: t}
 }
 
 // requireSim returns the simulator, or skips, against the real API, a test that needs a simulator
@@ -163,36 +154,6 @@ func errorText(parts ...string) *regexp.Regexp {
 		quoted[i] = strings.Join(words, `\s+`)
 	}
 	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
-}
-
-// legacyEnvironments are the demo data's environments that start with instances and deployments of
-// their own (legacy-app's, a project made before Terraform). Tests add theirs elsewhere and count
-// only those.
-var legacyEnvironments = map[string]bool{
-	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvTest): true,
-	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvLive): true,
-}
-
-// testInstances returns the simulator's instances outside legacy-app, REMOVED ones included.
-func testInstances(sim *simulator.Simulator) []simulator.Instance {
-	var out []simulator.Instance
-	for _, in := range sim.Instances() {
-		if !legacyEnvironments[in.Environment] {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-// testDeployments returns the simulator's deployments outside legacy-app, oldest first.
-func testDeployments(sim *simulator.Simulator) []simulator.Deployment {
-	var out []simulator.Deployment
-	for _, d := range sim.Deployments() {
-		if !legacyEnvironments[d.Environment] {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // skipOnOpenTofu skips a test on OpenTofu, for a feature it lacks (reason says which), so that a

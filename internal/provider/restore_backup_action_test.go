@@ -62,9 +62,7 @@ func TestRestoreBackupAction_invoke(t *testing.T) {
 	if !slices.Equal(progress, want) {
 		t.Errorf("progress = %q, want %q", progress, want)
 	}
-	if err := expectSimInstance(sim, inst.UUID, simulator.StatusPendingAttachment)(nil); err != nil {
-		t.Error(err)
-	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, inst.UUID)
 }
 
 func TestRestoreBackupAction_errors(t *testing.T) {

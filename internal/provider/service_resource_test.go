@@ -29,8 +29,6 @@ import (
 
 const serviceAddr = "divio_service.db"
 
-var demoTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-
 // serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
 // Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
 func serviceConfig(env *testEnv, service, extra string) string {
@@ -46,26 +44,6 @@ resource "divio_service" "db" {
 // createTimeout is the argument that sets a resource's create timeout, such as "1s".
 func createTimeout(d string) string {
 	return fmt.Sprintf("  timeouts = {\n    create = %q\n  }", d)
-}
-
-func liveInstances(sim *simulator.Simulator) []simulator.Instance {
-	var live []simulator.Instance
-	for _, in := range testInstances(sim) {
-		if in.Status != simulator.StatusRemoved {
-			live = append(live, in)
-		}
-	}
-	return live
-}
-
-// onlySimInstance returns the simulator's one instance that is not removed, in any environment but the
-// legacy ones, failing if there is not exactly one.
-func onlySimInstance(sim *simulator.Simulator) (simulator.Instance, error) {
-	live := liveInstances(sim)
-	if len(live) != 1 {
-		return simulator.Instance{}, fmt.Errorf("want exactly 1 instance that is not REMOVED in the simulator, got %d: %+v", len(live), live)
-	}
-	return live[0], nil
 }
 
 func stringList(values ...string) knownvalue.Check {

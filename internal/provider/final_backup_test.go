@@ -217,36 +217,6 @@ func TestServiceResource_deleteWithoutFinalBackup(t *testing.T) {
 	}
 }
 
-// finalBackupOf returns the successful final backup of instance id as the API has it, failing
-// unless there is exactly one and it holds the instance.
-func finalBackupOf(ctx context.Context, client *divio.Client, envID, id string) (*divio.Backup, error) {
-	backups, err := client.ListBackups(ctx, envID)
-	if err != nil {
-		return nil, err
-	}
-	var found []divio.Backup
-	for _, b := range backups {
-		if isFinalBackup(&b, id) && b.Succeeded() {
-			found = append(found, b)
-		}
-	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("want one successful final backup of instance %s, got %d: %+v", id, len(found), found)
-	}
-	b := &found[0]
-	if len(b.ServiceInstanceBackups) != 1 {
-		return nil, fmt.Errorf("final backup %+v holds more than the instance", b)
-	}
-	part, err := client.GetServiceInstanceBackup(ctx, b.ServiceInstanceBackups[0])
-	if err != nil {
-		return nil, err
-	}
-	if part.ServiceInstance != id || part.Size == nil {
-		return nil, fmt.Errorf("final backup %s holds %+v, want instance %s with a size", b.UUID, part, id)
-	}
-	return b, nil
-}
-
 // expectFinalBackup checks, through the API, that instance *id is gone and its final backup is kept.
 func expectFinalBackup(t *testing.T, env *testEnv, id *string) resource.TestCheckFunc {
 	return func(*terraform.State) error {

@@ -23,31 +23,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const attachmentAddr = "divio_service_attachment.a"
-
-// addAttachableInstances adds n provisioned postgres instances (prefixes DB_1, DB_2, ...) to an
-// environment through the API, for the attachments under test to attach.
-func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []string {
-	t.Helper()
-	client := env.client(t)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
-		env.removeWhenDone(envID, ids[i])
-	}
-	return ids
-}
-
-// attachmentConfig is a divio_service_attachment "a" of serviceID with extra arguments.
-func attachmentConfig(env *testEnv, serviceID, extra string) string {
-	return env.config(fmt.Sprintf(`
-resource "divio_service_attachment" "a" {
-  service_id = %q
-%s
-}
-`, serviceID, extra))
-}
-
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
 	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
 	// (and the subscription's room) while the others run.

@@ -23,19 +23,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const backupAddr = "divio_service_backup.db"
-
-// backupConfig is a database "db" in demo-app's test environment and a divio_service_backup "db"
-// of it with extra arguments.
-func backupConfig(env *testEnv, extra string) string {
-	return serviceConfig(env, "postgres-15", "") + fmt.Sprintf(`
-resource "divio_service_backup" "db" {
-  service_id = divio_service.db.id
-%s
-}
-`, extra)
-}
-
 func TestAccServiceBackupResource_basic(t *testing.T) {
 	env := newTestEnv(t)
 	notes := fmt.Sprintf("  notes = %q\n", env.notes("before the migration"))

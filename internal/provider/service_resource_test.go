@@ -27,33 +27,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const serviceAddr = "divio_service.db"
-
-// serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
-// Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
-func serviceConfig(env *testEnv, service, extra string) string {
-	return env.config(fmt.Sprintf(`
-resource "divio_service" "db" {
-  environment_id = %q
-  service        = %q
-%s
-}
-`, env.demoTest(), service, env.withPrefixes(extra)))
-}
-
-// createTimeout is the argument that sets a resource's create timeout, such as "1s".
-func createTimeout(d string) string {
-	return fmt.Sprintf("  timeouts = {\n    create = %q\n  }", d)
-}
-
-func stringList(values ...string) knownvalue.Check {
-	checks := make([]knownvalue.Check, len(values))
-	for i, v := range values {
-		checks[i] = knownvalue.StringExact(v)
-	}
-	return knownvalue.ListExact(checks)
-}
-
 func TestAccServiceResource_basic(t *testing.T) {
 	env := newTestEnv(t)
 	resource.ParallelTest(t, resource.TestCase{

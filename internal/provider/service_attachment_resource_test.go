@@ -241,6 +241,24 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 	})
 }
 
+// attachAgainStep applies attachmentConfig of id again after an apply that could not attach it and
+// recorded nothing: the attachment is created again, and its deployment, the second, attaches the
+// instance and is recorded. preConfig, if not nil, runs first.
+func attachAgainStep(env *testEnv, sim *simulator.Simulator, id string, preConfig func()) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: preConfig,
+		Config:    attachmentConfig(env, id, ""),
+		ConfigPlanChecks: resource.ConfigPlanChecks{
+			PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+		},
+		Check: resource.ComposeAggregateTestCheckFunc(
+			expectSimInstance(sim, id, simulator.StatusAttached),
+			env.expectDeployments(2),
+			env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
+		),
+	}
+}
+
 func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
@@ -258,25 +276,14 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 					"The instance still awaits attachment: the environment's next deployment attaches it, whoever starts it.",
 					"This attachment is not recorded, so the next apply plans it again"),
 			},
-			{
-				// Nothing changed; the attachment is not in the state (so never tainted): the next
-				// apply creates it, which deploys again.
-				PreConfig: func() {
-					expectStatus(t, sim, simulator.StatusPendingAttachment, ids[0])
-					if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
-						t.Errorf("deployments %+v, want one that failed", deps)
-					}
-				},
-				Config: attachmentConfig(env, ids[0], ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached),
-					env.expectDeployments(2),
-					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
-				),
-			},
+			// Nothing changed; the attachment is not in the state (so never tainted): the next
+			// apply creates it, which deploys again.
+			attachAgainStep(env, sim, ids[0], func() {
+				expectStatus(t, sim, simulator.StatusPendingAttachment, ids[0])
+				if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
+					t.Errorf("deployments %+v, want one that failed", deps)
+				}
+			}),
 		},
 	})
 }
@@ -642,17 +649,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 					"did not give the application its variables [DB_1_DATABASE_DSN] (environment demo-app/test",
 					"The application does not use the instance yet.", "This attachment is not recorded, so the next apply plans it again"),
 			},
-			{
-				Config: attachmentConfig(env, ids[0], ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached),
-					env.expectDeployments(2),
-					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
-				),
-			},
+			attachAgainStep(env, sim, ids[0], nil),
 		},
 	})
 }

@@ -89,44 +89,38 @@ func realID(t testing.TB, key string) string {
 	return id
 }
 
+// accountID is simID, the simulator's fixed id, against an in-process simulator, and the id of key
+// on the account (realID) against the real API.
+func accountID(t testing.TB, simID, key string) string {
+	if !useRealAPI() {
+		return simID
+	}
+	return realID(t, key)
+}
+
 // testEnvironmentID is the id of an application's environment ("demo-app", "test").
 func testEnvironmentID(t testing.TB, app, env string) string {
-	if !useRealAPI() {
-		return simulator.EnvironmentID(app, env)
-	}
-	return realID(t, "env:"+app+"/"+env)
+	return accountID(t, simulator.EnvironmentID(app, env), "env:"+app+"/"+env)
 }
 
 // testApplicationID is the id of an application by slug.
 func testApplicationID(t testing.TB, slug string) string {
-	if !useRealAPI() {
-		return simulator.ApplicationID(slug)
-	}
-	return realID(t, "app:"+slug)
+	return accountID(t, simulator.ApplicationID(slug), "app:"+slug)
 }
 
 // testOrganisationID is the id of the organisation that owns the application slug.
 func testOrganisationID(t testing.TB, app string) string {
-	if !useRealAPI() {
-		return simulator.OrganisationID(simulator.DemoOrganisation)
-	}
-	return realID(t, "org:"+app)
+	return accountID(t, simulator.OrganisationID(simulator.DemoOrganisation), "org:"+app)
 }
 
 // testRegionID is the id of a region by name.
 func testRegionID(t testing.TB, name string) string {
-	if !useRealAPI() {
-		return simulator.RegionID(name)
-	}
-	return realID(t, "region:"+name)
+	return accountID(t, simulator.RegionID(name), "region:"+name)
 }
 
 // testServiceID is the id of a catalog entry by identifier ("postgres-15").
 func testServiceID(t testing.TB, identifier string) string {
-	if !useRealAPI() {
-		return simulator.ServiceID(identifier)
-	}
-	return realID(t, "service:"+identifier)
+	return accountID(t, simulator.ServiceID(identifier), "service:"+identifier)
 }
 
 // testTag is a short tag of a test's name: against the real API every prefix a test gives an

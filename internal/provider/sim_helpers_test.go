@@ -116,6 +116,7 @@ func onlySimInstance(sim *simulator.Simulator) (simulator.Instance, error) {
 	return live[0], nil
 }
 
+// expectLiveCount checks how many of the simulator's instances outside legacy-app are not REMOVED.
 func expectLiveCount(sim *simulator.Simulator, want int) error {
 	if live := liveInstances(sim); len(live) != want {
 		return fmt.Errorf("want %d live instances, got %d: %+v", want, len(live), live)

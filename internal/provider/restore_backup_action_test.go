@@ -7,31 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
-
-// addTestBackup backs an instance up through the API and returns the instance's part of the
-// backup.
-func addTestBackup(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.ServiceInstanceBackup {
-	t.Helper()
-	ctx := context.Background()
-	backup, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: inst.Environment, Services: []string{inst.UUID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if backup, err = client.WaitForBackup(ctx, backup.UUID); err != nil {
-		t.Fatal(err)
-	}
-	if len(backup.ServiceInstanceBackups) != 1 {
-		t.Fatalf("backup %s has parts %v, want one", backup.UUID, backup.ServiceInstanceBackups)
-	}
-	part, err := client.GetServiceInstanceBackup(ctx, backup.ServiceInstanceBackups[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return part
-}
 
 func TestRestoreBackupAction_invoke(t *testing.T) {
 	env := newTestEnv(t)
@@ -62,9 +39,7 @@ func TestRestoreBackupAction_invoke(t *testing.T) {
 	if !slices.Equal(progress, want) {
 		t.Errorf("progress = %q, want %q", progress, want)
 	}
-	if err := expectSimInstance(sim, inst.UUID, simulator.StatusPendingAttachment)(nil); err != nil {
-		t.Error(err)
-	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, inst.UUID)
 }
 
 func TestRestoreBackupAction_errors(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -78,6 +79,22 @@ func VariableNames(serviceType, prefix string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// ServiceVersion splits a catalog identifier into its engine and major version, as Divio names them:
+// postgres-15 is PostgreSQL 15, mysql-8 MySQL 8; ok is false for an identifier without a version,
+// such as s3. [modelled]: the catalog's fields name no version; the identifiers do, and Divio's
+// upgrade guide moves between them (postgres-13 to postgres-15).
+func ServiceVersion(identifier string) (engine string, version int, ok bool) {
+	i := strings.LastIndexByte(identifier, '-')
+	if i <= 0 {
+		return "", 0, false
+	}
+	version, err := strconv.Atoi(identifier[i+1:])
+	if err != nil || version < 0 {
+		return "", 0, false
+	}
+	return identifier[:i], version, true
 }
 
 // Catalog service types.

@@ -197,6 +197,26 @@ func (c *apiCache) AttachInstance(ctx context.Context, inst *divio.ServiceInstan
 	return inst, nil
 }
 
+// DetachInstance asks for an instance to be detached by its environment's next deployment, without
+// deploying.
+func (c *apiCache) DetachInstance(ctx context.Context, environmentID, id string) error {
+	err := c.client.DetachServiceInstance(ctx, id)
+	c.forget(environmentID) // its status changed, or may have
+	return err
+}
+
+// RenameInstance gives an instance another prefix, in place: its data stays, and its environment
+// variables take the new prefix's names.
+func (c *apiCache) RenameInstance(ctx context.Context, inst *divio.ServiceInstance, prefix string) (*divio.ServiceInstance, error) {
+	renamed, err := c.client.RenameServiceInstance(ctx, inst.UUID, prefix)
+	if err != nil {
+		c.forget(inst.Environment)
+		return nil, err
+	}
+	c.record(renamed)
+	return renamed, nil
+}
+
 // RemoveInstance removes an instance and its data, and waits until it is gone. Removing one that is
 // gone already succeeds; one in use is refused (divio.ErrConflict), and stays as it was.
 func (c *apiCache) RemoveInstance(ctx context.Context, inst *divio.ServiceInstance) error {
@@ -230,6 +250,16 @@ func (c *apiCache) RegionOf(ctx context.Context, environmentID string) (*divio.R
 		}
 	}
 	return &divio.Region{UUID: app.Region}, nil
+}
+
+// FindService returns the catalog entry of a region that ref names, by identifier or uuid, or nil if
+// the region offers none.
+func (c *apiCache) FindService(ctx context.Context, regionID, ref string) (*divio.Service, error) {
+	catalog, err := c.Services(ctx, regionID)
+	if err != nil {
+		return nil, err
+	}
+	return findService(catalog, ref), nil
 }
 
 // ServiceIdentifier returns the catalog identifier of an instance's service (such as postgres-15),

@@ -238,6 +238,11 @@ func TestAccPlanView_subscription(t *testing.T) {
 		fmt.Fprintf(&b, "resource \"divio_service\" \"azure\" {\n  environment_id = %q\n  service        = \"mysql-8\"\n}\n", azureTest)
 		return env.config(b.String())
 	}
+	// movedToLive moves the MySQL database B to demo-app/live, which replaces it.
+	movedToLive := func(config string) string {
+		return strings.Replace(config, fmt.Sprintf("environment_id = %q\n  service        = \"mysql-8\"\n  prefix         = \"B\"", demoTestEnvID),
+			fmt.Sprintf("environment_id = %q\n  service        = \"mysql-8\"\n  prefix         = \"B\"", simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive)), 1)
+	}
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             env.checkNoInstanceLeft(),
@@ -260,15 +265,16 @@ func TestAccPlanView_subscription(t *testing.T) {
 				Check:  func(*terraform.State) error { return expectLiveCount(sim, 3) },
 			},
 			{
-				// Both slots are taken, but a replacement frees its own first.
-				Config: strings.Replace(queues("A", "B"), `prefix         = "B"`, `prefix         = "OTHER"`, 1),
+				// Both slots are taken, but a replacement (to another environment of the same
+				// application) frees its own first.
+				Config: movedToLive(queues("A", "B")),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("divio_service.b", plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: func(*terraform.State) error { return expectLiveCount(sim, 3) },
 			},
 			{
-				Config:      strings.Replace(queues("A", "B", "C"), `prefix         = "B"`, `prefix         = "OTHER"`, 1),
+				Config:      movedToLive(queues("A", "B", "C")),
 				ExpectError: errorText("has no free instance of MySQL 8 (mysql-8) left, and this plan adds 1 to its environments."),
 			},
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -64,6 +65,8 @@ func attachmentHolds(inst *divio.ServiceInstance) bool {
 
 func (r *ServiceAttachmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_service_attachment"
+	// Moved to another instance in place (service_id), an attachment takes that instance's id.
+	resp.ResourceBehavior = resource.ResourceBehavior{MutableIdentity: true}
 }
 
 func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -83,9 +86,10 @@ func (r *ServiceAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"service_id": schema.StringAttribute{
-				MarkdownDescription: "The id of the service instance to attach, usually `divio_service.<name>.id`. Changing it detaches the old instance and attaches the new one.",
-				Required:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				MarkdownDescription: "The id of the service instance to attach, usually `divio_service.<name>.id`. Changing it moves the attachment in place: " +
+					"one deployment detaches the old instance and attaches the new one (none, when the new one is attached already and the old one gone, " +
+					"as after the upgrade of the `divio_service` it refers to).",
+				Required: true,
 			},
 			"deploy": schema.BoolAttribute{
 				MarkdownDescription: "Whether to deploy the environment and wait until the instance is attached (default `true`). " +
@@ -148,16 +152,45 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 	if !requireConfigured(r.data, &resp.Diagnostics) {
 		return
 	}
-	var plan serviceAttachmentModel
+	var plan, state serviceAttachmentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.attach(ctx, &plan, &resp.Diagnostics)
+	if plan.ServiceID.Equal(state.ServiceID) {
+		r.attach(ctx, &plan, &resp.Diagnostics)
+	} else {
+		r.move(ctx, &state, &plan, &resp.Diagnostics)
+	}
 	if plan.Status.IsUnknown() {
 		plan.Status = types.StringNull()
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// move moves an attachment to another instance: one deployment detaches the old instance and attaches
+// the new one (the deployer gathers the two changes), or, with deploy = false, both wait for the
+// environment's next deployment. An old instance that is gone already (removed, as by the upgrade of
+// its divio_service, which attached the new one) needs nothing.
+func (r *ServiceAttachmentResource) move(ctx context.Context, state, plan *serviceAttachmentModel, diags *diag.Diagnostics) {
+	old, envID := state.ServiceID.ValueString(), state.EnvironmentID.ValueString()
+	var wg sync.WaitGroup
+	var err error
+	wg.Go(func() {
+		if plan.Deploy.ValueBool() {
+			_, err = r.data.deployer.Detach(ctx, envID, old)
+		} else {
+			err = r.data.cache.DetachInstance(ctx, envID, old)
+		}
+	})
+	r.attach(ctx, plan, diags)
+	wg.Wait()
+	if err != nil && !errors.Is(err, divio.ErrNotFound) {
+		addDeployError(diags, fmt.Sprintf("Service instance %s was not detached", old), err,
+			fmt.Sprintf("Service instance %s stays attached in environment %s, and the application keeps using it beside the new one. Apply again to detach it.",
+				old, r.data.cache.EnvironmentLabel(ctx, envID)))
+	}
 }
 
 // attach has the instance attached. With m.Deploy false it only makes sure the environment's next
@@ -500,8 +533,15 @@ func (r *ServiceAttachmentResource) planChange(ctx context.Context, req resource
 		return
 	}
 	if !plan.Equal(state) {
-		// A replacement: the old instance is detached, and the new one is planned next as a create.
+		// Moved to another instance: the old one is detached, the new one attached, in place.
 		r.planDetach(ctx, req.State, &resp.Diagnostics)
+		r.planAttach(ctx, req, resp)
+		for _, computed := range []string{"id", "status", "deployment_id"} {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(computed), types.StringUnknown())...)
+		}
+		if plan.IsUnknown() {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("environment_id"), types.StringUnknown())...)
+		}
 		return
 	}
 	var envID types.String

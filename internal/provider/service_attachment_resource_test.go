@@ -91,11 +91,11 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 				),
 			},
 			{
-				// The other instance, which the first deployment attached: the old one is detached
-				// (one deployment), and the new one needs none.
+				// Moved, in place, to the other instance, which the first deployment attached: the
+				// old one is detached (one deployment), and the new one needs none.
 				Config: attachmentConfig(env, ids[1], ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(ids[1])),

@@ -7,9 +7,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -53,7 +53,14 @@ type serviceResourceModel struct {
 	Type               types.String   `tfsdk:"type"`
 	Status             types.String   `tfsdk:"status"`
 	EnvVarNames        types.List     `tfsdk:"env_var_names"`
+	CopyDataFrom       *copyDataFrom  `tfsdk:"copy_data_from"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// copyDataFrom names where a new instance's data comes from (copy_data_from): exactly one is set.
+type copyDataFrom struct {
+	ServiceID types.String `tfsdk:"service_id"`
+	BackupID  types.String `tfsdk:"backup_id"`
 }
 
 // modelFromInstance sets what the API says about an instance; the arguments only the
@@ -79,6 +86,8 @@ func envVarNamesValue(serviceType, prefix string) types.List {
 
 func (r *ServiceResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_service"
+	// An upgrade to a newer version moves the resource to a new instance, with a new id (upgrade).
+	resp.ResourceBehavior = resource.ResourceBehavior{MutableIdentity: true}
 }
 
 func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -102,18 +111,21 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"service": schema.StringAttribute{
 				MarkdownDescription: "The catalog entry to add, by identifier (such as `postgres-15`) or uuid; it must be offered in the region of the environment's application. " +
-					"The identifier and the uuid of the same entry are the same service. Changing it replaces the instance.",
-				Required:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					"The identifier and the uuid of the same entry are the same service. " +
+					"Changing it to a newer version of the same engine (`postgres-15` to `postgres-16`) upgrades the instance in place, keeping its data: " +
+					"the apply adds the new version, copies the data into it with a backup and a restore, gives it the prefix, swaps the two with one deployment if the old one is in use, " +
+					"and removes the old one after its final backup; the resource's `id` becomes the new instance's. An older version is refused; another engine or type replaces the instance. " +
+					"When Divio has upgraded the instance itself, the plan warns and changes nothing.",
+				Required: true,
 			},
 			"prefix": schema.StringAttribute{
 				MarkdownDescription: "The prefix of the environment variables the instance publishes, such as `DEFAULT` for `DEFAULT_DATABASE_DSN`: an upper-case letter followed by up to 29 upper-case letters, digits or underscores, unique per environment and service type. " +
-					"Defaults to `DEFAULT`. Changing it replaces the instance.",
-				Optional:      true,
-				Computed:      true,
-				Default:       stringdefault.StaticString(divio.DefaultPrefix),
-				Validators:    []validator.String{prefixValidator},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					"Defaults to `DEFAULT`. Changing it renames the instance in place: it keeps its id and data, its variables take the new names at once, " +
+					"and the application sees them at the environment's next deployment (the apply does not deploy).",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(divio.DefaultPrefix),
+				Validators: []validator.String{prefixValidator},
 			},
 			"provision": schema.BoolAttribute{
 				MarkdownDescription: "Whether to provision the instance right away and wait until it is functional. Defaults to `true`. " +
@@ -138,6 +150,27 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
+			},
+			"copy_data_from": schema.SingleNestedAttribute{
+				MarkdownDescription: "Fills the instance, when it is added and before anything attaches it, with a copy of other data: " +
+					"a fresh backup of another instance (`service_id`), or the part of an existing backup of the same type (`backup_id`): " +
+					"a staging or preview database that starts as a copy of live's, in any environment of the organisation. " +
+					"The source must be of the same type, and of the same engine and the same or an older version (a copy can move to a newer version). " +
+					"The instance must be provisioned when added (`provision = true`). Changing it later does nothing: it is read when the instance is added, and never replaces it. " +
+					"To refresh an existing instance from another, use the `divio_copy_data` action.",
+				Optional: true,
+				Attributes: map[string]schema.Attribute{
+					"service_id": schema.StringAttribute{
+						MarkdownDescription: "The id of the instance to copy, such as `divio_service.live_db.id`: a backup of it is taken, and restored into this one.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("backup_id"))},
+					},
+					"backup_id": schema.StringAttribute{
+						MarkdownDescription: "The id of a backup (`divio_service_backup.<name>.id`, or one `divio_service_backups` lists), whose part of this instance's type is restored into it; " +
+							"or the id of that part itself (a service instance backup).",
+						Optional: true,
+					},
+				},
 			},
 			"final_backup_retention": schema.StringAttribute{
 				MarkdownDescription: "How long Divio keeps the final backup at most before deleting it: a number with a unit, `d` (days), `h`, `m` or `s`, such as `30d`, `36h` or `1d12h`. Defaults to `30d`. " +
@@ -222,6 +255,7 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 		// A replacement's create inherits the private state of the instance it replaces: a verdict
 		// on that one's provisioning is not this one's.
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, nil)...)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCopyPending, copyPending(plan.CopyDataFrom != nil))...)
 	}
 	if resp.Diagnostics.HasError() || !plan.Provision.ValueBool() {
 		return
@@ -239,6 +273,10 @@ func (r *ServiceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	if err != nil {
 		r.reportUnfinishedProvisioning(ctx, &plan, svc.Identifier, err, resp)
+		return
+	}
+	if plan.CopyDataFrom != nil && r.copyInto(ctx, &plan, inst, &resp.Diagnostics) && resp.Private != nil {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCopyPending, nil)...)
 	}
 }
 
@@ -336,8 +374,12 @@ func (r *ServiceResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	if inst == nil {
-		removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", id, service))
-		return
+		// Removed last by an upgrade whose apply was killed before it saved the state: the resource
+		// follows it to its new instance, and the next plan finishes the upgrade.
+		if inst, err = r.upgradeSuccessor(ctx, envID, id); err != nil || inst == nil {
+			removeGone(ctx, resp, fmt.Sprintf("service instance %s (%s)", id, service))
+			return
+		}
 	}
 	r.data.plan.sawInstance(inst.UUID, keyOfInstance(inst), inst.Service)
 	if readChangesNothing(prior, inst) {
@@ -449,40 +491,26 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := withTimeout(ctx, plan.Timeouts, "update")
 	defer cancel()
 
-	id, envID := state.ID.ValueString(), state.EnvironmentID.ValueString()
+	id := state.ID.ValueString()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
 		return
 	}
-	if plan.Provision.ValueBool() && !inst.Functional() {
-		seen, err := r.data.cache.ProvisionInstance(provisioningDeadline(ctx, inst, &plan), envID, id)
-		if seen != nil {
-			inst = seen
-		}
-		if err != nil {
-			if createTimeout := timeoutOf(plan.Timeouts, "create"); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
-				time.Since(inst.CreatedAt) >= createTimeout {
-				// Past the create timeout: stuck, which the next plan deals with; the update is
-				// recorded as planned, provision = true included (also for an imported instance,
-				// whose state said false), and so is the verdict.
-				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
-					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
-						id, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, afterStuck(&plan)))
-				if resp.Private != nil {
-					resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, gaveUp)...)
-				}
-				modelFromInstance(&plan, inst)
-				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-				return
-			}
-			addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", id, state.Service.ValueString()), err)
-			// Keep provision as it was, so that the next apply waits again.
-			plan.Provision = state.Provision
-			modelFromInstance(&plan, inst)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	inst, ok := r.finishProvisioning(ctx, &plan, &state, inst, resp)
+	if !ok {
+		return
+	}
+	if r.copyStillPending(ctx, req) && plan.CopyDataFrom != nil {
+		// A create cut short before its copy: the copy follows its provisioning.
+		if !r.copyInto(ctx, &plan, inst, &resp.Diagnostics) {
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 			return
 		}
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateCopyPending, nil)...)
+	}
+	if inst = r.changeInPlace(ctx, &plan, &state, inst, resp); inst == nil {
+		return
 	}
 	planned := plan.Status
 	modelFromInstance(&plan, inst)

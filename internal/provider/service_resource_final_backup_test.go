@@ -328,12 +328,13 @@ func TestAccServiceResource_finalBackupOnReplace(t *testing.T) {
 				Check:  env.rememberLiveInstance(&firstID),
 			},
 			{
-				Config: serviceConfig(env, "postgres-15", "  final_backup_retention = \"2d\"\n  prefix = \"REPORTS\""),
+				// Another engine replaces it.
+				Config: serviceConfig(env, "mysql-8", "  final_backup_retention = \"2d\"\n  prefix = \"REPORTS\""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					env.expectLiveInstance(simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
+					env.expectLiveInstance(simulator.ServiceMySQL8, "REPORTS", simulator.StatusPendingAttachment),
 					expectFinalBackup(t, env, &firstID),
 					func(*terraform.State) error {
 						b, err := finalBackupOf(context.Background(), env.client(t), demoTestEnvID, firstID)

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,6 +93,7 @@ func (r *ServiceResource) planUnchanged(ctx context.Context, req resource.Modify
 	if m.Provision.ValueBool() && !(&divio.ServiceInstance{Status: m.Status.ValueString()}).Functional() && r.planUnfinished(ctx, &m, req, resp) {
 		return
 	}
+	r.warnPlatformUpgrade(ctx, &m, &resp.Diagnostics)
 	r.keep(ctx, &m, &resp.Diagnostics)
 }
 
@@ -192,7 +194,7 @@ func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPla
 	}
 	key := instanceKey{environment: envID, serviceType: svc.Type, prefix: prefix}
 	if id := replacedInstance(ctx, req); id != "" {
-		r.planReplaced(ctx, id, envID)
+		r.planReplaced(ctx, id)
 	}
 	if earlier := r.data.plan.claimKey(key, svc.Identifier); len(earlier) > 0 {
 		resp.Diagnostics.AddAttributeError(path.Root("prefix"), "Prefix planned twice",
@@ -209,9 +211,45 @@ func (r *ServiceResource) planCreate(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if plan.CopyDataFrom != nil {
+		r.checkCopySource(ctx, &plan, svc, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("region_id"), region.UUID)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("type"), svc.Type)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(svc.Type, prefix))...)
+}
+
+// checkCopySource refuses at plan a copy_data_from that cannot work: without provisioning, or from an
+// instance of another type, engine or a newer version (a backup restores only into the same or a
+// newer version of its engine). A source known only at apply is checked by the copy.
+func (r *ServiceResource) checkCopySource(ctx context.Context, plan *serviceResourceModel, svc *divio.Service, diags *diag.Diagnostics) {
+	if !plan.Provision.ValueBool() {
+		diags.AddAttributeError(path.Root("copy_data_from"), "Copy needs a provisioned instance",
+			"copy_data_from fills the instance when it is added, which needs it provisioned: set provision = true (the default), or leave copy_data_from out.")
+		return
+	}
+	if plan.CopyDataFrom.ServiceID.IsNull() || plan.CopyDataFrom.ServiceID.IsUnknown() {
+		return
+	}
+	id := plan.CopyDataFrom.ServiceID.ValueString()
+	source, err := r.data.cache.InstanceByID(ctx, id)
+	if err != nil {
+		addAPIError(diags, "Cannot read service instance "+id, err)
+		return
+	}
+	if source == nil || source.Status == divio.StatusRemoved {
+		diags.AddAttributeError(path.Root("copy_data_from").AtName("service_id"), "Service instance not found",
+			fmt.Sprintf("There is no service instance with id %q to copy, or the API token may not see it.", id))
+		return
+	}
+	from, _ := r.data.cache.ServiceIdentifier(ctx, source)
+	engine, fromVersion, ok := divio.ServiceVersion(from)
+	toEngine, toVersion, toOK := divio.ServiceVersion(svc.Identifier)
+	if source.Type != svc.Type || ok != toOK || engine != toEngine || fromVersion > toVersion || !ok && from != svc.Identifier {
+		diags.AddAttributeError(path.Root("copy_data_from").AtName("service_id"), "Data cannot be copied",
+			fmt.Sprintf("%s runs %s, and this instance is %s: a copy goes only into an instance of the same engine and the same or a newer version.",
+				capitalize(r.data.cache.InstanceLabel(ctx, source)), from, svc.Identifier))
+	}
 }
 
 // checkPrefixHolders refuses a create whose prefix an existing instance holds, unless the plan
@@ -365,19 +403,25 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		return // whether it is replaced is known only at apply, where Delete refuses what is unsafe
 	}
 	var forcing []string
-	for _, c := range []struct {
-		name           string
-		planned, prior types.String
-	}{
-		{"environment_id", plan.EnvironmentID, state.EnvironmentID},
-		{"service", plan.Service, state.Service},
-		{"prefix", plan.Prefix, state.Prefix},
-	} {
-		if !c.planned.Equal(c.prior) {
-			forcing = append(forcing, c.name)
+	if !plan.EnvironmentID.Equal(state.EnvironmentID) {
+		forcing = append(forcing, "environment_id") // the attribute's plan modifier replaces
+	} else if !plan.Service.Equal(state.Service) {
+		switch r.planServiceChange(ctx, &state, &plan, resp) {
+		case serviceRefused:
+			return
+		case serviceReplaced:
+			forcing = append(forcing, "service")
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("service"))
 		}
 	}
 	if len(forcing) == 0 {
+		if plan.Service.Equal(state.Service) {
+			r.warnPlatformUpgrade(ctx, &state, &resp.Diagnostics)
+		}
+		if !plan.Prefix.Equal(state.Prefix) {
+			r.planRename(ctx, &state, &plan, resp)
+			return
+		}
 		r.planKeep(ctx, req.State, &resp.Diagnostics)
 		return
 	}
@@ -405,8 +449,8 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 
 // planReplaced records an instance that a create replaces: removed first, it frees its prefix and
 // its slot of the subscription.
-func (r *ServiceResource) planReplaced(ctx context.Context, id, envID string) {
-	inst, err := r.data.cache.Instance(ctx, envID, id)
+func (r *ServiceResource) planReplaced(ctx context.Context, id string) {
+	inst, err := r.data.cache.InstanceByID(ctx, id) // in the environment it leaves, if the replacement moves it
 	if err != nil || inst == nil {
 		return // gone already: nothing to free
 	}
@@ -429,4 +473,164 @@ func (r *ServiceResource) sameService(ctx context.Context, regionID string, a, b
 	}
 	sa, sb := findService(catalog, a.ValueString()), findService(catalog, b.ValueString())
 	return sa != nil && sb != nil && sa.UUID == sb.UUID
+}
+
+// serviceChange is what a plan does with a changed service.
+type serviceChange int
+
+const (
+	serviceInPlace  serviceChange = iota // an upgrade in place, or the version the instance runs already
+	serviceReplaced                      // another engine or type: a new instance replaces it
+	serviceRefused                       // an older version: refused, with the reason in the plan
+)
+
+// planServiceChange plans a change of service. To a newer version of the same engine it is an
+// upgrade in place, which keeps the data (upgrade); to the version the instance already runs, since
+// Divio upgraded it itself (the contract's rule 10), it changes nothing of the instance; to an older
+// version it is refused, since a backup restores only into the same or a newer version; anything
+// else replaces the instance.
+func (r *ServiceResource) planServiceChange(ctx context.Context, state, plan *serviceResourceModel, resp *resource.ModifyPlanResponse) serviceChange {
+	envID, id := state.EnvironmentID.ValueString(), state.ID.ValueString()
+	target, err := r.data.cache.FindService(ctx, state.RegionID.ValueString(), plan.Service.ValueString())
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read the service catalog of region "+state.RegionID.ValueString(), err)
+		return serviceRefused
+	}
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		return serviceRefused
+	}
+	if target == nil || inst == nil {
+		return serviceReplaced // the replacement's plan says what is wrong with the service
+	}
+	if inst.Service == target.UUID {
+		return serviceInPlace
+	}
+	current, _ := r.data.cache.ServiceIdentifier(ctx, inst)
+	engine, from, ok := divio.ServiceVersion(current)
+	toEngine, to, toOK := divio.ServiceVersion(target.Identifier)
+	switch {
+	case !ok || !toOK || engine != toEngine || inst.Type != target.Type:
+		return serviceReplaced
+	case to < from:
+		resp.Diagnostics.AddAttributeError(path.Root("service"), "Cannot move to an older version",
+			fmt.Sprintf("%s runs %s, and service asks for %s, an older version of the engine. Divio restores a backup only into the same or a newer version, "+
+				"so the data cannot follow. Keep service = %q; or, to start over with an empty %s instance, remove this divio_service (its data is deleted) and add another.",
+				capitalize(r.data.cache.InstanceLabel(ctx, inst)), current, target.Identifier, current, target.Identifier))
+		return serviceRefused
+	}
+	r.planUpgrade(ctx, inst, current, target, plan, resp)
+	return serviceInPlace
+}
+
+// planUpgrade plans the upgrade of inst to target (upgrade): the instance's id and status change,
+// the application's subscription needs a free instance of target for the time of the upgrade, and
+// the plan says what the apply does, since the diff shows only the service.
+func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceInstance, current string, target *divio.Service, plan *serviceResourceModel, resp *resource.ModifyPlanResponse) {
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), types.StringUnknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+	prefix := plan.Prefix.ValueString()
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(inst.Type, prefix))...)
+	r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	newTemp, oldTemp := upgradePrefixes(inst.UUID)
+	names := strings.Join(divio.VariableNames(inst.Type, prefix), ", ")
+	swap := "It is not in use, so no deployment follows (a deployment of the environment attaches the new instance, as it would have the old one)"
+	copyUntil := "the renames"
+	if inst.InUse() {
+		swap = fmt.Sprintf("Then one deployment of the environment detaches the old instance and attaches the new one: the application has %s before it, from the old instance, and after it, from the new", names)
+		copyUntil = "that deployment"
+	}
+	if inst.Status == divio.StatusDetached {
+		swap += ". The old instance is DETACHED, and the new one is not: the environment's next deployment attaches it"
+	}
+	removal := "removes the old instance"
+	if finalBackupOn(plan) && backupable(inst.Type) {
+		removal += ", after its final backup (final_backup)"
+	}
+	resp.Diagnostics.AddAttributeWarning(path.Root("service"), "Database upgraded in place",
+		fmt.Sprintf("%s moves from %s to %s, keeping its data, in place of a replacement. The apply adds a %s instance under the temporary prefix %s, provisions it, "+
+			"backs the old instance up and restores that backup into the new one, renames the old instance to %s and the new one to %s. %s. Last, it %s, "+
+			"and the resource's id becomes the new instance's.\n\n"+
+			"Data written to the old instance after its backup and before %s is not copied, as Divio's upgrade guide warns: apply at a quiet time, or stop the writes. "+
+			"For the time of the upgrade, application %s's subscription needs a free %s instance, which it has.",
+			capitalize(r.data.cache.InstanceLabel(ctx, inst)), current, target.Identifier, target.Identifier, newTemp, oldTemp, prefix, swap, removal,
+			copyUntil, r.applicationSlug(ctx, inst.Environment), target.Identifier))
+}
+
+// applicationSlug names an environment's application for messages: its slug, or the environment's
+// id when it cannot be read.
+func (r *ServiceResource) applicationSlug(ctx context.Context, envID string) string {
+	if app, err := r.data.cache.ApplicationOf(ctx, envID); err == nil {
+		return app.Slug
+	}
+	return envID
+}
+
+// planRename plans a new prefix: a rename in place, which keeps the instance and its data. The new
+// prefix must be free, as for a new instance, and the plan says which variable names the
+// application sees change, and when: the apply does not deploy.
+func (r *ServiceResource) planRename(ctx context.Context, state, plan *serviceResourceModel, resp *resource.ModifyPlanResponse) {
+	id, envID, prefix := state.ID.ValueString(), state.EnvironmentID.ValueString(), plan.Prefix.ValueString()
+	key := instanceKey{environment: envID, serviceType: state.Type.ValueString(), prefix: prefix}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(key.serviceType, prefix))...)
+	if earlier := r.data.plan.claimKey(key, state.Service.ValueString()); len(earlier) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("prefix"), "Prefix planned twice",
+			fmt.Sprintf("Two divio_service resources of this plan give a %s instance of environment %s the prefix %s (%s and %s). "+
+				"Only one instance per environment, type and prefix can exist: give one of them another prefix.",
+				key.serviceType, r.data.cache.EnvironmentLabel(ctx, envID), prefix, strings.Join(earlier, ", "), state.Service.ValueString()))
+		return
+	}
+	inst, err := r.data.cache.Instance(ctx, envID, id)
+	instances, listErr := r.data.cache.Instances(ctx, envID)
+	if err = errors.Join(err, listErr); err != nil || inst == nil {
+		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, errors.Join(err, divio.ErrNotFound))
+		return
+	}
+	for i := range instances {
+		if other := &instances[i]; other.UUID != id && keyOfInstance(other) == key {
+			resp.Diagnostics.AddAttributeError(path.Root("prefix"), "Prefix already in use",
+				fmt.Sprintf("Renaming %s to %s: %s holds that prefix. Only one instance per environment, type and prefix can exist. "+
+					"Choose another prefix; to swap the prefixes of two instances, rename one of them to a free prefix in one apply, and finish in the next.",
+					r.data.cache.InstanceLabel(ctx, inst), prefix, r.data.cache.InstanceLabel(ctx, other)))
+			return
+		}
+	}
+	r.data.plan.planInstance(id, key, inst.Service, fateKept)
+	if !inst.InUse() {
+		return
+	}
+	resp.Diagnostics.AddAttributeWarning(path.Root("prefix"), "Prefix renamed in place",
+		fmt.Sprintf("%s is renamed to %s in place: it keeps its id and its data, and its variables are named %s from then on. "+
+			"The application keeps %s, as its last deployment gave them, until the environment's next deployment, which gives it the new names instead. "+
+			"This apply does not deploy: deploy once the application reads the new names (a git push, or a divio_deployment whose triggers include the prefix).",
+			capitalize(r.data.cache.InstanceLabel(ctx, inst)), prefix, strings.Join(divio.VariableNames(inst.Type, prefix), ", "),
+			strings.Join(divio.VariableNames(inst.Type, inst.Prefix), ", ")))
+}
+
+// warnPlatformUpgrade warns, in the plan of an instance whose service the configuration does not
+// change, when Divio has moved the instance to a newer version itself (the contract's rule 10): the
+// plan changes nothing, and the configuration should say the version the instance runs.
+func (r *ServiceResource) warnPlatformUpgrade(ctx context.Context, m *serviceResourceModel, diags *diag.Diagnostics) {
+	inst, err := r.data.cache.Instance(ctx, m.EnvironmentID.ValueString(), m.ID.ValueString())
+	if err != nil || inst == nil {
+		return
+	}
+	configured, err := r.data.cache.FindService(ctx, inst.Region, m.Service.ValueString())
+	if err != nil || configured == nil || configured.UUID == inst.Service {
+		return
+	}
+	current, _ := r.data.cache.ServiceIdentifier(ctx, inst)
+	engine, from, ok := divio.ServiceVersion(configured.Identifier)
+	runEngine, to, runOK := divio.ServiceVersion(current)
+	if !ok || !runOK || engine != runEngine || to <= from {
+		return
+	}
+	diags.AddAttributeWarning(path.Root("service"), "Service upgraded by Divio",
+		fmt.Sprintf("Divio has moved %s from %s to %s in place: the same instance, with its data and prefix. This plan changes nothing. "+
+			"Say so in the configuration, where the plan then shows only the new spelling:\n\n  service = %q",
+			r.data.cache.InstanceLabel(ctx, inst), configured.Identifier, current, current))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -120,4 +121,40 @@ func (r *ServiceResource) planUnfinished(ctx context.Context, m *serviceResource
 	resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
 		stuck+" It appears stuck, and since it never became functional it holds no data: the apply replaces it with a new instance.")
 	return true
+}
+
+// finishProvisioning provisions, in an update, an instance whose create did not see it functional
+// (provision turned true, or a create cut short), within the create timeout counted from when it was
+// added (provisioningDeadline). It reports false when the update stops there, with the state set.
+func (r *ServiceResource) finishProvisioning(ctx context.Context, plan, state *serviceResourceModel, inst *divio.ServiceInstance, resp *resource.UpdateResponse) (*divio.ServiceInstance, bool) {
+	if plan.Provision.ValueBool() && !inst.Functional() {
+		seen, err := r.data.cache.ProvisionInstance(provisioningDeadline(ctx, inst, plan), inst.Environment, inst.UUID)
+		if seen != nil {
+			inst = seen
+		}
+		if err != nil {
+			if createTimeout := timeoutOf(plan.Timeouts, "create"); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
+				time.Since(inst.CreatedAt) >= createTimeout {
+				// Past the create timeout: stuck, which the next plan deals with; the update is
+				// recorded as planned, provision = true included (also for an imported instance,
+				// whose state said false), and so is the verdict.
+				resp.Diagnostics.AddWarning("Service instance stuck in provisioning",
+					fmt.Sprintf("Service instance %s (%s) is still %s, %s after it was added, past its create timeout (%s): %s.",
+						inst.UUID, state.Service.ValueString(), inst.Status, time.Since(inst.CreatedAt).Round(time.Second), createTimeout, afterStuck(plan)))
+				if resp.Private != nil {
+					resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateGaveUpProvisioning, gaveUp)...)
+				}
+				modelFromInstance(plan, inst)
+				resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+				return inst, false
+			}
+			addAPIError(&resp.Diagnostics, fmt.Sprintf("Service instance %s (%s) did not become functional", inst.UUID, state.Service.ValueString()), err)
+			// Keep provision as it was, so that the next apply waits again.
+			plan.Provision = state.Provision
+			modelFromInstance(plan, inst)
+			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+			return inst, false
+		}
+	}
+	return inst, true
 }

@@ -146,9 +146,9 @@ func TestAccServiceResource_provisionAndProtection(t *testing.T) {
 				ExpectError: errorText("has deletion_protection = true, so Terraform refuses to remove or replace it"),
 			},
 			{
-				// Replacing it deletes its data too.
-				Config:      serviceConfig(env, "mysql-8", "  prefix = \"OTHER\"\n  deletion_protection = true"),
-				ExpectError: errorText("Changing prefix replaces the instance, which deletes its data."),
+				// Replacing it (another engine) deletes its data too.
+				Config:      serviceConfig(env, "postgres-15", "  deletion_protection = true"),
+				ExpectError: errorText("Changing service replaces the instance, which deletes its data."),
 			},
 			{
 				// Provisioning cannot be undone: false only records the value.
@@ -192,16 +192,17 @@ func TestAccServiceResource_replace(t *testing.T) {
 				},
 			},
 			{
+				// A new prefix renames the instance in place.
 				Config: serviceConfig(env, "postgres-15", `  prefix = "REPORTS"`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(serviceAddr, plancheck.ResourceActionUpdate)},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					env.expectLiveInstance(simulator.ServicePostgres15, "REPORTS", simulator.StatusPendingAttachment),
 					env.expectStateIDIsLiveInstance(),
 					func(*terraform.State) error {
-						if in, _ := env.onlyLiveInstance(); in.UUID == firstID {
-							return fmt.Errorf("instance %s was not replaced", firstID)
+						if in, _ := env.onlyLiveInstance(); in.UUID != firstID {
+							return fmt.Errorf("instance %s was replaced by %s", firstID, in.UUID)
 						}
 						return nil
 					},

@@ -1,0 +1,220 @@
+package provider
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/divio/terraform-provider-divio/internal/simulator"
+)
+
+// upgradeConfig is a postgres divio_service "db" of demo-app/test in the given version, with an
+// attachment when attached.
+func upgradeConfig(env *testEnv, service string, attached bool) string {
+	config := fmt.Sprintf("resource \"divio_service\" \"db\" {\n  environment_id = %q\n  service        = %q\n}\n", demoTestEnvID, service)
+	if attached {
+		config += "\nresource \"divio_service_attachment\" \"db\" {\n  service_id = divio_service.db.id\n}\n"
+	}
+	return env.config(config)
+}
+
+// instanceData returns the simulator's data token of an instance, and whether it is there, not
+// removed.
+func instanceData(sim *simulator.Simulator, id string) (string, bool) {
+	for _, in := range sim.InstanceStates() {
+		if in.UUID == id {
+			return in.Data, in.Status != simulator.StatusRemoved
+		}
+	}
+	return "", false
+}
+
+// Changing service to a newer version of the engine upgrades the instance in place: the plan shows
+// an update, and says what it does; the data arrives in the new instance, which takes the prefix and
+// the resource's id; the old one is removed after its final backup; an attached instance is swapped
+// with exactly one deployment, and no deployment leaves the application without the prefix's
+// variables; an unattached one with none. The attachment follows without being replaced. The plan
+// after is empty.
+func TestAccServiceResource_upgrade(t *testing.T) {
+	for _, attached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("attached: %v", attached), func(t *testing.T) {
+			env := newTestEnv(t)
+			sim := env.requireSim(t)
+			cli := newTerraformCLI(t)
+			cli.apply(upgradeConfig(env, "postgres-15", attached))
+			old, err := onlySimInstance(sim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sim.SetInstanceData(old.UUID, "rows of live data"); err != nil {
+				t.Fatal(err)
+			}
+			deploymentsBefore := len(testDeployments(sim))
+
+			config := upgradeConfig(env, "postgres-16", attached)
+			diags, failed := cli.plan(config)
+			if upgraded := withSummary(diags, "Database upgraded in place"); failed || len(upgraded) != 1 ||
+				!strings.Contains(upgraded[0].Detail, "moves from postgres-15 to postgres-16, keeping its data") {
+				t.Errorf("want the plan's upgrade warning, got %v", diags)
+			}
+			plan := cli.mustRun("plan", "-no-color", "-input=false")
+			if !strings.Contains(plan, "divio_service.db will be updated in-place") || strings.Contains(plan, "must be replaced") ||
+				attached && !strings.Contains(plan, "divio_service_attachment.db will be updated in-place") {
+				t.Errorf("want in-place updates, got:\n%s", plan)
+			}
+			diags = cli.apply(config)
+			if kept := withSummary(diags, "Final backup kept"); len(kept) != 1 || !strings.Contains(kept[0].Detail, old.UUID) {
+				t.Errorf("want the old instance's final backup reported, got %v", diags)
+			}
+
+			live := liveInstances(sim)
+			if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Service != simulator.ServiceID(simulator.ServicePostgres16) {
+				t.Fatalf("instances after the upgrade: %+v; want one postgres-16 DEFAULT instance, not the old one", live)
+			}
+			next := live[0]
+			if data, _ := instanceData(sim, next.UUID); data != "rows of live data" {
+				t.Errorf("the new instance holds %q, want the old one's data", data)
+			}
+			if _, there := instanceData(sim, old.UUID); there {
+				t.Error("the old instance is still there")
+			}
+			if state := cli.mustRun("state", "show", "-no-color", "divio_service.db"); !strings.Contains(state, next.UUID) {
+				t.Errorf("the resource's id is not the new instance's:\n%s", state)
+			}
+			deployments := testDeployments(sim)[deploymentsBefore:]
+			wantDeployments, wantStatus := 0, simulator.StatusPendingAttachment
+			if attached {
+				wantDeployments, wantStatus = 1, simulator.StatusAttached
+			}
+			if len(deployments) != wantDeployments || next.Status != wantStatus {
+				t.Errorf("%d deployments for the upgrade, new instance %s; want %d, %s", len(deployments), next.Status, wantDeployments, wantStatus)
+			}
+			for _, d := range testDeployments(sim) {
+				if names := sim.DeploymentVariables(d.UUID); !slices.Contains(names, "DEFAULT_DATABASE_DSN") {
+					t.Errorf("deployment %s gave the application %v, without DEFAULT_DATABASE_DSN", d.UUID, names)
+				}
+			}
+			if attached {
+				if state := cli.mustRun("state", "show", "-no-color", "divio_service_attachment.db"); !strings.Contains(state, next.UUID) {
+					t.Errorf("the attachment does not follow the new instance:\n%s", state)
+				}
+			}
+			if empty, plan := cli.planIsEmpty(); !empty {
+				t.Errorf("the plan after the upgrade is not empty:\n%s", plan)
+			}
+		})
+	}
+}
+
+// A move to an older version is refused at plan; another engine is a replacement.
+func TestAccServiceResource_upgradeGuards(t *testing.T) {
+	env := newTestEnv(t)
+	env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfig(env, "postgres-16", false))
+	diags, failed := cli.plan(upgradeConfig(env, "postgres-15", false))
+	if refused := withSummary(diags, "Cannot move to an older version"); !failed || len(refused) != 1 ||
+		!strings.Contains(refused[0].Detail, "runs postgres-16, and service asks for postgres-15, an older version of the engine") {
+		t.Errorf("want the downgrade refused, got failed %v, %v", failed, diags)
+	}
+	cli.write(upgradeConfig(env, "mysql-8", false))
+	if plan := cli.mustRun("plan", "-no-color", "-input=false"); !strings.Contains(plan, "divio_service.db must be replaced") {
+		t.Errorf("want a replacement for another engine, got:\n%s", plan)
+	}
+}
+
+// Changing the prefix of an attached instance renames it in place: the same instance, with its
+// data, and no deployment; the plan says when the application sees the new names.
+func TestAccServiceResource_rename(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfig(env, "postgres-15", true))
+	before, err := onlySimInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetInstanceData(before.UUID, "kept through the rename"); err != nil {
+		t.Fatal(err)
+	}
+	deployments := len(testDeployments(sim))
+	renamed := strings.Replace(upgradeConfig(env, "postgres-15", true), `service        = "postgres-15"`, "service        = \"postgres-15\"\n  prefix         = \"MAIN\"", 1)
+	diags, _ := cli.plan(renamed)
+	if warned := withSummary(diags, "Prefix renamed in place"); len(warned) != 1 ||
+		!strings.Contains(warned[0].Detail, "The application keeps DATABASE_URL, DEFAULT_DATABASE_DSN, as its last deployment gave them, until the environment's next deployment") {
+		t.Errorf("want the rename's warning, got %v", diags)
+	}
+	cli.apply(renamed)
+	after, err := onlySimInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := instanceData(sim, after.UUID); after.UUID != before.UUID || after.Prefix != "MAIN" || after.Status != simulator.StatusAttached || data != "kept through the rename" {
+		t.Errorf("after the rename: %+v with %q; want instance %s, MAIN, ATTACHED, with its data", after, data, before.UUID)
+	}
+	if got := len(testDeployments(sim)); got != deployments {
+		t.Errorf("the rename deployed %d times, want 0", got-deployments)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the rename is not empty:\n%s", plan)
+	}
+}
+
+// Divio moved the instance to a newer version itself (the contract's rule 10): the plan changes
+// nothing and warns once; once the configuration says the new version, the plan records it without
+// touching the instance.
+func TestAccServiceResource_platformUpgrade(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfig(env, "postgres-15", false))
+	in, err := onlySimInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.UpgradeInstance(in.UUID, simulator.ServicePostgres16); err != nil {
+		t.Fatal(err)
+	}
+	diags, failed := cli.plan(upgradeConfig(env, "postgres-15", false), "-detailed-exitcode")
+	if warned := withSummary(diags, "Service upgraded by Divio"); failed || len(warned) != 1 ||
+		!strings.Contains(warned[0].Detail, "from postgres-15 to postgres-16 in place") || !strings.Contains(warned[0].Detail, `service = "postgres-16"`) {
+		t.Errorf("want one warning and no change, got failed %v (exit 2 is a change), %v", failed, diags)
+	}
+	cli.apply(upgradeConfig(env, "postgres-16", false))
+	if after, err := onlySimInstance(sim); err != nil || after.UUID != in.UUID {
+		t.Errorf("after the configuration followed: %+v, %v; want the same instance %s", after, err, in.UUID)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the configuration followed is not empty:\n%s", plan)
+	}
+}
+
+// copy_data_from fills a new test database with a copy of live's.
+func TestAccServiceResource_copyDataFrom(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	live := addTestInstance(t, env.client(t), simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive), simulator.ServicePostgres15, "DEFAULT", true)
+	if err := sim.SetInstanceData(live.UUID, "live's rows"); err != nil {
+		t.Fatal(err)
+	}
+	cli := newTerraformCLI(t)
+	cli.apply(env.config(fmt.Sprintf(`
+resource "divio_service" "test" {
+  environment_id = %q
+  service        = "postgres-16"
+  copy_data_from = {
+    service_id = %q
+  }
+}
+`, demoTestEnvID, live.UUID)))
+	for _, in := range liveInstances(sim) {
+		if in.Environment == demoTestEnvID {
+			if data, _ := instanceData(sim, in.UUID); data != "live's rows" {
+				t.Errorf("the test database holds %q, want live's data", data)
+			}
+			return
+		}
+	}
+	t.Error("no test database was added")
+}

@@ -36,6 +36,7 @@ func (m *mutation) dropBackup() bool {
 	}
 	m.next.Services[i].Backup = 0
 	m.changes = append(m.changes, "drop the backup of "+m.next.Services[i].Name)
+	m.forgetCopiesOf(m.next.Services[i].Name, true)
 	return true
 }
 

@@ -6,6 +6,7 @@ package soak
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -34,16 +35,29 @@ var Environments = []Environment{
 }
 
 // ServiceTypes maps the catalog identifiers the generator uses to their type: the simulator allows
-// one instance per (environment, type, prefix), so postgres-15 and mysql-8 share prefixes.
+// one instance per (environment, type, prefix), so postgres-15, postgres-16 and mysql-8 share prefixes.
 var ServiceTypes = map[string]string{
 	simulator.ServicePostgres15: simulator.TypeDatabase,
+	simulator.ServicePostgres16: simulator.TypeDatabase,
 	simulator.ServiceMySQL8:     simulator.TypeDatabase,
 	simulator.ServiceS3:         simulator.TypeStorage,
 	simulator.ServiceRabbitMQ3:  simulator.TypeMessageQueue,
 }
 
-// identifiers is ServiceTypes' keys in a fixed order, so that a seed always gives the same run.
-var identifiers = []string{simulator.ServicePostgres15, simulator.ServiceMySQL8, simulator.ServiceS3, simulator.ServiceRabbitMQ3}
+// identifiers are what a new or replacing service runs, in a fixed order, so that a seed always
+// gives the same run. postgres-15 comes three times: it is what upgrades start from.
+var identifiers = []string{simulator.ServicePostgres15, simulator.ServicePostgres15, simulator.ServicePostgres15, simulator.ServiceMySQL8, simulator.ServiceS3, simulator.ServiceRabbitMQ3}
+
+// upgrades maps a catalog identifier to the newer version of its engine that the provider upgrades
+// it to in place, keeping its data.
+var upgrades = map[string]string{simulator.ServicePostgres15: simulator.ServicePostgres16}
+
+// engine is a catalog identifier without its version: two services of one engine are an upgrade
+// (or a refused downgrade) apart, two of different engines a replacement.
+func engine(identifier string) string {
+	name, _, _ := strings.Cut(identifier, "-")
+	return name
+}
 
 // prefixes is small on purpose: prefixes freed by a removal are soon taken again, which is where a
 // removal the provider forgot, or a create that did not adopt its own instance, shows.
@@ -72,6 +86,10 @@ type Service struct {
 	// Backup is the generation of its divio_service_backup's triggers; 0 is none.
 	Backup        int
 	NoFinalBackup bool // final_backup = false
+	// CopyFrom names the service whose data this one was added with (copy_data_from): a fresh backup
+	// of its instance, or, with CopyBackup, its divio_service_backup.
+	CopyFrom   string
+	CopyBackup bool
 }
 
 // key identifies the instance the simulator allows only once.
@@ -162,7 +180,12 @@ type mutation struct {
 //     the cycle, except a replacement's own, because creates and deletes run in parallel;
 //   - an environment changes between deploy = true attachments and deploy = false ones with a
 //     divio_deployment (Batched) only when it had no attachment before the cycle: switching an
-//     attachment's deploy changes nothing at Divio, and a new divio_deployment would deploy for nothing.
+//     attachment's deploy changes nothing at Divio, and a new divio_deployment would deploy for nothing;
+//   - a replacement moves to another engine (or type): a newer version of the same engine is an
+//     upgrade in place, an older one is refused at plan, and a new prefix alone is a rename in place;
+//     upgrades and renames keep the data, so protected services are upgraded and renamed too;
+//   - a copy (copy_data_from) names a source that existed before the cycle and that the cycle leaves
+//     as it is; a copy_data_from whose source goes, or is replaced, is dropped with it.
 //
 // With clearProtection (before a full destroy) it also turns every deletion_protection off.
 func (g *Generator) Next(clearProtection bool) (Config, []string) {
@@ -172,8 +195,10 @@ func (g *Generator) Next(clearProtection bool) (Config, []string) {
 	for _, s := range m.prev.Services {
 		m.keys[s.key()] = true
 	}
-	ops := []func() bool{m.addService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
-		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup, m.attachBeside}
+	ops := []func() bool{m.addService, m.removeService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
+		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup, m.attachBeside,
+		// Issue 22's operations, upgrades most often: each takes a postgres-15 service.
+		m.upgrade, m.upgrade, m.upgrade, m.upgrade, m.rename, m.copyService, m.copyService}
 	// Bounded, in case no change is possible: a cycle that changes nothing still applies and checks.
 	for want, tries := 1+g.rng.IntN(3), 0; want > 0 && tries < 100; tries++ {
 		if ops[g.rng.IntN(len(ops))]() {
@@ -307,9 +332,12 @@ func (m *mutation) removeService() bool {
 	if len(m.next.Services) <= minServices {
 		return false
 	}
+	// Half the time an upgraded service goes: upgrades need postgres-15 services, which only adds
+	// and replacements bring, and which upgrades use up.
+	upgraded := m.g.rng.IntN(2) == 0
 	i, ok := m.pick(func(s Service) bool {
 		before, existed := m.prev.find(s.Name)
-		return existed && !before.Protected
+		return existed && !before.Protected && (!upgraded || slices.Contains(slices.Collect(maps.Values(upgrades)), s.Service))
 	})
 	if !ok {
 		return false
@@ -317,11 +345,26 @@ func (m *mutation) removeService() bool {
 	s := m.next.Services[i]
 	m.next.Services = slices.Delete(m.next.Services, i, i+1)
 	m.changes = append(m.changes, fmt.Sprintf("remove %s (attached %t)", s.Name, s.Attached))
+	m.forgetCopiesOf(s.Name, false)
 	return true
 }
 
-// replaceService changes the prefix, or the service keeping the prefix if it is free for the new
-// type (same type: the replacement's own key). An attachment of the service is replaced with it.
+// forgetCopiesOf drops the copy_data_from of the services copied from name (from its
+// divio_service_backup only, with backupOnly), whose reference would otherwise name a resource that
+// goes, or an instance of another engine. A copy_data_from changed after the create changes nothing
+// at Divio: the plan shows an update that does nothing.
+func (m *mutation) forgetCopiesOf(name string, backupOnly bool) {
+	for i := range m.next.Services {
+		if s := &m.next.Services[i]; s.CopyFrom == name && (s.CopyBackup || !backupOnly) {
+			s.CopyFrom, s.CopyBackup = "", false
+		}
+	}
+}
+
+// replaceService changes the service to another engine (or type), keeping the prefix if it is free
+// for the new type (same type: the replacement's own key), else with a new prefix: a new, empty
+// instance replaces the old one. An attachment of the service is replaced with it. (A newer version
+// of the engine is upgrade's, a new prefix alone rename's: both keep the instance's data.)
 func (m *mutation) replaceService() bool {
 	i, ok := m.pick(func(s Service) bool {
 		_, existed := m.prev.find(s.Name)
@@ -332,12 +375,15 @@ func (m *mutation) replaceService() bool {
 	}
 	s := &m.next.Services[i]
 	own := s.key()
-	service := s.Service
-	if m.g.rng.IntN(2) == 0 {
-		service = identifiers[m.g.rng.IntN(len(identifiers))]
+	var others []string
+	for _, id := range identifiers { // weighted as identifiers is
+		if engine(id) != engine(s.Service) {
+			others = append(others, id)
+		}
 	}
+	service := others[m.g.rng.IntN(len(others))]
 	prefix := s.Prefix
-	if candidate := (Service{Env: s.Env, Service: service, Prefix: prefix}); service == s.Service || (m.keys[candidate.key()] && candidate.key() != own) {
+	if candidate := (Service{Env: s.Env, Service: service, Prefix: prefix}); m.g.rng.IntN(3) == 0 || (m.keys[candidate.key()] && candidate.key() != own) {
 		if prefix, ok = m.freePrefix(s.Env, service, ""); !ok {
 			return false
 		}
@@ -346,9 +392,97 @@ func (m *mutation) replaceService() bool {
 	}
 	m.changes = append(m.changes, fmt.Sprintf("replace %s: %s %s -> %s %s (attached %t)", s.Name, s.Service, s.Prefix, service, prefix, s.Attached))
 	s.Service, s.Prefix = service, prefix
+	s.CopyFrom, s.CopyBackup = "", false // the replacement starts empty
 	if !backupable(service) {
 		s.Backup = 0 // the API backs up DATABASE and STORAGE instances only
 	}
+	m.forgetCopiesOf(s.Name, false)
+	return true
+}
+
+// upgrade moves a service to the newer version of its engine (postgres-15 to postgres-16): an update
+// in place, which copies the data into a new instance and swaps the two, with one deployment if the
+// application uses the old one. Protected services too: the data stays.
+func (m *mutation) upgrade() bool {
+	i, ok := m.pick(func(s Service) bool {
+		_, existed := m.prev.find(s.Name)
+		return existed && upgrades[s.Service] != ""
+	})
+	if !ok {
+		return false
+	}
+	s := &m.next.Services[i]
+	m.changes = append(m.changes, fmt.Sprintf("upgrade %s: %s -> %s, prefix %s on %s (attached %t, protected %t, final_backup %t)",
+		s.Name, s.Service, upgrades[s.Service], s.Prefix, Environments[s.Env], s.Attached, s.Protected, !s.NoFinalBackup))
+	s.Service = upgrades[s.Service]
+	return true
+}
+
+// rename gives a service a new prefix, free before and after the cycle: the same instance, with its
+// data, renamed in place.
+func (m *mutation) rename() bool {
+	i, ok := m.pick(func(s Service) bool { _, existed := m.prev.find(s.Name); return existed })
+	if !ok {
+		return false
+	}
+	s := &m.next.Services[i]
+	prefix, ok := m.freePrefix(s.Env, s.Service, "")
+	if !ok {
+		return false
+	}
+	m.changes = append(m.changes, fmt.Sprintf("rename %s: %s %s -> %s on %s (attached %t, protected %t)",
+		s.Name, s.Service, s.Prefix, prefix, Environments[s.Env], s.Attached, s.Protected))
+	s.Prefix = prefix
+	return true
+}
+
+// copyService adds a service filled with a copy of another's data (copy_data_from), in the source's
+// environment or the other one of its application: from a fresh backup of its instance, or from its
+// divio_service_backup. The source existed before the cycle and stays as it is during it; the copy
+// runs the source's service or the newer version of its engine.
+func (m *mutation) copyService() bool {
+	if len(m.next.Services) >= maxServices {
+		return false
+	}
+	fromBackup := m.g.rng.IntN(3) == 0
+	i, ok := m.pick(func(s Service) bool {
+		before, existed := m.prev.find(s.Name)
+		return existed && backupable(s.Service) && (!fromBackup || before.Backup > 0 && s.Backup == before.Backup)
+	})
+	if !ok {
+		return false
+	}
+	source := m.next.Services[i]
+	var envs []int
+	for env, e := range Environments {
+		if e.App == Environments[source.Env].App {
+			envs = append(envs, env)
+		}
+	}
+	env := envs[m.g.rng.IntN(len(envs))]
+	service := source.Service
+	if newer := upgrades[service]; newer != "" && m.g.rng.IntN(2) == 0 {
+		service = newer
+	}
+	prefix, ok := m.freePrefix(env, service, "")
+	if !ok {
+		return false
+	}
+	m.g.names++
+	s := Service{Name: fmt.Sprintf("s%d", m.g.names), Env: env, Service: service, Prefix: prefix, Attached: m.g.rng.IntN(3) == 0,
+		CopyFrom: source.Name, CopyBackup: fromBackup}
+	m.next.Services = append(m.next.Services, s)
+	m.touched[s.Name] = true
+	how := ""
+	if s.Attached {
+		how = ", " + m.attachIn(env)
+	}
+	from := "a fresh backup of " + source.Name
+	if fromBackup {
+		from = "divio_service_backup." + source.Name
+	}
+	m.changes = append(m.changes, fmt.Sprintf("add %s: %s %s on %s, copy_data_from %s (%s %s on %s) (attached %t%s)",
+		s.Name, s.Service, s.Prefix, Environments[env], from, source.Service, source.Prefix, Environments[source.Env], s.Attached, how))
 	return true
 }
 
@@ -388,19 +522,37 @@ func (m *mutation) toggleProtection() bool {
 	return true
 }
 
+// UpdateTimeout bounds a service's update: an upgrade takes seconds here, a few polls per step, and
+// one whose new instance the soak stalls in provisioning must fail the apply, not hold it for the
+// default 20 minutes.
+const UpdateTimeout = "90s"
+
 // HCL renders the configuration. Environments are found through the data sources, as a user
 // would, so that their reads meet the faults too.
-func (c Config) HCL() string { return c.render("") }
+func (c Config) HCL() string { return c.render(Timeouts{}) }
 
 // HCLWithDeployTimeout renders the configuration with the create timeout of every attachment and
 // divio_deployment set to timeout: shorter than a deployment, their applies stop waiting while it
 // goes on.
-func (c Config) HCLWithDeployTimeout(timeout string) string { return c.render(timeout) }
+func (c Config) HCLWithDeployTimeout(timeout string) string {
+	return c.render(Timeouts{Deploy: timeout})
+}
 
-func (c Config) render(deployTimeout string) string {
+// Timeouts are the shortened timeouts of an apply that is to stop waiting while something goes on
+// at Divio; "" keeps the usual one.
+type Timeouts struct {
+	Deploy        string // create of the attachments and divio_deployments
+	ServiceUpdate string // update of every divio_service: an upgrade
+	CopyCreate    string // create of the divio_services with copy_data_from
+}
+
+// HCLWithTimeouts renders the configuration with the timeouts t shortens.
+func (c Config) HCLWithTimeouts(t Timeouts) string { return c.render(t) }
+
+func (c Config) render(t Timeouts) string {
 	timeouts := ""
-	if deployTimeout != "" {
-		timeouts = fmt.Sprintf("\n  timeouts = {\n    create = %q\n  }\n", deployTimeout)
+	if t.Deploy != "" {
+		timeouts = fmt.Sprintf("\n  timeouts = {\n    create = %q\n  }\n", t.Deploy)
 	}
 	var b strings.Builder
 	b.WriteString("terraform {\n  required_providers {\n    divio = { source = \"divio/divio\" }\n  }\n}\n\nprovider \"divio\" {}\n")
@@ -415,8 +567,15 @@ func (c Config) render(deployTimeout string) string {
 			e.dataName(), app, e.Slug)
 	}
 	for _, s := range c.Services {
-		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n  final_backup        = %t\n\n  timeouts = {\n    create = %q\n  }\n}\n",
-			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, !s.NoFinalBackup, CreateTimeout)
+		create, update := CreateTimeout, UpdateTimeout
+		if s.CopyFrom != "" && t.CopyCreate != "" {
+			create = t.CopyCreate
+		}
+		if t.ServiceUpdate != "" {
+			update = t.ServiceUpdate
+		}
+		fmt.Fprintf(&b, "\nresource \"divio_service\" %q {\n  environment_id      = data.divio_environment.%s.id\n  service             = %q\n  prefix              = %q\n  deletion_protection = %t\n  final_backup        = %t\n%s\n  timeouts = {\n    create = %q\n    update = %q\n  }\n}\n",
+			s.Name, Environments[s.Env].dataName(), s.Service, s.Prefix, s.Protected, !s.NoFinalBackup, s.copyHCL(), create, update)
 		b.WriteString(s.backupHCL())
 		if s.Attached {
 			fmt.Fprintf(&b, "\nresource \"divio_service_attachment\" %q {\n  service_id = divio_service.%s.id\n  deploy     = %t\n%s}\n",
@@ -434,4 +593,15 @@ func (c Config) render(deployTimeout string) string {
 			Environments[env].dataName(), Environments[env].dataName(), strings.Join(ids, ", "), timeouts)
 	}
 	return b.String()
+}
+
+// copyHCL renders a service's copy_data_from.
+func (s Service) copyHCL() string {
+	switch {
+	case s.CopyFrom == "":
+		return ""
+	case s.CopyBackup:
+		return fmt.Sprintf("\n  copy_data_from = {\n    backup_id = divio_service_backup.%s.id\n  }\n", s.CopyFrom)
+	}
+	return fmt.Sprintf("\n  copy_data_from = {\n    service_id = divio_service.%s.id\n  }\n", s.CopyFrom)
 }

@@ -81,8 +81,10 @@ func checkTransition(t *testing.T, where string, prev, next Config) {
 	for _, s := range prev.Services {
 		keysBefore[s.key()] = true
 		after, kept := next.find(s.Name)
-		replaced := kept && (after.Service != s.Service || after.Prefix != s.Prefix)
+		replaced := kept && engine(after.Service) != engine(s.Service)
 		switch {
+		case kept && !replaced && after.Service != s.Service && after.Service != upgrades[s.Service]:
+			t.Errorf("%s: %s moves from %s to %s, which is no upgrade", where, s.Name, s.Service, after.Service)
 		case !kept && s.Protected:
 			t.Errorf("%s: protected %s removed", where, s.Name)
 		case replaced && s.Protected:
@@ -102,12 +104,46 @@ func checkTransition(t *testing.T, where string, prev, next Config) {
 			t.Errorf("%s: %s takes %s, which an instance held before the cycle", where, s.Name, s.key())
 		}
 	}
+	checkCopies(t, where, prev, next)
 	for env := range Environments {
 		if next.batched(env) && !next.attachedIn(env) {
 			t.Errorf("%s: %s batched without an attachment", where, Environments[env])
 		}
 		if prev.attachedIn(env) && next.attachedIn(env) && prev.batched(env) != next.batched(env) {
 			t.Errorf("%s: %s changed between deploy = true and false while it had attachments", where, Environments[env])
+		}
+	}
+}
+
+// checkCopies: a copy_data_from names a resource of the configuration that holds data of the copy's
+// engine, in the same or an older version, in the copy's application; a new copy's source existed
+// before the cycle and is left as it was.
+func checkCopies(t *testing.T, where string, prev, next Config) {
+	t.Helper()
+	for _, s := range next.Services {
+		if s.CopyFrom == "" {
+			continue
+		}
+		source, ok := next.find(s.CopyFrom)
+		switch {
+		case !ok:
+			t.Errorf("%s: %s copies from %s, which is not configured", where, s.Name, s.CopyFrom)
+			continue
+		case s.CopyBackup && source.Backup == 0:
+			t.Errorf("%s: %s copies from the divio_service_backup of %s, which has none", where, s.Name, s.CopyFrom)
+		case Environments[s.Env].App != Environments[source.Env].App:
+			t.Errorf("%s: %s copies from %s, of another application", where, s.Name, s.CopyFrom)
+		}
+		if _, existed := prev.find(s.Name); existed {
+			continue
+		}
+		if source.Service != s.Service && upgrades[source.Service] != s.Service {
+			t.Errorf("%s: %s (%s) copies from %s (%s)", where, s.Name, s.Service, s.CopyFrom, source.Service)
+		}
+		// Its protection, and its own copy_data_from, change nothing at Divio.
+		if before, existed := prev.find(s.CopyFrom); !existed || before.Env != source.Env || before.Service != source.Service ||
+			before.Prefix != source.Prefix || before.Backup != source.Backup {
+			t.Errorf("%s: %s copies from %s, which is new or changed in the cycle", where, s.Name, s.CopyFrom)
 		}
 	}
 }
@@ -125,7 +161,7 @@ func TestGeneratorExercisesAttachments(t *testing.T) {
 			next, _ := g.Next(cycle%10 == 8)
 			for _, s := range prev.Services {
 				after, kept := next.find(s.Name)
-				replaced := kept && after.key() != s.key() || kept && after.Service != s.Service
+				replaced := kept && engine(after.Service) != engine(s.Service)
 				mode := "deploy = true"
 				if prev.batched(s.Env) {
 					mode = "deploy = false"
@@ -236,7 +272,7 @@ func TestHCL(t *testing.T) {
 		`data "divio_environment" "bench_app_2_live" {` + "\n" + `  application_id = data.divio_application.bench_app_2.id` + "\n" + `  slug           = "live"`,
 		`resource "divio_service" "s1" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_1_live.id` + "\n" +
 			`  service             = "postgres-15"` + "\n" + `  prefix              = "MAIN"` + "\n" + `  deletion_protection = true` + "\n" + `  final_backup        = true` + "\n\n" +
-			`  timeouts = {` + "\n" + `    create = "20s"` + "\n" + `  }`,
+			`  timeouts = {` + "\n" + `    create = "20s"` + "\n" + `    update = "90s"` + "\n" + `  }`,
 		`resource "divio_service_attachment" "s1" {` + "\n" + `  service_id = divio_service.s1.id`,
 		`resource "divio_service" "s2" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_2_test.id`,
 	} {
@@ -247,4 +283,70 @@ func TestHCL(t *testing.T) {
 	if strings.Contains(hcl, `divio_service_attachment" "s2"`) {
 		t.Errorf("HCL attaches s2, which is not attached:\n%s", hcl)
 	}
+}
+
+func TestHCLCopies(t *testing.T) {
+	cfg := Config{Services: []Service{
+		{Name: "s1", Env: 0, Service: "postgres-15", Prefix: "MAIN", Backup: 1},
+		{Name: "s2", Env: 1, Service: "postgres-16", Prefix: "MAIN", CopyFrom: "s1"},
+		{Name: "s3", Env: 0, Service: "postgres-15", Prefix: "CACHE", CopyFrom: "s1", CopyBackup: true},
+	}}
+	hcl := cfg.HCL()
+	for _, want := range []string{
+		"  final_backup        = true\n\n  copy_data_from = {\n    service_id = divio_service.s1.id\n  }\n\n  timeouts = {\n    create = \"20s\"\n",
+		"  copy_data_from = {\n    backup_id = divio_service_backup.s1.id\n  }\n",
+	} {
+		if !strings.Contains(hcl, want) {
+			t.Errorf("HCL lacks\n%s\nin\n%s", want, hcl)
+		}
+	}
+	short := cfg.HCLWithTimeouts(Timeouts{ServiceUpdate: "2s", CopyCreate: "3s"})
+	if n := strings.Count(short, "    update = \"2s\"\n"); n != 3 {
+		t.Errorf("%d short update timeouts, want 3:\n%s", n, short)
+	}
+	if n := strings.Count(short, "    create = \"3s\"\n"); n != 2 {
+		t.Errorf("%d short create timeouts, want 2 (the copies):\n%s", n, short)
+	}
+}
+
+// TestGeneratorExercisesUpgradesRenamesAndCopies: over a few seeds the generator makes each of issue
+// 22's operations in each of its forms.
+func TestGeneratorExercisesUpgradesRenamesAndCopies(t *testing.T) {
+	seen := map[string]int{}
+	for seed := uint64(1); seed <= 30; seed++ {
+		g := NewGenerator(seed)
+		for cycle := range 200 {
+			prev := g.Config()
+			next, _ := g.Next(cycle%10 == 8)
+			for _, s := range next.Services {
+				before, existed := prev.find(s.Name)
+				switch {
+				case existed && before.Service != s.Service && engine(before.Service) == engine(s.Service):
+					seen[fmt.Sprintf("upgrade, attached %t", s.Attached)]++
+					if before.Protected {
+						seen["upgrade, protected"]++
+					}
+				case existed && before.Prefix != s.Prefix && before.Service == s.Service:
+					seen[fmt.Sprintf("rename, attached %t", s.Attached)]++
+				case !existed && s.CopyFrom != "":
+					source, _ := next.find(s.CopyFrom)
+					seen[fmt.Sprintf("copy, from its backup %t", s.CopyBackup)]++
+					if source.Env != s.Env {
+						seen["copy into the other environment"]++
+					}
+					if source.Service != s.Service {
+						seen["copy into a newer version"]++
+					}
+				}
+			}
+		}
+	}
+	for _, want := range []string{"upgrade, attached true", "upgrade, attached false", "upgrade, protected",
+		"rename, attached true", "rename, attached false", "copy, from its backup false", "copy, from its backup true",
+		"copy into the other environment", "copy into a newer version"} {
+		if seen[want] < 10 {
+			t.Errorf("%q: %d times in 30 seeds x 200 cycles, want at least 10", want, seen[want])
+		}
+	}
+	t.Logf("%v", seen)
 }

@@ -88,18 +88,47 @@ func instanceIDs(instances []simulator.Instance, onlyRemoved bool) map[string]bo
 // finalBackupOf returns the instance whose final backup b is, or "": the provider names the
 // instance in the notes of the backup it takes before removing it.
 func finalBackupOf(b simulator.Backup, instances map[string]bool) string {
-	for id := range instances {
-		if strings.Contains(b.Notes, id) {
-			return id
-		}
+	rest, final := strings.CutPrefix(b.Notes, finalBackupNotes)
+	if !final {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, " ")
+	if instances[id] {
+		return id
 	}
 	return ""
 }
 
+// The starts of the notes of the provider's backups: the one it takes before removing an instance,
+// and those it copies data with, for an upgrade and for copy_data_from.
+const (
+	finalBackupNotes   = "Final backup of service instance "
+	upgradeBackupNotes = "Upgrade of service instance "
+	copyBackupNotes    = "Copy into service instance "
+)
+
+// copyBackup reports whether b is a backup that the provider copied data with: an upgrade's or a
+// copy_data_from's. It keeps it, as any on-demand backup, until Divio's retention deletes it.
+func copyBackup(b simulator.Backup) bool {
+	return strings.HasPrefix(b.Notes, upgradeBackupNotes) || strings.HasPrefix(b.Notes, copyBackupNotes)
+}
+
+// CopyBackups counts the backups that the provider copied data with.
+func CopyBackups(backups []simulator.Backup) int {
+	n := 0
+	for _, b := range backups {
+		if copyBackup(b) {
+			n++
+		}
+	}
+	return n
+}
+
 // CheckBackups compares the simulator's backups with Terraform's state and the configuration: a
 // backup is held by one divio_service_backup, or is the final backup of an instance (one that
-// succeeded per instance at most); any other is an orphan that nobody will delete. A final backup
-// that failed is kept too: the error named it, and its instance was not removed.
+// succeeded per instance at most), or is one that an upgrade or a copy_data_from copied data with;
+// any other is an orphan that nobody will delete. A final backup that failed is kept too: the
+// error named it, and its instance was not removed.
 //
 // The exception is a backup that a killed terraform left (leftByKill): SIGKILL between Divio
 // starting a backup and Terraform saving it in the state leaves it outside any state, which no
@@ -125,7 +154,7 @@ func CheckBackups(cfg Config, state *tfjson.State, instances []simulator.Instanc
 	}
 	finals := map[string][]string{}
 	for _, b := range backups {
-		if _, ok := holders[b.UUID]; ok {
+		if _, ok := holders[b.UUID]; ok || copyBackup(b) {
 			continue
 		}
 		of := finalBackupOf(b, all)

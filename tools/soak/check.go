@@ -293,7 +293,8 @@ type DeploymentAudit struct {
 // AuditedDeployment is what a successful deployment changed.
 type AuditedDeployment struct {
 	Deployment simulator.Deployment
-	Added      []string // variables it gave the application
+	Variables  []string // every variable it gave the application
+	Added      []string // variables it gave the application that the deployment before did not
 	Removed    []string // variables it took away
 	Planned    int      // instances it was to attach or detach when it started
 }
@@ -322,7 +323,7 @@ func (a *DeploymentAudit) Audit(deployments []simulator.Deployment, variables fu
 			continue
 		}
 		before, now := a.last[d.Environment], variables(d.UUID)
-		out = append(out, AuditedDeployment{Deployment: d, Added: without(now, before), Removed: without(before, now), Planned: planned(d.UUID)})
+		out = append(out, AuditedDeployment{Deployment: d, Variables: now, Added: without(now, before), Removed: without(before, now), Planned: planned(d.UUID)})
 		a.last[d.Environment] = now
 	}
 	return out
@@ -369,6 +370,56 @@ func AccidentalDetachments(before, after Config, audited []AuditedDeployment) []
 					how = "which has no attachment, and which no attachment of the configuration detached"
 				}
 				found = append(found, fmt.Sprintf("deployment %s detached %s (%s %s), %s", a.Deployment.UUID, s.Name, s.Service, s.Prefix, how))
+			}
+		}
+	}
+	return found
+}
+
+// LostVariables returns the successful deployments of a cycle that left the application without
+// the variables of a service that it used before the cycle and that the cycle upgraded or renamed
+// without taking its attachment away: an upgrade swaps the old instance for the new one in one
+// deployment, so every deployment gives the prefix's variables, from the one or the other; a
+// rename does not deploy, so a deployment gives the old names or, after the rename, the new ones.
+// inUse are the services the application used before the cycle: with an attachment, or attached
+// by a deployment without one (Divio's rule). Services kept as they were are AccidentalDetachments'.
+func LostVariables(before, after Config, inUse map[string]bool, audited []AuditedDeployment) []string {
+	var found []string
+	for _, s := range after.Services {
+		prev, existed := before.find(s.Name)
+		switch {
+		case !existed || !inUse[s.Name] || engine(prev.Service) != engine(s.Service): // new, unused, or replaced
+			continue
+		case prev.Service == s.Service && prev.Prefix == s.Prefix: // kept as it was
+			continue
+		case prev.Attached && !s.Attached: // the configuration detached it
+			continue
+		}
+		for _, a := range audited {
+			if a.Deployment.Environment != Environments[s.Env].ID() {
+				continue
+			}
+			has := func(names []string) bool {
+				return !slices.ContainsFunc(names, func(n string) bool { return !slices.Contains(a.Variables, n) })
+			}
+			if !has(prev.VariableNames()) && !has(s.VariableNames()) {
+				found = append(found, fmt.Sprintf("deployment %s gave the application %v, without the variables of %s (%s %s, before the cycle %s %s), which it used and still uses",
+					a.Deployment.UUID, a.Variables, s.Name, s.Service, s.Prefix, prev.Service, prev.Prefix))
+			}
+		}
+	}
+	return found
+}
+
+// TemporaryVariables returns the variables under an upgrade's temporary prefix that a deployment gave
+// the application: a deployment that ran while an upgrade's new instance awaited attachment attached
+// it (Divio's rule), or one that ran between the renames and the swap. Harmless, and reported apart.
+func TemporaryVariables(audited []AuditedDeployment) []string {
+	var found []string
+	for _, a := range audited {
+		for _, n := range a.Variables {
+			if temporary(n) {
+				found = append(found, fmt.Sprintf("deployment %s of environment %s gave the application %s", a.Deployment.UUID, a.Deployment.Environment, n))
 			}
 		}
 	}

@@ -605,3 +605,28 @@ func (s Service) copyHCL() string {
 	}
 	return fmt.Sprintf("\n  copy_data_from = {\n    service_id = divio_service.%s.id\n  }\n", s.CopyFrom)
 }
+
+// Operations are what an apply from one configuration to another does of issue 22's operations.
+type Operations struct {
+	Upgrades []Service // services moved to a newer version of their engine
+	Renames  []Service // services given a new prefix, keeping their service
+	Copies   []Service // services added with copy_data_from
+}
+
+// OperationsOf returns the operations of an apply from before (what the state holds) to after.
+func OperationsOf(before, after Config) Operations {
+	var ops Operations
+	for _, s := range after.Services {
+		prev, existed := before.find(s.Name)
+		switch {
+		case !existed && s.CopyFrom != "":
+			ops.Copies = append(ops.Copies, s)
+		case !existed || engine(prev.Service) != engine(s.Service):
+		case prev.Service != s.Service:
+			ops.Upgrades = append(ops.Upgrades, s)
+		case prev.Prefix != s.Prefix:
+			ops.Renames = append(ops.Renames, s)
+		}
+	}
+	return ops
+}

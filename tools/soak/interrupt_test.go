@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,41 +28,95 @@ const interruptOdds = 0.35
 var defaultDelays = simulator.Delays{Provision: 50 * time.Millisecond, Deploy: 100 * time.Millisecond, Backup: 50 * time.Millisecond}
 
 // interruption is one way of cutting an apply short. run reports whether it happened: an apply
-// with nothing to provision or deploy cannot be interrupted there.
+// with nothing to provision or deploy cannot be interrupted there. applies, when set, says whether
+// the cycle's operations give it something to cut short.
 type interruption struct {
-	name   string
-	weight int
-	run    func(ctx context.Context, s *soaker) bool
+	name    string
+	weight  int
+	run     func(ctx context.Context, s *soaker) bool
+	applies func(s *soaker) bool
 }
 
 var interruptions = []interruption{
 	{"SIGINT during provisioning", 3, func(ctx context.Context, s *soaker) bool {
 		return s.signalApply(ctx, simulator.Delays{Provision: 2 * time.Second, Deploy: defaultDelays.Deploy}, syscall.SIGINT, s.provisioning)
-	}},
+	}, nil},
 	{"SIGINT during a deployment", 3, func(ctx context.Context, s *soaker) bool {
 		return s.signalApply(ctx, simulator.Delays{Provision: defaultDelays.Provision, Deploy: 2 * time.Second}, syscall.SIGINT, s.deploying)
-	}},
-	{"timeout during a deployment", 2, func(ctx context.Context, s *soaker) bool { return s.timeoutDuringDeployment(ctx) }},
-	{sigkillInterruption, 2, func(ctx context.Context, s *soaker) bool {
+	}, nil},
+	{"timeout during a deployment", 2, func(ctx context.Context, s *soaker) bool { return s.timeoutDuringDeployment(ctx) }, nil},
+	{"SIGKILL of terraform", 2, func(ctx context.Context, s *soaker) bool {
 		busy := func() bool { return s.provisioning() || s.deploying() }
 		return s.signalApply(ctx, simulator.Delays{Provision: 2 * time.Second, Deploy: 2 * time.Second}, syscall.SIGKILL, busy)
-	}},
-	{"API restart of 5s", 2, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, 5*time.Second) }},
-	{"API restart of 60s", 1, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, time.Minute) }},
+	}, nil},
+	{"API restart of 5s", 2, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, 5*time.Second) }, nil},
+	{"API restart of 60s", 1, func(ctx context.Context, s *soaker) bool { return s.restartDuringApply(ctx, time.Minute) }, nil},
+}
+
+// aimedOdds is the chance that a cycle with an upgrade or a copy meets one of aimedInterruptions
+// (that applies to it); then interruptOdds of the others.
+const aimedOdds = 0.6
+
+// aimedInterruptions cut short an upgrade or a copy (copy_data_from) where each can stop, in the
+// ways issue 22 names: Ctrl-C, a timeout, a killed run, a failed deployment, a failed restore, and
+// a failed backup. Each applies only to a cycle with something of the kind to cut short.
+var aimedInterruptions = []interruption{
+	{"SIGINT during an upgrade's or a copy's backup or restore", 3, func(ctx context.Context, s *soaker) bool {
+		return s.signalApply(ctx, simulator.Delays{Provision: defaultDelays.Provision, Deploy: defaultDelays.Deploy, Backup: 2 * time.Second}, syscall.SIGINT, s.copying)
+	}, upgradesOrCopies},
+	{"SIGINT during an upgrade's deployment", 3, func(ctx context.Context, s *soaker) bool {
+		swapping := func() bool { return s.deploying() && s.upgradeRenamed() }
+		return s.signalApply(ctx, simulator.Delays{Provision: defaultDelays.Provision, Deploy: 2 * time.Second, Backup: defaultDelays.Backup}, syscall.SIGINT, swapping)
+	}, upgradesInUse},
+	{"timeout during an upgrade or a copy", 3, func(ctx context.Context, s *soaker) bool { return s.timeoutDuringUpgrade(ctx) }, upgradesOrCopies},
+	{"SIGKILL of terraform mid-upgrade or mid-copy", 3, func(ctx context.Context, s *soaker) bool { return s.killMidUpgrade(ctx) }, upgradesOrCopies},
+	{"failed deployment of an upgrade", 3, func(ctx context.Context, s *soaker) bool {
+		return s.failDuringApply(ctx, s.upgradeAdded, s.sim.FailNextDeploy, s.failedDeployments)
+	}, upgradesInUse},
+	{"failed restore of an upgrade or a copy", 3, func(ctx context.Context, s *soaker) bool {
+		return s.failDuringApply(ctx, func() bool { return true }, s.sim.FailNextRestore, s.failedRestores)
+	}, upgradesOrCopies},
+	{"failed backup of an upgrade (its copy's, or the old instance's final one)", 2, func(ctx context.Context, s *soaker) bool {
+		// At the new instance's addition the copy's backup is next; at the renames the final backup.
+		when := s.upgradeAdded
+		if s.rng.IntN(2) == 0 {
+			when = s.upgradeRenamed
+		}
+		return s.failDuringApply(ctx, when, s.sim.FailNextBackup, s.failedBackups)
+	}, func(s *soaker) bool { return len(s.ops.Upgrades) > 0 }},
+}
+
+func upgradesOrCopies(s *soaker) bool { return len(s.ops.Upgrades) > 0 || len(s.ops.Copies) > 0 }
+
+// upgradesInUse reports whether the cycle upgrades a service that the application uses: its upgrade
+// swaps the instances with a deployment.
+func upgradesInUse(s *soaker) bool {
+	return slices.ContainsFunc(s.ops.Upgrades, func(svc Service) bool { return s.inUse[svc.Name] || svc.Attached })
 }
 
 // interrupt picks an interruption at random, runs it against the cycle's configuration, and counts
-// it if it happened; the cycle's normal applies follow, and must repair what it left.
+// it if it happened; the cycle's normal applies follow, and must repair what it left. A cycle with
+// an upgrade or a copy meets one aimed at them more often.
 func (s *soaker) interrupt(ctx context.Context, cycle int) {
-	if s.rng.Float64() >= interruptOdds {
+	var aimed []interruption
+	for _, in := range aimedInterruptions {
+		if in.applies(s) {
+			aimed = append(aimed, in)
+		}
+	}
+	kinds := interruptions
+	switch {
+	case len(aimed) > 0 && s.rng.Float64() < aimedOdds:
+		kinds = aimed
+	case s.rng.Float64() >= interruptOdds:
 		return
 	}
 	total := 0
-	for _, in := range interruptions {
+	for _, in := range kinds {
 		total += in.weight
 	}
 	pick := s.rng.IntN(total)
-	for _, in := range interruptions {
+	for _, in := range kinds {
 		if pick -= in.weight; pick < 0 {
 			happened := in.run(ctx, s)
 			s.sim.SetDelays(defaultDelays)
@@ -108,11 +163,7 @@ func (s *soaker) signalApply(ctx context.Context, delays simulator.Delays, sig s
 			return false
 		case <-time.After(20 * time.Millisecond):
 			if busy() {
-				target := cmd.Process.Pid
-				if sig == syscall.SIGKILL {
-					target = -target // the process group
-				}
-				_ = syscall.Kill(target, sig)
+				s.signal(cmd, sig)
 				sent = true
 			}
 		}
@@ -126,6 +177,146 @@ func (s *soaker) signalApply(ctx context.Context, delays simulator.Delays, sig s
 	}
 	s.keepOutput("interrupted apply", out.String())
 	return true
+}
+
+// signal sends sig to a terraform started by terraformCmd: SIGKILL to its process group, as a
+// killed CI runner takes everything it started, and records that this cycle killed one.
+func (s *soaker) signal(cmd *exec.Cmd, sig syscall.Signal) {
+	target := cmd.Process.Pid
+	if sig == syscall.SIGKILL {
+		target = -target // the process group
+		s.killed = true
+	}
+	_ = syscall.Kill(target, sig)
+}
+
+// watchApply starts an apply with the simulator's delays set to delays, calls step every 20ms
+// until it reports that it acted, and waits for terraform to end. It reports whether step acted.
+func (s *soaker) watchApply(ctx context.Context, delays simulator.Delays, step func(cmd *exec.Cmd) bool) bool {
+	s.sim.SetDelays(delays)
+	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	acted := false
+	for ended := false; !ended; {
+		select {
+		case <-done:
+			ended = true
+		case <-time.After(commandTimeout):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			ended = true
+			s.t.Errorf("terraform apply did not end within %s", commandTimeout)
+		case <-time.After(20 * time.Millisecond):
+			if !acted {
+				acted = step(cmd)
+			}
+		}
+	}
+	s.keepOutput("interrupted apply", out.String())
+	return acted
+}
+
+// killMidUpgrade kills terraform at a random moment of an upgrade or a copy: up to 2.5s after the
+// first sign of one, with each step lasting a second.
+func (s *soaker) killMidUpgrade(ctx context.Context) bool {
+	var at time.Time
+	return s.watchApply(ctx, simulator.Delays{Provision: time.Second, Deploy: time.Second, Backup: time.Second}, func(cmd *exec.Cmd) bool {
+		switch {
+		case at.IsZero() && (s.upgradeAdded() || s.copying()):
+			at = time.Now().Add(time.Duration(s.rng.Int64N(int64(2500 * time.Millisecond))))
+		case !at.IsZero() && time.Now().After(at):
+			s.signal(cmd, syscall.SIGKILL)
+			return true
+		}
+		return false
+	})
+}
+
+// failDuringApply arms a fault once when() holds during an apply, and reports whether the apply
+// met it: failures() counts such failures, before and after.
+func (s *soaker) failDuringApply(ctx context.Context, when func() bool, arm func(), failures func() int) bool {
+	before := failures()
+	armed := s.watchApply(ctx, simulator.Delays{Provision: time.Second, Deploy: defaultDelays.Deploy, Backup: 300 * time.Millisecond}, func(*exec.Cmd) bool {
+		if when() {
+			arm()
+			return true
+		}
+		return false
+	})
+	return armed && failures() > before
+}
+
+// timeoutDuringUpgrade applies with the update timeout of the services, and the create timeout of
+// the copies, shorter than an upgrade or a copy takes, and each step lasting a second: the applies
+// stop waiting somewhere along the way, which one at random.
+func (s *soaker) timeoutDuringUpgrade(ctx context.Context) bool {
+	timeout := []string{"2s", "3s", "5s"}[s.rng.IntN(3)]
+	s.sim.SetDelays(simulator.Delays{Provision: time.Second, Deploy: 2 * time.Second, Backup: time.Second})
+	if err := os.WriteFile(s.mainTF(), []byte(s.cfg.HCLWithTimeouts(Timeouts{ServiceUpdate: timeout, CopyCreate: timeout})), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	defer func() { _ = os.WriteFile(s.mainTF(), []byte(s.cfg.HCL()), 0o600) }()
+	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	_ = cmd.Run()
+	s.keepOutput("apply with short timeouts", out.String())
+	return strings.Contains(out.String(), "deadline exceeded")
+}
+
+// upgradeAdded reports whether an upgrade's new instance exists; upgradeRenamed whether an old
+// instance has been renamed away (the swap, and the old one's removal, are next).
+func (s *soaker) upgradeAdded() bool { return s.liveWithPrefix("TF_NEW_") || s.upgradeRenamed() }
+
+func (s *soaker) upgradeRenamed() bool { return s.liveWithPrefix("TF_OLD_") }
+
+func (s *soaker) liveWithPrefix(start string) bool {
+	return slices.ContainsFunc(s.sim.Instances(), func(in simulator.Instance) bool {
+		return in.Status != simulator.StatusRemoved && strings.HasPrefix(in.Prefix, start)
+	})
+}
+
+// copying reports whether a backup that an upgrade or a copy takes, or a restore, runs.
+func (s *soaker) copying() bool {
+	for _, b := range s.sim.Backups() {
+		if copyBackup(b) && b.State != simulator.BackupCompleted {
+			return true
+		}
+	}
+	return slices.ContainsFunc(s.sim.Restores(), func(r simulator.Restore) bool { return !r.Finished })
+}
+
+// failedDeployments, failedRestores and failedBackups count what failed so far.
+func (s *soaker) failedDeployments() int {
+	n := 0
+	for _, d := range s.sim.Deployments() {
+		if d.Status == simulator.DeploymentFailure {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *soaker) failedRestores() int {
+	n := 0
+	for _, r := range s.sim.Restores() {
+		if r.Finished && (r.Success == nil || *r.Success != simulator.BackupSuccess) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *soaker) failedBackups() int {
+	n := 0
+	for _, b := range s.sim.Backups() {
+		if b.Success != nil && *b.Success == simulator.BackupFailure {
+			n++
+		}
+	}
+	return n
 }
 
 // timeoutDuringDeployment applies with the create timeout of the attachments and divio_deployments

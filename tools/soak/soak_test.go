@@ -86,6 +86,16 @@ type stats struct {
 	workspaceRuns         int
 	workspaceProblems     int
 	workspaceDeployments  []int // deployments per concurrent-workspaces run
+
+	// Issue 22: upgrades, renames and copies, and the data they carry.
+	upgrades, upgradesInUse, renames, copies, copiesFromBackups int // operations the cycles applied
+	dataChecks                                                  int // converged cycles whose data was checked
+	dataChecked, dataVerified                                   int // instances compared; of those, ones that held a token
+	tokensWritten                                               int
+	dataLost, dataStray                                         int // instances without the token their history gives them; with data it does not
+	leftovers                                                   int // TF_NEW_/TF_OLD_ instances left after a converged apply
+	lostVariables                                               int // deployments that left the application without an upgraded or renamed service's variables
+	temporaryVariables                                          int // variables of a temporary prefix that a deployment gave the application
 }
 
 // soaker runs terraform in one working directory against one simulator.
@@ -115,6 +125,15 @@ type soaker struct {
 	counted simulator.Counters
 	// killedApplies are when applies killed by SIGKILL ran: a backup started then may be in no state.
 	killedApplies [][2]time.Time
+	killed        bool // this cycle's interruption killed terraform
+
+	data    *DataHistory
+	dataRng *rand.Rand // the tokens the soak writes anew, apart from the faults' draws
+	// applied is what the state holds after the last cycle: its configuration, or none after a
+	// destroy (the generator's configuration lives on, and the next cycle adds all of it again).
+	applied Config
+	ops     Operations      // this cycle's upgrades, renames and copies
+	inUse   map[string]bool // services the application used before this cycle: attached, or by Divio's rule
 }
 
 // TestSoak is `make soak`: randomised cycles of apply, modify and destroy through the real
@@ -166,8 +185,8 @@ func newSoaker(ctx context.Context, t *testing.T, seed int64) *soaker {
 	}
 	t.Cleanup(func() { _ = os.Remove(keepDir) }) // only if empty: nothing failed
 	s := &soaker{t: t, sim: sim, work: t.TempDir(), keepDir: keepDir, rng: rand.New(rand.NewPCG(uint64(seed), 2)),
-		requested: map[string]bool{},
-		stats:     stats{errors: map[string]int{}, interruptions: map[string]int{}, backupsLeftByKill: map[string]bool{}, attachedByRule: map[string]bool{}}}
+		requested: map[string]bool{}, data: NewDataHistory(), dataRng: rand.New(rand.NewPCG(uint64(seed), 3)),
+		stats: stats{errors: map[string]int{}, interruptions: map[string]int{}, backupsLeftByKill: map[string]bool{}, attachedByRule: map[string]bool{}}}
 	s.logPath = filepath.Join(s.work, "provider.log")
 	if s.tf, err = devenv.Terraform(s.work, cliConfig, sim.URL, simulator.DemoToken); err != nil {
 		t.Fatal(err)
@@ -199,13 +218,17 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 		s.t.Fatal(err)
 	}
 	s.stats.cycles++
+	applied := s.applied
+	s.inUse = s.usedBefore(applied)
+	s.ops = OperationsOf(applied, cfg)
+	s.countOperations()
 
 	s.armHardFaults(n)
 	s.sim.SetFaults(faults)
-	s.interrupted = false
-	kills, started := s.stats.interruptions[sigkillInterruption], time.Now()
+	s.interrupted, s.killed = false, false
+	started := time.Now()
 	s.interrupt(ctx, n)
-	if s.stats.interruptions[sigkillInterruption] > kills {
+	if s.killed {
 		s.killedApplies = append(s.killedApplies, [2]time.Time{started, time.Now()})
 	}
 	converged := s.converge(ctx, n, "apply",
@@ -214,12 +237,16 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 	if s.interrupted {
 		s.stats.interruptedCycles++
 	}
+	s.followData(ctx, n, applied, cfg, converged)
+	s.applied = cfg
 	if converged && destroy {
 		cfg = Config{}
 		s.stats.destroys++
 		converged = s.converge(ctx, n, "destroy",
 			func(ctx context.Context) error { return s.tf.Destroy(ctx) },
 			func(ctx context.Context) (bool, error) { return s.tf.Plan(ctx, tfexec.Destroy(true)) })
+		s.applied = Config{}
+		s.data.Forget()
 	}
 	if n%destroyEvery == 5 {
 		for _, p := range s.concurrentWorkspaces(ctx, n) {
@@ -233,11 +260,93 @@ func (s *soaker) cycle(ctx context.Context, n int, gen *Generator) {
 		s.t.Errorf("cycle %d did not converge in %d attempts", n, maxApplies)
 	}
 	s.check(ctx, n, cfg)
-	s.auditDeployments(n, before, cfg)
+	s.auditDeployments(n, before, cfg, applied)
 }
 
-// sigkillInterruption names the interruption that kills terraform, as interruptions does.
-const sigkillInterruption = "SIGKILL of terraform"
+// usedBefore returns the services of the state's configuration that the application uses: with an
+// attachment, or attached by a deployment without one (as the last check saw them).
+func (s *soaker) usedBefore(applied Config) map[string]bool {
+	used := map[string]bool{}
+	for _, svc := range applied.Services {
+		if svc.Attached {
+			used[svc.Name] = true
+		}
+	}
+	for _, name := range s.byRule {
+		used[name] = true
+	}
+	return used
+}
+
+// countOperations counts this cycle's upgrades, renames and copies.
+func (s *soaker) countOperations() {
+	st := &s.stats
+	st.upgrades += len(s.ops.Upgrades)
+	st.renames += len(s.ops.Renames)
+	st.copies += len(s.ops.Copies)
+	for _, svc := range s.ops.Upgrades {
+		if s.inUse[svc.Name] {
+			st.upgradesInUse++
+		}
+	}
+	for _, svc := range s.ops.Copies {
+		if svc.CopyBackup {
+			st.copiesFromBackups++
+		}
+	}
+}
+
+// rewriteOdds is the chance, per service and cycle, that the application writes: the soak gives
+// its instance a new token, so that an upgrade or a copy must carry what the instance holds now,
+// not what an older backup took.
+const rewriteOdds = 0.3
+
+// followData checks, after a converged apply, that each configured service's instance holds the
+// token its history gives it, and that no upgrade left a temporary instance behind; then it records
+// the history, writes a token into each instance that holds none, and a new one into some others.
+// A token found lost is written anew, so that a loss counts once.
+func (s *soaker) followData(ctx context.Context, cycle int, before, after Config, converged bool) {
+	state, err := s.tf.Show(ctx)
+	if err != nil {
+		s.t.Fatalf("cycle %d: terraform show: %v", cycle, err)
+	}
+	want := s.data.Expect(before, after)
+	rewrite := map[string]bool{}
+	if converged {
+		s.stats.dataChecks++
+		f := CheckData(after, state, s.sim.InstanceStates(), want)
+		s.stats.dataChecked += f.Checked
+		s.stats.dataVerified += f.Verified
+		s.stats.dataLost += len(f.Lost)
+		s.stats.dataStray += len(f.Stray)
+		for _, p := range append(f.Lost, f.Stray...) {
+			name, _, _ := strings.Cut(strings.TrimPrefix(p, "divio_service."), " ")
+			rewrite[name] = true
+		}
+		if problems := append(f.Lost, f.Stray...); len(problems) > 0 {
+			s.t.Errorf("cycle %d: data not where its history says:\n  %s", cycle, strings.Join(problems, "\n  "))
+		}
+		if left := Leftovers(s.sim.Instances()); len(left) > 0 {
+			s.stats.leftovers += len(left)
+			s.t.Errorf("cycle %d: an upgrade's temporary instances are left after the apply converged:\n  %s", cycle, strings.Join(left, "\n  "))
+		}
+	}
+	s.data.Record(want, stateIDs(state, "divio_service_backup"))
+	services := stateIDs(state, "divio_service")
+	for _, svc := range after.Services {
+		id, ok := services[svc.Name]
+		if !ok || !(want[svc.Name] == "" || rewrite[svc.Name] || s.dataRng.Float64() < rewriteOdds) {
+			continue
+		}
+		token := s.data.NewToken(svc.Name, cycle)
+		if err := s.sim.SetInstanceData(id, token); err != nil {
+			s.t.Logf("cycle %d: no token written into instance %s of %s: %v", cycle, id, svc.Name, err) // not functional: the next cycle
+			continue
+		}
+		s.data.Wrote(svc.Name, token)
+		s.stats.tokensWritten++
+	}
+}
 
 // startedByKilledApply reports whether a backup was started while an apply that SIGKILL ended ran.
 func (s *soaker) startedByKilledApply(b simulator.Backup) bool {
@@ -256,8 +365,20 @@ func (s *soaker) mainTF() string { return filepath.Join(s.work, "main.tf") }
 // divio_deployment ran is asked for by the configuration, whatever it changes: a change of its
 // triggers, or a replacement after a failed or cut-short one, deploys (its documentation says so).
 // Those that changed nothing are counted apart, not as faults.
-func (s *soaker) auditDeployments(cycle int, before, after Config) {
+//
+// It also checks that no deployment left the application without the variables of a service that it
+// used before the cycle and that the cycle upgraded or renamed (applied is what the state held
+// before the cycle), and counts the variables of an upgrade's temporary prefixes that one gave it.
+func (s *soaker) auditDeployments(cycle int, before, after, applied Config) {
 	audited := s.audit.Audit(s.sim.Deployments(), s.sim.DeploymentVariables, s.sim.DeploymentPlanned)
+	for _, lost := range LostVariables(applied, after, s.inUse, audited) {
+		s.stats.lostVariables++
+		s.t.Errorf("cycle %d: %s", cycle, lost)
+	}
+	for _, v := range TemporaryVariables(audited) {
+		s.stats.temporaryVariables++
+		s.t.Logf("cycle %d: %s", cycle, v)
+	}
 	for _, a := range audited {
 		switch {
 		case !a.Idle():
@@ -564,6 +685,16 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  asked-for idle     %d (deployments of divio_deployments that changed nothing: new triggers, or a replacement after a cut-short one)\n", st.requestedIdle)
 	fmt.Fprintf(&b, "  workspace runs     %d (4 workspaces x 3 attachments, 6 of the services added while the first deployment runs; deployments each, want 2: %v; problems %d)\n",
 		st.workspaceRuns, st.workspaceDeployments, st.workspaceProblems)
+	fmt.Fprintf(&b, "  upgrades           %d (%d of services the application used), renames %d, copies %d (%d from a divio_service_backup)\n",
+		st.upgrades, st.upgradesInUse, st.renames, st.copies, st.copiesFromBackups)
+	fmt.Fprintf(&b, "  data tokens lost   %d (instances without the token their history gives them: an upgrade's the old instance's, a rename's its own, a copy's its source's)\n", st.dataLost)
+	fmt.Fprintf(&b, "  stray data         %d (instances holding data their history does not give them)\n", st.dataStray)
+	fmt.Fprintf(&b, "  data checked       %d converged cycles, %d instances, %d of them holding a token; %d tokens written\n",
+		st.dataChecks, st.dataChecked, st.dataVerified, st.tokensWritten)
+	fmt.Fprintf(&b, "  upgrade leftovers  %d (TF_NEW_/TF_OLD_ instances left once an apply converged)\n", st.leftovers)
+	fmt.Fprintf(&b, "  variables lost     %d (deployments that left the application without the variables of a service it used through an upgrade or a rename)\n", st.lostVariables)
+	fmt.Fprintf(&b, "  temporary variables %d (TF_NEW_/TF_OLD_ variables a deployment gave the application; harmless)\n", st.temporaryVariables)
+	fmt.Fprintf(&b, "  copy backups       %d at the end (taken by upgrades and copies to copy data with, kept as on-demand backups)\n", CopyBackups(backups))
 	if len(st.errors) > 0 {
 		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")
 		for _, e := range slices.Sorted(maps.Keys(st.errors)) {
@@ -585,6 +716,10 @@ func (s *soaker) report(elapsed time.Duration) {
 	}
 	if st.panics > 0 {
 		failed = append(failed, fmt.Sprintf("%d panics", st.panics))
+	}
+	if st.dataLost > 0 || st.dataStray > 0 || st.leftovers > 0 || st.lostVariables > 0 {
+		failed = append(failed, fmt.Sprintf("%d data tokens lost, %d instances with stray data, %d upgrade leftovers, %d deployments that lost an upgraded or renamed service's variables",
+			st.dataLost, st.dataStray, st.leftovers, st.lostVariables))
 	}
 	if st.nonConverged > 0 || st.dirtyPlans > 0 {
 		failed = append(failed, fmt.Sprintf("%d cycles did not converge, %d plans had changes after a successful apply", st.nonConverged, st.dirtyPlans))

@@ -52,6 +52,11 @@ var identifiers = []string{simulator.ServicePostgres15, simulator.ServicePostgre
 // it to in place, keeping its data.
 var upgrades = map[string]string{simulator.ServicePostgres15: simulator.ServicePostgres16}
 
+// isUpgraded reports whether a service runs the version an upgrade moves to. Half the time a removal
+// or a replacement takes such a service: upgrades need postgres-15 services, which only adds and
+// replacements bring (and adds only below maxServices), and which upgrades use up.
+func isUpgraded(s Service) bool { return slices.Contains(slices.Collect(maps.Values(upgrades)), s.Service) }
+
 // engine is a catalog identifier without its version: two services of one engine are an upgrade
 // (or a refused downgrade) apart, two of different engines a replacement.
 func engine(identifier string) string {
@@ -195,7 +200,7 @@ func (g *Generator) Next(clearProtection bool) (Config, []string) {
 	for _, s := range m.prev.Services {
 		m.keys[s.key()] = true
 	}
-	ops := []func() bool{m.addService, m.removeService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
+	ops := []func() bool{m.addService, m.addService, m.removeService, m.removeService, m.removeService, m.replaceService, m.attach, m.detach, m.toggleProtection,
 		m.backUp, m.dropBackup, m.retrigger, m.toggleFinalBackup, m.attachBeside,
 		// Issue 22's operations, upgrades most often: each takes a postgres-15 service.
 		m.upgrade, m.upgrade, m.upgrade, m.upgrade, m.rename, m.copyService, m.copyService}
@@ -279,6 +284,9 @@ func (m *mutation) addService() bool {
 // add adds a new service to env, with an attachment if attached.
 func (m *mutation) add(env int, attached bool) bool {
 	service := identifiers[m.g.rng.IntN(len(identifiers))]
+	if m.g.rng.IntN(3) == 0 {
+		service = simulator.ServicePostgres15 // what upgrades start from, more often
+	}
 	prefix, ok := m.freePrefix(env, service, "")
 	if !ok {
 		return false
@@ -332,12 +340,10 @@ func (m *mutation) removeService() bool {
 	if len(m.next.Services) <= minServices {
 		return false
 	}
-	// Half the time an upgraded service goes: upgrades need postgres-15 services, which only adds
-	// and replacements bring, and which upgrades use up.
 	upgraded := m.g.rng.IntN(2) == 0
 	i, ok := m.pick(func(s Service) bool {
 		before, existed := m.prev.find(s.Name)
-		return existed && !before.Protected && (!upgraded || slices.Contains(slices.Collect(maps.Values(upgrades)), s.Service))
+		return existed && !before.Protected && (!upgraded || isUpgraded(s))
 	})
 	if !ok {
 		return false
@@ -366,9 +372,10 @@ func (m *mutation) forgetCopiesOf(name string, backupOnly bool) {
 // instance replaces the old one. An attachment of the service is replaced with it. (A newer version
 // of the engine is upgrade's, a new prefix alone rename's: both keep the instance's data.)
 func (m *mutation) replaceService() bool {
+	upgraded := m.g.rng.IntN(2) == 0
 	i, ok := m.pick(func(s Service) bool {
 		_, existed := m.prev.find(s.Name)
-		return existed && !m.wasProtected(s.Name)
+		return existed && !m.wasProtected(s.Name) && (!upgraded || isUpgraded(s))
 	})
 	if !ok {
 		return false

@@ -409,6 +409,12 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		switch r.planServiceChange(ctx, &state, &plan, resp) {
 		case serviceRefused:
 			return
+		case serviceUpgraded:
+			// The upgrade gives the new instance the planned prefix itself; the instances of its
+			// temporary prefixes are its own, and the old one's prefix is freed as it is removed.
+			key := instanceKey{environment: state.EnvironmentID.ValueString(), serviceType: state.Type.ValueString(), prefix: plan.Prefix.ValueString()}
+			r.data.plan.planInstance(state.ID.ValueString(), key, "", fateKept)
+			return
 		case serviceReplaced:
 			forcing = append(forcing, "service")
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("service"))
@@ -479,7 +485,8 @@ func (r *ServiceResource) sameService(ctx context.Context, regionID string, a, b
 type serviceChange int
 
 const (
-	serviceInPlace  serviceChange = iota // an upgrade in place, or the version the instance runs already
+	serviceInPlace  serviceChange = iota // the version the instance runs already: nothing to move
+	serviceUpgraded                      // a newer version of the engine: an upgrade in place
 	serviceReplaced                      // another engine or type: a new instance replaces it
 	serviceRefused                       // an older version: refused, with the reason in the plan
 )
@@ -521,7 +528,7 @@ func (r *ServiceResource) planServiceChange(ctx context.Context, state, plan *se
 		return serviceRefused
 	}
 	r.planUpgrade(ctx, inst, current, target, plan, resp)
-	return serviceInPlace
+	return serviceUpgraded
 }
 
 // planUpgrade plans the upgrade of inst to target (upgrade): the instance's id and status change,

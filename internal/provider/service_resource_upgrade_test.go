@@ -218,3 +218,67 @@ resource "divio_service" "test" {
 	}
 	t.Error("no test database was added")
 }
+
+// An upgrade stopped by a failed restore, or by a failed swap deployment, leaves the old instance in
+// the state, attached, with its data, and the application running as before; the next plain apply
+// finishes the upgrade, with no instance added twice and none left behind.
+func TestAccServiceResource_upgradeResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name, step string
+		fail       func(*simulator.Simulator)
+	}{
+		{"failed restore", "while it copied the data into the new instance", (*simulator.Simulator).FailNextRestore},
+		{"failed deployment", "while it deployed the environment to detach the old instance and attach the new one", (*simulator.Simulator).FailNextDeploy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			sim := env.requireSim(t)
+			cli := newTerraformCLI(t)
+			cli.apply(upgradeConfig(env, "postgres-15", true))
+			old, err := onlySimInstance(sim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sim.SetInstanceData(old.UUID, "precious"); err != nil {
+				t.Fatal(err)
+			}
+			tc.fail(sim)
+			cli.write(upgradeConfig(env, "postgres-16", true))
+			out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
+			errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
+			if !failed || !strings.Contains(errs, "error: Upgrade of service instance "+old.UUID+" stopped") || !strings.Contains(errs, tc.step) ||
+				!strings.Contains(errs, "The next apply finishes the upgrade from where it stopped") {
+				t.Fatalf("want the upgrade stopped %s, got failed %v:\n%s", tc.step, failed, errs)
+			}
+			if data, there := instanceData(sim, old.UUID); !there || data != "precious" || simInstanceStatus(sim, old.UUID) != simulator.StatusAttached {
+				t.Errorf("the old instance: there %v, data %q, status %s; want it attached with its data", there, data, simInstanceStatus(sim, old.UUID))
+			}
+
+			cli.apply(upgradeConfig(env, "postgres-16", true))
+			live := liveInstances(sim)
+			if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {
+				t.Fatalf("after the next apply: %+v; want only the new instance, DEFAULT, attached", live)
+			}
+			if data, _ := instanceData(sim, live[0].UUID); data != "precious" {
+				t.Errorf("the new instance holds %q, want the old one's data", data)
+			}
+			for _, d := range testDeployments(sim) {
+				if d.Status == simulator.DeploymentSuccess && !slices.Contains(sim.DeploymentVariables(d.UUID), "DEFAULT_DATABASE_DSN") {
+					t.Errorf("deployment %s left the application without DEFAULT_DATABASE_DSN", d.UUID)
+				}
+			}
+			if empty, plan := cli.planIsEmpty(); !empty {
+				t.Errorf("the plan after the upgrade is not empty:\n%s", plan)
+			}
+		})
+	}
+}
+
+func simInstanceStatus(sim *simulator.Simulator, id string) string {
+	for _, in := range sim.InstanceStates() {
+		if in.UUID == id {
+			return in.Status
+		}
+	}
+	return ""
+}

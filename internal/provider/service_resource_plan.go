@@ -135,23 +135,31 @@ func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id := state.ID.ValueString()
-	r.data.plan.planInstance(id, keyOf(&state), "", fateRemoved)
+	r.data.plan.planInstance(state.ID.ValueString(), keyOf(&state), "", fateRemoved)
+	r.planRemoval(ctx, &state, "removing", r.deletionProtectedDetail(ctx, &state), &resp.Diagnostics)
+}
+
+// planRemoval checks, and says, what removing or replacing (verb) the instance of state does: refused
+// under deletion_protection (protected says why), detached first when the application uses it, and
+// backed up first when final_backup asks for it.
+func (r *ServiceResource) planRemoval(ctx context.Context, state *serviceResourceModel, verb, protected string, diags *diag.Diagnostics) {
 	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", r.deletionProtectedDetail(ctx, &state))
+		diags.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", protected)
 		return
 	}
+	id := state.ID.ValueString()
 	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		addAPIError(diags, "Cannot read service instance "+id, err)
 		return
 	}
-	if inst != nil && inst.InUse() {
-		r.planDetachFirst(ctx, inst, "removing", &resp.Diagnostics)
+	if inst == nil {
+		return
 	}
-	if inst != nil {
-		r.warnFinalBackupPlanned(ctx, &state, inst, "removing", &resp.Diagnostics)
+	if inst.InUse() {
+		r.planDetachFirst(ctx, inst, verb, diags)
 	}
+	r.warnFinalBackupPlanned(ctx, state, inst, verb, diags)
 }
 
 // planDetachFirst says what removing (or replacing) an instance that the application uses does: the
@@ -432,23 +440,8 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		return
 	}
 
-	id := state.ID.ValueString()
-	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion",
-			fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), r.deletionProtectedDetail(ctx, &state)))
-		return
-	}
-	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
-		return
-	}
-	if inst != nil && inst.InUse() {
-		r.planDetachFirst(ctx, inst, "replacing", &resp.Diagnostics)
-	}
-	if inst != nil {
-		r.warnFinalBackupPlanned(ctx, &state, inst, "replacing", &resp.Diagnostics)
-	}
+	r.planRemoval(ctx, &state, "replacing",
+		fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), r.deletionProtectedDetail(ctx, &state)), &resp.Diagnostics)
 	// Terraform plans the new instance of the replacement next, as a create; that records this one as
 	// replaced (planReplaced), since its prefix and subscription slot are freed first.
 }

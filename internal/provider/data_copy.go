@@ -172,7 +172,8 @@ func (c *dataCopy) checkTarget(ctx context.Context, serviceType string) error {
 func (c *dataCopy) checkOrganisation(ctx context.Context, fromEnvironment string) error {
 	from, errFrom := c.d.cache.ApplicationOf(ctx, fromEnvironment)
 	into, errInto := c.d.cache.ApplicationOf(ctx, c.target.Environment)
-	if errFrom != nil || errInto != nil || from.Organisation == "" || from.Organisation == into.Organisation {
+	known := errFrom == nil && errInto == nil && from.Organisation != ""
+	if !known || from.Organisation == into.Organisation {
 		return nil
 	}
 	return &copyRefusedError{reason: fmt.Sprintf("%s is in application %s, and %s in application %s of another organisation: data is copied only between the applications of one organisation",

@@ -31,10 +31,23 @@ type CopyDataAction struct {
 func NewCopyDataAction() action.Action { return &CopyDataAction{} }
 
 type copyDataActionModel struct {
-	SourceServiceID types.String   `tfsdk:"source_service_id"`
-	TargetServiceID types.String   `tfsdk:"target_service_id"`
-	Notes           types.String   `tfsdk:"notes"`
-	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+	SourceServiceID types.String `tfsdk:"source_service_id"`
+	TargetServiceID types.String `tfsdk:"target_service_id"`
+	copyActionOptions
+}
+
+// copyActionOptions are what divio_copy_data and divio_restore_backup share: the notes recorded
+// with what copyData does, and how long it may take.
+type copyActionOptions struct {
+	Notes    types.String   `tfsdk:"notes"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
+}
+
+// withCopyActionOptions adds the attributes of copyActionOptions to an action's own.
+func withCopyActionOptions(ctx context.Context, notes string, attributes map[string]schema.Attribute) map[string]schema.Attribute {
+	attributes["notes"] = schema.StringAttribute{MarkdownDescription: notes, Optional: true}
+	attributes["timeouts"] = actionTimeouts(ctx)
+	return attributes
 }
 
 func (a *CopyDataAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
@@ -49,7 +62,7 @@ func (a *CopyDataAction) Schema(ctx context.Context, _ action.SchemaRequest, res
 			"in any environment of the organisation's applications, and both must be provisioned. The target's data is overwritten; it keeps its status, " +
 			"and an application that uses it goes on using it. The backup is kept, as the Divio Control Panel's backups are. " +
 			"Invoke it on demand with `terraform apply -invoke=action.divio_copy_data.<name>`. To restore an existing backup, use `divio_restore_backup`.",
-		Attributes: map[string]schema.Attribute{
+		Attributes: withCopyActionOptions(ctx, "Notes recorded with the backup and the restore. Defaults to one that names both instances.", map[string]schema.Attribute{
 			"source_service_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the service instance to copy from, e.g. `divio_service.<name>.id`: a `DATABASE` or `STORAGE` instance, the ones Divio backs up.",
 				Required:            true,
@@ -59,12 +72,7 @@ func (a *CopyDataAction) Schema(ctx context.Context, _ action.SchemaRequest, res
 					"in the same or a newer version.",
 				Required: true,
 			},
-			"notes": schema.StringAttribute{
-				MarkdownDescription: "Notes recorded with the backup and the restore. Defaults to one that names both instances.",
-				Optional:            true,
-			},
-			"timeouts": actionTimeouts(ctx),
-		},
+		}),
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/action/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -27,10 +26,9 @@ type RestoreBackupAction struct {
 func NewRestoreBackupAction() action.Action { return &RestoreBackupAction{} }
 
 type restoreBackupActionModel struct {
-	ServiceInstanceBackupID types.String   `tfsdk:"service_instance_backup_id"`
-	ServiceID               types.String   `tfsdk:"service_id"`
-	Notes                   types.String   `tfsdk:"notes"`
-	Timeouts                timeouts.Value `tfsdk:"timeouts"`
+	ServiceInstanceBackupID types.String `tfsdk:"service_instance_backup_id"`
+	ServiceID               types.String `tfsdk:"service_id"`
+	copyActionOptions
 }
 
 func (a *RestoreBackupAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
@@ -44,7 +42,7 @@ func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest
 			"(a `postgres-15` backup into a `postgres-16` database of the test environment, say). The target's data is replaced by the backup's. " +
 			"The target must exist and be provisioned; it keeps its status, and an application that uses it goes on using it. " +
 			"Invoke it on demand with `terraform apply -invoke=action.divio_restore_backup.<name>`. To copy an instance's current data, `divio_copy_data` takes the backup itself.",
-		Attributes: map[string]schema.Attribute{
+		Attributes: withCopyActionOptions(ctx, "Notes recorded with the restore.", map[string]schema.Attribute{
 			"service_instance_backup_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the instance's part of a backup (a service instance backup), as the Divio Control Panel and API give it; " +
 					"a backup of several instances has one part each. `divio_service_backups` lists them.",
@@ -55,12 +53,7 @@ func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest
 					"in any environment of the organisation's applications. Its data is overwritten. Defaults to the instance the backup was taken from.",
 				Optional: true,
 			},
-			"notes": schema.StringAttribute{
-				MarkdownDescription: "Notes recorded with the restore.",
-				Optional:            true,
-			},
-			"timeouts": actionTimeouts(ctx),
-		},
+		}),
 	}
 }
 

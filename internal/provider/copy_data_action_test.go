@@ -9,18 +9,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
+	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
 func TestCopyDataAction_invoke(t *testing.T) {
-	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	client := env.client(t)
-	live := addTestInstance(t, client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	test := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres16, "DEFAULT", true)
-	setSimData(t, sim, live.UUID, "live rows")
-	setSimData(t, sim, test.UUID, "test rows")
-	p := newProtocolProvider(t, env, true)
+	f := newCopyFixture(t)
+	sim, live, test := f.sim, f.live, f.test
+	p := newProtocolProvider(t, f.env, true)
 
 	progress, errs := p.invoke("divio_copy_data", map[string]string{"source_service_id": live.UUID, "target_service_id": test.UUID})
 	if errs != "" {
@@ -57,14 +53,9 @@ func TestCopyDataAction_invoke(t *testing.T) {
 }
 
 func TestCopyDataAction_errors(t *testing.T) {
-	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	client := env.client(t)
-	live := addTestInstance(t, client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	mysql := addTestInstance(t, client, demoTestEnvID, simulator.ServiceMySQL8, "DEFAULT", true)
-	storage := addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true)
-	setSimData(t, sim, mysql.UUID, "mysql rows")
-	const unknown = "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"
+	f := newCopyFixture(t)
+	sim, live, mysql := f.sim, f.live, f.mysql
+	storage := addTestInstance(t, f.client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true)
 	copyOf := func(source, target string) string {
 		return fmt.Sprintf("Copy of service instance %s into service instance %s ", source, target)
 	}
@@ -76,11 +67,11 @@ func TestCopyDataAction_errors(t *testing.T) {
 		want           []string // the error's start, then parts it contains
 	}{
 		{"provider not configured", false, live.UUID, mysql.UUID, []string{"Divio provider not configured: "}},
-		{"unknown source", true, unknown, mysql.UUID, []string{"Service instance not found: No service instance has the id \"" + unknown + "\""}},
-		{"unknown target", true, live.UUID, unknown, []string{"Service instance not found: No service instance has the id \"" + unknown + "\""}},
+		{"unknown source", true, unknownID, mysql.UUID, []string{"Service instance not found: No service instance has the id \"" + unknownID + "\""}},
+		{"unknown target", true, live.UUID, unknownID, []string{"Service instance not found: No service instance has the id \"" + unknownID + "\""}},
 		{"into another engine", true, live.UUID, mysql.UUID, []string{
 			copyOf(live.UUID, mysql.UUID) + "refused: The Divio API refused to write the data of service instance " + live.UUID + " (postgres-15, prefix DEFAULT)",
-			"into service instance " + mysql.UUID + " (mysql-8, prefix DEFAULT)", "runs mysql-8: a backup of postgres-15 restores into the same engine",
+			"into service instance " + mysql.UUID + " (mysql-8, prefix MYSQL)", "runs mysql-8: a backup of postgres-15 restores into the same engine",
 			"the backup taken for the copy was deleted", "The target keeps its data and status.",
 		}},
 		{"into another type", true, live.UUID, storage.UUID, []string{
@@ -88,16 +79,9 @@ func TestCopyDataAction_errors(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newProtocolProvider(t, env, tc.configure)
+			p := newProtocolProvider(t, f.env, tc.configure)
 			_, errs := p.invoke("divio_copy_data", map[string]string{"source_service_id": tc.source, "target_service_id": tc.target})
-			if !strings.HasPrefix(errs, tc.want[0]) {
-				t.Fatalf("error = %q, want one that starts %q", errs, tc.want[0])
-			}
-			for _, part := range tc.want[1:] {
-				if !strings.Contains(errs, part) {
-					t.Errorf("error = %q, want it to contain %q", errs, part)
-				}
-			}
+			expectError(t, errs, tc.want)
 		})
 	}
 	if got := simData(t, sim, mysql.UUID); got != "mysql rows" || len(sim.Backups()) != 0 || len(sim.Restores()) != 0 {
@@ -130,23 +114,17 @@ func TestCopyDataAction_validate(t *testing.T) {
 	}
 }
 
-// `terraform apply -invoke` copies live's data into test with Terraform 1.14's CLI, shows the
-// progress, refuses a copy into another engine with the API's reason, and a copy of an instance
-// into itself before anything is sent.
-func TestAccCopyDataAction_applyInvoke(t *testing.T) {
+// With Terraform 1.14's CLI, `terraform apply -invoke` copies live's data into test, restores an
+// earlier backup of live into test, and refuses both into another engine with the API's reason,
+// changing nothing; validate refuses a copy of an instance into itself.
+func TestAccDataCopyActions_applyInvoke(t *testing.T) {
 	cli := newTerraformCLI(t)
-	if ok, name := cli.terraformAtLeast(1, 14); !ok {
-		t.Skipf("actions need Terraform 1.14 or newer; this is %s", name)
-	}
-	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	client := env.client(t)
-	live := addTestInstance(t, client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	test := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	mysql := addTestInstance(t, client, demoTestEnvID, simulator.ServiceMySQL8, "MYSQL", true)
-	setSimData(t, sim, live.UUID, "live rows")
-	setSimData(t, sim, test.UUID, "test rows")
-	setSimData(t, sim, mysql.UUID, "mysql rows")
+	requireActions(t, cli)
+	f := newCopyFixture(t)
+	env, sim := f.env, f.sim
+	setSimData(t, sim, f.live.UUID, "live rows, last week")
+	part := addTestBackup(t, f.client, f.live)
+	f.reset(t)
 
 	cli.write(env.config(fmt.Sprintf(`
 action "divio_copy_data" "refresh_test" {
@@ -163,35 +141,59 @@ action "divio_copy_data" "into_mysql" {
     target_service_id = %[3]q
   }
 }
-`, live.UUID, test.UUID, mysql.UUID)))
+
+action "divio_restore_backup" "into_test" {
+  config {
+    service_instance_backup_id = %[4]q
+    service_id                 = %[2]q
+  }
+}
+
+action "divio_restore_backup" "into_mysql" {
+  config {
+    service_instance_backup_id = %[4]q
+    service_id                 = %[3]q
+  }
+}
+`, f.live.UUID, f.test.UUID, f.mysql.UUID, part.UUID)))
 	cli.init()
 
-	out := cli.mustRun("apply", "-auto-approve", "-no-color", "-invoke=action.divio_copy_data.refresh_test")
-	if got := simData(t, sim, test.UUID); got != "live rows" {
-		t.Errorf("test holds %q, want live's data\n%s", got, out)
-	}
-	backups, restores := sim.Backups(), sim.Restores()
-	if len(backups) != 1 || len(restores) != 1 || backups[0].Notes != "Refresh test from live" {
-		t.Fatalf("backups %+v, restores %+v: want one of each, with the notes\n%s", backups, restores, out)
-	}
-	for _, want := range []string{
-		fmt.Sprintf("Action action.divio_copy_data.refresh_test (triggered by CLI): Backing up service instance %s (postgres-15, prefix DEFAULT) in environment demo-app/live", live.UUID),
-		fmt.Sprintf("Action action.divio_copy_data.refresh_test (triggered by CLI): Restore %s of the DATABASE DEFAULT backup %s into service instance %s succeeded\n", restores[0].UUID, backups[0].UUID, test.UUID),
-		"Actions: 1 invoked.",
+	refused := []string{"Error: Error when invoking action", "(postgres-15, prefix DEFAULT)", "(mysql-8, prefix MYSQL)",
+		"runs mysql-8: a backup of postgres-15 restores into the same engine, in the same or a newer version", "The target keeps its data and status."}
+	for _, tc := range []struct {
+		action string
+		target *divio.ServiceInstance
+		// wantData is what the target holds after the invoke; want, the parts of the output in order.
+		wantData string
+		fails    bool
+		want     []string
+	}{
+		{"divio_copy_data.refresh_test", f.test, "live rows", false, []string{
+			"Action action.divio_copy_data.refresh_test (triggered by CLI): Backing up service instance " + f.live.UUID + " (postgres-15, prefix DEFAULT) in environment demo-app/live",
+			"Action action.divio_copy_data.refresh_test (triggered by CLI): Restore", "into service instance " + f.test.UUID + " succeeded", "Actions: 1 invoked.",
+		}},
+		{"divio_restore_backup.into_test", f.test, "live rows, last week", false, []string{
+			"Action action.divio_restore_backup.into_test (triggered by CLI): Restore", "of the DATABASE DEFAULT backup " + part.Backup + " into service instance " + f.test.UUID + " succeeded",
+			"Actions: 1 invoked.",
+		}},
+		{"divio_copy_data.into_mysql", f.mysql, "mysql rows", true, append([]string{
+			"Copy of service instance " + f.live.UUID + " into service instance " + f.mysql.UUID + " refused", "the backup taken for the copy was deleted",
+		}, refused...)},
+		{"divio_restore_backup.into_mysql", f.mysql, "mysql rows", true, append([]string{
+			"Restore of the DATABASE DEFAULT backup " + part.Backup + " into service instance " + f.mysql.UUID + " refused",
+		}, refused...)},
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the output lacks %q:\n%s", want, out)
+		out, failed := cli.run("apply", "-auto-approve", "-no-color", "-invoke=action."+tc.action)
+		if failed != tc.fails || !errorText(tc.want...).MatchString(out) {
+			t.Errorf("%s: want the output to show %q in order (failed = %v):\n%s", tc.action, tc.want, tc.fails, out)
+		}
+		if got := simData(t, sim, tc.target.UUID); got != tc.wantData {
+			t.Errorf("%s: the target holds %q, want %q", tc.action, got, tc.wantData)
 		}
 	}
-
-	out, failed := cli.run("apply", "-auto-approve", "-no-color", "-invoke=action.divio_copy_data.into_mysql")
-	if !failed || !errorText("Error: Error when invoking action", "Copy of service instance "+live.UUID+" into service instance "+mysql.UUID+" refused",
-		"(postgres-15, prefix DEFAULT)", "(mysql-8, prefix MYSQL)", "data is written only into an instance of the same type and engine, in the same or a newer version",
-		"runs mysql-8: a backup of postgres-15 restores into the same engine", "the backup taken for the copy was deleted").MatchString(out) {
-		t.Errorf("want the copy into mysql refused with the reason:\n%s", out)
-	}
-	if got := simData(t, sim, mysql.UUID); got != "mysql rows" || len(sim.Backups()) != 1 || len(sim.Restores()) != 1 {
-		t.Errorf("mysql holds %q, backups %+v, restores %+v: want the refused copy to change and leave nothing", got, sim.Backups(), sim.Restores())
+	// The earlier backup and the copy's: the refused copy's was deleted.
+	if backups, restores := sim.Backups(), sim.Restores(); len(backups) != 2 || len(restores) != 2 || backups[1].Notes != "Refresh test from live" {
+		t.Errorf("backups %+v, restores %+v: want two of each, the copy's with its notes", backups, restores)
 	}
 
 	cli.write(env.config(fmt.Sprintf(`
@@ -201,9 +203,20 @@ action "divio_copy_data" "into_itself" {
     target_service_id = %[1]q
   }
 }
-`, live.UUID)))
-	out, failed = cli.run("validate", "-no-color")
+`, f.live.UUID)))
+	out, failed := cli.run("validate", "-no-color")
 	if !failed || !errorText("Error: Source and target are the same service instance", "an instance's data cannot be copied into itself").MatchString(out) {
 		t.Errorf("want validate to refuse a copy into itself:\n%s", out)
+	}
+}
+
+// actionsSince is the Terraform version that brought actions.
+var actionsSince = struct{ major, minor int }{1, 14}
+
+// requireActions skips a test on a CLI without actions.
+func requireActions(t *testing.T, cli *terraformCLI) {
+	t.Helper()
+	if ok, name := cli.terraformAtLeast(actionsSince.major, actionsSince.minor); !ok {
+		t.Skipf("actions need Terraform 1.14 or newer; this is %s", name)
 	}
 }

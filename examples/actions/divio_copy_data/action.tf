@@ -7,31 +7,23 @@ data "divio_application" "app" {
   slug = "demo-app"
 }
 
-data "divio_environment" "live" {
+data "divio_environment" "env" {
+  for_each       = toset(["live", "test"])
   application_id = data.divio_application.app.id
-  slug           = "live"
+  slug           = each.key
 }
 
-data "divio_environment" "test" {
-  application_id = data.divio_application.app.id
-  slug           = "test"
-}
-
-resource "divio_service" "live_database" {
-  environment_id = data.divio_environment.live.id
-  service        = "postgres-15"
-}
-
-# The target is of the source's engine, in the same or a newer version.
-resource "divio_service" "test_database" {
-  environment_id = data.divio_environment.test.id
-  service        = "postgres-16"
+# The target runs the source's engine, in the same or a newer version.
+resource "divio_service" "database" {
+  for_each       = { live = "postgres-15", test = "postgres-16" }
+  environment_id = data.divio_environment.env[each.key].id
+  service        = each.value
 }
 
 action "divio_copy_data" "refresh_test" {
   config {
-    source_service_id = divio_service.live_database.id
-    target_service_id = divio_service.test_database.id
+    source_service_id = divio_service.database["live"].id
+    target_service_id = divio_service.database["test"].id
     notes             = "Refresh test from live"
 
     timeouts = {

@@ -24,13 +24,13 @@ data "divio_application" "both" {
   id   = "` + testApplicationID(t, simulator.DemoApp) + `"
 }
 `),
-				ExpectError: dsErrorRegexp(`Invalid Attribute Combination`, `Exactly one of these attributes must be configured: [slug,id]`),
+				ExpectError: errorText(`Invalid Attribute Combination`, `Exactly one of these attributes must be configured: [slug,id]`),
 			},
 			{
 				Config: env.config(`
 data "divio_application" "neither" {}
 `),
-				ExpectError: dsErrorRegexp(`Missing Attribute Configuration`, `Exactly one of these attributes must be configured: [slug,id]`),
+				ExpectError: errorText(`Missing Attribute Configuration`, `Exactly one of these attributes must be configured: [slug,id]`),
 			},
 			{
 				Config: env.config(`
@@ -38,7 +38,7 @@ data "divio_application" "missing" {
   slug = "no-such-app"
 }
 `),
-				ExpectError: dsErrorRegexp(`Application not found`, `No application has the slug "no-such-app"`),
+				ExpectError: errorText(`Application not found`, `No application has the slug "no-such-app"`),
 			},
 			{
 				Config: env.config(`
@@ -46,7 +46,7 @@ data "divio_application" "missing" {
   id = "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"
 }
 `),
-				ExpectError: dsErrorRegexp(`Application not found`, `No application has the id "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"`),
+				ExpectError: errorText(`Application not found`, `No application has the id "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"`),
 			},
 			{
 				Config: env.config(`

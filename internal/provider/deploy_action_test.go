@@ -17,12 +17,8 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// A deployment that takes a while, so that its percent can be seen moving.
-func withDeployDelay(d time.Duration) func(*simulator.Options) {
-	return func(o *simulator.Options) { o.DeployDelay = d }
-}
-
 func TestDeployAction_invoke(t *testing.T) {
+	// A deployment that takes a while, so that its percent can be seen moving.
 	env := newTestEnv(t, withDeployDelay(500*time.Millisecond))
 	sim := env.requireSim(t)
 	client := env.client(t)
@@ -42,9 +38,7 @@ func TestDeployAction_invoke(t *testing.T) {
 	}
 	id := deployments[0].UUID
 	t.Logf("progress: %q", progress)
-	if err := expectSimInstance(sim, inst.UUID, simulator.StatusAttached)(nil); err != nil {
-		t.Error(err)
-	}
+	expectStatus(t, sim, simulator.StatusAttached, inst.UUID)
 	if len(progress) < 4 || progress[0] != "Deploying demo-app/test" || progress[len(progress)-1] != "Deployment "+id+" of demo-app/test succeeded" {
 		t.Fatalf("progress = %q, want Deploying, at least two percents, then succeeded", progress)
 	}
@@ -147,13 +141,13 @@ action "divio_deploy" "test" {
     environment_id = %q
   }
 }
-`, serviceID, timeout, events, attachTestEnvID))
+`, serviceID, timeout, events, demoTestEnvID))
 }
 
 func TestAccDeployAction_trigger(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_14_0)},

@@ -17,38 +17,11 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-var deployerTestEnvID = simulator.EnvironmentID("demo-app", "test")
-
-// testSimulator serves a simulator whose deployments last deployDelay, and returns a client that
-// polls it quickly.
-func testSimulator(t *testing.T, opts simulator.Options) (*divio.Client, *simulator.Simulator) {
-	t.Helper()
-	sim, err := simulator.New(opts)
-	if err != nil {
-		t.Fatalf("starting the simulator: %v", err)
-	}
-	server := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		server.Close()
-		_ = sim.Close()
-	})
-	client, err := divio.New(divio.Config{
-		Endpoint:     server.URL,
-		Token:        simulator.DemoToken,
-		RetryWaitMin: time.Millisecond,
-		Poll:         divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client, sim
-}
-
 // newTestDeployer returns a deployer that gathers for 20ms, as one provider process, against a
 // simulator whose deployments last deployDelay.
 func newTestDeployer(t *testing.T, deployDelay time.Duration) (*deployer, *divio.Client, *simulator.Simulator) {
 	t.Helper()
-	client, sim := testSimulator(t, simulator.Options{DeployDelay: deployDelay})
+	client, sim := simulatorClient(t, simulator.Options{DeployDelay: deployDelay}, time.Millisecond, nil)
 	return deployerFor(client), client, sim
 }
 
@@ -91,33 +64,11 @@ func addProvisioned(t *testing.T, client *divio.Client, envID string, n int) []s
 	return ids
 }
 
-// waitForWorkingDeployment returns once the simulator runs a deployment.
-func waitForWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		for _, dep := range testDeployments(sim) {
-			if dep.Status == simulator.DeploymentWorking {
-				return
-			}
-		}
-	}
-	t.Fatal("no deployment started")
-}
-
-func expectStatus(t *testing.T, sim *simulator.Simulator, status string, ids ...string) {
-	t.Helper()
-	for _, id := range ids {
-		if in := simInstanceOf(t, sim, id); in.Status != status {
-			t.Errorf("instance %s is %s, want %s", id, in.Status, status)
-		}
-	}
-}
-
 func TestDeployerConcurrentAttachmentsShareOneDeployment(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	ids := addProvisioned(t, client, deployerTestEnvID, 4)
+	ids := addProvisioned(t, client, demoTestEnvID, 4)
 
-	results := attachConcurrently(t.Context(), d, deployerTestEnvID, ids)
+	results := attachConcurrently(t.Context(), d, demoTestEnvID, ids)
 
 	deps := testDeployments(sim)
 	if len(deps) != 1 {
@@ -135,11 +86,11 @@ func TestDeployerConcurrentAttachmentsShareOneDeployment(t *testing.T) {
 // reads ATTACHED without them (a deployment that did not give them) is deployed again.
 func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 0)
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+	ids := addProvisioned(t, client, demoTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), demoTestEnvID, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
+	out, err := d.Attach(t.Context(), demoTestEnvID, ids[0])
 	if err != nil || out.Deployment != nil || out.Pending {
 		t.Errorf("attaching an attached instance: %+v, %v; want no deployment, nothing pending", out, err)
 	}
@@ -166,13 +117,13 @@ func TestDeployerDeploysOnlyWhatNeedsIt(t *testing.T) {
 // the instances as they stood when it started): the batch waits for it, then deploys once.
 func TestDeployerWaitsOutADeploymentStartedBeforeItsInstances(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+	outside, err := client.CreateDeployment(t.Context(), demoTestEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := addProvisioned(t, client, deployerTestEnvID, 2)
+	ids := addProvisioned(t, client, demoTestEnvID, 2)
 
-	results := attachConcurrently(t.Context(), d, deployerTestEnvID, ids)
+	results := attachConcurrently(t.Context(), d, demoTestEnvID, ids)
 	deps := testDeployments(sim)
 	if len(deps) != 2 || deps[0].UUID != outside.UUID || deps[1].StartedAt.Before(*deps[0].EndedAt) {
 		t.Fatalf("deployments %+v: want the outside one, then one started after it ended", deps)
@@ -193,7 +144,7 @@ func TestDeployerFollowsAnOutsideDeploymentThatAttachesItsInstance(t *testing.T)
 	for _, detachedFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("detached first: %v", detachedFirst), func(t *testing.T) {
 			d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-			ids := addProvisioned(t, client, deployerTestEnvID, 1)
+			ids := addProvisioned(t, client, demoTestEnvID, 1)
 			if detachedFirst {
 				detached := simulator.StatusDetached
 				if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &detached}); err != nil {
@@ -203,11 +154,11 @@ func TestDeployerFollowsAnOutsideDeploymentThatAttachesItsInstance(t *testing.T)
 					t.Fatal(err)
 				}
 			}
-			outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+			outside, err := client.CreateDeployment(t.Context(), demoTestEnvID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := d.Attach(t.Context(), deployerTestEnvID, ids[0])
+			out, err := d.Attach(t.Context(), demoTestEnvID, ids[0])
 			if err != nil || out.Deployment == nil || out.Deployment.UUID != outside.UUID {
 				t.Fatalf("attach: %+v, %v; want the outside deployment %s", out, err, outside.UUID)
 			}
@@ -227,19 +178,14 @@ func TestDeployerWorkspacesShareDeployments(t *testing.T) {
 	envID := simulator.EnvironmentID("bench-app-1", "live")
 	for _, addedFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("all added before the first deployment: %v", addedFirst), func(t *testing.T) {
-			client, sim := testSimulator(t, simulator.Options{Dataset: simulator.DatasetBench, DeployDelay: 200 * time.Millisecond})
+			client, sim := simulatorClient(t, simulator.Options{Dataset: simulator.DatasetBench, DeployDelay: 200 * time.Millisecond}, time.Millisecond, nil)
 			var wg sync.WaitGroup
 			start := make(chan struct{})
-			var mu sync.Mutex
-			var all []string
 			add := func(w int) []string {
 				ids := make([]string, 3)
 				for i := range ids {
 					ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("W%dI%d", w, i), true).UUID
 				}
-				mu.Lock()
-				all = append(all, ids...)
-				mu.Unlock()
 				return ids
 			}
 			for w := range 4 {
@@ -270,29 +216,17 @@ func TestDeployerWorkspacesShareDeployments(t *testing.T) {
 			if got > want || got == 0 {
 				t.Errorf("4 workspaces took %d deployments, want at most %d", got, want)
 			}
-			expectStatusIn(t, sim, envID, simulator.StatusAttached, all)
+			expectEveryInstanceIn(t, sim, envID, simulator.StatusAttached)
 		})
-	}
-}
-
-func expectStatusIn(t *testing.T, sim *simulator.Simulator, envID, status string, ids []string) {
-	t.Helper()
-	for _, in := range sim.Instances() {
-		if in.Environment == envID && in.Status != status {
-			t.Errorf("instance %s (%s) is %s, want %s", in.UUID, in.Prefix, in.Status, status)
-		}
-	}
-	if len(ids) == 0 {
-		t.Error("no instances")
 	}
 }
 
 func TestDeployerFailureReachesEveryMember(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 50*time.Millisecond)
-	ids := addProvisioned(t, client, deployerTestEnvID, 3)
+	ids := addProvisioned(t, client, demoTestEnvID, 3)
 	sim.FailNextDeploy()
 
-	for i, r := range attachConcurrently(t.Context(), d, deployerTestEnvID, ids) {
+	for i, r := range attachConcurrently(t.Context(), d, demoTestEnvID, ids) {
 		var failed *divio.DeploymentFailedError
 		if !errors.As(r.err, &failed) || !failed.Deployment.Failed() || !r.outcome.Pending {
 			t.Errorf("caller %d: %+v, %v; want a *DeploymentFailedError, the attachment still pending", i, r.outcome, r.err)
@@ -305,19 +239,19 @@ func TestDeployerFailureReachesEveryMember(t *testing.T) {
 }
 
 func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
-	client, sim := testSimulator(t, simulator.Options{DeployDelay: 3 * time.Second})
+	client, sim := simulatorClient(t, simulator.Options{DeployDelay: 3 * time.Second}, time.Millisecond, nil)
 	d := slowGatherer(client)
-	ids := addProvisioned(t, client, deployerTestEnvID, 4)
+	ids := addProvisioned(t, client, demoTestEnvID, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancelled := make(chan deployResult, 1)
 	go func() {
-		out, err := d.Attach(ctx, deployerTestEnvID, ids[0])
+		out, err := d.Attach(ctx, demoTestEnvID, ids[0])
 		cancelled <- deployResult{out, err}
 	}()
 	others := make(chan []deployResult, 1)
-	go func() { others <- attachConcurrently(t.Context(), d, deployerTestEnvID, ids[1:]) }()
+	go func() { others <- attachConcurrently(t.Context(), d, demoTestEnvID, ids[1:]) }()
 
-	waitForWorkingDeployment(t, sim)
+	waitUntil(t, "a deployment runs", func() bool { return workingDeployment(sim) != nil })
 	cancel()
 	select {
 	case r := <-cancelled:
@@ -342,16 +276,16 @@ func TestDeployerCancelledCallerReturnsWithoutBreakingTheOthers(t *testing.T) {
 // its own started: the batch starts none, and takes back the detachments it asked for, so that no
 // later deployment detaches the instances unasked.
 func TestDeployerTakesBackTheDetachmentsOfABatchEveryoneLeft(t *testing.T) {
-	client, sim := testSimulator(t, simulator.Options{DeployDelay: 3 * time.Second})
+	client, sim := simulatorClient(t, simulator.Options{DeployDelay: 3 * time.Second}, time.Millisecond, nil)
 	d := slowGatherer(client)
-	ids := addProvisioned(t, client, deployerTestEnvID, 2)
+	ids := addProvisioned(t, client, demoTestEnvID, 2)
 	attached := simulator.StatusAttached
 	for _, id := range ids {
 		if err := sim.SetInstance(id, simulator.InstancePatch{Status: &attached}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+	if _, err := client.CreateDeployment(t.Context(), demoTestEnvID); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -359,7 +293,7 @@ func TestDeployerTakesBackTheDetachmentsOfABatchEveryoneLeft(t *testing.T) {
 		for { // once both detachments are asked for
 			pending := 0
 			for _, id := range ids {
-				if simInstanceOf(t, sim, id).Status == simulator.StatusPendingDetachment {
+				if expectSimInstance(sim, id, simulator.StatusPendingDetachment)(nil) == nil {
 					pending++
 				}
 			}
@@ -374,7 +308,7 @@ func TestDeployerTakesBackTheDetachmentsOfABatchEveryoneLeft(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
-			out, err := d.Detach(ctx, deployerTestEnvID, id)
+			out, err := d.Detach(ctx, demoTestEnvID, id)
 			results[i] = deployResult{out, err}
 		})
 	}
@@ -385,31 +319,20 @@ func TestDeployerTakesBackTheDetachmentsOfABatchEveryoneLeft(t *testing.T) {
 		}
 	}
 	expectStatus(t, sim, simulator.StatusAttached, ids...)
-	waitForNoWorkingDeployment(t, sim)
+	waitUntil(t, "no deployment runs", func() bool { return workingDeployment(sim) == nil })
 	if got := len(testDeployments(sim)); got != 1 {
 		t.Errorf("%d deployments, want only the outside one", got)
 	}
 	expectStatus(t, sim, simulator.StatusAttached, ids...)
 }
 
-// waitForNoWorkingDeployment returns once the simulator runs no deployment.
-func waitForNoWorkingDeployment(t *testing.T, sim *simulator.Simulator) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentWorking }) {
-			return
-		}
-	}
-	t.Fatal("a deployment is still running")
-}
-
 func TestDeployerDetaches(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 0)
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+	ids := addProvisioned(t, client, demoTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), demoTestEnvID, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	out, err := d.Detach(t.Context(), demoTestEnvID, ids[0])
 	if err != nil || out.Deployment == nil {
 		t.Fatalf("detach: %+v, %v", out, err)
 	}
@@ -420,7 +343,7 @@ func TestDeployerDetaches(t *testing.T) {
 	if err := client.AttachServiceInstance(t.Context(), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	out, err = d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	out, err = d.Detach(t.Context(), demoTestEnvID, ids[0])
 	if err != nil || out.Deployment != nil || out.Instance == nil || !out.Instance.AwaitsAttachment() {
 		t.Errorf("detaching an instance that awaits attachment: %+v, %v; want no deployment, the instance as it awaits", out, err)
 	}
@@ -433,11 +356,11 @@ func TestDeployerDetaches(t *testing.T) {
 // divio_deployment's deployment: one that starts after the call, whatever runs.
 func TestDeployerDeployStartsAfterTheCall(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	outside, err := client.CreateDeployment(t.Context(), deployerTestEnvID)
+	outside, err := client.CreateDeployment(t.Context(), demoTestEnvID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dep, err := d.Deploy(t.Context(), deployerTestEnvID)
+	dep, err := d.Deploy(t.Context(), demoTestEnvID)
 	if err != nil || dep.UUID == outside.UUID {
 		t.Fatalf("Deploy while another deployment ran: %+v, %v; want one of its own", dep, err)
 	}
@@ -461,7 +384,7 @@ func TestDeployerFiftyCallersTenAtATimeStartAtMostSixDeployments(t *testing.T) {
 		wg.Go(func() {
 			for range jobs {
 				time.Sleep(2 * time.Millisecond)
-				if _, err := d.Deploy(t.Context(), deployerTestEnvID); err != nil {
+				if _, err := d.Deploy(t.Context(), demoTestEnvID); err != nil {
 					t.Error(err)
 				}
 			}
@@ -479,7 +402,7 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	d, _, sim := newTestDeployer(t, 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := d.Deploy(ctx, deployerTestEnvID); !errors.Is(err, context.Canceled) {
+	if _, err := d.Deploy(ctx, demoTestEnvID); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Deploy with a cancelled context: %v, want context.Canceled", err)
 	}
 	time.Sleep(60 * time.Millisecond) // past the gathering window
@@ -488,44 +411,26 @@ func TestDeployerSkipsABatchEveryoneLeft(t *testing.T) {
 	}
 }
 
-func simInstanceOf(t *testing.T, sim *simulator.Simulator, id string) simulator.Instance {
-	t.Helper()
-	for _, in := range testInstances(sim) {
-		if in.UUID == id {
-			return in
-		}
-	}
-	t.Fatalf("the simulator has no instance %s", id)
-	return simulator.Instance{}
-}
-
 // A deployment whose answer was lost is not started again: the batch finds it (the environment's
 // newest) and follows it as its own. Without that, a retried POST after a quick deployment had
 // ended started a second one that changed nothing.
 func TestDeployerFindsItsDeploymentAfterALostAnswer(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{DeployDelay: 30 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var dropped atomic.Bool
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/apps/v3/deployments/" && dropped.CompareAndSwap(false, true) {
-			sim.ServeHTTP(httptest.NewRecorder(), r) // applied; its answer lost on the way back
-			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-				_ = conn.Close()
+	// A blind retry of the POST would come after the deployment (30ms) has ended, and start a second one.
+	client, sim := simulatorClient(t, simulator.Options{DeployDelay: 30 * time.Millisecond}, 50*time.Millisecond, func(sim *simulator.Simulator) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/apps/v3/deployments/" && dropped.CompareAndSwap(false, true) {
+				sim.ServeHTTP(httptest.NewRecorder(), r) // applied; its answer lost on the way back
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					_ = conn.Close()
+				}
+				return
 			}
-			return
-		}
-		sim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: 50 * time.Millisecond,
-		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	out, err := deployerFor(client).Attach(t.Context(), deployerTestEnvID, ids[0])
+			sim.ServeHTTP(w, r)
+		})
+	})
+	ids := addProvisioned(t, client, demoTestEnvID, 1)
+	out, err := deployerFor(client).Attach(t.Context(), demoTestEnvID, ids[0])
 	deps := testDeployments(sim)
 	if err != nil || len(deps) != 1 || out.Deployment == nil || out.Deployment.UUID != deps[0].UUID {
 		t.Fatalf("attach after a lost answer: %+v, %v; deployments %+v; want the one deployment", out, err, deps)
@@ -540,29 +445,21 @@ func TestDeployerFindsItsDeploymentAfterALostAnswer(t *testing.T) {
 func TestDeployerTakesBackADetachmentSentAsEveryoneLeft(t *testing.T) {
 	for _, attach := range []bool{false, true} {
 		t.Run(fmt.Sprintf("attach: %v", attach), func(t *testing.T) {
-			sim, err := simulator.New(simulator.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			ctx, cancel := context.WithCancel(t.Context())
 			request := "/detach/"
 			if attach {
 				request = "/attach/"
 			}
-			server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, request) {
-					cancel() // Ctrl-C while the request is on its way
-					time.Sleep(50 * time.Millisecond)
-				}
-				sim.ServeHTTP(w, r)
-			}))
-			t.Cleanup(func() { server.Close(); _ = sim.Close() })
-			client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
-				Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := addProvisioned(t, client, deployerTestEnvID, 1)
+			client, sim := simulatorClient(t, simulator.Options{}, time.Millisecond, func(sim *simulator.Simulator) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, request) {
+						cancel() // Ctrl-C while the request is on its way
+						time.Sleep(50 * time.Millisecond)
+					}
+					sim.ServeHTTP(w, r)
+				})
+			})
+			ids := addProvisioned(t, client, demoTestEnvID, 1)
 			from, want := simulator.StatusAttached, simulator.StatusAttached
 			if attach {
 				from, want = simulator.StatusDetached, simulator.StatusPendingAttachment
@@ -571,10 +468,11 @@ func TestDeployerTakesBackADetachmentSentAsEveryoneLeft(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out deployOutcome
+			var err error
 			if attach {
-				out, err = deployerFor(client).Attach(ctx, deployerTestEnvID, ids[0])
+				out, err = deployerFor(client).Attach(ctx, demoTestEnvID, ids[0])
 			} else {
-				out, err = deployerFor(client).Detach(ctx, deployerTestEnvID, ids[0])
+				out, err = deployerFor(client).Detach(ctx, demoTestEnvID, ids[0])
 			}
 			if !errors.Is(err, context.Canceled) || out.Pending != attach {
 				t.Errorf("%+v, %v; want context.Canceled, pending %v", out, err, attach)
@@ -592,18 +490,18 @@ func TestDeployerTakesBackADetachmentSentAsEveryoneLeft(t *testing.T) {
 // own deployment detaches rather than changing nothing.
 func TestDeployerAsksAgainAfterAFailedDeploymentUndidTheDetachment(t *testing.T) {
 	d, client, sim := newTestDeployer(t, 100*time.Millisecond)
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
-	if _, err := d.Attach(t.Context(), deployerTestEnvID, ids[0]); err != nil {
+	ids := addProvisioned(t, client, demoTestEnvID, 1)
+	if _, err := d.Attach(t.Context(), demoTestEnvID, ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.DetachServiceInstance(t.Context(), ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	sim.FailNextDeploy()
-	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+	if _, err := client.CreateDeployment(t.Context(), demoTestEnvID); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.Detach(t.Context(), deployerTestEnvID, ids[0])
+	out, err := d.Detach(t.Context(), demoTestEnvID, ids[0])
 	deps := testDeployments(sim)
 	if err != nil || out.Deployment == nil || len(deps) != 3 || out.Deployment.UUID != deps[2].UUID || deps[1].Status != simulator.DeploymentFailure {
 		t.Fatalf("detach after a failed deployment: %+v, %v; deployments %+v; want its own, after the failed one", out, err, deps)
@@ -614,27 +512,19 @@ func TestDeployerAsksAgainAfterAFailedDeploymentUndidTheDetachment(t *testing.T)
 // The same, when the failed deployment ends between the batch's requests and its look-up of the
 // running deployment: the batch sees the last deployment failed, and asks again before deploying.
 func TestDeployerAsksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
-	sim, err := simulator.New(simulator.Options{DeployDelay: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var held atomic.Bool
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/apps/v3/deployments/" && held.CompareAndSwap(false, true) {
-			// The batch has asked: let the failing deployment end before it looks.
-			for !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentFailure }) {
-				time.Sleep(5 * time.Millisecond)
+	client, sim := simulatorClient(t, simulator.Options{DeployDelay: 200 * time.Millisecond}, time.Millisecond, func(sim *simulator.Simulator) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/apps/v3/deployments/" && held.CompareAndSwap(false, true) {
+				// The batch has asked: let the failing deployment end before it looks.
+				for !slices.ContainsFunc(testDeployments(sim), func(d simulator.Deployment) bool { return d.Status == simulator.DeploymentFailure }) {
+					time.Sleep(5 * time.Millisecond)
+				}
 			}
-		}
-		sim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { server.Close(); _ = sim.Close() })
-	client, err := divio.New(divio.Config{Endpoint: server.URL, Token: simulator.DemoToken, RetryWaitMin: time.Millisecond,
-		Poll: divio.PollConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := addProvisioned(t, client, deployerTestEnvID, 1)
+			sim.ServeHTTP(w, r)
+		})
+	})
+	ids := addProvisioned(t, client, demoTestEnvID, 1)
 	attached := simulator.StatusAttached
 	if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &attached}); err != nil {
 		t.Fatal(err)
@@ -643,10 +533,10 @@ func TestDeployerAsksAgainWhenTheLastDeploymentFailedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim.FailNextDeploy()
-	if _, err := client.CreateDeployment(t.Context(), deployerTestEnvID); err != nil {
+	if _, err := client.CreateDeployment(t.Context(), demoTestEnvID); err != nil {
 		t.Fatal(err)
 	}
-	out, err := deployerFor(client).Detach(t.Context(), deployerTestEnvID, ids[0])
+	out, err := deployerFor(client).Detach(t.Context(), demoTestEnvID, ids[0])
 	deps := testDeployments(sim)
 	if err != nil || len(deps) != 2 || out.Deployment == nil || out.Deployment.UUID != deps[1].UUID || sim.DeploymentPlanned(deps[1].UUID) != 1 {
 		t.Fatalf("detach: %+v, %v; deployments %+v; want a second deployment that detaches", out, err, deps)

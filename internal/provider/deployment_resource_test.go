@@ -104,7 +104,7 @@ func TestAccDeployment_failed(t *testing.T) {
 			{
 				PreConfig:   sim.FailNextDeploy,
 				Config:      deploymentConfig(env, "v1"),
-				ExpectError: regexp.MustCompile(`(?s)Cannot deploy environment ` + attachTestEnvID + `.*ended\s+with\s+status\s+failed`),
+				ExpectError: regexp.MustCompile(`(?s)Cannot deploy environment ` + demoTestEnvID + `.*ended\s+with\s+status\s+failed`),
 			},
 			{
 				// The failed deployment stayed in the state, tainted: the next apply deploys again.

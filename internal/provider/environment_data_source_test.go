@@ -52,7 +52,7 @@ data "divio_environment" "staging" {
   slug           = "staging"
 }
 `),
-				ExpectError: dsErrorRegexp(`Environment not found`, env.inSim(fmt.Sprintf(`Application %q has no environment "staging". Its environments are: test, live.`, appID),
+				ExpectError: errorText(`Environment not found`, env.inSim(fmt.Sprintf(`Application %q has no environment "staging". Its environments are: test, live.`, appID),
 					fmt.Sprintf(`Application %q has no environment "staging". Its environments are:`, appID))),
 			},
 			{
@@ -62,7 +62,7 @@ data "divio_environment" "orphan" {
   slug           = "live"
 }
 `),
-				ExpectError: dsErrorRegexp(`Environment not found`, `Looking for environment "live": application "no-such-app" has no environments`),
+				ExpectError: errorText(`Environment not found`, `Looking for environment "live": application "no-such-app" has no environments`),
 			},
 			{
 				Config: config,

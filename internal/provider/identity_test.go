@@ -20,24 +20,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// attachTestInstance attaches a provisioned instance with a deployment, through the API, and
-// returns the deployment.
-func attachTestInstance(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.Deployment {
-	t.Helper()
-	ctx := context.Background()
-	if err := client.AttachServiceInstance(ctx, inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-	dep, err := client.CreateDeployment(ctx, inst.Environment)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dep, err = client.WaitForDeployment(ctx, dep.UUID); err != nil {
-		t.Fatal(err)
-	}
-	return dep
-}
-
 // A state written before identities (by Terraform 1.11, or an older provider) has none: every
 // Read must set one, also when the object is gone and when the provider cannot be configured
 // yet, or the framework fails the refresh with "Missing Resource Identity After Read".

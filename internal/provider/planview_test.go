@@ -275,13 +275,6 @@ func TestAccPlanView_subscription(t *testing.T) {
 	})
 }
 
-func expectLiveCount(sim *simulator.Simulator, want int) error {
-	if live := liveInstances(sim); len(live) != want {
-		return fmt.Errorf("want %d live instances, got %d: %+v", want, len(live), live)
-	}
-	return nil
-}
-
 // The warning that removing an instance in use detaches it first shows only when no attachment of it
 // is destroyed in the same run.
 func TestAccPlanView_destroyWarning(t *testing.T) {
@@ -375,9 +368,7 @@ resource "divio_service_attachment" "db" {
 	}
 
 	cli.apply(env.config(services + attachDB))
-	if err := expectSimInstance(sim, queue, simulator.StatusAttached)(nil); err != nil {
-		t.Error(err)
-	}
+	expectStatus(t, sim, simulator.StatusAttached, queue)
 	if empty, plan := cli.planIsEmpty(); !empty {
 		t.Errorf("the plan after the apply is not empty:\n%s", plan)
 	}

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
-	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the terraform binary that
@@ -41,155 +39,6 @@ func testProvider() *DivioProvider {
 
 func useRealAPI() bool {
 	return os.Getenv(envEndpoint) != "" && os.Getenv(envToken) != ""
-}
-
-// testEnv is where an acceptance test runs: the real Divio API when DIVIO_API_URL and
-// DIVIO_API_TOKEN are set, otherwise a simulator of its own, in-process, with no delays, so that
-// tests can run in parallel without seeing each other's services.
-type testEnv struct {
-	URL   string
-	Token string
-	// Sim is nil against the real API.
-	Sim *simulator.Simulator
-	// t is the test the environment serves: its instances' prefixes carry its tag against the
-	// real API (testEnv.prefix).
-	t *testing.T
-}
-
-func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
-	t.Helper()
-	if useRealAPI() {
-		e := &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken), t: t}
-		t.Cleanup(e.deleteOwnBackups)
-		return e
-	}
-	return newSimulatorEnv(t, opts...)
-}
-
-// newSimulatorEnv serves a simulator of the test's own, also when the suite runs against the
-// real API: for tests of what runs against any API, such as the sweepers.
-func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
-	t.Helper()
-	o := simulator.Options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	sim, err := simulator.New(o)
-	if err != nil {
-		t.Fatalf("starting the simulator: %v", err)
-	}
-	server := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		server.Close()
-		_ = sim.Close()
-	})
-	return &testEnv{URL: server.URL, Token: simulator.DemoToken, Sim: sim, t: t}
-}
-
-// requireSim returns the simulator, or skips, against the real API, a test that needs a simulator
-// of its own: its admin API (a forced state, an injected fault, a stall or its clock), or an
-// environment that no one else deploys meanwhile (an instance left marked, an exact count of
-// deployments), or what only the demo data holds (DEFAULT, legacy-app). The tests that run
-// against the real API read what they check through it (realapi_ids_test.go).
-func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
-	t.Helper()
-	if e.Sim == nil {
-		t.Skip("needs a simulator of its own (its admin API, faults or clock, or an environment no one else deploys); skipped against the real Divio API")
-	}
-	return e.Sim
-}
-
-// config prefixes a test configuration with the provider block for this environment. Against
-// the real API the token comes from DIVIO_API_TOKEN, so that it is never written into a config.
-func (e *testEnv) config(body string) string {
-	if e.Sim == nil {
-		if strings.TrimSpace(body) == "" {
-			return "# nothing: every resource of the test is removed\n" // a step needs a config
-		}
-		return body
-	}
-	return fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = %q\n}\n\n%s", e.URL, e.Token, body)
-}
-
-// client is an API client of the test's simulator, for set-up and for reading what tests expect.
-func (e *testEnv) client(t *testing.T) *divio.Client {
-	t.Helper()
-	p := testProvider() // polled and retried as quickly as the provider under test
-	c, err := divio.New(divio.Config{Endpoint: e.URL, Token: e.Token, Poll: p.poll, RetryWaitMin: p.retryWaitMin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// addTestInstance adds an instance and, if provision, waits until it is functional. Its prefix is
-// testPrefixOf(t, prefix), so that on a real account the sweepers know it for a test's, and the
-// test knows it for its own.
-func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
-	t.Helper()
-	ctx := context.Background()
-	prefix = testPrefixOf(t, prefix)
-	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
-		Environment: envID, Service: testServiceID(t, identifier), Prefix: prefix,
-	})
-	if err != nil {
-		t.Fatalf("creating %s %s: %v", identifier, prefix, err)
-	}
-	if !provision {
-		return inst
-	}
-	if err := client.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
-		t.Fatal(err)
-	}
-	inst, err = client.WaitForInstance(ctx, inst.UUID, "be provisioned", (*divio.ServiceInstance).Functional)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inst
-}
-
-// errorText matches the parts of a message in order, each of which Terraform may have wrapped
-// over several lines.
-func errorText(parts ...string) *regexp.Regexp {
-	quoted := make([]string, len(parts))
-	for i, part := range parts {
-		words := strings.Fields(part)
-		for j, w := range words {
-			words[j] = regexp.QuoteMeta(w)
-		}
-		quoted[i] = strings.Join(words, `\s+`)
-	}
-	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
-}
-
-// legacyEnvironments are the demo data's environments that start with instances and deployments of
-// their own (legacy-app's, a project made before Terraform). Tests add theirs elsewhere and count
-// only those.
-var legacyEnvironments = map[string]bool{
-	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvTest): true,
-	simulator.EnvironmentID(simulator.LegacyApp, simulator.EnvLive): true,
-}
-
-// testInstances returns the simulator's instances outside legacy-app, REMOVED ones included.
-func testInstances(sim *simulator.Simulator) []simulator.Instance {
-	var out []simulator.Instance
-	for _, in := range sim.Instances() {
-		if !legacyEnvironments[in.Environment] {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-// testDeployments returns the simulator's deployments outside legacy-app, oldest first.
-func testDeployments(sim *simulator.Simulator) []simulator.Deployment {
-	var out []simulator.Deployment
-	for _, d := range sim.Deployments() {
-		if !legacyEnvironments[d.Environment] {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // skipOnOpenTofu skips a test on OpenTofu, for a feature it lacks (reason says which), so that a

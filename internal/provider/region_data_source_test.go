@@ -22,7 +22,7 @@ data "divio_region" "mars" {
   name = "mars-north-1"
 }
 `),
-				ExpectError: dsErrorRegexp(`Region not found`, env.inSim(`No region is named "mars-north-1". The regions there are: aws-eu-central-1, aws-us-east-1, azure-westeurope, exoscale-ch-dk-2.`,
+				ExpectError: errorText(`Region not found`, env.inSim(`No region is named "mars-north-1". The regions there are: aws-eu-central-1, aws-us-east-1, azure-westeurope, exoscale-ch-dk-2.`,
 					`No region is named "mars-north-1". The regions there are:`)),
 			},
 			{

@@ -10,28 +10,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// addTestBackup backs an instance up through the API and returns the instance's part of the
-// backup.
-func addTestBackup(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.ServiceInstanceBackup {
-	t.Helper()
-	ctx := context.Background()
-	backup, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: inst.Environment, Services: []string{inst.UUID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if backup, err = client.WaitForBackup(ctx, backup.UUID); err != nil {
-		t.Fatal(err)
-	}
-	if len(backup.ServiceInstanceBackups) != 1 {
-		t.Fatalf("backup %s has parts %v, want one", backup.UUID, backup.ServiceInstanceBackups)
-	}
-	part, err := client.GetServiceInstanceBackup(ctx, backup.ServiceInstanceBackups[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return part
-}
-
 // The backup is written into the instance it was taken from, or with service_id into another,
 // of a newer version in another environment here; the target keeps its status.
 func TestRestoreBackupAction_invoke(t *testing.T) {
@@ -76,9 +54,7 @@ func TestRestoreBackupAction_invoke(t *testing.T) {
 			if got := simData(t, sim, tc.target.UUID); got != "live rows" {
 				t.Errorf("the target holds %q, want the backup's data", got)
 			}
-			if err := expectSimInstance(sim, tc.target.UUID, simulator.StatusPendingAttachment)(nil); err != nil {
-				t.Error(err)
-			}
+			expectStatus(t, sim, simulator.StatusPendingAttachment, tc.target.UUID)
 		})
 	}
 	if got := simData(t, sim, f.live.UUID); got != "live rows, changed since the backup" {

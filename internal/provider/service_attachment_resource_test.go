@@ -23,48 +23,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const attachmentAddr = "divio_service_attachment.a"
-
-var attachTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-
-// addAttachableInstances adds n provisioned postgres instances (prefixes DB_1, DB_2, ...) to an
-// environment through the API, for the attachments under test to attach.
-func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []string {
-	t.Helper()
-	client := env.client(t)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
-		env.removeWhenDone(envID, ids[i])
-	}
-	return ids
-}
-
-// attachmentConfig is a divio_service_attachment "a" of serviceID with extra arguments.
-func attachmentConfig(env *testEnv, serviceID, extra string) string {
-	return env.config(fmt.Sprintf(`
-resource "divio_service_attachment" "a" {
-  service_id = %q
-%s
-}
-`, serviceID, extra))
-}
-
-// expectSimInstance checks an instance's status in the simulator.
-func expectSimInstance(sim *simulator.Simulator, id, status string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		for _, in := range testInstances(sim) {
-			if in.UUID == id {
-				if in.Status != status {
-					return fmt.Errorf("simulator instance %s is %s, want %s", id, in.Status, status)
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("the simulator has no instance %s", id)
-	}
-}
-
 func TestAccServiceAttachment_lifecycle(t *testing.T) {
 	// Parallel before it adds instances, not in ParallelTest: a test paused there would hold them
 	// (and the subscription's room) while the others run.
@@ -157,7 +115,7 @@ func TestAccServiceAttachment_lifecycle(t *testing.T) {
 func TestAccServiceAttachment_deployLater(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -205,14 +163,14 @@ func TestAccServiceAttachment_deployLater(t *testing.T) {
 func TestAccServiceAttachment_destroyBeforeAnyDeployment(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 	cli := newTerraformCLI(t)
 	cli.apply(attachmentConfig(env, ids[0], "  deploy = false"))
 	if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment)(nil); err != nil {
 		t.Fatal(err)
 	}
 	warnings := diagnosticStrings(cli.apply(env.config("")))
-	want := "warning: Service instance will be attached by the next deployment: Service instance " + ids[0] + " in environment demo-app/test (" + attachTestEnvID +
+	want := "warning: Service instance will be attached by the next deployment: Service instance " + ids[0] + " in environment demo-app/test (" + demoTestEnvID +
 		") is PENDING_ATTACHMENT: no deployment has attached it yet, so there was nothing to detach. Divio attaches every instance added to an environment at the environment's next deployment, whoever starts it, and removing this attachment does not change that"
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
 		t.Errorf("warnings %q, want one starting %q", warnings, want)
@@ -228,7 +186,7 @@ func TestAccServiceAttachment_destroyBeforeAnyDeployment(t *testing.T) {
 func TestAccServiceAttachment_drift(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 	setStatus := func(status string) func() {
 		return func() {
 			if err := sim.SetInstance(ids[0], simulator.InstancePatch{Status: &status}); err != nil {
@@ -283,10 +241,28 @@ func TestAccServiceAttachment_drift(t *testing.T) {
 	})
 }
 
+// attachAgainStep applies attachmentConfig of id again after an apply that could not attach it and
+// recorded nothing: the attachment is created again, and its deployment, the second, attaches the
+// instance and is recorded. preConfig, if not nil, runs first.
+func attachAgainStep(env *testEnv, sim *simulator.Simulator, id string, preConfig func()) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: preConfig,
+		Config:    attachmentConfig(env, id, ""),
+		ConfigPlanChecks: resource.ConfigPlanChecks{
+			PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+		},
+		Check: resource.ComposeAggregateTestCheckFunc(
+			expectSimInstance(sim, id, simulator.StatusAttached),
+			env.expectDeployments(2),
+			env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
+		),
+	}
+}
+
 func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -300,27 +276,14 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 					"The instance still awaits attachment: the environment's next deployment attaches it, whoever starts it.",
 					"This attachment is not recorded, so the next apply plans it again"),
 			},
-			{
-				// Nothing changed; the attachment is not in the state (so never tainted): the next
-				// apply creates it, which deploys again.
-				PreConfig: func() {
-					if err := expectSimInstance(sim, ids[0], simulator.StatusPendingAttachment)(nil); err != nil {
-						t.Error(err)
-					}
-					if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
-						t.Errorf("deployments %+v, want one that failed", deps)
-					}
-				},
-				Config: attachmentConfig(env, ids[0], ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached),
-					env.expectDeployments(2),
-					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
-				),
-			},
+			// Nothing changed; the attachment is not in the state (so never tainted): the next
+			// apply creates it, which deploys again.
+			attachAgainStep(env, sim, ids[0], func() {
+				expectStatus(t, sim, simulator.StatusPendingAttachment, ids[0])
+				if deps := testDeployments(sim); len(deps) != 1 || deps[0].Status != simulator.DeploymentFailure {
+					t.Errorf("deployments %+v, want one that failed", deps)
+				}
+			}),
 		},
 	})
 }
@@ -328,7 +291,7 @@ func TestAccServiceAttachment_failedDeploymentOnAttach(t *testing.T) {
 func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -348,9 +311,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 			{
 				// Still attached in the simulator and in the state: nothing to change.
 				PreConfig: func() {
-					if err := expectSimInstance(sim, ids[0], simulator.StatusAttached)(nil); err != nil {
-						t.Error(err)
-					}
+					expectStatus(t, sim, simulator.StatusAttached, ids[0])
 				},
 				Config: attachmentConfig(env, ids[0], ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -368,7 +329,7 @@ func TestAccServiceAttachment_failedDeploymentOnDetach(t *testing.T) {
 func TestAccServiceAttachment_deploymentAttachesPending(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 3)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 3)
 	attachments := env.config(fmt.Sprintf(`
 resource "divio_service_attachment" "all" {
   count      = %d
@@ -381,7 +342,7 @@ resource "divio_deployment" "after" {
   environment_id = %q
   depends_on     = [divio_service_attachment.all]
 }
-`, attachTestEnvID)
+`, demoTestEnvID)
 	allInSim := func(status string) resource.TestCheckFunc {
 		var checks []resource.TestCheckFunc
 		for _, id := range ids {
@@ -534,25 +495,6 @@ resource "divio_service_attachment" "all" {
 	})
 }
 
-// workingDeployment returns the simulator's running deployment, if any.
-func workingDeployment(sim *simulator.Simulator) *simulator.Deployment {
-	for _, d := range testDeployments(sim) {
-		if d.Status == simulator.DeploymentWorking {
-			return &d
-		}
-	}
-	return nil
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
 // Ctrl-C, or the create timeout, while an attachment waits for its deployment: the apply cannot
 // confirm the attachment, so it fails and says so, and records nothing (an attachment recorded
 // with an error would be tainted, and its replacement would detach the instance from the running
@@ -573,9 +515,9 @@ func TestAccServiceAttachment_cutShortDeployment(t *testing.T) {
 		{"create timeout, then the deployment fails", createTimeout("1s"), false, true, "The timeout ran out while service instance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 3 * time.Second })
+			env := newTestEnv(t, withDeployDelay(3*time.Second))
 			sim := env.requireSim(t)
-			ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+			ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 			if tc.deploymentFails {
 				sim.FailNextDeploy()
 			}
@@ -686,11 +628,7 @@ func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
 	if len(deps) > 2 {
 		t.Errorf("%d deployments, want at most 2", len(deps))
 	}
-	for _, in := range sim.Instances() {
-		if in.Environment == envID && in.Status != simulator.StatusAttached {
-			t.Errorf("instance %s (%s) is %s, want ATTACHED", in.UUID, in.Prefix, in.Status)
-		}
-	}
+	expectEveryInstanceIn(t, sim, envID, simulator.StatusAttached)
 }
 
 // A deployment that "succeeds" and leaves the instance reading ATTACHED, but does not give the
@@ -699,7 +637,7 @@ func TestAccServiceAttachment_concurrentWorkspaces(t *testing.T) {
 func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
@@ -711,17 +649,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 					"did not give the application its variables [DB_1_DATABASE_DSN] (environment demo-app/test",
 					"The application does not use the instance yet.", "This attachment is not recorded, so the next apply plans it again"),
 			},
-			{
-				Config: attachmentConfig(env, ids[0], ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSimInstance(sim, ids[0], simulator.StatusAttached),
-					env.expectDeployments(2),
-					env.expectLastDeploymentIn(env.demoTest(), attachmentAddr, "deployment_id"),
-				),
-			},
+			attachAgainStep(env, sim, ids[0], nil),
 		},
 	})
 }
@@ -732,7 +660,7 @@ func TestAccServiceAttachment_variablesConfirmTheAttachment(t *testing.T) {
 func TestAccServiceAttachment_pendingDetachmentOutside(t *testing.T) {
 	env := newTestEnv(t)
 	sim := env.requireSim(t)
-	ids := addAttachableInstances(t, env, attachTestEnvID, 1)
+	ids := addAttachableInstances(t, env, demoTestEnvID, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             env.checkNothingAttached(env.demoTest()),
@@ -825,7 +753,7 @@ func TestAccServiceAttachment_apiGoneMidDeployment(t *testing.T) {
 			opts := simulator.Options{DeployDelay: 2 * time.Second}
 			api := newRestartableAPI(t, opts)
 			env := &testEnv{URL: "http://" + api.addr, Token: simulator.DemoToken, Sim: api.sim, t: t}
-			id := addTestInstance(t, env.client(t), attachTestEnvID, simulator.ServicePostgres15, "DEFAULT", true).UUID
+			id := addTestInstance(t, env.client(t), demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true).UUID
 			cli := newTerraformCLI(t, func(p *DivioProvider) { p.retryWaitMin = tc.retryWaitMin })
 			cli.write(attachmentConfig(env, id, ""))
 			cli.init()

@@ -23,58 +23,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const backupAddr = "divio_service_backup.db"
-
-// backupConfig is a database "db" in demo-app's test environment and a divio_service_backup "db"
-// of it with extra arguments.
-func backupConfig(env *testEnv, extra string) string {
-	return serviceConfig(env, "postgres-15", "") + fmt.Sprintf(`
-resource "divio_service_backup" "db" {
-  service_id = divio_service.db.id
-%s
-}
-`, extra)
-}
-
-// backupsOtherThanFinal returns the simulator's backups that are not final backups.
-func backupsOtherThanFinal(sim *simulator.Simulator) []simulator.Backup {
-	var out []simulator.Backup
-	for _, b := range sim.Backups() {
-		if finalBackupInstance(b.Notes) == nil {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// onlySimBackup returns the simulator's one backup that is not a final backup, and its part.
-func onlySimBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, error) {
-	backups := backupsOtherThanFinal(sim)
-	if len(backups) != 1 || len(backups[0].ServiceInstanceBackups) != 1 {
-		return simulator.Backup{}, simulator.ServiceInstanceBackup{}, fmt.Errorf("want one backup of one instance, got %+v", backups)
-	}
-	for _, part := range sim.ServiceInstanceBackups() {
-		if part.UUID == backups[0].ServiceInstanceBackups[0] {
-			return backups[0], part, nil
-		}
-	}
-	return simulator.Backup{}, simulator.ServiceInstanceBackup{}, fmt.Errorf("backup %s has no part", backups[0].UUID)
-}
-
-// onlySuccessfulBackup returns the simulator's one backup, with its part and instance, if it is a
-// completed, successful backup of the simulator's one instance.
-func onlySuccessfulBackup(sim *simulator.Simulator) (simulator.Backup, simulator.ServiceInstanceBackup, simulator.Instance, error) {
-	b, part, err := onlySimBackup(sim)
-	if err != nil {
-		return b, part, simulator.Instance{}, err
-	}
-	in, err := onlySimInstance(sim)
-	if err == nil && (part.ServiceInstance != in.UUID || b.State != simulator.BackupCompleted || *b.Success != simulator.BackupSuccess) {
-		err = fmt.Errorf("backup %+v of %+v: want a completed, successful backup of instance %s", b, part, in.UUID)
-	}
-	return b, part, in, err
-}
-
 func TestAccServiceBackupResource_basic(t *testing.T) {
 	env := newTestEnv(t)
 	notes := fmt.Sprintf("  notes = %q\n", env.notes("before the migration"))
@@ -429,17 +377,4 @@ func TestAccServiceBackupResource_waitsForProvisioning(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-}
-
-// expectBackupOfOnlyInstance checks that the simulator holds one completed, successful backup of its
-// one instance, and the state that backup.
-func expectBackupOfOnlyInstance(cli *terraformCLI, sim *simulator.Simulator) error {
-	b, _, _, err := onlySuccessfulBackup(sim)
-	if err != nil {
-		return err
-	}
-	if state := cli.mustRun("state", "show", "-no-color", backupAddr); !strings.Contains(state, b.UUID) {
-		return fmt.Errorf("the state does not hold backup %s:\n%s", b.UUID, state)
-	}
-	return nil
 }

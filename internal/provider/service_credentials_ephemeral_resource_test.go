@@ -1,16 +1,12 @@
 package provider
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
-	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -122,79 +118,10 @@ resource "echo" "credentials" {}
 `, serviceID)
 }
 
-// envValues reads an environment's variables from the API: those named, or all when none is.
-func envValues(t *testing.T, client *divio.Client, envID string, names ...string) map[string]string {
-	t.Helper()
-	vars, err := client.ListEnvironmentVariables(context.Background(), envID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := map[string]string{}
-	for _, v := range vars {
-		if len(names) == 0 || slices.Contains(names, v.Name) {
-			values[v.Name] = v.Value
-		}
-	}
-	if len(values) == 0 || len(names) > 0 && len(values) != len(names) {
-		t.Fatalf("environment %s has variables %v, want %v", envID, slices.Collect(maps.Keys(values)), names)
-	}
-	return values
-}
-
 func knownStrings(m map[string]string) map[string]knownvalue.Check {
 	checks := map[string]knownvalue.Check{}
 	for k, v := range m {
 		checks[k] = knownvalue.StringExact(v)
 	}
 	return checks
-}
-
-// stateHoldsNone fails if any of the secrets occurs anywhere in the state (resources of the
-// types skipped aside, such as echo, whose purpose is to hold them), outputs included.
-func stateHoldsNone(secrets func() []string, skipTypes ...string) statecheck.StateCheck {
-	return stateCheckFunc(func(state *tfjson.State) error {
-		values := secrets()
-		if len(values) == 0 {
-			return fmt.Errorf("no secrets to look for: the check could not fail")
-		}
-		if state.Values == nil {
-			return nil
-		}
-		var kept []any
-		for _, outputs := range state.Values.Outputs {
-			kept = append(kept, outputs)
-		}
-		for _, res := range allResources(state.Values.RootModule) {
-			if !slices.Contains(skipTypes, res.Type) {
-				kept = append(kept, res)
-			}
-		}
-		raw, err := json.Marshal(kept)
-		if err != nil {
-			return err
-		}
-		for _, secret := range values {
-			if secret != "" && strings.Contains(string(raw), secret) {
-				return fmt.Errorf("the state holds a secret value (%d characters)", len(secret))
-			}
-		}
-		return nil
-	})
-}
-
-func allResources(m *tfjson.StateModule) []*tfjson.StateResource {
-	if m == nil {
-		return nil
-	}
-	all := slices.Clone(m.Resources)
-	for _, child := range m.ChildModules {
-		all = append(all, allResources(child)...)
-	}
-	return all
-}
-
-type stateCheckFunc func(*tfjson.State) error
-
-func (f stateCheckFunc) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	resp.Error = f(req.State)
 }

@@ -78,7 +78,7 @@ data "divio_service_instances" "nowhere" {
   environment_id = "no-such-environment"
 }
 `),
-				ExpectError: dsErrorRegexp(`Environment not found`, `No environment has the id "no-such-environment"`),
+				ExpectError: errorText(`Environment not found`, `No environment has the id "no-such-environment"`),
 			},
 			{
 				PreConfig: addInstances,

@@ -57,15 +57,6 @@ func onlyDiagnostic(t *testing.T, diags diag.Diagnostics, severity diag.Severity
 	return diags[0].Detail()
 }
 
-func liveInstance(sim *simulator.Simulator, id string) bool {
-	for _, in := range sim.Instances() {
-		if in.UUID == id && in.Status != simulator.StatusRemoved {
-			return true
-		}
-	}
-	return false
-}
-
 // Delete's own deletion_protection check is the only guard when a replacement is known only at
 // apply (the plan's checks need known values): it must refuse, and take no backup.
 func TestServiceResource_deleteRefusesProtectedInstance(t *testing.T) {
@@ -224,36 +215,6 @@ func TestServiceResource_deleteWithoutFinalBackup(t *testing.T) {
 			t.Errorf("%s: want the instance removed without a backup; backups %+v", tc.name, sim.Backups())
 		}
 	}
-}
-
-// finalBackupOf returns the successful final backup of instance id as the API has it, failing
-// unless there is exactly one and it holds the instance.
-func finalBackupOf(ctx context.Context, client *divio.Client, envID, id string) (*divio.Backup, error) {
-	backups, err := client.ListBackups(ctx, envID)
-	if err != nil {
-		return nil, err
-	}
-	var found []divio.Backup
-	for _, b := range backups {
-		if isFinalBackup(&b, id) && b.Succeeded() {
-			found = append(found, b)
-		}
-	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("want one successful final backup of instance %s, got %d: %+v", id, len(found), found)
-	}
-	b := &found[0]
-	if len(b.ServiceInstanceBackups) != 1 {
-		return nil, fmt.Errorf("final backup %+v holds more than the instance", b)
-	}
-	part, err := client.GetServiceInstanceBackup(ctx, b.ServiceInstanceBackups[0])
-	if err != nil {
-		return nil, err
-	}
-	if part.ServiceInstance != id || part.Size == nil {
-		return nil, fmt.Errorf("final backup %s holds %+v, want instance %s with a size", b.UUID, part, id)
-	}
-	return b, nil
 }
 
 // expectFinalBackup checks, through the API, that instance *id is gone and its final backup is kept.

@@ -27,55 +27,6 @@ import (
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-const serviceAddr = "divio_service.db"
-
-var demoTestEnvID = simulator.EnvironmentID(simulator.DemoApp, simulator.EnvTest)
-
-// serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
-// Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
-func serviceConfig(env *testEnv, service, extra string) string {
-	return env.config(fmt.Sprintf(`
-resource "divio_service" "db" {
-  environment_id = %q
-  service        = %q
-%s
-}
-`, env.demoTest(), service, env.withPrefixes(extra)))
-}
-
-// createTimeout is the argument that sets a resource's create timeout, such as "1s".
-func createTimeout(d string) string {
-	return fmt.Sprintf("  timeouts = {\n    create = %q\n  }", d)
-}
-
-func liveInstances(sim *simulator.Simulator) []simulator.Instance {
-	var live []simulator.Instance
-	for _, in := range testInstances(sim) {
-		if in.Status != simulator.StatusRemoved {
-			live = append(live, in)
-		}
-	}
-	return live
-}
-
-// onlySimInstance returns the simulator's one instance that is not removed, in any environment but the
-// legacy ones, failing if there is not exactly one.
-func onlySimInstance(sim *simulator.Simulator) (simulator.Instance, error) {
-	live := liveInstances(sim)
-	if len(live) != 1 {
-		return simulator.Instance{}, fmt.Errorf("want exactly 1 instance that is not REMOVED in the simulator, got %d: %+v", len(live), live)
-	}
-	return live[0], nil
-}
-
-func stringList(values ...string) knownvalue.Check {
-	checks := make([]knownvalue.Check, len(values))
-	for i, v := range values {
-		checks[i] = knownvalue.StringExact(v)
-	}
-	return knownvalue.ListExact(checks)
-}
-
 func TestAccServiceResource_basic(t *testing.T) {
 	env := newTestEnv(t)
 	resource.ParallelTest(t, resource.TestCase{

@@ -26,7 +26,7 @@ data "divio_services" "bad_type" {
   type      = "CACHE"
 }
 `),
-				ExpectError: dsErrorRegexp(`Attribute type value must be one of: ["DATABASE" "STORAGE" "SEARCH" "MESSAGE_QUEUE"], got: "CACHE"`),
+				ExpectError: errorText(`Attribute type value must be one of: ["DATABASE" "STORAGE" "SEARCH" "MESSAGE_QUEUE"], got: "CACHE"`),
 			},
 			{
 				Config: env.config(`
@@ -34,7 +34,7 @@ data "divio_services" "nowhere" {
   region_id = "no-such-region"
 }
 `),
-				ExpectError: dsErrorRegexp(`Region not found`, env.inSim(`No region has the id "no-such-region". The regions there are: aws-eu-central-1 (`+aws+`)`,
+				ExpectError: errorText(`Region not found`, env.inSim(`No region has the id "no-such-region". The regions there are: aws-eu-central-1 (`+aws+`)`,
 					`No region has the id "no-such-region". The regions there are:`)),
 			},
 			{

@@ -367,14 +367,6 @@ func (f *sweepFixture) addElsewhere() {
 	f.add(legacyTest, simulator.ServicePostgres15, "TFACC_ELSEWHERE", simulator.StatusDetached)
 }
 
-func instancesByID(sim *simulator.Simulator) map[string]simulator.Instance {
-	byID := map[string]simulator.Instance{}
-	for _, in := range sim.Instances() {
-		byID[in.UUID] = in
-	}
-	return byID
-}
-
 // expectSwept checks every added instance: the tests' in swept environments are removed, the
 // others are as they were added.
 func (f *sweepFixture) expectSwept(sweptEnvIDs ...string) {
@@ -388,15 +380,6 @@ func (f *sweepFixture) expectSwept(sweptEnvIDs ...string) {
 			f.t.Errorf("after the sweep:\n got %+v\nwant %+v", got, want)
 		}
 	}
-}
-
-// deploymentsByEnvironment counts the simulator's deployments of each environment.
-func deploymentsByEnvironment(sim *simulator.Simulator) map[string]int {
-	counts := map[string]int{}
-	for _, d := range sim.Deployments() {
-		counts[d.Environment]++
-	}
-	return counts
 }
 
 func TestSweepers(t *testing.T) {

@@ -2,137 +2,146 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
-// The acceptance tests name what they use by the demo data's names (README.md, "Running the
-// acceptance tests against a real Divio account"): applications demo-app and azure-app with
-// environments test and live, regions by name, catalog entries by identifier. Against an
-// in-process simulator their ids are the simulator's fixed ones; against the real API (or a
-// divio-simulator process named by DIVIO_API_URL, as `make testacc-realapi` runs the suite) they
-// are looked up through the API by those names, once per test process.
+// What the acceptance tests share: testEnv, where a test runs (its own in-process simulator, or
+// the real Divio API), with the set-up and checks that run the same test in both modes; the
+// configurations and API calls more than one test file uses; and errorText. Serving, reading and
+// changing the simulator itself is sim_helpers_test.go's; the names the tests use, and their ids,
+// acc_names_test.go's; the provider factories, provider_test.go's.
 
-// realIDs are the ids of the names above on the account, or why they could not be read.
-var realIDs = sync.OnceValues(func() (map[string]string, error) {
-	client, err := divio.New(divio.Config{Endpoint: realEndpoint(), Token: realToken(), UserAgent: "terraform-provider-divio-acctest"})
-	if err != nil {
-		return nil, err
-	}
-	ctx := context.Background()
-	ids := map[string]string{}
-	regions, err := client.ListRegions(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing the regions: %w", err)
-	}
-	for _, r := range regions {
-		ids["region:"+r.Name] = r.UUID
-	}
-	services, err := client.ListServices(ctx, divio.ServiceFilter{})
-	if err != nil {
-		return nil, fmt.Errorf("listing the catalog: %w", err)
-	}
-	for _, s := range services {
-		ids["service:"+s.Identifier] = s.UUID
-	}
-	for _, slug := range []string{simulator.DemoApp, simulator.AzureApp} {
-		apps, err := client.FindApplications(ctx, slug)
-		if err != nil {
-			return nil, fmt.Errorf("finding application %s: %w", slug, err)
-		}
-		for _, app := range apps {
-			if app.Slug != slug {
-				continue
-			}
-			ids["app:"+slug] = app.UUID
-			ids["org:"+slug] = app.Organisation
-			envs, err := client.FindEnvironments(ctx, app.UUID, "")
-			if err != nil {
-				return nil, fmt.Errorf("listing the environments of %s: %w", slug, err)
-			}
-			for _, env := range envs {
-				if env.Application == app.UUID {
-					ids["env:"+slug+"/"+env.Slug] = env.UUID
-				}
-			}
-		}
-	}
-	return ids, nil
-})
+// testEnv is where an acceptance test runs: the real Divio API when DIVIO_API_URL and
+// DIVIO_API_TOKEN are set, otherwise a simulator of its own, in-process, with no delays, so that
+// tests can run in parallel without seeing each other's services.
+type testEnv struct {
+	URL   string
+	Token string
+	// Sim is nil against the real API.
+	Sim *simulator.Simulator
+	// t is the test the environment serves: its instances' prefixes carry its tag against the
+	// real API (testEnv.prefix).
+	t *testing.T
+}
 
-func realEndpoint() string { return os.Getenv(envEndpoint) }
-func realToken() string    { return os.Getenv(envToken) }
-
-// realID is the id of key ("env:demo-app/test") on the account, failing the test when the account
-// has none: the README says what the account must hold.
-func realID(t testing.TB, key string) string {
+func newTestEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
 	t.Helper()
-	ids, err := realIDs()
+	if useRealAPI() {
+		e := &testEnv{URL: os.Getenv(envEndpoint), Token: os.Getenv(envToken), t: t}
+		t.Cleanup(e.deleteOwnBackups)
+		return e
+	}
+	return newSimulatorEnv(t, opts...)
+}
+
+// newSimulatorEnv serves a simulator of the test's own, also when the suite runs against the
+// real API: for tests of what runs against any API, such as the sweepers.
+func newSimulatorEnv(t *testing.T, opts ...func(*simulator.Options)) *testEnv {
+	t.Helper()
+	o := simulator.Options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sim, url := serveSimulator(t, o, nil)
+	return &testEnv{URL: url, Token: simulator.DemoToken, Sim: sim, t: t}
+}
+
+// requireSim returns the simulator, or skips, against the real API, a test that needs a simulator
+// of its own: its admin API (a forced state, an injected fault, a stall or its clock), or an
+// environment that no one else deploys meanwhile (an instance left marked, an exact count of
+// deployments), or what only the demo data holds (DEFAULT, legacy-app). The tests that run
+// against the real API read what they check through it (testEnv's checks below).
+func (e *testEnv) requireSim(t *testing.T) *simulator.Simulator {
+	t.Helper()
+	if e.Sim == nil {
+		t.Skip("needs a simulator of its own (its admin API, faults or clock, or an environment no one else deploys); skipped against the real Divio API")
+	}
+	return e.Sim
+}
+
+// config prefixes a test configuration with the provider block for this environment. Against
+// the real API the token comes from DIVIO_API_TOKEN, so that it is never written into a config.
+func (e *testEnv) config(body string) string {
+	if e.Sim == nil {
+		if strings.TrimSpace(body) == "" {
+			return "# nothing: every resource of the test is removed\n" // a step needs a config
+		}
+		return body
+	}
+	return fmt.Sprintf("provider \"divio\" {\n  endpoint  = %q\n  api_token = %q\n}\n\n%s", e.URL, e.Token, body)
+}
+
+// client is an API client of the test's simulator, for set-up and for reading what tests expect.
+func (e *testEnv) client(t *testing.T) *divio.Client {
+	t.Helper()
+	p := testProvider() // polled and retried as quickly as the provider under test
+	c, err := divio.New(divio.Config{Endpoint: e.URL, Token: e.Token, Poll: p.poll, RetryWaitMin: p.retryWaitMin})
 	if err != nil {
-		t.Fatalf("reading the ids of the tests' applications, environments, regions and services through the API: %v", err)
+		t.Fatal(err)
 	}
-	id, ok := ids[key]
-	if !ok {
-		what, name, _ := strings.Cut(key, ":")
-		t.Fatalf("the account has no %s %q that the token can see; the acceptance tests need the names README.md lists (\"Running the acceptance tests against a real Divio account\")", what, name)
-	}
-	return id
+	return c
 }
 
-// testEnvironmentID is the id of an application's environment ("demo-app", "test").
-func testEnvironmentID(t testing.TB, app, env string) string {
-	if !useRealAPI() {
-		return simulator.EnvironmentID(app, env)
+// addTestInstance adds an instance and, if provision, waits until it is functional. Its prefix is
+// testPrefixOf(t, prefix), so that on a real account the sweepers know it for a test's, and the
+// test knows it for its own.
+func addTestInstance(t *testing.T, client *divio.Client, envID, identifier, prefix string, provision bool) *divio.ServiceInstance {
+	t.Helper()
+	ctx := context.Background()
+	prefix = testPrefixOf(t, prefix)
+	inst, err := client.CreateServiceInstance(ctx, divio.CreateServiceInstanceRequest{
+		Environment: envID, Service: testServiceID(t, identifier), Prefix: prefix,
+	})
+	if err != nil {
+		t.Fatalf("creating %s %s: %v", identifier, prefix, err)
 	}
-	return realID(t, "env:"+app+"/"+env)
+	if !provision {
+		return inst
+	}
+	if err := client.ProvisionServiceInstance(ctx, inst.UUID); err != nil {
+		t.Fatal(err)
+	}
+	inst, err = client.WaitForInstance(ctx, inst.UUID, "be provisioned", (*divio.ServiceInstance).Functional)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
 }
 
-// testApplicationID is the id of an application by slug.
-func testApplicationID(t testing.TB, slug string) string {
-	if !useRealAPI() {
-		return simulator.ApplicationID(slug)
+// errorText matches the parts of a message in order, each of which Terraform may have wrapped
+// over several lines: between two words it allows only white space. That serves resources and
+// data sources alike: terraform-plugin-testing, like the tests' own CLI runs, calls Terraform with
+// -no-color, which prints a diagnostic plain, without the │ ruler of its boxed form (Terraform
+// 1.5.7, 1.11 and 1.14, OpenTofu 1.12).
+func errorText(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, part := range parts {
+		words := strings.Fields(part)
+		for j, w := range words {
+			words[j] = regexp.QuoteMeta(w)
+		}
+		quoted[i] = strings.Join(words, `\s+`)
 	}
-	return realID(t, "app:"+slug)
-}
-
-// testOrganisationID is the id of the organisation that owns the application slug.
-func testOrganisationID(t testing.TB, app string) string {
-	if !useRealAPI() {
-		return simulator.OrganisationID(simulator.DemoOrganisation)
-	}
-	return realID(t, "org:"+app)
-}
-
-// testRegionID is the id of a region by name.
-func testRegionID(t testing.TB, name string) string {
-	if !useRealAPI() {
-		return simulator.RegionID(name)
-	}
-	return realID(t, "region:"+name)
-}
-
-// testServiceID is the id of a catalog entry by identifier ("postgres-15").
-func testServiceID(t testing.TB, identifier string) string {
-	if !useRealAPI() {
-		return simulator.ServiceID(identifier)
-	}
-	return realID(t, "service:"+identifier)
+	return regexp.MustCompile(strings.Join(quoted, `[\s\S]*`))
 }
 
 // demoTest is the id of demo-app/test, where most tests add their instances.
@@ -140,43 +149,8 @@ func (e *testEnv) demoTest() string {
 	return testEnvironmentID(e.t, simulator.DemoApp, simulator.EnvTest)
 }
 
-// testTag is a short tag of a test's name: against the real API every prefix a test gives an
-// instance ends with it, so that tests running at once in one environment never claim the same
-// prefix, and each test tells its own instances from the others'.
-func testTag(t testing.TB) string {
-	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
-	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	v := h.Sum32()
-	tag := make([]byte, 5)
-	for i := range tag {
-		tag[i] = digits[v%32]
-		v /= 32
-	}
-	return string(tag)
-}
-
-// testPrefixOf is the prefix a test gives the instance it calls name: name itself against a
-// simulator of the test's own (so that tests of DEFAULT assert what users get); against the real
-// API testPrefix(name) and the test's tag, e.g. TFACC_DEFAULT_K3Q2B.
-func testPrefixOf(t testing.TB, name string) string {
-	if !useRealAPI() {
-		return name
-	}
-	return testPrefix(name) + "_" + testTag(t)
-}
-
 // prefix is testPrefixOf for the environment's test.
 func (e *testEnv) prefix(name string) string { return testPrefixOf(e.t, name) }
-
-// isOwnInstance tells the test's instances: against a simulator of its own every one outside
-// legacy-app; against the real API those whose prefix carries its tag.
-func isOwnInstance(t testing.TB, in *divio.ServiceInstance) bool {
-	if !useRealAPI() {
-		return !legacyEnvironments[in.Environment]
-	}
-	return isTestInstance(in) && strings.HasSuffix(in.Prefix, "_"+testTag(t))
-}
 
 // ownInstances lists through the API the test's instances in an environment that are not
 // removed, oldest first.
@@ -297,6 +271,15 @@ func (e *testEnv) checkNoInstanceLeft() resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// stringList is a list of exactly these strings.
+func stringList(values ...string) knownvalue.Check {
+	checks := make([]knownvalue.Check, len(values))
+	for i, v := range values {
+		checks[i] = knownvalue.StringExact(v)
+	}
+	return knownvalue.ListExact(checks)
 }
 
 // defaultDatabaseVarNames are the variable names of the test's DATABASE instance it calls DEFAULT:
@@ -688,4 +671,204 @@ func (e *testEnv) deleteOwnBackups() {
 			}
 		}
 	}
+}
+
+// The configurations the tests share.
+
+const serviceAddr = "divio_service.db"
+
+// serviceConfig is a divio_service "db" in demo-app's test environment with extra arguments.
+// Against the real API its prefix, DEFAULT unless extra sets one, is the test's (testEnv.prefix).
+func serviceConfig(env *testEnv, service, extra string) string {
+	return env.config(fmt.Sprintf(`
+resource "divio_service" "db" {
+  environment_id = %q
+  service        = %q
+%s
+}
+`, env.demoTest(), service, env.withPrefixes(extra)))
+}
+
+// createTimeout is the argument that sets a resource's create timeout, such as "1s".
+func createTimeout(d string) string {
+	return fmt.Sprintf("  timeouts = {\n    create = %q\n  }", d)
+}
+
+const attachmentAddr = "divio_service_attachment.a"
+
+// attachmentConfig is a divio_service_attachment "a" of serviceID with extra arguments.
+func attachmentConfig(env *testEnv, serviceID, extra string) string {
+	return env.config(fmt.Sprintf(`
+resource "divio_service_attachment" "a" {
+  service_id = %q
+%s
+}
+`, serviceID, extra))
+}
+
+const backupAddr = "divio_service_backup.db"
+
+// backupConfig is a database "db" in demo-app's test environment and a divio_service_backup "db"
+// of it with extra arguments.
+func backupConfig(env *testEnv, extra string) string {
+	return serviceConfig(env, "postgres-15", "") + fmt.Sprintf(`
+resource "divio_service_backup" "db" {
+  service_id = divio_service.db.id
+%s
+}
+`, extra)
+}
+
+// Set-up, reads and checks that more than one test file uses.
+
+// addAttachableInstances adds n provisioned postgres instances (prefixes DB_1, DB_2, ...) to an
+// environment through the API, for the attachments under test to attach.
+func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []string {
+	t.Helper()
+	client := env.client(t)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = addTestInstance(t, client, envID, simulator.ServicePostgres15, fmt.Sprintf("DB_%d", i+1), true).UUID
+		env.removeWhenDone(envID, ids[i])
+	}
+	return ids
+}
+
+// attachTestInstance attaches a provisioned instance with a deployment, through the API, and
+// returns the deployment.
+func attachTestInstance(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.Deployment {
+	t.Helper()
+	ctx := context.Background()
+	if err := client.AttachServiceInstance(ctx, inst.UUID); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := client.CreateDeployment(ctx, inst.Environment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep, err = client.WaitForDeployment(ctx, dep.UUID); err != nil {
+		t.Fatal(err)
+	}
+	return dep
+}
+
+// addTestBackup backs an instance up through the API and returns the instance's part of the
+// backup.
+func addTestBackup(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.ServiceInstanceBackup {
+	t.Helper()
+	ctx := context.Background()
+	backup, err := client.CreateBackup(ctx, divio.CreateBackupRequest{Environment: inst.Environment, Services: []string{inst.UUID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backup, err = client.WaitForBackup(ctx, backup.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if len(backup.ServiceInstanceBackups) != 1 {
+		t.Fatalf("backup %s has parts %v, want one", backup.UUID, backup.ServiceInstanceBackups)
+	}
+	part, err := client.GetServiceInstanceBackup(ctx, backup.ServiceInstanceBackups[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return part
+}
+
+// finalBackupOf returns the successful final backup of instance id as the API has it, failing
+// unless there is exactly one and it holds the instance.
+func finalBackupOf(ctx context.Context, client *divio.Client, envID, id string) (*divio.Backup, error) {
+	backups, err := client.ListBackups(ctx, envID)
+	if err != nil {
+		return nil, err
+	}
+	var found []divio.Backup
+	for _, b := range backups {
+		if isFinalBackup(&b, id) && b.Succeeded() {
+			found = append(found, b)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("want one successful final backup of instance %s, got %d: %+v", id, len(found), found)
+	}
+	b := &found[0]
+	if len(b.ServiceInstanceBackups) != 1 {
+		return nil, fmt.Errorf("final backup %+v holds more than the instance", b)
+	}
+	part, err := client.GetServiceInstanceBackup(ctx, b.ServiceInstanceBackups[0])
+	if err != nil {
+		return nil, err
+	}
+	if part.ServiceInstance != id || part.Size == nil {
+		return nil, fmt.Errorf("final backup %s holds %+v, want instance %s with a size", b.UUID, part, id)
+	}
+	return b, nil
+}
+
+// envValues reads an environment's variables from the API: those named, or all when none is.
+func envValues(t *testing.T, client *divio.Client, envID string, names ...string) map[string]string {
+	t.Helper()
+	vars, err := client.ListEnvironmentVariables(context.Background(), envID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for _, v := range vars {
+		if len(names) == 0 || slices.Contains(names, v.Name) {
+			values[v.Name] = v.Value
+		}
+	}
+	if len(values) == 0 || len(names) > 0 && len(values) != len(names) {
+		t.Fatalf("environment %s has variables %v, want %v", envID, slices.Collect(maps.Keys(values)), names)
+	}
+	return values
+}
+
+// stateHoldsNone fails if any of the secrets occurs anywhere in the state (resources of the
+// types skipped aside, such as echo, whose purpose is to hold them), outputs included.
+func stateHoldsNone(secrets func() []string, skipTypes ...string) statecheck.StateCheck {
+	return stateCheckFunc(func(state *tfjson.State) error {
+		values := secrets()
+		if len(values) == 0 {
+			return fmt.Errorf("no secrets to look for: the check could not fail")
+		}
+		if state.Values == nil {
+			return nil
+		}
+		var kept []any
+		for _, outputs := range state.Values.Outputs {
+			kept = append(kept, outputs)
+		}
+		for _, res := range allResources(state.Values.RootModule) {
+			if !slices.Contains(skipTypes, res.Type) {
+				kept = append(kept, res)
+			}
+		}
+		raw, err := json.Marshal(kept)
+		if err != nil {
+			return err
+		}
+		for _, secret := range values {
+			if secret != "" && strings.Contains(string(raw), secret) {
+				return fmt.Errorf("the state holds a secret value (%d characters)", len(secret))
+			}
+		}
+		return nil
+	})
+}
+
+func allResources(m *tfjson.StateModule) []*tfjson.StateResource {
+	if m == nil {
+		return nil
+	}
+	all := slices.Clone(m.Resources)
+	for _, child := range m.ChildModules {
+		all = append(all, allResources(child)...)
+	}
+	return all
+}
+
+type stateCheckFunc func(*tfjson.State) error
+
+func (f stateCheckFunc) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = f(req.State)
 }

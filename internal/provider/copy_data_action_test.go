@@ -45,11 +45,7 @@ func TestCopyDataAction_invoke(t *testing.T) {
 	if !slices.Equal(progress, want) {
 		t.Errorf("progress = %q, want %q", progress, want)
 	}
-	for _, id := range []string{live.UUID, test.UUID} {
-		if err := expectSimInstance(sim, id, simulator.StatusPendingAttachment)(nil); err != nil {
-			t.Error(err)
-		}
-	}
+	expectStatus(t, sim, simulator.StatusPendingAttachment, live.UUID, test.UUID)
 }
 
 func TestCopyDataAction_errors(t *testing.T) {

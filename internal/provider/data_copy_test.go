@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
@@ -353,6 +355,12 @@ func TestCopyData_cutShort(t *testing.T) {
 	}
 	if len(sim.Backups()) != 1 || len(sim.Restores()) != 0 {
 		t.Errorf("backups %+v, restores %+v; want the one backup, no restore", sim.Backups(), sim.Restores())
+	}
+	var diags diag.Diagnostics
+	addCopyError(&diags, "copy of the test", err)
+	if len(diags) != 1 || diags[0].Summary() != "Copy of the test did not finish" ||
+		!strings.Contains(diags[0].Detail(), "context deadline exceeded.\n\nIt ran past the action's timeout: raise `timeouts.invoke` for a large instance. What was started goes on at Divio") {
+		t.Errorf("diagnostics %v", diags)
 	}
 }
 

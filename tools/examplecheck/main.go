@@ -51,7 +51,8 @@ var expectations = map[string]expectation{
 	"ephemeral-resources/divio_service_credentials": {minTerraform: [2]int{1, 10}},
 	"module-testing":                                {terraformTest: true, minTerraform: [2]int{1, 6}},
 	// Actions are Terraform 1.14's (branch newer-terraform).
-	"actions/divio_deploy": {minTerraform: [2]int{1, 14}},
+	"actions/divio_deploy":    {minTerraform: [2]int{1, 14}},
+	"actions/divio_copy_data": {minTerraform: [2]int{1, 14}},
 	"actions/divio_restore_backup": {minTerraform: [2]int{1, 14},
 		validateOnly: "it restores a backup whose id the user gives, on demand (terraform apply -invoke)"},
 }

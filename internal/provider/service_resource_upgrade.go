@@ -106,8 +106,11 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 			return stopped("deployed the environment to detach the old instance and attach the new one", err)
 		}
 	}
-	oldModel := *m
+	oldModel := *m // its final backup as the resource asks, under the old instance's own name
 	oldModel.ID = types.StringValue(old.UUID)
+	if identifier, err := r.data.cache.ServiceIdentifier(ctx, old); err == nil {
+		oldModel.Service = types.StringValue(identifier)
+	}
 	r.remove(ctx, &oldModel, diags)
 	if diags.HasError() {
 		return nil

@@ -90,6 +90,19 @@ func (c *checker) applyAndDestroy(ctx context.Context, example, dir string, want
 	if err := expectEmptyPlan(ctx, tf); err != nil {
 		return err
 	}
+	if want.change != nil {
+		r.step(fmt.Sprintf("%s -> %s, apply", want.change.from, want.change.to))
+		if err := editExample(dir, *want.change); err != nil {
+			return err
+		}
+		if err := tf.Apply(ctx); err != nil {
+			return fmt.Errorf("terraform apply after %s -> %s failed (%s)", want.change.from, want.change.to, firstLine(err))
+		}
+		r.step("empty plan")
+		if err := expectEmptyPlan(ctx, tf); err != nil {
+			return err
+		}
+	}
 	if err := c.reimport(ctx, tf, sim, example, dir, want, r); err != nil {
 		return err
 	}
@@ -179,6 +192,32 @@ func unprotect(dir string) error {
 	}
 	if !changed {
 		return errors.New("the example is expected to set deletion_protection = true, and does not")
+	}
+	return nil
+}
+
+// editExample makes a change the example's docs ask for in its .tf files, and fails when none of
+// them holds the text to change.
+func editExample(dir string, e edit) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), e.from) {
+			changed = true
+			if err := os.WriteFile(f, []byte(strings.ReplaceAll(string(b), e.from, e.to)), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	if !changed {
+		return fmt.Errorf("the example is expected to hold %s, and does not", e.from)
 	}
 	return nil
 }

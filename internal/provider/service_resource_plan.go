@@ -532,11 +532,14 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	prefix := plan.Prefix.ValueString()
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(inst.Type, prefix))...)
-	r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	newTemp, oldTemp := upgradePrefixes(inst.UUID)
+	if next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix); err != nil || next == nil {
+		// The new version takes a slot of the subscription, unless an apply cut short added it.
+		r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	names := strings.Join(divio.VariableNames(inst.Type, prefix), ", ")
 	swap := "It is not in use, so no deployment follows (a deployment of the environment attaches the new instance, as it would have the old one)"
 	copyUntil := "the renames"

@@ -121,7 +121,7 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 // upgradeTarget returns the new instance that an earlier, cut-short apply of the same upgrade
 // added: the target's, under the new instance's temporary prefix or, once renamed, the resource's.
 func (r *ServiceResource) upgradeTarget(ctx context.Context, old *divio.ServiceInstance, target *divio.Service, newTemp, prefix string) (*divio.ServiceInstance, error) {
-	instances, err := r.data.client.ListServiceInstances(ctx, old.Environment)
+	instances, err := r.data.cache.Instances(ctx, old.Environment)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,12 @@ import (
 // upgradeConfig is a postgres divio_service "db" of demo-app/test in the given version, with an
 // attachment when attached.
 func upgradeConfig(env *testEnv, service string, attached bool) string {
-	config := fmt.Sprintf("resource \"divio_service\" \"db\" {\n  environment_id = %q\n  service        = %q\n}\n", demoTestEnvID, service)
+	return upgradeConfigIn(env, demoTestEnvID, service, attached)
+}
+
+// upgradeConfigIn is upgradeConfig in another environment.
+func upgradeConfigIn(env *testEnv, envID, service string, attached bool) string {
+	config := fmt.Sprintf("resource \"divio_service\" \"db\" {\n  environment_id = %q\n  service        = %q\n}\n", envID, service)
 	if attached {
 		config += "\nresource \"divio_service_attachment\" \"db\" {\n  service_id = divio_service.db.id\n}\n"
 	}
@@ -224,17 +229,19 @@ resource "divio_service" "test" {
 // finishes the upgrade, with no instance added twice and none left behind.
 func TestAccServiceResource_upgradeResumes(t *testing.T) {
 	for _, tc := range []struct {
-		name, step string
-		fail       func(*simulator.Simulator)
+		name, step, envID string
+		fail              func(*simulator.Simulator)
 	}{
-		{"failed restore", "while it copied the data into the new instance", (*simulator.Simulator).FailNextRestore},
-		{"failed deployment", "while it deployed the environment to detach the old instance and attach the new one", (*simulator.Simulator).FailNextDeploy},
+		{"failed restore", "while it copied the data into the new instance", demoTestEnvID, (*simulator.Simulator).FailNextRestore},
+		// azure-app's subscription has room for one postgres-16: the one the stopped apply added.
+		{"failed deployment", "while it deployed the environment to detach the old instance and attach the new one",
+			simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest), (*simulator.Simulator).FailNextDeploy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t)
 			sim := env.requireSim(t)
 			cli := newTerraformCLI(t)
-			cli.apply(upgradeConfig(env, "postgres-15", true))
+			cli.apply(upgradeConfigIn(env, tc.envID, "postgres-15", true))
 			old, err := onlySimInstance(sim)
 			if err != nil {
 				t.Fatal(err)
@@ -243,7 +250,7 @@ func TestAccServiceResource_upgradeResumes(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.fail(sim)
-			cli.write(upgradeConfig(env, "postgres-16", true))
+			cli.write(upgradeConfigIn(env, tc.envID, "postgres-16", true))
 			out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
 			errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
 			if !failed || !strings.Contains(errs, "error: Upgrade of service instance "+old.UUID+" stopped") || !strings.Contains(errs, tc.step) ||
@@ -254,7 +261,7 @@ func TestAccServiceResource_upgradeResumes(t *testing.T) {
 				t.Errorf("the old instance: there %v, data %q, status %s; want it attached with its data", there, data, simInstanceStatus(sim, old.UUID))
 			}
 
-			cli.apply(upgradeConfig(env, "postgres-16", true))
+			cli.apply(upgradeConfigIn(env, tc.envID, "postgres-16", true))
 			live := liveInstances(sim)
 			if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {
 				t.Fatalf("after the next apply: %+v; want only the new instance, DEFAULT, attached", live)

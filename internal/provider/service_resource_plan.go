@@ -533,8 +533,9 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 	prefix := plan.Prefix.ValueString()
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(inst.Type, prefix))...)
 	newTemp, oldTemp := upgradePrefixes(inst.UUID)
-	if next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix); err != nil || next == nil {
-		// The new version takes a slot of the subscription, unless an apply cut short added it.
+	if next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix); err == nil && next != nil {
+		r.data.plan.upgradeInto(next.UUID) // added by an apply cut short, which counted its slot too
+	} else {
 		r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return

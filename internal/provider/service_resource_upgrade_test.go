@@ -261,6 +261,11 @@ func TestAccServiceResource_upgradeResumes(t *testing.T) {
 				t.Errorf("the old instance: there %v, data %q, status %s; want it attached with its data", there, data, simInstanceStatus(sim, old.UUID))
 			}
 
+			// The plan that resumes it names no instance a deployment would attach unasked: the new
+			// instance is the upgrade's own.
+			if diags, failed := cli.plan(upgradeConfigIn(env, tc.envID, "postgres-16", true)); failed || len(withSummary(diags, "Deployment attaches services that no attachment covers")) > 0 {
+				t.Errorf("the plan that resumes the upgrade: failed %v, %v", failed, diags)
+			}
 			cli.apply(upgradeConfigIn(env, tc.envID, "postgres-16", true))
 			live := liveInstances(sim)
 			if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {

@@ -177,13 +177,21 @@ func TestAccServiceBackupResource_drift(t *testing.T) {
 				Check:            env.expectStateIsOnlyBackup(),
 			},
 			{
-				Config: backupConfig(env, `  retention = "3s"`),
+				// Long enough for the step's own refresh to come before the deletion time, whatever
+				// the load (3s was not, on CI).
+				Config: backupConfig(env, `  retention = "8s"`),
 				Check:  env.expectStateIsOnlyBackup(),
 			},
 			{
 				// Deleted by Divio at its time: the plan takes a new one.
-				PreConfig:          func() { time.Sleep(3 * time.Second) },
-				Config:             backupConfig(env, `  retention = "3s"`),
+				PreConfig: func() {
+					b, _, err := onlySimBackup(sim)
+					if err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(time.Until(b.ScheduledForDeletionAt.Add(100 * time.Millisecond)))
+				},
+				Config:             backupConfig(env, `  retention = "8s"`),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 			},

@@ -639,7 +639,10 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	inst, err := r.data.client.GetServiceInstance(ctx, id)
 	var finalBackup *divio.Backup
 	var kept string // the report of the final backup, once the instance is removed
-	joined := false
+	if err == nil && finalBackupOn(&state) && backupable(inst.Type) {
+		r.data.finalBackups.join()
+		defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
+	}
 	for attempt := 1; err == nil; attempt++ {
 		if inst.InUse() {
 			// Divio removes only an instance the application does not use. A divio_service_attachment
@@ -664,11 +667,6 @@ func (r *ServiceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		// The backup is taken only once nothing stands in the way of the removal but the backup
 		// itself, so that it holds the data as it is removed.
 		if takesFinalBackup(&state, inst) {
-			if !joined {
-				joined = true
-				r.data.finalBackups.join()
-				defer func() { r.data.finalBackups.leave(ctx, kept, &resp.Diagnostics) }()
-			}
 			var taken bool
 			if finalBackup, taken = r.takeFinalBackup(ctx, &state, inst, attempt > 1, &resp.Diagnostics); !taken {
 				return

@@ -563,6 +563,12 @@ func (d *deployer) undo(ctx context.Context, b *deployBatch) {
 	d.endAll(pending, deployOutcome{Deployment: b.running}, errNobodyWaiting)
 }
 
+// attachedAsDeployed reports whether an instance is attached and needs no deployment for it.
+func (d *deployer) attachedAsDeployed(ctx context.Context, inst *divio.ServiceInstance) bool {
+	change := deployChange{instance: inst.UUID, attach: true}
+	return statusSatisfied(inst, change) && satisfied(inst, change, d.lastDeploymentVariables(ctx, inst.Environment))
+}
+
 // lastDeploymentVariables returns the names of the variables the environment's last finished
 // deployment gave the application, or nil when that is not known. The deployment is read by its
 // uuid, which is all of last_finished_deployment that the Divio CLI relies on.

@@ -72,6 +72,9 @@ type bench struct {
 	cliConfig string // dev_overrides for both providers
 	// profileDir, if set, receives CPU and heap profiles of the provider during one more plan.
 	profileDir string
+	// upgradeLogDir, if set, receives Terraform's and the provider's debug logs of the timed
+	// upgrades (goal 5).
+	upgradeLogDir string
 }
 
 // method explains how the figures are taken; it is printed and kept in the JSON.
@@ -103,6 +106,7 @@ func main() {
 	parts := flag.String("parts", strings.Join(allParts, ","), "which parts to run: plan (goal 1), scale (goals 2 to 4), apply (3b), upgrade (goal 5)")
 	readme := flag.Bool("readme", true, "write the table into README.md between its bench-table markers")
 	profileDir := flag.String("profile", "", "also write CPU and heap profiles of the provider during a plan into this directory")
+	upgradeLogDir := flag.String("upgrade-log", "", "write Terraform's and the provider's debug logs of the timed upgrades into this directory (goal 5; logging slows them a little)")
 	flag.Parse()
 	var err error
 	if s.ScaleServices, err = parseCounts(*scale); err != nil {
@@ -111,7 +115,7 @@ func main() {
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err = run(ctx, s, strings.Split(*parts, ","), *profileDir, *readme)
+	err = run(ctx, s, strings.Split(*parts, ","), *profileDir, *upgradeLogDir, *readme)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -135,21 +139,19 @@ func parseCounts(list string) ([]int, error) {
 	return counts, nil
 }
 
-func run(ctx context.Context, s settings, parts []string, profileDir string, readme bool) error {
+func run(ctx context.Context, s settings, parts []string, profileDir, upgradeLogDir string, readme bool) error {
 	started := time.Now()
 	b, err := prepare(ctx, s)
 	if err != nil {
 		return err
 	}
-	if profileDir != "" {
-		if b.profileDir, err = filepath.Abs(profileDir); err == nil {
-			err = os.MkdirAll(b.profileDir, 0o755)
-		}
-		if err != nil {
-			return err
-		}
-	}
 	defer os.RemoveAll(b.tmp)
+	if b.profileDir, err = outputDir(profileDir); err != nil {
+		return err
+	}
+	if b.upgradeLogDir, err = outputDir(upgradeLogDir); err != nil {
+		return err
+	}
 
 	r := &report{Started: started.UTC(), Settings: s, Method: method}
 	loadBefore := loadAverage()
@@ -207,6 +209,18 @@ func run(ctx context.Context, s settings, parts []string, profileDir string, rea
 		fmt.Println("Wrote the table into README.md")
 	}
 	return nil
+}
+
+// outputDir makes the directory that a flag names, if it names one, and returns its absolute path.
+func outputDir(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, 0o755)
+	}
+	return abs, err
 }
 
 // prepare builds both providers into a temporary directory and writes the dev_overrides that

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -98,6 +99,11 @@ func upgradeBench(ctx context.Context, b *bench) ([]upgradeResult, []figure, err
 		if err := ws[i].write(upgradeConfig(v.app, v.env, "postgres-16", v.finalBackup)); err != nil {
 			return nil, nil, err
 		}
+		if b.upgradeLogDir != "" {
+			if err := logDebug(ws[i], filepath.Join(b.upgradeLogDir, fmt.Sprintf("upgrade-final-backup-%v.log", v.finalBackup))); err != nil {
+				return nil, nil, err
+			}
+		}
 		progress("upgrade (final_backup = %v): timing the apply to postgres-16", v.finalBackup)
 		sim.ResetCounters()
 		began := time.Now()
@@ -126,6 +132,19 @@ func upgradeBench(ctx context.Context, b *bench) ([]upgradeResult, []figure, err
 		results = append(results, r)
 	}
 	return results, upgradeFigures(results, u), nil
+}
+
+// logDebug has Terraform and the provider write their debug logs, with the time of each line, into
+// path during the workspace's next commands: the requests the provider made between two pieces of
+// the timeline. Logging slows both down a little.
+func logDebug(w *workspace, path string) error {
+	if err := w.tf.SetLogCore("DEBUG"); err != nil {
+		return err
+	}
+	if err := w.tf.SetLogProvider("DEBUG"); err != nil {
+		return err
+	}
+	return w.tf.SetLogPath(path)
 }
 
 // floor is the least an upgrade's apply can take: one provisioning, a backup of the old instance

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -25,25 +26,26 @@ type upgradeResult struct {
 	// has detached it.
 	OwnFloorSeconds float64 `json:"own_floor_seconds"`
 	Deployments     int     `json:"deployments"`
-	// Timeline is what the simulator recorded during the apply, in seconds after it began; Gaps
-	// are the time between one piece of work ending and the next starting, which is where the
+	// Work is what the simulator recorded of the upgrade's work during the apply; Gaps are the
+	// time between the apply's start, each piece of work and the apply's end, which is where the
 	// apply spends what it takes beyond its floor.
-	Timeline       []upgradeEvent `json:"timeline"`
+	Work           []upgradePiece `json:"work"`
 	Gaps           []upgradeGap   `json:"gaps"`
 	Requests       int            `json:"requests"`
 	RequestsByPath map[string]int `json:"requests_by_path"`
 }
 
-// upgradeEvent is a moment of the apply.
-type upgradeEvent struct {
-	What string  `json:"what"`
-	At   float64 `json:"at"`
+// upgradePiece is a piece of the upgrade's work, in seconds after the apply began.
+type upgradePiece struct {
+	What  string  `json:"what"`
+	Began float64 `json:"began"`
+	Ended float64 `json:"ended"`
 }
 
-// upgradeGap is a stretch of the apply between two pieces of work.
+// upgradeGap is a stretch of the apply between two pieces of work, or its start or end.
 type upgradeGap struct {
-	From    string  `json:"from"`
-	To      string  `json:"to"`
+	After   string  `json:"after"`
+	Before  string  `json:"before"`
 	Seconds float64 `json:"seconds"`
 }
 
@@ -126,9 +128,9 @@ func upgradeBench(ctx context.Context, b *bench) ([]upgradeResult, []figure, err
 			RequestsByPath: counters.Requests,
 		}
 		r.OwnFloorSeconds = u.floor(v.finalBackup).Seconds()
-		r.Timeline = upgradeTimeline(sim, envID, old[i], began, elapsed, u)
-		r.Gaps = gaps(r.Timeline)
-		progress("upgrade (final_backup = %v): %.1f s; beyond the work: %s", v.finalBackup, r.Seconds, describeGaps(r.Gaps))
+		r.Work = upgradeWork(sim, envID, old[i], began, u)
+		r.Gaps = gaps(r.Work, elapsed)
+		progress("upgrade (final_backup = %v): %.1f s, of which between the pieces of work %s", v.finalBackup, r.Seconds, describeGaps(r.Gaps))
 		results = append(results, r)
 	}
 	return results, upgradeFigures(results, u), nil
@@ -136,7 +138,7 @@ func upgradeBench(ctx context.Context, b *bench) ([]upgradeResult, []figure, err
 
 // logDebug has Terraform and the provider write their debug logs, with the time of each line, into
 // path during the workspace's next commands: the requests the provider made between two pieces of
-// the timeline. Logging slows both down a little.
+// the work. Logging slows both down a little.
 func logDebug(w *workspace, path string) error {
 	if err := w.tf.SetLogCore("DEBUG"); err != nil {
 		return err
@@ -167,7 +169,8 @@ func upgradeFigures(results []upgradeResult, u upgradeSettings) []figure {
 		ratio := r.Seconds / r.FloorSeconds
 		if !r.FinalBackup {
 			figures = append(figures, targetFigure("(5) upgrade of an attached postgres-15 divio_service to postgres-16, final_backup = false: wall time / floor", ratio, "x",
-				fmt.Sprintf("%.2fx (%.1f s; floor %.1f s = %s)", ratio, r.Seconds, r.FloorSeconds, floor), "<= 1.1x", ratio <= 1.1))
+				fmt.Sprintf("%.2fx (%.1f s; floor %.1f s = %s)", ratio, r.Seconds, r.FloorSeconds, floor), "<= 1.1x", ratio <= 1.1),
+				contextFigure("(5) the time between its pieces of work, from the simulator's records", r.Seconds-r.FloorSeconds, "s", describeGaps(r.Gaps)))
 		} else {
 			own := r.Seconds / r.OwnFloorSeconds
 			figures = append(figures, contextFigure("(5) the same with final_backup = true (the default): wall time / floor with the old instance's final backup", own, "x",
@@ -225,19 +228,17 @@ func checkUpgraded(sim *devenv.Simulator, envID, oldID string) error {
 	return nil
 }
 
-// upgradeTimeline reads from the simulator when each piece of the upgrade's work began and ended,
-// in seconds after the apply began. The bench tells the old instance's backups apart by order:
-// the copy's first, then the final one. The simulator shows when a restore began, and when the
-// new instance was added, which its provisioning follows at once: their ends are that plus
+// upgradeWork reads from the simulator when each piece of the upgrade's work began and ended, in
+// seconds after the apply began, in order. The bench tells the old instance's backups apart by
+// order: the copy's first, then the final one. The simulator shows when a restore began, and when
+// the new instance was added, which its provisioning follows at once: their ends are that plus
 // their delays.
-func upgradeTimeline(sim *devenv.Simulator, envID, oldID string, began time.Time, elapsed time.Duration, u upgradeSettings) []upgradeEvent {
+func upgradeWork(sim *devenv.Simulator, envID, oldID string, began time.Time, u upgradeSettings) []upgradePiece {
 	at := func(t time.Time) float64 { return t.Sub(began).Seconds() }
-	events := []upgradeEvent{{What: "apply began", At: 0}}
+	var work []upgradePiece
 	for _, in := range sim.Instances() {
 		if in.Environment == envID && in.UUID != oldID && in.CreatedAt.After(began) {
-			events = append(events,
-				upgradeEvent{What: "new instance added, provisioning began", At: at(in.CreatedAt)},
-				upgradeEvent{What: "provisioning ended", At: at(in.CreatedAt.Add(time.Duration(u.ProvisionDelay)))})
+			work = append(work, upgradePiece{"provisioning", at(in.CreatedAt), at(in.CreatedAt.Add(time.Duration(u.ProvisionDelay)))})
 		}
 	}
 	ended := map[string]time.Time{}
@@ -256,49 +257,39 @@ func upgradeTimeline(sim *devenv.Simulator, envID, oldID string, began time.Time
 		if copied == "" {
 			copied = bk.UUID
 		}
-		events = append(events, upgradeEvent{What: names[0] + " began", At: at(bk.CreatedAt)}, upgradeEvent{What: names[0] + " ended", At: at(end)})
+		work = append(work, upgradePiece{names[0], at(bk.CreatedAt), at(end)})
 		names = names[1:]
 	}
 	for _, r := range sim.Restores() {
 		if r.Backup == copied {
-			events = append(events, upgradeEvent{What: "restore began", At: at(r.CreatedAt)},
-				upgradeEvent{What: "restore ended", At: at(r.CreatedAt.Add(time.Duration(u.BackupDelay)))})
+			work = append(work, upgradePiece{"restore", at(r.CreatedAt), at(r.CreatedAt.Add(time.Duration(u.BackupDelay)))})
 		}
 	}
 	for _, d := range deploymentTimes(sim, envID, began) {
-		events = append(events, upgradeEvent{What: "deployment began", At: d[0]}, upgradeEvent{What: "deployment ended", At: d[1]})
+		work = append(work, upgradePiece{"deployment", d[0], d[1]})
 	}
-	events = append(events, upgradeEvent{What: "apply ended", At: elapsed.Seconds()})
-	slices.SortStableFunc(events, func(a, b upgradeEvent) int {
-		switch {
-		case a.At < b.At:
-			return -1
-		case a.At > b.At:
-			return 1
-		}
-		return 0
-	})
-	return events
+	slices.SortStableFunc(work, func(a, b upgradePiece) int { return cmp.Compare(a.Began, b.Began) })
+	return work
 }
 
-// gaps are the stretches between one event that ends (or begins) something and the next that
-// begins something: the time the apply waited on nothing of the floor.
-func gaps(timeline []upgradeEvent) []upgradeGap {
+// gaps are the stretches of the apply between its start, the pieces of work in turn, and its end:
+// the time it waited on nothing that the floor counts.
+func gaps(work []upgradePiece, elapsed time.Duration) []upgradeGap {
 	var out []upgradeGap
-	for i := 1; i < len(timeline); i++ {
-		prev, next := timeline[i-1], timeline[i]
-		if strings.HasSuffix(prev.What, " began") && prev.What != "apply began" || strings.HasSuffix(next.What, " ended") && next.What != "apply ended" {
-			continue // inside a piece of work
-		}
-		out = append(out, upgradeGap{From: prev.What, To: next.What, Seconds: next.At - prev.At})
+	after, end := "start", 0.0
+	for _, p := range work {
+		out = append(out, upgradeGap{After: after, Before: p.What, Seconds: p.Began - end})
+		after, end = p.What, p.Ended
 	}
-	return out
+	return append(out, upgradeGap{After: after, Before: "end", Seconds: elapsed.Seconds() - end})
 }
 
+// describeGaps is the gaps as the table and the progress lines show them.
 func describeGaps(gaps []upgradeGap) string {
-	parts := make([]string, len(gaps))
+	total, parts := 0.0, make([]string, len(gaps))
 	for i, g := range gaps {
-		parts[i] = fmt.Sprintf("%.2f s from %s to %s", g.Seconds, g.From, g.To)
+		total += g.Seconds
+		parts[i] = fmt.Sprintf("%s → %s %.2f s", g.After, g.Before, g.Seconds)
 	}
-	return strings.Join(parts, "; ")
+	return fmt.Sprintf("%.1f s: %s", total, strings.Join(parts, ", "))
 }

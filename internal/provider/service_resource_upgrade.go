@@ -157,7 +157,7 @@ func (r *ServiceResource) upgradeSuccessor(ctx context.Context, envID, oldID str
 		return nil, err
 	}
 	for _, b := range backups {
-		if m := upgradeNotesPattern.FindStringSubmatch(b.Notes); m != nil && m[1] == oldID {
+		if m := upgradeNotesPattern.FindStringSubmatch(b.Notes); len(m) == 2 && m[1] == oldID {
 			return r.data.cache.Instance(ctx, envID, m[3])
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -173,53 +174,39 @@ func destroyProtected(ctx context.Context, tf *tfexec.Terraform, dir string, r *
 var protectionOn = regexp.MustCompile(`(deletion_protection\s*=\s*)true`)
 
 func unprotect(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
-	if err != nil {
-		return err
+	changed, err := rewriteExample(dir, func(b []byte) []byte { return protectionOn.ReplaceAll(b, []byte("${1}false")) })
+	if err == nil && !changed {
+		err = errors.New("the example is expected to set deletion_protection = true, and does not")
 	}
-	changed := false
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if protectionOn.Match(b) {
-			changed = true
-			if err := os.WriteFile(f, protectionOn.ReplaceAll(b, []byte("${1}false")), 0o600); err != nil {
-				return err
-			}
-		}
-	}
-	if !changed {
-		return errors.New("the example is expected to set deletion_protection = true, and does not")
-	}
-	return nil
+	return err
 }
 
 // editExample makes a change the example's docs ask for in its .tf files, and fails when none of
 // them holds the text to change.
 func editExample(dir string, e edit) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
-	if err != nil {
-		return err
+	changed, err := rewriteExample(dir, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(e.from), []byte(e.to)) })
+	if err == nil && !changed {
+		err = fmt.Errorf("the example is expected to hold %s, and does not", e.from)
 	}
-	changed := false
+	return err
+}
+
+// rewriteExample rewrites the example's .tf files with rewrite, and reports whether it changed any.
+func rewriteExample(dir string, rewrite func([]byte) []byte) (changed bool, err error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return changed, err
 		}
-		if strings.Contains(string(b), e.from) {
-			changed = true
-			if err := os.WriteFile(f, []byte(strings.ReplaceAll(string(b), e.from, e.to)), 0o600); err != nil {
-				return err
+		if after := rewrite(b); !bytes.Equal(after, b) {
+			if err := os.WriteFile(f, after, 0o600); err != nil {
+				return changed, err
 			}
+			changed = true
 		}
 	}
-	if !changed {
-		return fmt.Errorf("the example is expected to hold %s, and does not", e.from)
-	}
-	return nil
+	return changed, err
 }
 
 // reimport takes each resource an import file names out of the state and imports it again as

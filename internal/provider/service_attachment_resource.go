@@ -198,19 +198,24 @@ func (r *ServiceAttachmentResource) move(ctx context.Context, state, plan *servi
 
 // swapped reports whether an upgrade has moved the attachment already: its divio_service swapped
 // the instances in one deployment, so the old one is gone and the new one attached with the
-// application's variables. It then records the new one; asking the deployer instead would only
-// cost its gathering window, with nothing to deploy.
+// application's variables. It then records the new one and the deployment that attached it;
+// asking the deployer instead would only cost its gathering window, with nothing to deploy.
 func (r *ServiceAttachmentResource) swapped(ctx context.Context, old string, plan *serviceAttachmentModel) bool {
 	gone, err := r.data.client.GetServiceInstance(ctx, old)
 	if !errors.Is(err, divio.ErrNotFound) && (err != nil || gone.Status != divio.StatusRemoved) {
 		return false
 	}
 	inst, err := r.data.client.GetServiceInstance(ctx, plan.ServiceID.ValueString())
-	if err != nil || !r.data.deployer.attachedAsDeployed(ctx, inst) {
+	if err != nil {
 		return false
 	}
-	if plan.DeploymentID.IsUnknown() {
-		plan.DeploymentID = types.StringNull()
+	swap, attached := r.data.deployer.attachedBy(ctx, inst)
+	if !attached {
+		return false
+	}
+	plan.DeploymentID = types.StringNull()
+	if swap != nil {
+		plan.DeploymentID = types.StringValue(swap.UUID)
 	}
 	modelFromAttachedInstance(plan, inst)
 	return true

@@ -39,7 +39,7 @@ func instanceData(sim *simulator.Simulator, id string) (string, bool) {
 // an update, and says what it does; the data arrives in the new instance, which takes the prefix and
 // the resource's id; the old one is removed after its final backup; an attached instance is swapped
 // with exactly one deployment, and no deployment leaves the application without the prefix's
-// variables; an unattached one with none. The attachment follows without being replaced. The plan
+// variables; an unattached one with none. The attachment follows without being replaced, and records the swap's deployment. The plan
 // after is empty.
 func TestAccServiceResource_upgrade(t *testing.T) {
 	for _, attached := range []bool{true, false} {
@@ -101,8 +101,12 @@ func TestAccServiceResource_upgrade(t *testing.T) {
 				}
 			}
 			if attached {
-				if state := cli.mustRun("state", "show", "-no-color", "divio_service_attachment.db"); !strings.Contains(state, next.UUID) {
+				state := cli.mustRun("state", "show", "-no-color", "divio_service_attachment.db")
+				if !strings.Contains(state, next.UUID) {
 					t.Errorf("the attachment does not follow the new instance:\n%s", state)
+				}
+				if len(deployments) == 1 && !strings.Contains(state, fmt.Sprintf("deployment_id  = %q", deployments[0].UUID)) {
+					t.Errorf("the attachment does not record the deployment that swapped, %s:\n%s", deployments[0].UUID, state)
 				}
 			}
 			if empty, plan := cli.planIsEmpty(); !empty {

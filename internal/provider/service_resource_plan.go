@@ -533,8 +533,15 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 	prefix := plan.Prefix.ValueString()
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(inst.Type, prefix))...)
 	newTemp, oldTemp := upgradePrefixes(inst.UUID)
-	if next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix); err == nil && next != nil {
+	next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix)
+	resumed := ""
+	if err == nil && next != nil {
 		r.data.plan.upgradeInto(next.UUID) // added by an apply cut short, which counted its slot too
+		resumed = fmt.Sprintf("\n\nAn earlier apply began this upgrade and stopped: it added %s, and this apply goes on from where it stopped.", r.data.cache.InstanceLabel(ctx, next))
+		if stuckInProvisioning(next, plan) {
+			resumed += fmt.Sprintf(" That instance has been %s since %s, longer than the create timeout (%s): it appears stuck and holds no data, so the apply removes it and adds another.",
+				next.Status, next.CreatedAt.UTC().Format(time.RFC3339), timeoutOf(plan.Timeouts, "create"))
+		}
 	} else {
 		r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
@@ -548,7 +555,7 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 		swap = fmt.Sprintf("Then one deployment of the environment detaches the old instance and attaches the new one: the application has %s before it, from the old instance, and after it, from the new", names)
 		copyUntil = "that deployment"
 	}
-	if inst.Status == divio.StatusDetached {
+	if inst.Status == divio.StatusDetached && (next == nil || next.AwaitsAttachment()) {
 		swap += ". The old instance is DETACHED, and the new one is not: the environment's next deployment attaches it"
 	}
 	removal := "removes the old instance"
@@ -560,9 +567,9 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 			"backs the old instance up and restores that backup into the new one, renames the old instance to %s and the new one to %s. %s. Last, it %s, "+
 			"and the resource's id becomes the new instance's.\n\n"+
 			"Data written to the old instance after its backup and before %s is not copied, as Divio's upgrade guide warns: apply at a quiet time, or stop the writes. "+
-			"For the time of the upgrade, application %s's subscription needs a free %s instance, which it has.",
+			"For the time of the upgrade, application %s's subscription needs a free %s instance, which it has.%s",
 			capitalize(r.data.cache.InstanceLabel(ctx, inst)), current, target.Identifier, target.Identifier, newTemp, oldTemp, prefix, swap, removal,
-			copyUntil, r.applicationSlug(ctx, inst.Environment), target.Identifier))
+			copyUntil, r.applicationSlug(ctx, inst.Environment), target.Identifier, resumed))
 }
 
 // applicationSlug names an environment's application for messages: its slug, or the environment's

@@ -14,10 +14,12 @@ type PollConfig struct {
 	Factor  float64
 }
 
-// DefaultPoll notices a change within about a second: a poller sees a change at most
-// (Factor-1) of the time waited so far after it happens (0.3s late for a 3s deployment), and
-// never more than Max late on a long wait, at one request every Max seconds.
-var DefaultPoll = PollConfig{Initial: time.Second, Max: 2 * time.Second, Factor: 1.1}
+// DefaultPoll notices a change soon after it happens: a poller sees it at most about (Factor-1)
+// of the time waited so far, plus Initial, late (0.35s for a 5s backup), and never more than Max late on a long wait, at
+// one request every Max seconds. Starting small costs about 40 requests more per long wait (the
+// polls before the interval reaches Max, some 38s in) and saves about a second per short one,
+// which an upgrade's four waits in a row feel.
+var DefaultPoll = PollConfig{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Factor: 1.05}
 
 func (p PollConfig) withDefaults() PollConfig {
 	p.Initial = orDefault(p.Initial, DefaultPoll.Initial)

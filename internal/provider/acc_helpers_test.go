@@ -343,7 +343,8 @@ func (e *testEnv) expectDeployments(want int) resource.TestCheckFunc {
 }
 
 // expectLastDeploymentIn checks that attribute holds the id of the newest deployment of the
-// test's simulator; against the real API, that it holds a deployment of envID that succeeded.
+// test's simulator; against the real API, that it holds a deployment of envID that succeeded, or,
+// for an attachment's deployment_id, nothing when another test's deployment attached the instance.
 func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		if e.Sim != nil {
@@ -358,6 +359,11 @@ func (e *testEnv) expectLastDeploymentIn(envID, addr, attribute string) resource
 			return fmt.Errorf("no %s in the state", addr)
 		}
 		id := rs.Primary.Attributes[attribute]
+		if id == "" && attribute == "deployment_id" {
+			// Another test's deployment of the shared environment attached the instance first (every
+			// deployment attaches what awaits attachment), so none of Terraform's was needed.
+			return nil
+		}
 		d, err := e.client(e.t).GetDeployment(context.Background(), id)
 		if err != nil {
 			return fmt.Errorf("%s.%s = %q: reading the deployment: %w", addr, attribute, id, err)

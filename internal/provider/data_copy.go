@@ -172,7 +172,8 @@ func (c *dataCopy) checkTarget(ctx context.Context, serviceType string) error {
 func (c *dataCopy) checkOrganisation(ctx context.Context, fromEnvironment string) error {
 	from, errFrom := c.d.cache.ApplicationOf(ctx, fromEnvironment)
 	into, errInto := c.d.cache.ApplicationOf(ctx, c.target.Environment)
-	if errFrom != nil || errInto != nil || from.Organisation == "" || from.Organisation == into.Organisation {
+	known := errFrom == nil && errInto == nil && from.Organisation != ""
+	if !known || from.Organisation == into.Organisation {
 		return nil
 	}
 	return &copyRefusedError{reason: fmt.Sprintf("%s is in application %s, and %s in application %s of another organisation: data is copied only between the applications of one organisation",
@@ -236,8 +237,9 @@ func apiMessage(err error) string {
 	return err.Error()
 }
 
-// addCopyError reports a copyData that failed; what names the operation as the summary starts it
-// ("restore of the DATABASE DEFAULT backup ... into service instance ...").
+// addCopyError reports a copyData that an action invoked and that failed; what names the
+// operation as the summary starts it ("restore of the DATABASE DEFAULT backup ... into service
+// instance ...").
 func addCopyError(diags *diag.Diagnostics, what string, err error) {
 	var refused *copyRefusedError
 	var backupFailed *divio.BackupFailedError
@@ -252,7 +254,12 @@ func addCopyError(diags *diag.Diagnostics, what string, err error) {
 		diags.AddError(capitalize(what)+" failed", capitalize(strings.TrimSuffix(restoreFailed.Error(), "."))+
 			".\n\nThe instance keeps its status. Invoke the action again once the cause is fixed.")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		addAPIError(diags, capitalize(what)+" did not finish", err)
+		why := "It ran past the action's timeout: raise `timeouts.invoke` for a large instance."
+		if errors.Is(err, context.Canceled) {
+			why = "It was interrupted."
+		}
+		diags.AddError(capitalize(what)+" did not finish", fmt.Sprintf("%s.\n\n%s What was started goes on at Divio: a backup completes, "+
+			"and a restore writes its data into the target when it ends.", capitalize(strings.TrimSuffix(err.Error(), ".")), why))
 	default:
 		addAPIError(diags, capitalize(what)+" failed", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
 	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
@@ -50,16 +52,57 @@ func legacyLiveDatabase(t *testing.T, client *divio.Client) *divio.ServiceInstan
 	return nil
 }
 
-func TestCopyData(t *testing.T) {
-	env := newTestEnv(t)
-	sim := env.requireSim(t)
-	client := env.client(t)
-	d := newProviderData(client, 0)
+// copyFixture is what the tests copy between, in a simulator of the test's own:
+// demo-app/live's DEFAULT postgres-15 holding "live rows", and in demo-app/test a DEFAULT
+// postgres-16 holding "test rows" and a mysql-8 (prefix MYSQL) holding "mysql rows".
+type copyFixture struct {
+	env               *testEnv
+	sim               *simulator.Simulator
+	client            *divio.Client
+	live, test, mysql *divio.ServiceInstance
+}
 
-	live := addTestInstance(t, client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	test15 := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	test16 := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres16, "NEW", true)
-	mysql := addTestInstance(t, client, demoTestEnvID, simulator.ServiceMySQL8, "MYSQL", true)
+func newCopyFixture(t *testing.T, opts ...func(*simulator.Options)) *copyFixture {
+	t.Helper()
+	env := newTestEnv(t, opts...)
+	f := &copyFixture{env: env, sim: env.requireSim(t), client: env.client(t)}
+	f.live = addTestInstance(t, f.client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	f.test = addTestInstance(t, f.client, demoTestEnvID, simulator.ServicePostgres16, "DEFAULT", true)
+	f.mysql = addTestInstance(t, f.client, demoTestEnvID, simulator.ServiceMySQL8, "MYSQL", true)
+	f.reset(t)
+	return f
+}
+
+// reset gives each instance its own data again.
+func (f *copyFixture) reset(t *testing.T) {
+	t.Helper()
+	for inst, data := range map[*divio.ServiceInstance]string{f.live: "live rows", f.test: "test rows", f.mysql: "mysql rows"} {
+		setSimData(t, f.sim, inst.UUID, data)
+	}
+}
+
+// unknownID is an id that names nothing.
+const unknownID = "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"
+
+// expectError checks an action's error text: want is its start, then parts it contains.
+func expectError(t *testing.T, errs string, want []string) {
+	t.Helper()
+	if !strings.HasPrefix(errs, want[0]) {
+		t.Fatalf("error = %q, want one that starts %q", errs, want[0])
+	}
+	for _, part := range want[1:] {
+		if !strings.Contains(errs, part) {
+			t.Errorf("error = %q, want it to contain %q", errs, part)
+		}
+	}
+}
+
+func TestCopyData(t *testing.T) {
+	f := newCopyFixture(t)
+	sim, client := f.sim, f.client
+	d := newProviderData(client, 0)
+	live, test16, mysql := f.live, f.test, f.mysql
+	test15 := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "OLD", true)
 	storage := addTestInstance(t, client, demoTestEnvID, simulator.ServiceS3, "DEFAULT", true)
 	queue := addTestInstance(t, client, demoLiveEnvID, simulator.ServiceRabbitMQ3, "DEFAULT", true)
 	unprovisioned := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "LATER", false)
@@ -70,7 +113,6 @@ func TestCopyData(t *testing.T) {
 	earlier := addTestBackup(t, client, live)
 	sim.FailNextBackup()
 	failedPart := addFailedTestBackup(t, client, test15)
-	const unknown = "0b5d3a2e-8f1c-4f7a-9a43-2c6f0e8d1b77"
 
 	label := func(inst *divio.ServiceInstance) string { return d.cache.InstanceLabel(t.Context(), inst) }
 	for _, tc := range []struct {
@@ -89,11 +131,11 @@ func TestCopyData(t *testing.T) {
 	}{
 		{
 			name: "from an instance into one of the same version", from: dataSource{InstanceID: live.UUID}, target: test15,
-			wantData: "live now", newBackups: 1, newRestores: 1,
+			wantData: "live rows", newBackups: 1, newRestores: 1,
 		},
 		{
 			name: "from an instance into one of a newer version", from: dataSource{InstanceID: live.UUID}, target: test16,
-			wantData: "live now", newBackups: 1, newRestores: 1,
+			wantData: "live rows", newBackups: 1, newRestores: 1,
 		},
 		{
 			name: "from a backup part into another instance", from: dataSource{BackupPartID: earlier.UUID}, target: test15,
@@ -105,33 +147,33 @@ func TestCopyData(t *testing.T) {
 		},
 		{
 			name: "into another engine: the API refuses, and the backup taken is deleted", from: dataSource{InstanceID: live.UUID}, target: mysql,
-			wantData: "mysql's", wantErr: isRefused(divio.ErrValidation),
+			wantData: "mysql rows", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{"the Divio API refused to write the data of " + label(live) + " into " + label(mysql),
 				"same type and engine, in the same or a newer version", "runs mysql-8: a backup of postgres-15", "the backup taken for the copy was deleted"},
 		},
 		{
 			name: "into another type: refused before anything is sent", from: dataSource{InstanceID: live.UUID}, target: storage,
-			wantData: "storage's", wantErr: isRefused(divio.ErrValidation),
+			wantData: "storage files", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{label(live) + " holds DATABASE data, and " + label(storage) + " is a STORAGE instance"},
 		},
 		{
 			name: "a database backup part into storage: refused before anything is sent", from: dataSource{BackupPartID: earlier.UUID}, target: storage,
-			wantData: "storage's", wantErr: isRefused(divio.ErrValidation),
+			wantData: "storage files", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{"service instance backup " + earlier.UUID + " (of backup " + earlier.Backup + ", taken from " + label(live) + ") holds DATABASE data"},
 		},
 		{
 			name: "into itself", from: dataSource{InstanceID: live.UUID}, target: live,
-			wantData: "live now", wantErr: isRefused(divio.ErrValidation),
+			wantData: "live rows", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{"service instance " + live.UUID + " would be copied into itself"},
 		},
 		{
 			name: "from a type Divio does not back up", from: dataSource{InstanceID: queue.UUID}, target: test15,
-			wantData: "test's", wantErr: isRefused(divio.ErrValidation),
+			wantData: "test15 rows", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{"is a MESSAGE_QUEUE instance, and Divio backs up, and so copies, only DATABASE and STORAGE instances"},
 		},
 		{
 			name: "from an instance that holds no data yet", from: dataSource{InstanceID: unprovisioned.UUID}, target: test15,
-			wantData: "test's", wantErr: isRefused(divio.ErrConflict),
+			wantData: "test15 rows", wantErr: isRefused(divio.ErrConflict),
 			wantText: []string{label(unprovisioned) + " is NEW: only a provisioned instance"},
 		},
 		{
@@ -141,41 +183,41 @@ func TestCopyData(t *testing.T) {
 		},
 		{
 			name: "from another organisation", from: dataSource{InstanceID: otherOrganisation.UUID}, target: test15,
-			wantData: "test's", wantErr: isRefused(divio.ErrValidation),
+			wantData: "test15 rows", wantErr: isRefused(divio.ErrValidation),
 			wantText: []string{"is in application legacy-app, and " + label(test15) + " in application demo-app of another organisation"},
 		},
 		{
 			name: "from a backup part that failed", from: dataSource{BackupPartID: failedPart.UUID}, target: test15,
-			wantData: "test's", wantErr: isRefused(divio.ErrConflict),
+			wantData: "test15 rows", wantErr: isRefused(divio.ErrConflict),
 			wantText: []string{"service instance backup " + failedPart.UUID, "failed when it was taken (Injected failure"},
 		},
 		{
-			name: "from an unknown instance", from: dataSource{InstanceID: unknown}, target: test15,
-			wantData: "test's", wantErr: func(err error) bool { return errors.Is(err, divio.ErrNotFound) },
-			wantText: []string{"cannot read service instance " + unknown + ", to copy its data"},
+			name: "from an unknown instance", from: dataSource{InstanceID: unknownID}, target: test15,
+			wantData: "test15 rows", wantErr: func(err error) bool { return errors.Is(err, divio.ErrNotFound) },
+			wantText: []string{"cannot read service instance " + unknownID + ", to copy its data"},
 		},
 		{
-			name: "from an unknown backup part", from: dataSource{BackupPartID: unknown}, target: test15,
-			wantData: "test's", wantErr: func(err error) bool { return errors.Is(err, divio.ErrNotFound) },
-			wantText: []string{"cannot read service instance backup " + unknown + ", to copy its data"},
+			name: "from an unknown backup part", from: dataSource{BackupPartID: unknownID}, target: test15,
+			wantData: "test15 rows", wantErr: func(err error) bool { return errors.Is(err, divio.ErrNotFound) },
+			wantText: []string{"cannot read service instance backup " + unknownID + ", to copy its data"},
 		},
 		{
 			name: "the backup of the source fails", prepare: func(*testing.T) { sim.FailNextBackup() }, from: dataSource{InstanceID: live.UUID}, target: test15,
-			wantData: "test's", wantErr: func(err error) bool { var e *divio.BackupFailedError; return errors.As(err, &e) },
-			wantText: []string{"did not complete, so nothing was written into service instance " + test15.UUID, "completed with success FAILURE"},
+			wantData: "test15 rows", wantErr: func(err error) bool { var e *divio.BackupFailedError; return errors.As(err, &e) },
+			wantText:   []string{"did not complete, so nothing was written into service instance " + test15.UUID, "completed with success FAILURE"},
 			newBackups: 1,
 		},
 		{
 			name: "the restore fails", prepare: func(*testing.T) { sim.FailNextRestore() }, from: dataSource{InstanceID: live.UUID}, target: test15,
-			wantData: "test's", wantErr: func(err error) bool { var e *divio.RestoreFailedError; return errors.As(err, &e) },
+			wantData: "test15 rows", wantErr: func(err error) bool { var e *divio.RestoreFailedError; return errors.As(err, &e) },
 			wantText:   []string{"finished with success FAILURE", "Injected failure"},
 			newBackups: 1, newRestores: 1,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for inst, data := range map[*divio.ServiceInstance]string{live: "live now", test15: "test's", test16: "", mysql: "mysql's", storage: "storage's"} {
-				setSimData(t, sim, inst.UUID, data)
-			}
+			f.reset(t)
+			setSimData(t, sim, test15.UUID, "test15 rows")
+			setSimData(t, sim, storage.UUID, "storage files")
 			if tc.prepare != nil {
 				tc.prepare(t)
 			}
@@ -213,7 +255,7 @@ func TestCopyData(t *testing.T) {
 		})
 	}
 	// A copy writes only the target: the source keeps its data, and every instance its status.
-	if got := simData(t, sim, live.UUID); got != "live now" {
+	if got := simData(t, sim, live.UUID); got != "live rows" {
 		t.Errorf("live holds %q", got)
 	}
 	for _, in := range testInstances(sim) {
@@ -298,12 +340,9 @@ func addFailedTestBackup(t *testing.T, client *divio.Client, inst *divio.Service
 
 // A copy cut short by its context reports the context's error and the backup it took, which runs on.
 func TestCopyData_cutShort(t *testing.T) {
-	env := newTestEnv(t, func(o *simulator.Options) { o.BackupDelay = 5 * time.Second })
-	sim := env.requireSim(t)
-	client := env.client(t)
-	d := newProviderData(client, 0)
-	live := addTestInstance(t, client, demoLiveEnvID, simulator.ServicePostgres15, "DEFAULT", true)
-	test := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres15, "DEFAULT", true)
+	f := newCopyFixture(t, func(o *simulator.Options) { o.BackupDelay = 5 * time.Second })
+	sim, live, test := f.sim, f.live, f.test
+	d := newProviderData(f.client, 0)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
@@ -316,6 +355,12 @@ func TestCopyData_cutShort(t *testing.T) {
 	}
 	if len(sim.Backups()) != 1 || len(sim.Restores()) != 0 {
 		t.Errorf("backups %+v, restores %+v; want the one backup, no restore", sim.Backups(), sim.Restores())
+	}
+	var diags diag.Diagnostics
+	addCopyError(&diags, "copy of the test", err)
+	if len(diags) != 1 || diags[0].Summary() != "Copy of the test did not finish" ||
+		!strings.Contains(diags[0].Detail(), "context deadline exceeded.\n\nIt ran past the action's timeout: raise `timeouts.invoke` for a large instance. What was started goes on at Divio") {
+		t.Errorf("diagnostics %v", diags)
 	}
 }
 

@@ -563,10 +563,34 @@ func (d *deployer) undo(ctx context.Context, b *deployBatch) {
 	d.endAll(pending, deployOutcome{Deployment: b.running}, errNobodyWaiting)
 }
 
+// attachedBy returns the deployment that attached an instance, when it is attached and needs no
+// deployment for it: the environment's last finished deployment, whose variables are the instance's
+// (or, when that is not known, nil with attached true).
+func (d *deployer) attachedBy(ctx context.Context, inst *divio.ServiceInstance) (dep *divio.Deployment, attached bool) {
+	change := deployChange{instance: inst.UUID, attach: true}
+	if !statusSatisfied(inst, change) {
+		return nil, false
+	}
+	last := d.lastDeployment(ctx, inst.Environment)
+	if last == nil {
+		return nil, true
+	}
+	return last, satisfied(inst, change, last.EnvironmentVariables)
+}
+
 // lastDeploymentVariables returns the names of the variables the environment's last finished
-// deployment gave the application, or nil when that is not known. The deployment is read by its
-// uuid, which is all of last_finished_deployment that the Divio CLI relies on.
+// deployment gave the application, or nil when that is not known.
 func (d *deployer) lastDeploymentVariables(ctx context.Context, environmentID string) []string {
+	if last := d.lastDeployment(ctx, environmentID); last != nil {
+		return last.EnvironmentVariables
+	}
+	return nil
+}
+
+// lastDeployment returns the environment's last finished deployment when it succeeded, or nil when
+// that is not known. The deployment is read by its uuid, which is all of last_finished_deployment
+// that the Divio CLI relies on.
+func (d *deployer) lastDeployment(ctx context.Context, environmentID string) *divio.Deployment {
 	env, err := d.client.GetEnvironment(ctx, environmentID)
 	if err != nil || env.LastFinishedDeployment == nil {
 		return nil
@@ -575,7 +599,7 @@ func (d *deployer) lastDeploymentVariables(ctx context.Context, environmentID st
 	if err != nil || !last.Finished() || last.Failed() {
 		return nil
 	}
-	return last.EnvironmentVariables
+	return last
 }
 
 // statusSatisfied reports whether an instance's status is as the change wants. An instance that

@@ -38,6 +38,7 @@ type planView struct {
 	attachments map[string]*plannedAttachment // by instance id
 	slots       map[slotKey]*slotUse
 	deploying   map[string]bool // environments this walk plans to deploy, once reported
+	upgrades    map[string]bool // new instances of upgrades this walk plans to finish: theirs to attach
 	// recorded is closed, and replaced, whenever an instance's or an attachment's plan is
 	// recorded, for the checks that wait for other resources' plans (awaitUncovered).
 	recorded chan struct{}
@@ -80,6 +81,7 @@ func newPlanView() *planView {
 		attachments: map[string]*plannedAttachment{},
 		slots:       map[slotKey]*slotUse{},
 		deploying:   map[string]bool{},
+		upgrades:    map[string]bool{},
 		recorded:    make(chan struct{}),
 	}
 }
@@ -314,6 +316,15 @@ func (v *planView) removedInstance(k slotKey) {
 	v.slot(k).removed++
 }
 
+// upgradeInto records the new instance of an upgrade that an apply cut short added: the upgrade
+// attaches it in place of the old one, so it is no instance that a deployment attaches unasked.
+func (v *planView) upgradeInto(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.upgrades[id] = true
+	v.notifyLocked()
+}
+
 // deploys records that this walk plans a deployment of an environment, and reports whether it is the
 // first resource to say so: that one reports what the deployment attaches unasked.
 func (v *planView) deploys(environmentID string) (first bool) {
@@ -354,7 +365,7 @@ func (v *planView) awaitUncovered(ctx context.Context, ids []string, patience ti
 }
 
 func (v *planView) coveredLocked(id string) bool {
-	if a := v.attachments[id]; a != nil && a.attaches > 0 {
+	if a := v.attachments[id]; (a != nil && a.attaches > 0) || v.upgrades[id] {
 		return true
 	}
 	in := v.instances[id]

@@ -234,5 +234,6 @@ func (p *DivioProvider) Actions(context.Context) []func() action.Action {
 	return []func() action.Action{
 		NewDeployAction,
 		NewRestoreBackupAction,
+		NewCopyDataAction,
 	}
 }

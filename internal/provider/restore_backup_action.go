@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/action/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -17,9 +15,10 @@ import (
 
 var _ action.ActionWithConfigure = &RestoreBackupAction{}
 
-// RestoreBackupAction writes one instance's part of a backup back into that instance and waits
-// until the restore ends (Terraform 1.14 actions). The restore is its one side effect: it changes
-// no state, and the instance keeps its status.
+// RestoreBackupAction writes one instance's part of a backup into that instance, or into another
+// of the same type and engine (copyData), and waits until the restore ends (Terraform 1.14
+// actions). The restore is its one side effect: it changes no state, and the target keeps its
+// status.
 type RestoreBackupAction struct {
 	actionWithConfigure
 }
@@ -27,9 +26,9 @@ type RestoreBackupAction struct {
 func NewRestoreBackupAction() action.Action { return &RestoreBackupAction{} }
 
 type restoreBackupActionModel struct {
-	ServiceInstanceBackupID types.String   `tfsdk:"service_instance_backup_id"`
-	Notes                   types.String   `tfsdk:"notes"`
-	Timeouts                timeouts.Value `tfsdk:"timeouts"`
+	ServiceInstanceBackupID types.String `tfsdk:"service_instance_backup_id"`
+	ServiceID               types.String `tfsdk:"service_id"`
+	copyActionOptions
 }
 
 func (a *RestoreBackupAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
@@ -38,21 +37,23 @@ func (a *RestoreBackupAction) Metadata(_ context.Context, req action.MetadataReq
 
 func (a *RestoreBackupAction) Schema(ctx context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Restores a service instance's backup into the instance it was taken from, and waits until the restore ends " +
-			"(Terraform 1.14 and newer): the instance's data is replaced by the backup's. The instance must still exist and be provisioned; " +
-			"it keeps its status, and the application keeps using it. Invoke it on demand with `terraform apply -invoke=action.divio_restore_backup.<name>`.",
-		Attributes: map[string]schema.Attribute{
+		MarkdownDescription: "Restores a service instance's backup and waits until the restore ends (Terraform 1.14 and newer): into the instance it was taken from, " +
+			"or, with `service_id`, into another instance of the same type and engine, in the same or a newer version, in any environment of the organisation's applications " +
+			"(a `postgres-15` backup into a `postgres-16` database of the test environment, say). The target's data is replaced by the backup's. " +
+			"The target must exist and be provisioned; it keeps its status, and an application that uses it goes on using it. " +
+			"Invoke it on demand with `terraform apply -invoke=action.divio_restore_backup.<name>`. To copy an instance's current data, `divio_copy_data` takes the backup itself.",
+		Attributes: withCopyActionOptions(ctx, "Notes recorded with the restore.", map[string]schema.Attribute{
 			"service_instance_backup_id": schema.StringAttribute{
 				MarkdownDescription: "The id of the instance's part of a backup (a service instance backup), as the Divio Control Panel and API give it; " +
-					"a backup of several instances has one part each.",
+					"a backup of several instances has one part each. `divio_service_backups` lists them.",
 				Required: true,
 			},
-			"notes": schema.StringAttribute{
-				MarkdownDescription: "Notes recorded with the restore.",
-				Optional:            true,
+			"service_id": schema.StringAttribute{
+				MarkdownDescription: "The id of the service instance to restore into, e.g. `divio_service.<name>.id`: of the backup's type and engine, in the same or a newer version, " +
+					"in any environment of the organisation's applications. Its data is overwritten. Defaults to the instance the backup was taken from.",
+				Optional: true,
 			},
-			"timeouts": actionTimeouts(ctx),
-		},
+		}),
 	}
 }
 
@@ -63,7 +64,6 @@ func (a *RestoreBackupAction) Invoke(ctx context.Context, req action.InvokeReque
 	if !ok {
 		return
 	}
-	progress := progressOf(resp)
 
 	id := config.ServiceInstanceBackupID.ValueString()
 	part, err := a.data.client.GetServiceInstanceBackup(ctx, id)
@@ -77,25 +77,17 @@ func (a *RestoreBackupAction) Invoke(ctx context.Context, req action.InvokeReque
 		addAPIError(&resp.Diagnostics, "Cannot read service instance backup "+id, err)
 		return
 	}
-	what := fmt.Sprintf("the %s %s backup %s into service instance %s", part.ServiceType, part.Prefix, part.Backup, part.ServiceInstance)
-	restore, err := a.data.client.CreateRestore(ctx, divio.CreateRestoreRequest{
-		Backup: part.Backup, ServiceInstanceBackups: []string{part.UUID}, Notes: config.Notes.ValueString(),
-	})
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot restore "+what, err)
+	var target *divio.ServiceInstance
+	if config.ServiceID.IsNull() {
+		target = a.data.readActionInstance(ctx, path.Root("service_instance_backup_id"), part.ServiceInstance, &resp.Diagnostics,
+			fmt.Sprintf("Service instance backup %s was taken from service instance %s, which no longer exists: set service_id to restore it into another instance of its type.", part.UUID, part.ServiceInstance))
+	} else {
+		target = a.data.readActionInstance(ctx, path.Root("service_id"), config.ServiceID.ValueString(), &resp.Diagnostics, "")
+	}
+	if target == nil {
 		return
 	}
-	progress("Restoring %s (restore %s)", what, restore.UUID)
-	_, err = a.data.client.WaitForRestore(ctx, restore.UUID)
-	var failed *divio.RestoreFailedError
-	if errors.As(err, &failed) {
-		resp.Diagnostics.AddError("Restore of "+what+" failed",
-			fmt.Sprintf("%s.\n\nThe instance keeps its status. Invoke the action again once the cause is fixed.", capitalize(strings.TrimSuffix(err.Error(), "."))))
-		return
+	if _, err := a.data.copyData(ctx, dataSource{BackupPartID: part.UUID}, target, config.Notes.ValueString(), progressOf(resp)); err != nil {
+		addCopyError(&resp.Diagnostics, "restore of "+restoreWhat(part, target.UUID), err)
 	}
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Restore of "+what+" did not finish", err)
-		return
-	}
-	progress("Restore %s of %s succeeded", restore.UUID, what)
 }

@@ -175,6 +175,9 @@ func (r *ServiceAttachmentResource) Update(ctx context.Context, req resource.Upd
 // its divio_service, which attached the new one) needs nothing.
 func (r *ServiceAttachmentResource) move(ctx context.Context, state, plan *serviceAttachmentModel, diags *diag.Diagnostics) {
 	old, envID := state.ServiceID.ValueString(), state.EnvironmentID.ValueString()
+	if plan.Deploy.ValueBool() && r.swapped(ctx, old, plan) {
+		return
+	}
 	var wg sync.WaitGroup
 	var err error
 	wg.Go(func() {
@@ -191,6 +194,31 @@ func (r *ServiceAttachmentResource) move(ctx context.Context, state, plan *servi
 			fmt.Sprintf("Service instance %s stays attached in environment %s, and the application keeps using it beside the new one. Apply again to detach it.",
 				old, r.data.cache.EnvironmentLabel(ctx, envID)))
 	}
+}
+
+// swapped reports whether an upgrade has moved the attachment already: its divio_service swapped
+// the instances in one deployment, so the old one is gone and the new one attached with the
+// application's variables. It then records the new one and the deployment that attached it;
+// asking the deployer instead would only cost its gathering window, with nothing to deploy.
+func (r *ServiceAttachmentResource) swapped(ctx context.Context, old string, plan *serviceAttachmentModel) bool {
+	gone, err := r.data.client.GetServiceInstance(ctx, old)
+	if !errors.Is(err, divio.ErrNotFound) && (err != nil || gone.Status != divio.StatusRemoved) {
+		return false
+	}
+	inst, err := r.data.client.GetServiceInstance(ctx, plan.ServiceID.ValueString())
+	if err != nil {
+		return false
+	}
+	swap, attached := r.data.deployer.attachedBy(ctx, inst)
+	if !attached {
+		return false
+	}
+	plan.DeploymentID = types.StringNull()
+	if swap != nil {
+		plan.DeploymentID = types.StringValue(swap.UUID)
+	}
+	modelFromAttachedInstance(plan, inst)
+	return true
 }
 
 // attach has the instance attached. With m.Deploy false it only makes sure the environment's next

@@ -490,6 +490,8 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	}
 	ctx, cancel := withTimeout(ctx, plan.Timeouts, "update")
 	defer cancel()
+	// An update that fails before it says otherwise keeps the prior state: the instance is as it was.
+	resp.State.Raw = req.State.Raw.Copy()
 
 	id := state.ID.ValueString()
 	inst, err := r.data.client.GetServiceInstance(ctx, id)

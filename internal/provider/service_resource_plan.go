@@ -135,23 +135,31 @@ func (r *ServiceResource) planDestroy(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id := state.ID.ValueString()
-	r.data.plan.planInstance(id, keyOf(&state), "", fateRemoved)
+	r.data.plan.planInstance(state.ID.ValueString(), keyOf(&state), "", fateRemoved)
+	r.planRemoval(ctx, &state, "removing", r.deletionProtectedDetail(ctx, &state), &resp.Diagnostics)
+}
+
+// planRemoval checks, and says, what removing or replacing (verb) the instance of state does: refused
+// under deletion_protection (protected says why), detached first when the application uses it, and
+// backed up first when final_backup asks for it.
+func (r *ServiceResource) planRemoval(ctx context.Context, state *serviceResourceModel, verb, protected string, diags *diag.Diagnostics) {
 	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", r.deletionProtectedDetail(ctx, &state))
+		diags.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion", protected)
 		return
 	}
+	id := state.ID.ValueString()
 	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
+		addAPIError(diags, "Cannot read service instance "+id, err)
 		return
 	}
-	if inst != nil && inst.InUse() {
-		r.planDetachFirst(ctx, inst, "removing", &resp.Diagnostics)
+	if inst == nil {
+		return
 	}
-	if inst != nil {
-		r.warnFinalBackupPlanned(ctx, &state, inst, "removing", &resp.Diagnostics)
+	if inst.InUse() {
+		r.planDetachFirst(ctx, inst, verb, diags)
 	}
+	r.warnFinalBackupPlanned(ctx, state, inst, verb, diags)
 }
 
 // planDetachFirst says what removing (or replacing) an instance that the application uses does: the
@@ -409,6 +417,12 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		switch r.planServiceChange(ctx, &state, &plan, resp) {
 		case serviceRefused:
 			return
+		case serviceUpgraded:
+			// The upgrade gives the new instance the planned prefix itself; the instances of its
+			// temporary prefixes are its own, and the old one's prefix is freed as it is removed.
+			key := instanceKey{environment: state.EnvironmentID.ValueString(), serviceType: state.Type.ValueString(), prefix: plan.Prefix.ValueString()}
+			r.data.plan.planInstance(state.ID.ValueString(), key, "", fateKept)
+			return
 		case serviceReplaced:
 			forcing = append(forcing, "service")
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("service"))
@@ -426,23 +440,8 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		return
 	}
 
-	id := state.ID.ValueString()
-	if state.DeletionProtection.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Service instance is protected from deletion",
-			fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), r.deletionProtectedDetail(ctx, &state)))
-		return
-	}
-	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), id)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read service instance "+id, err)
-		return
-	}
-	if inst != nil && inst.InUse() {
-		r.planDetachFirst(ctx, inst, "replacing", &resp.Diagnostics)
-	}
-	if inst != nil {
-		r.warnFinalBackupPlanned(ctx, &state, inst, "replacing", &resp.Diagnostics)
-	}
+	r.planRemoval(ctx, &state, "replacing",
+		fmt.Sprintf("Changing %s replaces the instance, which deletes its data. %s", strings.Join(forcing, ", "), r.deletionProtectedDetail(ctx, &state)), &resp.Diagnostics)
 	// Terraform plans the new instance of the replacement next, as a create; that records this one as
 	// replaced (planReplaced), since its prefix and subscription slot are freed first.
 }
@@ -479,7 +478,8 @@ func (r *ServiceResource) sameService(ctx context.Context, regionID string, a, b
 type serviceChange int
 
 const (
-	serviceInPlace  serviceChange = iota // an upgrade in place, or the version the instance runs already
+	serviceInPlace  serviceChange = iota // the version the instance runs already: nothing to move
+	serviceUpgraded                      // a newer version of the engine: an upgrade in place
 	serviceReplaced                      // another engine or type: a new instance replaces it
 	serviceRefused                       // an older version: refused, with the reason in the plan
 )
@@ -521,7 +521,7 @@ func (r *ServiceResource) planServiceChange(ctx context.Context, state, plan *se
 		return serviceRefused
 	}
 	r.planUpgrade(ctx, inst, current, target, plan, resp)
-	return serviceInPlace
+	return serviceUpgraded
 }
 
 // planUpgrade plans the upgrade of inst to target (upgrade): the instance's id and status change,
@@ -532,11 +532,22 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 	prefix := plan.Prefix.ValueString()
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("env_var_names"), envVarNamesValue(inst.Type, prefix))...)
-	r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	newTemp, oldTemp := upgradePrefixes(inst.UUID)
+	next, err := r.upgradeTarget(ctx, inst, target, newTemp, prefix)
+	resumed := ""
+	if err == nil && next != nil {
+		r.data.plan.upgradeInto(next.UUID) // added by an apply cut short, which counted its slot too
+		resumed = fmt.Sprintf("\n\nAn earlier apply began this upgrade and stopped: it added %s, and this apply goes on from where it stopped.", r.data.cache.InstanceLabel(ctx, next))
+		if stuckInProvisioning(next, plan) {
+			resumed += fmt.Sprintf(" That instance has been %s since %s, longer than the create timeout (%s): it appears stuck and holds no data, so the apply removes it and adds another.",
+				next.Status, next.CreatedAt.UTC().Format(time.RFC3339), timeoutOf(plan.Timeouts, "create"))
+		}
+	} else {
+		r.checkSubscription(ctx, inst.Environment, target, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	names := strings.Join(divio.VariableNames(inst.Type, prefix), ", ")
 	swap := "It is not in use, so no deployment follows (a deployment of the environment attaches the new instance, as it would have the old one)"
 	copyUntil := "the renames"
@@ -544,7 +555,7 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 		swap = fmt.Sprintf("Then one deployment of the environment detaches the old instance and attaches the new one: the application has %s before it, from the old instance, and after it, from the new", names)
 		copyUntil = "that deployment"
 	}
-	if inst.Status == divio.StatusDetached {
+	if inst.Status == divio.StatusDetached && (next == nil || next.AwaitsAttachment()) {
 		swap += ". The old instance is DETACHED, and the new one is not: the environment's next deployment attaches it"
 	}
 	removal := "removes the old instance"
@@ -556,9 +567,9 @@ func (r *ServiceResource) planUpgrade(ctx context.Context, inst *divio.ServiceIn
 			"backs the old instance up and restores that backup into the new one, renames the old instance to %s and the new one to %s. %s. Last, it %s, "+
 			"and the resource's id becomes the new instance's.\n\n"+
 			"Data written to the old instance after its backup and before %s is not copied, as Divio's upgrade guide warns: apply at a quiet time, or stop the writes. "+
-			"For the time of the upgrade, application %s's subscription needs a free %s instance, which it has.",
+			"For the time of the upgrade, application %s's subscription needs a free %s instance, which it has.%s",
 			capitalize(r.data.cache.InstanceLabel(ctx, inst)), current, target.Identifier, target.Identifier, newTemp, oldTemp, prefix, swap, removal,
-			copyUntil, r.applicationSlug(ctx, inst.Environment), target.Identifier))
+			copyUntil, r.applicationSlug(ctx, inst.Environment), target.Identifier, resumed))
 }
 
 // applicationSlug names an environment's application for messages: its slug, or the environment's

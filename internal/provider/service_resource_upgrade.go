@@ -2,10 +2,12 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -63,16 +65,25 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 	prefix := m.Prefix.ValueString()
 	newTemp, oldTemp := upgradePrefixes(old.UUID)
 	what := fmt.Sprintf("The upgrade of %s to %s", r.data.cache.InstanceLabel(ctx, old), target.Identifier)
+	runsAsBefore := "and the application runs as before"
 	stopped := func(step string, err error) *divio.ServiceInstance {
 		addAPIError(diags, fmt.Sprintf("Upgrade of service instance %s stopped", old.UUID),
-			fmt.Errorf("%s stopped while it %s: %w\n\nThe old instance keeps its data and stays in the state, and the application runs as before. "+
-				"The next apply finishes the upgrade from where it stopped", what, step, err))
+			fmt.Errorf("%s stopped while it %s: %w\n\nThe old instance keeps its data and stays in the state, %s. "+
+				"The next apply finishes the upgrade from where it stopped", what, step, err, runsAsBefore))
 		return nil
 	}
 
 	next, err := r.upgradeTarget(ctx, old, target, newTemp, prefix)
 	if err != nil {
 		return stopped("looked for the new instance", err)
+	}
+	if next != nil && stuckInProvisioning(next, m) {
+		// Added by an apply cut short, and never functional since: it holds no data, and
+		// waiting for it again would only run out of the timeout again.
+		if err := r.data.cache.RemoveInstance(ctx, next); err != nil {
+			return stopped(fmt.Sprintf("removed the new instance %s, stuck in provisioning since %s", next.UUID, next.CreatedAt.UTC().Format(time.RFC3339)), err)
+		}
+		next = nil
 	}
 	if next == nil {
 		if next, err = r.data.cache.CreateInstance(ctx, divio.CreateServiceInstanceRequest{
@@ -82,7 +93,20 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 		}
 	}
 	if !next.Functional() {
-		if next, err = r.data.cache.ProvisionInstance(ctx, next.Environment, next.UUID); err != nil {
+		// Within the create timeout, as a create waits, counted from when it was added if it is
+		// provisioning already: past it, the next apply replaces the instance as stuck.
+		id, createTimeout := next.UUID, timeoutOf(m.Timeouts, "create")
+		deadline := time.Now().Add(createTimeout)
+		if next.Status == divio.StatusProvisioning && !next.CreatedAt.IsZero() {
+			deadline = next.CreatedAt.Add(createTimeout)
+		}
+		waitCtx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if next, err = r.data.cache.ProvisionInstance(waitCtx, next.Environment, next.UUID); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("%w. The new instance %s has been provisioning for longer than the create timeout (%s) since it was added: it appears stuck, and holds no data, so the next apply removes it and adds another",
+					err, id, createTimeout)
+			}
 			return stopped("provisioned the new instance", err)
 		}
 	}
@@ -103,11 +127,19 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 	}
 	if old.InUse() {
 		if err := r.swapInOneDeployment(ctx, old, next); err != nil {
+			if ctx.Err() != nil {
+				// Given up waiting: a deployment that began goes on at Divio.
+				runsAsBefore = "and the application runs as before until the deployment, if one began, ends: " +
+					"then it uses the new instance, which holds the copied data (or, if that deployment fails, the old one still)"
+			}
 			return stopped("deployed the environment to detach the old instance and attach the new one", err)
 		}
 	}
-	oldModel := *m
+	oldModel := *m // its final backup as the resource asks, under the old instance's own name
 	oldModel.ID = types.StringValue(old.UUID)
+	if identifier, err := r.data.cache.ServiceIdentifier(ctx, old); err == nil {
+		oldModel.Service = types.StringValue(identifier)
+	}
 	r.remove(ctx, &oldModel, diags)
 	if diags.HasError() {
 		return nil
@@ -115,10 +147,16 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 	return next
 }
 
+// stuckInProvisioning reports whether an upgrade's new instance has been provisioning for longer than
+// the resource's create timeout since it was added. It never became functional, so it holds no data.
+func stuckInProvisioning(next *divio.ServiceInstance, m *serviceResourceModel) bool {
+	return next.Status == divio.StatusProvisioning && !next.CreatedAt.IsZero() && time.Since(next.CreatedAt) >= timeoutOf(m.Timeouts, "create")
+}
+
 // upgradeTarget returns the new instance that an earlier, cut-short apply of the same upgrade
 // added: the target's, under the new instance's temporary prefix or, once renamed, the resource's.
 func (r *ServiceResource) upgradeTarget(ctx context.Context, old *divio.ServiceInstance, target *divio.Service, newTemp, prefix string) (*divio.ServiceInstance, error) {
-	instances, err := r.data.client.ListServiceInstances(ctx, old.Environment)
+	instances, err := r.data.cache.Instances(ctx, old.Environment)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +192,7 @@ func (r *ServiceResource) upgradeSuccessor(ctx context.Context, envID, oldID str
 		return nil, err
 	}
 	for _, b := range backups {
-		if m := upgradeNotesPattern.FindStringSubmatch(b.Notes); m != nil && m[1] == oldID {
+		if m := upgradeNotesPattern.FindStringSubmatch(b.Notes); len(m) == 5 && m[1] == oldID {
 			return r.data.cache.Instance(ctx, envID, m[3])
 		}
 	}

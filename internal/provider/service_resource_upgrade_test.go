@@ -2,9 +2,12 @@ package provider
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
@@ -12,7 +15,12 @@ import (
 // upgradeConfig is a postgres divio_service "db" of demo-app/test in the given version, with an
 // attachment when attached.
 func upgradeConfig(env *testEnv, service string, attached bool) string {
-	config := fmt.Sprintf("resource \"divio_service\" \"db\" {\n  environment_id = %q\n  service        = %q\n}\n", demoTestEnvID, service)
+	return upgradeConfigIn(env, demoTestEnvID, service, attached)
+}
+
+// upgradeConfigIn is upgradeConfig in another environment.
+func upgradeConfigIn(env *testEnv, envID, service string, attached bool) string {
+	config := fmt.Sprintf("resource \"divio_service\" \"db\" {\n  environment_id = %q\n  service        = %q\n}\n", envID, service)
 	if attached {
 		config += "\nresource \"divio_service_attachment\" \"db\" {\n  service_id = divio_service.db.id\n}\n"
 	}
@@ -34,7 +42,7 @@ func instanceData(sim *simulator.Simulator, id string) (string, bool) {
 // an update, and says what it does; the data arrives in the new instance, which takes the prefix and
 // the resource's id; the old one is removed after its final backup; an attached instance is swapped
 // with exactly one deployment, and no deployment leaves the application without the prefix's
-// variables; an unattached one with none. The attachment follows without being replaced. The plan
+// variables; an unattached one with none. The attachment follows without being replaced, and records the swap's deployment. The plan
 // after is empty.
 func TestAccServiceResource_upgrade(t *testing.T) {
 	for _, attached := range []bool{true, false} {
@@ -96,8 +104,12 @@ func TestAccServiceResource_upgrade(t *testing.T) {
 				}
 			}
 			if attached {
-				if state := cli.mustRun("state", "show", "-no-color", "divio_service_attachment.db"); !strings.Contains(state, next.UUID) {
+				state := cli.mustRun("state", "show", "-no-color", "divio_service_attachment.db")
+				if !strings.Contains(state, next.UUID) {
 					t.Errorf("the attachment does not follow the new instance:\n%s", state)
+				}
+				if len(deployments) == 1 && !strings.Contains(state, fmt.Sprintf("deployment_id  = %q", deployments[0].UUID)) {
+					t.Errorf("the attachment does not record the deployment that swapped, %s:\n%s", deployments[0].UUID, state)
 				}
 			}
 			if empty, plan := cli.planIsEmpty(); !empty {
@@ -217,4 +229,224 @@ resource "divio_service" "test" {
 		}
 	}
 	t.Error("no test database was added")
+}
+
+// An upgrade stopped by a failed restore, or by a failed swap deployment, leaves the old instance in
+// the state, attached, with its data, and the application running as before; the next plain apply
+// finishes the upgrade, with no instance added twice and none left behind.
+func TestAccServiceResource_upgradeResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name, step, envID string
+		fail              func(*simulator.Simulator)
+	}{
+		{"failed restore", "while it copied the data into the new instance", demoTestEnvID, (*simulator.Simulator).FailNextRestore},
+		// azure-app's subscription has room for one postgres-16: the one the stopped apply added.
+		{"failed deployment", "while it deployed the environment to detach the old instance and attach the new one",
+			simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest), (*simulator.Simulator).FailNextDeploy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			sim := env.requireSim(t)
+			cli := newTerraformCLI(t)
+			cli.apply(upgradeConfigIn(env, tc.envID, "postgres-15", true))
+			old, err := onlySimInstance(sim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sim.SetInstanceData(old.UUID, "precious"); err != nil {
+				t.Fatal(err)
+			}
+			tc.fail(sim)
+			cli.write(upgradeConfigIn(env, tc.envID, "postgres-16", true))
+			out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
+			errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
+			if !failed || !strings.Contains(errs, "error: Upgrade of service instance "+old.UUID+" stopped") || !strings.Contains(errs, tc.step) ||
+				!strings.Contains(errs, "The next apply finishes the upgrade from where it stopped") {
+				t.Fatalf("want the upgrade stopped %s, got failed %v:\n%s", tc.step, failed, errs)
+			}
+			if data, there := instanceData(sim, old.UUID); !there || data != "precious" || simInstanceStatus(sim, old.UUID) != simulator.StatusAttached {
+				t.Errorf("the old instance: there %v, data %q, status %s; want it attached with its data", there, data, simInstanceStatus(sim, old.UUID))
+			}
+
+			// The plan that resumes it names no instance a deployment would attach unasked: the new
+			// instance is the upgrade's own.
+			if diags, failed := cli.plan(upgradeConfigIn(env, tc.envID, "postgres-16", true)); failed || len(withSummary(diags, "Deployment attaches services that no attachment covers")) > 0 {
+				t.Errorf("the plan that resumes the upgrade: failed %v, %v", failed, diags)
+			}
+			cli.apply(upgradeConfigIn(env, tc.envID, "postgres-16", true))
+			live := liveInstances(sim)
+			if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {
+				t.Fatalf("after the next apply: %+v; want only the new instance, DEFAULT, attached", live)
+			}
+			if data, _ := instanceData(sim, live[0].UUID); data != "precious" {
+				t.Errorf("the new instance holds %q, want the old one's data", data)
+			}
+			for _, d := range testDeployments(sim) {
+				if d.Status == simulator.DeploymentSuccess && !slices.Contains(sim.DeploymentVariables(d.UUID), "DEFAULT_DATABASE_DSN") {
+					t.Errorf("deployment %s left the application without DEFAULT_DATABASE_DSN", d.UUID)
+				}
+			}
+			if empty, plan := cli.planIsEmpty(); !empty {
+				t.Errorf("the plan after the upgrade is not empty:\n%s", plan)
+			}
+		})
+	}
+}
+
+func simInstanceStatus(sim *simulator.Simulator, id string) string {
+	for _, in := range sim.InstanceStates() {
+		if in.UUID == id {
+			return in.Status
+		}
+	}
+	return ""
+}
+
+// upgradeConfigWithTimeouts is upgradeConfig, attached, with the divio_service's timeouts.
+func upgradeConfigWithTimeouts(env *testEnv, service, create, update string) string {
+	return env.config(fmt.Sprintf(`resource "divio_service" "db" {
+  environment_id = %q
+  service        = %q
+  timeouts = {
+    create = %q
+    update = %q
+  }
+}
+
+resource "divio_service_attachment" "db" {
+  service_id = divio_service.db.id
+}
+`, demoTestEnvID, service, create, update))
+}
+
+// An upgrade whose new instance is stuck in provisioning stops at the create timeout, and says
+// that the next apply replaces that instance; the next plan says so too, and its apply removes the
+// stuck instance, adds another and finishes the upgrade with the data.
+func TestAccServiceResource_upgradeReplacesAStuckNewInstance(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfigWithTimeouts(env, "postgres-15", "2s", "60s"))
+	old, err := onlySimInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetInstanceData(old.UUID, "precious"); err != nil {
+		t.Fatal(err)
+	}
+	sim.StallNextProvision()
+	config := upgradeConfigWithTimeouts(env, "postgres-16", "2s", "60s")
+	cli.write(config)
+	out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
+	errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
+	if !failed || !strings.Contains(errs, "while it provisioned the new instance") || !strings.Contains(errs, "appears stuck, and holds no data, so the next apply removes it and adds another") {
+		t.Fatalf("want the upgrade stopped at the create timeout, got failed %v:\n%s", failed, errs)
+	}
+	var stuck string
+	for _, in := range liveInstances(sim) {
+		if in.UUID != old.UUID {
+			stuck = in.UUID
+		}
+	}
+	if stuck == "" {
+		t.Fatal("no new instance was added")
+	}
+
+	diags, failed := cli.plan(config)
+	if upgraded := withSummary(diags, "Database upgraded in place"); failed || len(upgraded) != 1 || !strings.Contains(upgraded[0].Detail, stuck) ||
+		!strings.Contains(upgraded[0].Detail, "it appears stuck and holds no data, so the apply removes it and adds another") {
+		t.Errorf("want the plan to say that the stuck instance is replaced, got failed %v, %v", failed, diags)
+	}
+	cli.apply(config)
+	live := liveInstances(sim)
+	if len(live) != 1 || live[0].UUID == old.UUID || live[0].UUID == stuck || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {
+		t.Fatalf("after the next apply: %+v; want only a third instance, DEFAULT, attached", live)
+	}
+	if data, _ := instanceData(sim, live[0].UUID); data != "precious" {
+		t.Errorf("the new instance holds %q, want the old one's data", data)
+	}
+}
+
+// An upgrade whose update timeout runs out during the swap deployment says that the deployment goes
+// on; once it has ended, the next apply finishes the upgrade.
+func TestAccServiceResource_upgradeTimeoutDuringTheSwap(t *testing.T) {
+	env := newTestEnv(t, func(o *simulator.Options) { o.DeployDelay = 6 * time.Second })
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfigWithTimeouts(env, "postgres-15", "60s", "60s"))
+	old, err := onlySimInstance(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetInstanceData(old.UUID, "precious"); err != nil {
+		t.Fatal(err)
+	}
+	cli.write(upgradeConfigWithTimeouts(env, "postgres-16", "60s", "3s"))
+	out, failed := cli.run("apply", "-auto-approve", "-json", "-input=false")
+	errs := strings.Join(diagnosticStrings(diagnostics(out)), "\n")
+	if !failed || !strings.Contains(errs, "while it deployed the environment") || !strings.Contains(errs, "until the deployment, if one began, ends") {
+		t.Fatalf("want the upgrade stopped during the swap, got failed %v:\n%s", failed, errs)
+	}
+	waitUntil(t, "the swap deployment ends", func() bool {
+		deps := testDeployments(sim)
+		return len(deps) > 0 && deps[len(deps)-1].Status == simulator.DeploymentSuccess && simInstanceStatus(sim, old.UUID) == simulator.StatusDetached
+	})
+
+	config := upgradeConfigWithTimeouts(env, "postgres-16", "60s", "60s")
+	if diags, failed := cli.plan(config); failed || len(withSummary(diags, "Database upgraded in place")) != 1 {
+		t.Errorf("the plan that finishes the upgrade: failed %v, %v", failed, diags)
+	} else if detail := withSummary(diags, "Database upgraded in place")[0].Detail; strings.Contains(detail, "the new one is not") {
+		t.Errorf("the plan says the new instance is not attached, and it is: %s", detail)
+	}
+	cli.apply(config)
+	live := liveInstances(sim)
+	if len(live) != 1 || live[0].UUID == old.UUID || live[0].Prefix != "DEFAULT" || live[0].Status != simulator.StatusAttached {
+		t.Fatalf("after the next apply: %+v; want only the new instance, DEFAULT, attached", live)
+	}
+	if data, _ := instanceData(sim, live[0].UUID); data != "precious" {
+		t.Errorf("the new instance holds %q, want the old one's data", data)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the upgrade is not empty:\n%s", plan)
+	}
+}
+
+// An apply killed after the upgrade removed the old instance, and before Terraform saved the state,
+// leaves a state that names the removed instance: the refresh follows the resource to its new
+// instance (by the notes of the upgrade's backup), and the next apply adds, removes and deploys
+// nothing.
+func TestAccServiceResource_upgradeKilledBeforeTheStateWasSaved(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	cli := newTerraformCLI(t)
+	cli.apply(upgradeConfig(env, "postgres-15", true))
+	stateFile := filepath.Join(cli.dir, "terraform.tfstate")
+	before, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := upgradeConfig(env, "postgres-16", true)
+	cli.apply(config)
+	live := liveInstances(sim)
+	if len(live) != 1 {
+		t.Fatalf("after the upgrade: %+v; want one instance", live)
+	}
+	if err := os.WriteFile(stateFile, before, 0o600); err != nil { // as if the apply had never saved
+		t.Fatal(err)
+	}
+	deployments := len(testDeployments(sim))
+
+	cli.apply(config)
+	if state := cli.mustRun("state", "show", "-no-color", "divio_service.db"); !strings.Contains(state, live[0].UUID) {
+		t.Errorf("the resource does not follow the new instance %s:\n%s", live[0].UUID, state)
+	}
+	if now := liveInstances(sim); len(now) != 1 || now[0].UUID != live[0].UUID {
+		t.Errorf("instances after the apply: %+v; want only %s", now, live[0].UUID)
+	}
+	if n := len(testDeployments(sim)) - deployments; n != 0 {
+		t.Errorf("the apply deployed %d times, want 0", n)
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after is not empty:\n%s", plan)
+	}
 }

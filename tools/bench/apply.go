@@ -121,10 +121,11 @@ func countAttached(sim *devenv.Simulator, envID string) int {
 	return n
 }
 
+// deploymentTimes are the deployments of the environment that started since began and have ended.
 func deploymentTimes(sim *devenv.Simulator, envID string, began time.Time) [][2]float64 {
 	var times [][2]float64
 	for _, d := range sim.Deployments() {
-		if d.Environment == envID && d.EndedAt != nil {
+		if d.Environment == envID && d.EndedAt != nil && !d.StartedAt.Before(began) {
 			times = append(times, [2]float64{d.StartedAt.Sub(began).Seconds(), d.EndedAt.Sub(began).Seconds()})
 		}
 	}

@@ -10,12 +10,16 @@
 //  4. the refresh of 100 and 1000 services at 150 ms against one GET per resource;
 //
 // and, for context, (3b): an apply of 50 services and attachments with one divio_deployment and
-// realistic delays against the floor of one provisioning plus one deployment.
+// realistic delays against the floor of one provisioning plus one deployment; and the goals of
+// issue 22:
+//
+//  5. the apply that upgrades an attached postgres-15 divio_service to postgres-16, against the floor
+//     of one provisioning, one backup, one restore and one deployment, and its deployments.
 //
 // It writes the same figures, the raw numbers and the machine as JSON under tools/bench/results/, and
 // the table into README.md between its bench-table markers.
 //
-//	go run ./tools/bench [-runs 5] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50]
+//	go run ./tools/bench [-runs 5] [-n 1000] [-latency-n 300] [-scale-n 100,1000] [-apply-n 50] [-parts plan,scale,apply,upgrade]
 package main
 
 import (
@@ -45,7 +49,18 @@ type settings struct {
 	Parallelism     int      `json:"parallelism"`
 	ProvisionDelay  duration `json:"provision_delay"`
 	DeployDelay     duration `json:"deploy_delay"`
+	// Upgrade are the simulator's delays during the upgrade (goal 5).
+	Upgrade upgradeSettings `json:"upgrade"`
 }
+
+type upgradeSettings struct {
+	ProvisionDelay duration `json:"provision_delay"`
+	BackupDelay    duration `json:"backup_delay"` // a backup's, and a restore's
+	DeployDelay    duration `json:"deploy_delay"`
+}
+
+// allParts are the parts of a whole run, the only one that writes the README's table.
+var allParts = []string{"plan", "scale", "apply", "upgrade"}
 
 // bench is what every part of the benchmark shares.
 type bench struct {
@@ -57,6 +72,9 @@ type bench struct {
 	cliConfig string // dev_overrides for both providers
 	// profileDir, if set, receives CPU and heap profiles of the provider during one more plan.
 	profileDir string
+	// upgradeLogDir, if set, receives Terraform's and the provider's debug logs of the timed
+	// upgrades (goal 5).
+	upgradeLogDir string
 }
 
 // method explains how the figures are taken; it is printed and kept in the JSON.
@@ -68,6 +86,7 @@ var method = []string{
 	"(3) Each count of services, which name their environment by id, is applied into an environment of its own (default provisioning, zero delays, terraform apply -parallelism 10) on the simulator of (2) before its latency is set; requests per service = the simulator's request count during the apply / services, data source requests included. Flat = the largest count's figure no higher than 1.1 x the smallest's.",
 	"(4) The plans of (3)'s environments at the latency, as in (2). Ours: the simulator's request count of the plan, and its critical path in round trips = what the latency added to the median divio plan, less what it added to the median noop plan (each against the same plans run times without latency), / latency, rounded. A refresh that reads each resource with its own GET (as the Heroku and Render providers do) costs N requests, and N / parallelism round trips on the critical path, since Terraform runs parallelism operations at a time.",
 	"(3b) A simulator with the given provisioning and deployment delays: n services with provision = false, their attachments with deploy = false and one divio_deployment depending on them, in one environment, terraform apply with -parallelism; deployments are those the simulator recorded in that environment; the apply must leave every instance ATTACHED. Floor = one provisioning delay + one deployment delay. (The simulator's deployment attaches NEW instances without waiting for provisioning, so the floor there is the deployment delay alone.)",
+	"(5) A simulator without delays, where a postgres-15 divio_service and its divio_service_attachment (deploy = true) are applied in each of two environments, one with final_backup = false and one with true, and the instance is given data; then the simulator's delays are set, and the apply that changes service to postgres-16 is timed in each, one after the other: terraform apply of a workspace of two resources and two data sources, Terraform's start-up, refresh and plan included. The apply must leave one instance, a new ATTACHED postgres-16 one holding the old one's data. Floor = provisioning delay + backup delay (the copy's backup) + backup delay (its restore: the simulator's backup delay is a restore's too) + deployment delay, the issue's floor. With final_backup = true the old instance is backed up once more before its removal, which can only start once the deployment has detached it: that variant's own floor adds one backup delay. The goal (<= 1.1x) is judged on final_backup = false, whose work is exactly the issue's floor; the default is shown against its own floor. Deployments are those the simulator recorded in the environment during the apply (goal: 1 in each). Where the time beyond the floor went: the simulator's records of each piece of work (work in the results file; a provisioning's and a restore's end are their start + their delay), and the gaps between the apply's start, the pieces in turn and its end; -upgrade-log keeps Terraform's and the provider's debug logs, which show the requests in each gap.",
 }
 
 func main() {
@@ -81,9 +100,13 @@ func main() {
 	flag.IntVar(&s.Parallelism, "parallelism", 10, "terraform -parallelism, Terraform's default")
 	flag.DurationVar((*time.Duration)(&s.ProvisionDelay), "provision-delay", 2*time.Second, "simulated provisioning time (3b)")
 	flag.DurationVar((*time.Duration)(&s.DeployDelay), "deploy-delay", 3*time.Second, "simulated deployment time (3b)")
-	parts := flag.String("parts", "plan,scale,apply", "which parts to run: plan (goal 1), scale (goals 2 to 4), apply (3b)")
+	flag.DurationVar((*time.Duration)(&s.Upgrade.ProvisionDelay), "upgrade-provision-delay", 5*time.Second, "simulated provisioning time (goal 5)")
+	flag.DurationVar((*time.Duration)(&s.Upgrade.BackupDelay), "upgrade-backup-delay", 5*time.Second, "simulated time of a backup, and of a restore (goal 5)")
+	flag.DurationVar((*time.Duration)(&s.Upgrade.DeployDelay), "upgrade-deploy-delay", 5*time.Second, "simulated deployment time (goal 5)")
+	parts := flag.String("parts", strings.Join(allParts, ","), "which parts to run: plan (goal 1), scale (goals 2 to 4), apply (3b), upgrade (goal 5)")
 	readme := flag.Bool("readme", true, "write the table into README.md between its bench-table markers")
 	profileDir := flag.String("profile", "", "also write CPU and heap profiles of the provider during a plan into this directory")
+	upgradeLogDir := flag.String("upgrade-log", "", "write Terraform's and the provider's debug logs of the timed upgrades into this directory (goal 5; logging slows them a little)")
 	flag.Parse()
 	var err error
 	if s.ScaleServices, err = parseCounts(*scale); err != nil {
@@ -92,7 +115,7 @@ func main() {
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err = run(ctx, s, strings.Split(*parts, ","), *profileDir, *readme)
+	err = run(ctx, s, strings.Split(*parts, ","), *profileDir, *upgradeLogDir, *readme)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -116,21 +139,19 @@ func parseCounts(list string) ([]int, error) {
 	return counts, nil
 }
 
-func run(ctx context.Context, s settings, parts []string, profileDir string, readme bool) error {
+func run(ctx context.Context, s settings, parts []string, profileDir, upgradeLogDir string, readme bool) error {
 	started := time.Now()
 	b, err := prepare(ctx, s)
 	if err != nil {
 		return err
 	}
-	if profileDir != "" {
-		if b.profileDir, err = filepath.Abs(profileDir); err == nil {
-			err = os.MkdirAll(b.profileDir, 0o755)
-		}
-		if err != nil {
-			return err
-		}
-	}
 	defer os.RemoveAll(b.tmp)
+	if b.profileDir, err = outputDir(profileDir); err != nil {
+		return err
+	}
+	if b.upgradeLogDir, err = outputDir(upgradeLogDir); err != nil {
+		return err
+	}
 
 	r := &report{Started: started.UTC(), Settings: s, Method: method}
 	loadBefore := loadAverage()
@@ -155,7 +176,15 @@ func run(ctx context.Context, s settings, parts []string, profileDir string, rea
 		}
 		r.Apply, r.Figures = apply, append(r.Figures, figures...)
 	}
-	readme = readme && len(parts) == 3 // the README shows whole runs only
+	if slices.Contains(parts, "upgrade") {
+		upgrade, figures, err := upgradeBench(ctx, b)
+		if err != nil {
+			return err
+		}
+		r.Upgrade, r.Figures = upgrade, append(r.Figures, figures...)
+	}
+	// The README shows whole runs only.
+	readme = readme && !slices.ContainsFunc(allParts, func(p string) bool { return !slices.Contains(parts, p) })
 
 	r.Machine = describeMachine(ctx, b.root, terraformVersion(ctx, b))
 	r.Machine.LoadAverage = [2]string{loadBefore, loadAverage()}
@@ -180,6 +209,18 @@ func run(ctx context.Context, s settings, parts []string, profileDir string, rea
 		fmt.Println("Wrote the table into README.md")
 	}
 	return nil
+}
+
+// outputDir makes the directory that a flag names, if it names one, and returns its absolute path.
+func outputDir(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, 0o755)
+	}
+	return abs, err
 }
 
 // prepare builds both providers into a temporary directory and writes the dev_overrides that

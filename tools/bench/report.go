@@ -46,15 +46,16 @@ type machine struct {
 }
 
 type report struct {
-	Started  time.Time     `json:"started"`
-	Duration string        `json:"duration"`
-	Machine  machine       `json:"machine"`
-	Settings settings      `json:"settings"`
-	Figures  []figure      `json:"figures"`
-	Plan     *planResults  `json:"plan"`
-	Scale    []scaleResult `json:"scale"`
-	Apply    []applyResult `json:"apply"`
-	Method   []string      `json:"method"`
+	Started  time.Time       `json:"started"`
+	Duration string          `json:"duration"`
+	Machine  machine         `json:"machine"`
+	Settings settings        `json:"settings"`
+	Figures  []figure        `json:"figures"`
+	Plan     *planResults    `json:"plan"`
+	Scale    []scaleResult   `json:"scale"`
+	Apply    []applyResult   `json:"apply"`
+	Upgrade  []upgradeResult `json:"upgrade"`
+	Method   []string        `json:"method"`
 }
 
 func describeMachine(ctx context.Context, root, terraformVersion string) machine {

@@ -44,6 +44,11 @@ func newWorkspace(root, name, cliConfig, simURL, config string) (*workspace, err
 	return &workspace{name: name, tf: tf}, nil
 }
 
+// write replaces the configuration.
+func (w *workspace) write(config string) error {
+	return os.WriteFile(filepath.Join(w.tf.WorkingDir(), "main.tf"), []byte(config), 0o600)
+}
+
 // apply applies the configuration and returns how long it took.
 func (w *workspace) apply(ctx context.Context, opts ...tfexec.ApplyOption) (time.Duration, error) {
 	start := time.Now()

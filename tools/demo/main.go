@@ -1,7 +1,7 @@
 // Command demo is `make demo`: it builds the provider, starts a simulator of the Divio API on a
-// free loopback port, and runs examples/quickstart and examples/quickstart-guard through the real
-// terraform binary, with dev_overrides instead of a registry, so that it needs no network, no
-// account and no `terraform init`; a configuration that calls a local module (examples/module-testing)
+// free loopback port, and runs examples/quickstart (with a day-two upgrade of its database) and
+// examples/quickstart-guard through the real terraform binary, with dev_overrides instead of a
+// registry, so that it needs no network, no account and no `terraform init`; a configuration that calls a local module (examples/module-testing)
 // shows what replaces `terraform init` there: `terraform get`. It cleans up after itself, also on
 // failure and on Ctrl-C.
 package main
@@ -61,7 +61,7 @@ type demo struct {
 	step      int
 }
 
-const steps = 9
+const steps = 10
 
 func (d *demo) heading(title string) {
 	d.step++
@@ -132,6 +132,11 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 	fmt.Fprintln(d.out, "exit code 0: the plan is empty")
 
+	d.heading("Day two: postgres-15 to postgres-16, one line of HCL and one apply, the data kept")
+	if err := d.showUpgrade(ctx, tf); err != nil {
+		return err
+	}
+
 	d.heading("A plan-time guard: adding Azure Blob Storage (ms-blob) to the AWS application")
 	if err := d.showGuard(ctx); err != nil {
 		return err
@@ -143,6 +148,12 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 
 	d.heading("terraform destroy: detach (one deployment), back up and remove both services")
+	var destroyed []string
+	for _, in := range d.instances() {
+		if in.Status != simulator.StatusRemoved {
+			destroyed = append(destroyed, in.UUID)
+		}
+	}
 	before := len(d.deployments())
 	if err := tf.Destroy(ctx); err != nil {
 		return fmt.Errorf("terraform destroy: %w", err)
@@ -155,7 +166,7 @@ func (d *demo) runQuickstart(ctx context.Context, tf *tfexec.Terraform) error {
 	}
 	fmt.Fprintln(d.out, "both attachments were destroyed together, so one deployment detached both services;")
 	fmt.Fprintln(d.out, "the simulator holds no service instance any more; their data outlives them in the final backups:")
-	if err := d.showFinalBackups(); err != nil {
+	if err := d.showFinalBackups(destroyed); err != nil {
 		return err
 	}
 
@@ -355,29 +366,102 @@ func diagnosticSummaries(out *tfjson.ValidateOutput) string {
 	return strings.Join(summaries, "; ")
 }
 
-// showFinalBackups prints the backups that the destroy took of the removed instances: what each
-// holds, and until when the simulator keeps it.
-func (d *demo) showFinalBackups() error {
+// showFinalBackups prints the final backups of the instances the destroy removed: what each holds,
+// and until when the simulator keeps it.
+func (d *demo) showFinalBackups(removed []string) error {
+	var shown int
+	for _, id := range removed {
+		shown += d.showFinalBackup(id)
+	}
+	if shown != len(removed) {
+		return fmt.Errorf("after destroy the simulator holds %d final backups of the %d services, want one each", shown, len(removed))
+	}
+	fmt.Fprintln(d.out, "data \"divio_service_backups\" finds them by environment, instance, type or prefix")
+	return nil
+}
+
+// showFinalBackup prints the final backups of an instance, the successful ones kept until a date,
+// and returns how many it printed.
+func (d *demo) showFinalBackup(instanceID string) (shown int) {
 	parts := map[string]simulator.ServiceInstanceBackup{}
 	for _, p := range d.sim.ServiceInstanceBackups() {
 		parts[p.UUID] = p
 	}
-	var shown int
 	for _, b := range d.sim.Backups() {
-		if b.Environment != quickstartEnvironment || b.Success == nil || *b.Success != simulator.BackupSuccess || b.ScheduledForDeletionAt == nil {
+		if b.Success == nil || *b.Success != simulator.BackupSuccess || b.ScheduledForDeletionAt == nil {
 			continue
 		}
 		for _, id := range b.ServiceInstanceBackups {
-			p := parts[id]
-			fmt.Fprintf(d.out, "  backup %s  %-8s prefix %-8s of instance %s, %d bytes, kept until %s\n",
-				b.UUID, p.ServiceType, p.Prefix, p.ServiceInstance, *p.Size, b.ScheduledForDeletionAt.Format(time.DateOnly))
-			shown++
+			if p := parts[id]; p.ServiceInstance == instanceID {
+				fmt.Fprintf(d.out, "  backup %s  %-8s prefix %-8s of instance %s, %d bytes, kept until %s\n",
+					b.UUID, p.ServiceType, p.Prefix, p.ServiceInstance, *p.Size, b.ScheduledForDeletionAt.Format(time.DateOnly))
+				shown++
+			}
 		}
 	}
-	if shown != 2 {
-		return fmt.Errorf("after destroy the simulator holds %d final backups of the two services, want 2", shown)
+	return shown
+}
+
+// showUpgrade gives the quickstart's database some data, changes its service to postgres-16 and
+// applies: the new instance must hold the data and be attached, by one deployment, and the old one
+// be removed after its final backup.
+func (d *demo) showUpgrade(ctx context.Context, tf *tfexec.Terraform) error {
+	old := d.database()
+	if old == nil {
+		return errors.New("the quickstart's Postgres instance is missing")
 	}
-	fmt.Fprintln(d.out, "data \"divio_service_backups\" finds them by environment, instance, type or prefix")
+	const data = "the orders table, 3 rows"
+	if err := d.sim.SetInstanceData(old.UUID, data); err != nil {
+		return err
+	}
+	mainTF := filepath.Join(tf.WorkingDir(), "main.tf")
+	b, err := os.ReadFile(mainTF)
+	if err != nil {
+		return err
+	}
+	upgraded := strings.Replace(string(b), `service        = "postgres-15"`, `service        = "postgres-16"`, 1)
+	if upgraded == string(b) {
+		return errors.New(`examples/quickstart/main.tf no longer says service = "postgres-15"`)
+	}
+	if err := os.WriteFile(mainTF, []byte(upgraded), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "instance %s (postgres-15) holds %q; main.tf now says service = \"postgres-16\"\n", old.UUID, data)
+
+	before := len(d.deployments())
+	if err := tf.Apply(ctx); err != nil {
+		return fmt.Errorf("terraform apply: %w", err)
+	}
+	now := d.database()
+	held := ""
+	for _, in := range d.sim.InstanceStates() {
+		if now != nil && in.UUID == now.UUID {
+			held = in.Data
+		}
+	}
+	switch {
+	case now == nil || now.UUID == old.UUID || now.Service != simulator.ServiceID(simulator.ServicePostgres16) || now.Status != simulator.StatusAttached:
+		return fmt.Errorf("after the upgrade the database is %+v; want a new, ATTACHED postgres-16 instance", now)
+	case held != data:
+		return fmt.Errorf("the new instance holds %q, not the old one's %q", held, data)
+	case len(d.deployments())-before != 1:
+		return fmt.Errorf("the upgrade took %d deployments, want 1", len(d.deployments())-before)
+	}
+	fmt.Fprintf(d.out, "instance %s (postgres-16) holds %q and is ATTACHED: the provider provisioned it, restored a\n", now.UUID, held)
+	fmt.Fprintln(d.out, "backup of the old one into it, and swapped the two in one deployment; the old one is removed, its data in:")
+	if d.showFinalBackup(old.UUID) != 1 {
+		return fmt.Errorf("the old instance %s has no final backup", old.UUID)
+	}
+	return nil
+}
+
+// database returns the quickstart environment's Postgres instance that is not removed, if any.
+func (d *demo) database() *simulator.Instance {
+	for _, in := range d.instances() {
+		if in.Type == simulator.TypeDatabase && in.Status != simulator.StatusRemoved {
+			return &in
+		}
+	}
 	return nil
 }
 

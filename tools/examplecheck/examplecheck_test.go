@@ -129,3 +129,19 @@ func TestUnprotect(t *testing.T) {
 		t.Error("unprotect of an unprotected example succeeded; it should say the expectation is wrong")
 	}
 }
+
+func TestEditExample(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.tf": "resource \"divio_service\" \"db\" {\n  service = \"postgres-15\"\n}\n"})
+	e := edit{`"postgres-15"`, `"postgres-16"`}
+	if err := editExample(dir, e); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "main.tf"))
+	if want := `  service = "postgres-16"`; !strings.Contains(string(b), want) {
+		t.Errorf("after editExample main.tf is %q, want a line %q", b, want)
+	}
+	if err := editExample(dir, e); err == nil {
+		t.Error("editExample of an example without the text succeeded; it should say the expectation is wrong")
+	}
+}

@@ -42,7 +42,13 @@ type expectation struct {
 	// validateOnly: why the example cannot be applied as written (it needs something only a user
 	// has, such as the id of a backup), so that it is only validated.
 	validateOnly string
+	// change: the edit the example's docs ask for after the first apply (the one-line upgrade of a
+	// database), made in its .tf files; then it is applied, and the plan after must be empty.
+	change *edit
 }
+
+// edit replaces every occurrence of from with to.
+type edit struct{ from, to string }
 
 var expectations = map[string]expectation{
 	"quickstart-guard":                              {planError: "Service not offered in this region"},
@@ -50,8 +56,10 @@ var expectations = map[string]expectation{
 	"resources/divio_deployment":                    {importDeploys: true},
 	"ephemeral-resources/divio_service_credentials": {minTerraform: [2]int{1, 10}},
 	"module-testing":                                {terraformTest: true, minTerraform: [2]int{1, 6}},
+	"upgrade":                                       {protected: true, change: &edit{`"postgres-15"`, `"postgres-16"`}},
 	// Actions are Terraform 1.14's (branch newer-terraform).
-	"actions/divio_deploy": {minTerraform: [2]int{1, 14}},
+	"actions/divio_deploy":    {minTerraform: [2]int{1, 14}},
+	"actions/divio_copy_data": {minTerraform: [2]int{1, 14}},
 	"actions/divio_restore_backup": {minTerraform: [2]int{1, 14},
 		validateOnly: "it restores a backup whose id the user gives, on demand (terraform apply -invoke)"},
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,6 +91,19 @@ func (c *checker) applyAndDestroy(ctx context.Context, example, dir string, want
 	if err := expectEmptyPlan(ctx, tf); err != nil {
 		return err
 	}
+	if want.change != nil {
+		r.step(fmt.Sprintf("%s -> %s, apply", want.change.from, want.change.to))
+		if err := editExample(dir, *want.change); err != nil {
+			return err
+		}
+		if err := tf.Apply(ctx); err != nil {
+			return fmt.Errorf("terraform apply after %s -> %s failed (%s)", want.change.from, want.change.to, firstLine(err))
+		}
+		r.step("empty plan")
+		if err := expectEmptyPlan(ctx, tf); err != nil {
+			return err
+		}
+	}
 	if err := c.reimport(ctx, tf, sim, example, dir, want, r); err != nil {
 		return err
 	}
@@ -160,27 +174,39 @@ func destroyProtected(ctx context.Context, tf *tfexec.Terraform, dir string, r *
 var protectionOn = regexp.MustCompile(`(deletion_protection\s*=\s*)true`)
 
 func unprotect(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
-	if err != nil {
-		return err
+	changed, err := rewriteExample(dir, func(b []byte) []byte { return protectionOn.ReplaceAll(b, []byte("${1}false")) })
+	if err == nil && !changed {
+		err = errors.New("the example is expected to set deletion_protection = true, and does not")
 	}
-	changed := false
+	return err
+}
+
+// editExample makes a change the example's docs ask for in its .tf files, and fails when none of
+// them holds the text to change.
+func editExample(dir string, e edit) error {
+	changed, err := rewriteExample(dir, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(e.from), []byte(e.to)) })
+	if err == nil && !changed {
+		err = fmt.Errorf("the example is expected to hold %s, and does not", e.from)
+	}
+	return err
+}
+
+// rewriteExample rewrites the example's .tf files with rewrite, and reports whether it changed any.
+func rewriteExample(dir string, rewrite func([]byte) []byte) (changed bool, err error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return changed, err
 		}
-		if protectionOn.Match(b) {
-			changed = true
-			if err := os.WriteFile(f, protectionOn.ReplaceAll(b, []byte("${1}false")), 0o600); err != nil {
-				return err
+		if after := rewrite(b); !bytes.Equal(after, b) {
+			if err := os.WriteFile(f, after, 0o600); err != nil {
+				return changed, err
 			}
+			changed = true
 		}
 	}
-	if !changed {
-		return errors.New("the example is expected to set deletion_protection = true, and does not")
-	}
-	return nil
+	return changed, err
 }
 
 // reimport takes each resource an import file names out of the state and imports it again as

@@ -532,7 +532,7 @@ func (m *mutation) toggleProtection() bool {
 // UpdateTimeout bounds a service's update: an upgrade takes seconds here, a few polls per step, and
 // one whose new instance the soak stalls in provisioning must fail the apply, not hold it for the
 // default 20 minutes.
-const UpdateTimeout = "60s"
+const UpdateTimeout = "90s"
 
 // HCL renders the configuration. Environments are found through the data sources, as a user
 // would, so that their reads meet the faults too.

@@ -272,7 +272,7 @@ func TestHCL(t *testing.T) {
 		`data "divio_environment" "bench_app_2_live" {` + "\n" + `  application_id = data.divio_application.bench_app_2.id` + "\n" + `  slug           = "live"`,
 		`resource "divio_service" "s1" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_1_live.id` + "\n" +
 			`  service             = "postgres-15"` + "\n" + `  prefix              = "MAIN"` + "\n" + `  deletion_protection = true` + "\n" + `  final_backup        = true` + "\n\n" +
-			`  timeouts = {` + "\n" + `    create = "20s"` + "\n" + `    update = "60s"` + "\n" + `  }`,
+			`  timeouts = {` + "\n" + `    create = "20s"` + "\n" + `    update = "90s"` + "\n" + `  }`,
 		`resource "divio_service_attachment" "s1" {` + "\n" + `  service_id = divio_service.s1.id`,
 		`resource "divio_service" "s2" {` + "\n" + `  environment_id      = data.divio_environment.bench_app_2_test.id`,
 	} {

@@ -3,12 +3,8 @@
 package soak
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -392,9 +388,7 @@ var (
 // run added but did not save, one per "Prefix already in use" error (a run killed while terraform
 // wrote its state file can lose every resource of it). Each is run once: the output holds every
 // error twice (terraform prints it, and terraform-exec's error repeats it), and a second import
-// of one address fails with "Resource already managed by Terraform". Then it works around the two
-// provider bugs of upgrades cut short (workarounds.go), as a user would by hand. It reports whether
-// it ran any step.
+// of one address fails with "Resource already managed by Terraform". It reports whether it ran any.
 func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
 	ran := false
 	imported := map[string]bool{}
@@ -414,80 +408,7 @@ func (s *soaker) recover(ctx context.Context, cycle int, output string) bool {
 			s.t.Logf("cycle %d: ran the step the error named: terraform import %s %s", cycle, address, id)
 		}
 	}
-	stuck := s.removeStuckUpgradeInstances(cycle, output)
-	return s.unblockUpgrades(cycle, output) || stuck || ran
-}
-
-// unblockUpgrades works around a provider bug (reported with issue 22's soak): once an upgrade has
-// renamed the old instance to TF_OLD_<id> and the new one to the resource's prefix, an apply that
-// stops there (Ctrl-C or a timeout during the swap deployment, a failed deployment, a failed final
-// backup) leaves a state whose refresh reads the old instance's temporary prefix; the next plan then
-// checks the configured prefix as a rename of the old instance, and refuses it since the new
-// instance holds it ("Prefix already in use"), at every apply. The soak renames the new instance
-// back to its temporary prefix TF_NEW_<id>, as a user could in the Control Panel; the next apply
-// then finds it there and finishes the upgrade. It reports whether it renamed any.
-func (s *soaker) unblockUpgrades(cycle int, output string) bool {
-	renamed := false
-	for id, prefix := range BlockedUpgrades(output) {
-		renamed = true
-		if err := s.renameOutOfBand(id, prefix); err != nil {
-			s.t.Errorf("cycle %d: renaming instance %s back to %s: %v", cycle, id, prefix, err)
-			continue
-		}
-		s.stats.blockedUpgrades++
-		s.t.Logf("cycle %d: renamed instance %s, a cut-short upgrade's new instance, back to %s by hand (provider bug: the plan refuses the upgrade's prefix as a rename of the old instance)", cycle, id, prefix)
-	}
-	return renamed
-}
-
-// renameOutOfBand renames an instance through the API, as the Control Panel would, with the faults
-// off meanwhile.
-func (s *soaker) renameOutOfBand(id, prefix string) error {
-	s.sim.SetFaults(simulator.Faults{})
-	defer s.sim.SetFaults(faults)
-	body, _ := json.Marshal(map[string]string{"prefix": prefix})
-	req, err := http.NewRequest(http.MethodPatch, s.sim.URL+"/apps/v3/service-instances/"+id+"/", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Token "+simulator.DemoToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	return nil
-}
-
-// removeStuckUpgradeInstances works around a provider bug (reported with issue 22's soak): an
-// upgrade whose new instance is stuck in provisioning never finishes, since every apply finds that
-// instance again (by its temporary prefix) and waits for it until the update timeout, although it
-// holds no data; a create replaces an instance stuck past its create timeout instead. A user would
-// remove it in the Control Panel, and so does the soak: each stuck new instance that a failed
-// upgrade names, PROVISIONING for longer than a create's timeout, is removed out of band, and the
-// next apply adds another. It reports whether it removed any.
-func (s *soaker) removeStuckUpgradeInstances(cycle int, output string) bool {
-	removed := false
-	for _, id := range StuckUpgradeInstances(output) {
-		for _, in := range s.sim.Instances() {
-			createTimeout, _ := time.ParseDuration(CreateTimeout)
-			if in.UUID != id || in.Status != simulator.StatusProvisioning || time.Since(in.CreatedAt) < createTimeout {
-				continue
-			}
-			if err := s.sim.DeleteInstanceOutOfBand(id); err != nil {
-				s.t.Fatalf("cycle %d: removing stuck instance %s: %v", cycle, id, err)
-			}
-			s.stats.stuckUpgradeInstances++
-			removed = true
-			s.t.Logf("cycle %d: removed instance %s (%s), an upgrade's new instance stuck in provisioning, by hand (provider bug: the upgrade waits for it for ever)", cycle, id, in.Prefix)
-		}
-	}
-	return removed
+	return ran
 }
 
 // workspaceEnv is where the concurrent workspaces add their services: an environment of the bench

@@ -96,8 +96,6 @@ type stats struct {
 	leftovers                                                   int // TF_NEW_/TF_OLD_ instances left after a converged apply
 	lostVariables                                               int // deployments that left the application without an upgraded or renamed service's variables
 	temporaryVariables                                          int // variables of a temporary prefix that a deployment gave the application
-	stuckUpgradeInstances                                       int // upgrades' new instances stuck in provisioning, removed by hand (provider bug)
-	blockedUpgrades                                             int // upgrades cut short after their renames, whose new instance was renamed back by hand (provider bug)
 }
 
 // soaker runs terraform in one working directory against one simulator.
@@ -696,8 +694,6 @@ func (s *soaker) report(elapsed time.Duration) {
 	fmt.Fprintf(&b, "  upgrade leftovers  %d (TF_NEW_/TF_OLD_ instances left once an apply converged)\n", st.leftovers)
 	fmt.Fprintf(&b, "  variables lost     %d (deployments that left the application without the variables of a service it used through an upgrade or a rename)\n", st.lostVariables)
 	fmt.Fprintf(&b, "  temporary variables %d (TF_NEW_/TF_OLD_ variables a deployment gave the application; harmless)\n", st.temporaryVariables)
-	fmt.Fprintf(&b, "  stuck upgrades     %d (upgrades' new instances stuck in provisioning, which the upgrade waits for at every apply, removed by hand: a provider bug)\n", st.stuckUpgradeInstances)
-	fmt.Fprintf(&b, "  blocked upgrades   %d (upgrades cut short after their renames, whose next plan refused the prefix; the new instance renamed back to TF_NEW_ by hand: a provider bug)\n", st.blockedUpgrades)
 	fmt.Fprintf(&b, "  copy backups       %d at the end (taken by upgrades and copies to copy data with, kept as on-demand backups)\n", CopyBackups(backups))
 	if len(st.errors) > 0 {
 		b.WriteString("  errors of failed commands (output kept in " + s.keepDir + "):\n")

@@ -740,6 +740,20 @@ func addAttachableInstances(t *testing.T, env *testEnv, envID string, n int) []s
 	return ids
 }
 
+// deployOutsideTerraform deploys an environment through the API, as a push to its branch or the
+// Control Panel would, and waits for the deployment.
+func deployOutsideTerraform(t *testing.T, env *testEnv, envID string) {
+	t.Helper()
+	client, ctx := env.client(t), context.Background()
+	dep, err := client.CreateDeployment(ctx, envID)
+	if err == nil {
+		dep, err = client.WaitForDeployment(ctx, dep.UUID)
+	}
+	if err != nil || !dep.Succeeded() {
+		t.Fatalf("deploying environment %s outside Terraform: %+v, %v", envID, dep, err)
+	}
+}
+
 // attachTestInstance attaches a provisioned instance with a deployment, through the API, and
 // returns the deployment.
 func attachTestInstance(t *testing.T, client *divio.Client, inst *divio.ServiceInstance) *divio.Deployment {

@@ -33,9 +33,9 @@ import (
 // so that an upgrade cut short anywhere (Ctrl-C, a timeout, a failed deployment or restore, a
 // killed terraform, which records nothing) is finished by the next apply, which plans the same
 // update again: the temporary prefixes derive from the old instance's id, so the new instance is
-// found again rather than added twice; the data is copied only while the old instance still
-// holds the resource's prefix (the renames follow the copy), so a copy never overwrites what the
-// application wrote to the new instance; the old instance is removed last, so until then the
+// found again rather than added twice; the data is copied while the old instance still holds the
+// resource's prefix (the renames follow the copy), so a copy never overwrites what the application
+// wrote to the new instance under that prefix; the old instance is removed last, so until then the
 // resource's state names it, and nothing is lost if the apply stops. A failed deployment leaves
 // the old instance attached (rule 3), and the application running as before.
 
@@ -110,7 +110,10 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 			return stopped("provisioned the new instance", err)
 		}
 	}
-	if old.Prefix != oldTemp && !next.InUse() {
+	// The copy runs until the renames, every time: a deployment that attached the new instance
+	// meanwhile (any deployment attaches what was added) gave the application only its temporary
+	// prefix's variables, which it does not use, so nothing written there is overwritten.
+	if old.Prefix != oldTemp {
 		if _, err := r.data.copyData(ctx, dataSource{InstanceID: old.UUID}, next, upgradeNotes(old, next, target), nil); err != nil {
 			return stopped("copied the data into the new instance", err)
 		}

@@ -238,11 +238,16 @@ func TestAccServiceResource_upgradeResumes(t *testing.T) {
 	for _, tc := range []struct {
 		name, step, envID string
 		fail              func(*simulator.Simulator)
+		// deployedBetween: a deployment outside Terraform runs before the next apply, and attaches
+		// the new instance under its temporary prefix, as any deployment attaches what was added.
+		deployedBetween bool
 	}{
-		{"failed restore", "while it copied the data into the new instance", demoTestEnvID, (*simulator.Simulator).FailNextRestore},
+		{"failed restore", "while it copied the data into the new instance", demoTestEnvID, (*simulator.Simulator).FailNextRestore, false},
+		{"failed restore, then a deployment attached the new instance", "while it copied the data into the new instance",
+			demoTestEnvID, (*simulator.Simulator).FailNextRestore, true},
 		// azure-app's subscription has room for one postgres-16: the one the stopped apply added.
 		{"failed deployment", "while it deployed the environment to detach the old instance and attach the new one",
-			simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest), (*simulator.Simulator).FailNextDeploy},
+			simulator.EnvironmentID(simulator.AzureApp, simulator.EnvTest), (*simulator.Simulator).FailNextDeploy, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t)
@@ -266,6 +271,14 @@ func TestAccServiceResource_upgradeResumes(t *testing.T) {
 			}
 			if data, there := instanceData(sim, old.UUID); !there || data != "precious" || simInstanceStatus(sim, old.UUID) != simulator.StatusAttached {
 				t.Errorf("the old instance: there %v, data %q, status %s; want it attached with its data", there, data, simInstanceStatus(sim, old.UUID))
+			}
+
+			if tc.deployedBetween {
+				deployOutsideTerraform(t, env, tc.envID)
+				live := liveInstances(sim)
+				if len(live) != 2 || slices.ContainsFunc(live, func(in simulator.Instance) bool { return in.Status != simulator.StatusAttached }) {
+					t.Fatalf("after the deployment outside Terraform: %+v; want the new instance attached beside the old", live)
+				}
 			}
 
 			// The plan that resumes it names no instance a deployment would attach unasked: the new

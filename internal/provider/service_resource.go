@@ -156,7 +156,7 @@ func (r *ServiceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"a fresh backup of another instance (`service_id`), or the part of an existing backup of the same type (`backup_id`): " +
 					"a staging or preview database that starts as a copy of live's, in any environment of the organisation. " +
 					"The source must be of the same type, and of the same engine and the same or an older version (a copy can move to a newer version). " +
-					"The instance must be provisioned when added (`provision = true`). Changing it later does nothing: it is read when the instance is added, and never replaces it. " +
+					"The instance must be provisioned when added (`provision = true`). Changing it later does nothing: it is read when the instance is added, and never replaces it. Set on an instance that no deployment has attached yet (one a killed run added, then imported), the next apply fills that instance, and the plan says so. " +
 					"To refresh an existing instance from another, use the `divio_copy_data` action.",
 				Optional: true,
 				Attributes: map[string]schema.Attribute{
@@ -503,8 +503,9 @@ func (r *ServiceResource) Update(ctx context.Context, req resource.UpdateRequest
 	if !ok {
 		return
 	}
-	if r.copyStillPending(ctx, req) && plan.CopyDataFrom != nil {
-		// A create cut short before its copy: the copy follows its provisioning.
+	if plan.CopyDataFrom != nil && (r.copyStillPending(ctx, req) || copiesLate(&state, &plan, inst)) {
+		// A create cut short before its copy, or an instance that no deployment has attached given
+		// copy_data_from (one a killed run added, imported): the copy follows its provisioning.
 		if !r.copyInto(ctx, &plan, inst, &resp.Diagnostics) {
 			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 			return

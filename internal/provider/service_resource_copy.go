@@ -17,7 +17,40 @@ import (
 // attaches it (copyInto), as the first step after its provisioning. A create cut short before the
 // copy records that it is still due (privateCopyPending), and the update that finishes the
 // provisioning makes it; a copy that failed fails the create, and the next apply replaces the
-// instance, which holds nothing yet.
+// instance, which holds nothing yet. A killed run records nothing: its instance comes back by
+// import, without copy_data_from in the state, and the update that sets it copies late
+// (copiesLate), as the create would have.
+
+// copiesLate reports whether an update that sets copy_data_from, absent from the state, fills inst:
+// only while no deployment has attached it, so that no application has written to it.
+func copiesLate(state, plan *serviceResourceModel, inst *divio.ServiceInstance) bool {
+	return state.CopyDataFrom == nil && plan.CopyDataFrom != nil && inst.AwaitsAttachment()
+}
+
+// planLateCopy checks and tells what an update that sets copy_data_from does (copiesLate).
+func (r *ServiceResource) planLateCopy(ctx context.Context, state, plan *serviceResourceModel, diags *diag.Diagnostics) {
+	inst, err := r.data.cache.Instance(ctx, state.EnvironmentID.ValueString(), state.ID.ValueString())
+	if err != nil || inst == nil {
+		addAPIError(diags, "Cannot read service instance "+state.ID.ValueString(), errors.Join(err, divio.ErrNotFound))
+		return
+	}
+	label := capitalize(r.data.cache.InstanceLabel(ctx, inst))
+	if !copiesLate(state, plan, inst) {
+		diags.AddAttributeWarning(path.Root("copy_data_from"), "Data not copied",
+			fmt.Sprintf("%s has been attached, so it keeps its data: copy_data_from fills an instance only before anything attaches it. "+
+				"To replace its data with a copy, use the divio_copy_data action (terraform apply -invoke).", label))
+		return
+	}
+	svc, err := r.data.cache.FindService(ctx, inst.Region, plan.Service.ValueString())
+	if err != nil || svc == nil {
+		addAPIError(diags, "Cannot read the service catalog of region "+inst.Region, errors.Join(err, divio.ErrNotFound))
+		return
+	}
+	r.checkCopySource(ctx, plan, svc, diags)
+	diags.AddAttributeWarning(path.Root("copy_data_from"), "Data copied into an existing instance",
+		fmt.Sprintf("%s is not attached yet, so no application has written to it (a run cut short added it, and it was imported, or it was added without copy_data_from): "+
+			"the apply fills it with the copy that copy_data_from names, as it fills a new instance, and whatever it holds is replaced.", label))
+}
 
 // privateCopyPending is the private-state key of a create whose copy (copy_data_from) is still due.
 const privateCopyPending = "copy_pending"

@@ -429,6 +429,11 @@ func (r *ServiceResource) planChange(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	if len(forcing) == 0 {
+		if state.CopyDataFrom == nil && plan.CopyDataFrom != nil {
+			if r.planLateCopy(ctx, &state, &plan, &resp.Diagnostics); resp.Diagnostics.HasError() {
+				return
+			}
+		}
 		if plan.Service.Equal(state.Service) {
 			r.warnPlatformUpgrade(ctx, &state, &resp.Diagnostics)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/divio/terraform-provider-divio/internal/divio"
 	"github.com/divio/terraform-provider-divio/internal/simulator"
 )
 
@@ -229,6 +230,57 @@ resource "divio_service" "test" {
 		}
 	}
 	t.Error("no test database was added")
+}
+
+// A killed run records nothing: the instance it added, with its copy_data_from not yet made, comes
+// back by import, and the update that sets copy_data_from fills it, since no deployment has attached
+// it; an instance that has been attached keeps its data, and the plan says which is which.
+func TestAccServiceResource_copyDataFromAfterImport(t *testing.T) {
+	env := newTestEnv(t)
+	sim := env.requireSim(t)
+	client := env.client(t)
+	live := addTestInstance(t, client, simulator.EnvironmentID(simulator.DemoApp, simulator.EnvLive), simulator.ServicePostgres15, "DEFAULT", true)
+	used := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres16, "USED", true)
+	attachTestInstance(t, client, used) // before the other is added: a deployment attaches what was added
+	added := addTestInstance(t, client, demoTestEnvID, simulator.ServicePostgres16, "DEFAULT", true)
+	for id, data := range map[string]string{live.UUID: "live's rows", used.UUID: "test's own rows"} {
+		if err := sim.SetInstanceData(id, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var config strings.Builder
+	for name, inst := range map[string]*divio.ServiceInstance{"added": added, "used": used} {
+		fmt.Fprintf(&config, `
+import {
+  to = divio_service.%[1]s
+  id = %[2]q
+}
+
+resource "divio_service" "%[1]s" {
+  environment_id = %[3]q
+  service        = "postgres-16"
+  prefix         = %[4]q
+  copy_data_from = {
+    service_id = %[5]q
+  }
+}
+`, name, inst.UUID, demoTestEnvID, inst.Prefix, live.UUID)
+	}
+	cli := newTerraformCLI(t)
+	diags, failed := cli.plan(env.config(config.String()))
+	copied, kept := withSummary(diags, "Data copied into an existing instance"), withSummary(diags, "Data not copied")
+	if failed || len(copied) != 1 || !strings.Contains(copied[0].Detail, added.UUID) || len(kept) != 1 || !strings.Contains(kept[0].Detail, used.UUID) {
+		t.Fatalf("the plan: failed %v, %v; want one warning that %s is filled, one that %s keeps its data", failed, diags, added.UUID, used.UUID)
+	}
+	cli.apply(env.config(config.String()))
+	for id, want := range map[string]string{added.UUID: "live's rows", used.UUID: "test's own rows"} {
+		if data, _ := instanceData(sim, id); data != want {
+			t.Errorf("instance %s holds %q, want %q", id, data, want)
+		}
+	}
+	if empty, plan := cli.planIsEmpty(); !empty {
+		t.Errorf("the plan after the apply is not empty:\n%s", plan)
+	}
 }
 
 // An upgrade stopped by a failed restore, or by a failed swap deployment, leaves the old instance in

@@ -55,7 +55,9 @@ var upgrades = map[string]string{simulator.ServicePostgres15: simulator.ServiceP
 // isUpgraded reports whether a service runs the version an upgrade moves to. Half the time a removal
 // or a replacement takes such a service: upgrades need postgres-15 services, which only adds and
 // replacements bring (and adds only below maxServices), and which upgrades use up.
-func isUpgraded(s Service) bool { return slices.Contains(slices.Collect(maps.Values(upgrades)), s.Service) }
+func isUpgraded(s Service) bool {
+	return slices.Contains(slices.Collect(maps.Values(upgrades)), s.Service)
+}
 
 // engine is a catalog identifier without its version: two services of one engine are an upgrade
 // (or a refused downgrade) apart, two of different engines a replacement.

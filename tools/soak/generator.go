@@ -245,12 +245,11 @@ func (m *mutation) pick(ok func(s Service) bool) (int, bool) {
 	return i, true
 }
 
-// freePrefix returns a random prefix whose key is free for env and service (or equal to own),
-// and takes it.
-func (m *mutation) freePrefix(env int, service, own string) (string, bool) {
+// freePrefix returns a random prefix whose key is free for env and service, and takes it.
+func (m *mutation) freePrefix(env int, service string) (string, bool) {
 	for _, p := range m.g.rng.Perm(len(prefixes)) {
 		s := Service{Env: env, Service: service, Prefix: prefixes[p]}
-		if k := s.key(); !m.keys[k] || k == own {
+		if k := s.key(); !m.keys[k] {
 			m.keys[k] = true
 			return s.Prefix, true
 		}
@@ -289,7 +288,7 @@ func (m *mutation) add(env int, attached bool) bool {
 	if m.g.rng.IntN(3) == 0 {
 		service = simulator.ServicePostgres15 // what upgrades start from, more often
 	}
-	prefix, ok := m.freePrefix(env, service, "")
+	prefix, ok := m.freePrefix(env, service)
 	if !ok {
 		return false
 	}
@@ -393,7 +392,7 @@ func (m *mutation) replaceService() bool {
 	service := others[m.g.rng.IntN(len(others))]
 	prefix := s.Prefix
 	if candidate := (Service{Env: s.Env, Service: service, Prefix: prefix}); m.g.rng.IntN(3) == 0 || (m.keys[candidate.key()] && candidate.key() != own) {
-		if prefix, ok = m.freePrefix(s.Env, service, ""); !ok {
+		if prefix, ok = m.freePrefix(s.Env, service); !ok {
 			return false
 		}
 	} else {
@@ -435,7 +434,7 @@ func (m *mutation) rename() bool {
 		return false
 	}
 	s := &m.next.Services[i]
-	prefix, ok := m.freePrefix(s.Env, s.Service, "")
+	prefix, ok := m.freePrefix(s.Env, s.Service)
 	if !ok {
 		return false
 	}
@@ -473,7 +472,7 @@ func (m *mutation) copyService() bool {
 	if newer := upgrades[service]; newer != "" && m.g.rng.IntN(2) == 0 {
 		service = newer
 	}
-	prefix, ok := m.freePrefix(env, service, "")
+	prefix, ok := m.freePrefix(env, service)
 	if !ok {
 		return false
 	}

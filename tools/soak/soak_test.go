@@ -319,11 +319,12 @@ func (s *soaker) followData(ctx context.Context, cycle int, before, after Config
 		s.stats.dataVerified += f.Verified
 		s.stats.dataLost += len(f.Lost)
 		s.stats.dataStray += len(f.Stray)
-		for _, p := range append(f.Lost, f.Stray...) {
+		problems := slices.Concat(f.Lost, f.Stray)
+		for _, p := range problems {
 			name, _, _ := strings.Cut(strings.TrimPrefix(p, "divio_service."), " ")
 			rewrite[name] = true
 		}
-		if problems := append(f.Lost, f.Stray...); len(problems) > 0 {
+		if len(problems) > 0 {
 			s.t.Errorf("cycle %d: data not where its history says:\n  %s", cycle, strings.Join(problems, "\n  "))
 		}
 		if left := Leftovers(s.sim.Instances()); len(left) > 0 {

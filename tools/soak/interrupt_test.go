@@ -148,35 +148,13 @@ func (s *soaker) terraformCmd(ctx context.Context, args ...string) (*exec.Cmd, *
 // signalApply starts an apply with the simulator's delays set to delays, sends sig once busy()
 // is true, and waits for terraform to end. It reports whether the signal was sent.
 func (s *soaker) signalApply(ctx context.Context, delays simulator.Delays, sig syscall.Signal, busy func() bool) bool {
-	s.sim.SetDelays(delays)
-	cmd, out := s.terraformCmd(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	sent := false
-	for !sent {
-		select {
-		case <-done:
-			s.keepOutput("interrupted apply", out.String())
+	return s.watchApply(ctx, delays, func(cmd *exec.Cmd) bool {
+		if !busy() {
 			return false
-		case <-time.After(20 * time.Millisecond):
-			if busy() {
-				s.signal(cmd, sig)
-				sent = true
-			}
 		}
-	}
-	select {
-	case <-done:
-	case <-time.After(commandTimeout):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		s.t.Errorf("terraform apply did not end within %s of %v", commandTimeout, sig)
-	}
-	s.keepOutput("interrupted apply", out.String())
-	return true
+		s.signal(cmd, sig)
+		return true
+	})
 }
 
 // signal sends sig to a terraform started by terraformCmd: SIGKILL to its process group, as a
@@ -201,11 +179,12 @@ func (s *soaker) watchApply(ctx context.Context, delays simulator.Delays, step f
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	acted := false
+	timeout := time.After(commandTimeout) // once: a timer made in the loop would never fire
 	for ended := false; !ended; {
 		select {
 		case <-done:
 			ended = true
-		case <-time.After(commandTimeout):
+		case <-timeout:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 			ended = true

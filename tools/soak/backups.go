@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 
@@ -99,6 +100,16 @@ func finalBackupOf(b simulator.Backup, instances map[string]bool) string {
 	return ""
 }
 
+// redeployedBetween reports whether a deployment of environment env ran wholly between two final
+// backups of one instance: a deployment that attached the instance while the first was taken makes
+// Divio refuse its removal as in use, and the provider detaches it with that deployment and backs it
+// up anew, since the application may have written to it.
+func redeployedBetween(deployments []simulator.Deployment, env string, from, to time.Time) bool {
+	return slices.ContainsFunc(deployments, func(d simulator.Deployment) bool {
+		return d.Environment == env && d.StartedAt.After(from) && d.EndedAt != nil && d.EndedAt.Before(to)
+	})
+}
+
 // The starts of the notes of the provider's backups: the one it takes before removing an instance,
 // and those it copies data with, for an upgrade and for copy_data_from.
 const (
@@ -126,15 +137,15 @@ func CopyBackups(backups []simulator.Backup) int {
 
 // CheckBackups compares the simulator's backups with Terraform's state and the configuration: a
 // backup is held by one divio_service_backup, or is the final backup of an instance (one that
-// succeeded per instance at most), or is one that an upgrade or a copy_data_from copied data with;
-// any other is an orphan that nobody will delete. A final backup that failed is kept too: the
-// error named it, and its instance was not removed.
+// succeeded per instance at most, but for redeployedBetween), or is one that an upgrade or a
+// copy_data_from copied data with; any other is an orphan that nobody will delete. A final backup
+// that failed is kept too: the error named it, and its instance was not removed.
 //
 // The exception is a backup that a killed terraform left (leftByKill): SIGKILL between Divio
 // starting a backup and Terraform saving it in the state leaves it outside any state, which no
 // provider can prevent. Those are returned apart, not counted as orphans.
 func CheckBackups(cfg Config, state *tfjson.State, instances []simulator.Instance, backups []simulator.Backup,
-	leftByKill func(simulator.Backup) bool) (f Findings, killed []string) {
+	deployments []simulator.Deployment, leftByKill func(simulator.Backup) bool) (f Findings, killed []string) {
 	all := instanceIDs(instances, false)
 	exists := map[string]bool{}
 	for _, b := range backups {
@@ -152,7 +163,7 @@ func CheckBackups(cfg Config, state *tfjson.State, instances []simulator.Instanc
 			f.add(&f.Ghosts, "divio_service_backup.%s holds backup %s, which does not exist", name, id)
 		}
 	}
-	finals := map[string][]string{}
+	finals := map[string][]simulator.Backup{}
 	for _, b := range backups {
 		if _, ok := holders[b.UUID]; ok || copyBackup(b) {
 			continue
@@ -164,12 +175,17 @@ func CheckBackups(cfg Config, state *tfjson.State, instances []simulator.Instanc
 		case of == "":
 			f.add(&f.Orphans, "backup %s (%s, notes %q) is in no divio_service_backup of the state and is no instance's final backup", b.UUID, b.State, b.Notes)
 		case b.Success != nil && *b.Success == simulator.BackupSuccess:
-			finals[of] = append(finals[of], b.UUID)
+			finals[of] = append(finals[of], b)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(finals)) {
-		if len(finals[id]) > 1 {
-			f.add(&f.Duplicates, "%d successful final backups of instance %s: %v", len(finals[id]), id, finals[id])
+		taken := finals[id]
+		slices.SortFunc(taken, func(a, b simulator.Backup) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		for i := 1; i < len(taken); i++ {
+			if !redeployedBetween(deployments, taken[i].Environment, taken[i-1].CreatedAt, taken[i].CreatedAt) {
+				f.add(&f.Duplicates, "2 successful final backups of instance %s, with no deployment between: %s (%s) and %s (%s)",
+					id, taken[i-1].UUID, taken[i-1].CreatedAt.Format(time.TimeOnly), taken[i].UUID, taken[i].CreatedAt.Format(time.TimeOnly))
+			}
 		}
 	}
 	configured := map[string]bool{}

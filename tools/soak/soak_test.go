@@ -613,7 +613,7 @@ func (s *soaker) check(ctx context.Context, cycle int, cfg Config) {
 	f := Check(cfg, state, instances, &s.detachments)
 	s.detachments.Observe(state, instances)
 	s.countAttachedByRule(cfg, state, instances)
-	backupFindings, killed := CheckBackups(cfg, state, instances, s.sim.Backups(), s.startedByKilledApply)
+	backupFindings, killed := CheckBackups(cfg, state, instances, s.sim.Backups(), s.sim.Deployments(), s.startedByKilledApply)
 	f.merge(backupFindings)
 	for _, id := range killed {
 		s.stats.backupsLeftByKill[id] = true

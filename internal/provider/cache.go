@@ -265,14 +265,11 @@ func (c *apiCache) FindService(ctx context.Context, regionID, ref string) (*divi
 // ServiceIdentifier returns the catalog identifier of an instance's service (such as postgres-15),
 // or its uuid when its region's catalog does not list it or cannot be read (with the error).
 func (c *apiCache) ServiceIdentifier(ctx context.Context, inst *divio.ServiceInstance) (string, error) {
-	catalog, err := c.Services(ctx, inst.Region)
-	if err != nil {
+	svc, err := c.FindService(ctx, inst.Region, inst.Service)
+	if err != nil || svc == nil {
 		return inst.Service, err
 	}
-	if svc := findService(catalog, inst.Service); svc != nil {
-		return svc.Identifier, nil
-	}
-	return inst.Service, nil
+	return svc.Identifier, nil
 }
 
 // InstanceLabel names an instance for messages as its users know it: "service instance <id>

@@ -93,6 +93,11 @@ func provisioningDeadline(ctx context.Context, inst *divio.ServiceInstance, m *s
 	return ctx
 }
 
+// pastCreateTimeout reports whether the create timeout has passed since the instance was added.
+func pastCreateTimeout(inst *divio.ServiceInstance, m *serviceResourceModel) bool {
+	return !inst.CreatedAt.IsZero() && time.Since(inst.CreatedAt) >= timeoutOf(m.Timeouts, "create")
+}
+
 // planUnfinished schedules the rest of a create whose provisioning wait was cut short (see
 // reportUnfinishedProvisioning): an update that waits for provisioning to finish; or, when the last
 // wait for it ran out of the create timeout (privateGaveUpProvisioning), a replacement, since it
@@ -133,8 +138,7 @@ func (r *ServiceResource) finishProvisioning(ctx context.Context, plan, state *s
 			inst = seen
 		}
 		if err != nil {
-			if createTimeout := timeoutOf(plan.Timeouts, "create"); errors.Is(err, context.DeadlineExceeded) && !inst.CreatedAt.IsZero() &&
-				time.Since(inst.CreatedAt) >= createTimeout {
+			if createTimeout := timeoutOf(plan.Timeouts, "create"); errors.Is(err, context.DeadlineExceeded) && pastCreateTimeout(inst, plan) {
 				// Past the create timeout: stuck, which the next plan deals with; the update is
 				// recorded as planned, provision = true included (also for an imported instance,
 				// whose state said false), and so is the verdict.

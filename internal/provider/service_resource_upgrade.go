@@ -94,15 +94,12 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 	}
 	if !next.Functional() {
 		// Within the create timeout, as a create waits, counted from when it was added if it is
-		// provisioning already: past it, the next apply replaces the instance as stuck.
+		// provisioning already (provisioningDeadline): past it, the next apply replaces the
+		// instance as stuck.
 		id, createTimeout := next.UUID, timeoutOf(m.Timeouts, "create")
-		deadline := time.Now().Add(createTimeout)
-		if next.Status == divio.StatusProvisioning && !next.CreatedAt.IsZero() {
-			deadline = next.CreatedAt.Add(createTimeout)
-		}
-		waitCtx, cancel := context.WithDeadline(ctx, deadline)
+		waitCtx, cancel := context.WithTimeout(ctx, createTimeout)
 		defer cancel()
-		if next, err = r.data.cache.ProvisionInstance(waitCtx, next.Environment, next.UUID); err != nil {
+		if next, err = r.data.cache.ProvisionInstance(provisioningDeadline(waitCtx, next, m), next.Environment, next.UUID); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = fmt.Errorf("%w. The new instance %s has been provisioning for longer than the create timeout (%s) since it was added: it appears stuck, and holds no data, so the next apply removes it and adds another",
 					err, id, createTimeout)
@@ -153,7 +150,7 @@ func (r *ServiceResource) upgrade(ctx context.Context, m *serviceResourceModel, 
 // stuckInProvisioning reports whether an upgrade's new instance has been provisioning for longer than
 // the resource's create timeout since it was added. It never became functional, so it holds no data.
 func stuckInProvisioning(next *divio.ServiceInstance, m *serviceResourceModel) bool {
-	return next.Status == divio.StatusProvisioning && !next.CreatedAt.IsZero() && time.Since(next.CreatedAt) >= timeoutOf(m.Timeouts, "create")
+	return next.Status == divio.StatusProvisioning && pastCreateTimeout(next, m)
 }
 
 // upgradeTarget returns the new instance that an earlier, cut-short apply of the same upgrade
